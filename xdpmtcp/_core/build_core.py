@@ -1,0 +1,65 @@
+"""cffi builder for the C data path (API mode, out of line).
+
+The cdef is made from the headers themselves, so every declaration exists
+once: api.h (whole, minus preprocessor lines) and the cffi-marked block of
+bpf/xdpmtcp_meta.h, the layout shared with the XDP program.
+"""
+import os
+import re
+
+from cffi import FFI
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(os.path.dirname(HERE))
+BPF_DIR = os.path.join(ROOT, "bpf")
+SOURCES = ["csum.c", "faults.c", "pcap_writer.c", "port.c", "xsk_port.c",
+           "memlink.c", "xdp_query.c"]
+
+
+def _rel(path):
+    # setuptools prefers source paths relative to setup.py's directory.
+    return os.path.relpath(path) if os.getcwd() == ROOT else path
+
+
+def _cdef_from(text):
+    keep = []
+    for line in text.splitlines():
+        stripped = line.strip()
+        if stripped.startswith("#") and not re.match(r"#define\s+\w+\s+-?(0x)?[0-9a-fA-F]+\b", stripped):
+            continue
+        keep.append(line)
+    return "\n".join(keep)
+
+
+def _meta_block():
+    with open(os.path.join(BPF_DIR, "xdpmtcp_meta.h")) as f:
+        text = f.read()
+    m = re.search(r"/\* cffi-begin \*/(.*)/\* cffi-end \*/", text, re.S)
+    if not m:
+        raise RuntimeError("bpf/xdpmtcp_meta.h lost its cffi-begin/end markers")
+    return m.group(1)
+
+
+def build_ffi():
+    ffi = FFI()
+    ffi.cdef("typedef uint8_t __u8; typedef uint16_t __u16; typedef uint32_t __u32;")
+    ffi.cdef(_cdef_from(_meta_block()))
+    with open(os.path.join(HERE, "api.h")) as f:
+        ffi.cdef(_cdef_from(f.read()))
+    ffi.set_source(
+        "xdpmtcp._core._xdpmtcp_core",
+        '#include "api.h"\n',
+        sources=[_rel(os.path.join(HERE, s)) for s in SOURCES],
+        include_dirs=[HERE, BPF_DIR],
+        libraries=["xdp", "bpf"],
+        extra_compile_args=["-O2", "-Wall", "-Wextra", "-Wno-unused-parameter",
+                            "-std=gnu11"],
+    )
+    return ffi
+
+
+ffibuilder = build_ffi()
+
+if __name__ == "__main__":
+    os.chdir("/")  # absolute source paths: compile() runs in its tmpdir
+    build_ffi().compile(tmpdir=os.path.join(ROOT, "build", "cffi"), verbose=True)

@@ -1,0 +1,44 @@
+/* Private: the generic port (stats, fault injector, pcap tap) and the
+ * interface its backends (AF_XDP, in-memory link) implement. */
+#ifndef XC_PORT_H
+#define XC_PORT_H
+#include "api.h"
+#include "faults.h"
+#include "pcap_writer.h"
+
+#define XC_TX_STAGE 64
+
+struct xc_port;
+
+struct xc_backend_ops {
+	/* Append up to max frames to b with their metadata; return count. */
+	int (*recv)(struct xc_port *port, struct xc_burst *b, uint32_t max);
+	/* Queue n frames; return how many were taken. */
+	int (*send)(struct xc_port *port, const uint8_t *const *frames,
+		    const uint32_t *lens, uint32_t n);
+	/* Make queued frames leave (syscall for AF_XDP). */
+	int (*kick)(struct xc_port *port);
+	void (*close)(struct xc_port *port);
+};
+
+struct xc_port {
+	const struct xc_backend_ops *ops;
+	void *backend;
+	int fd;
+	int zerocopy;
+	uint32_t flags;
+	struct xc_port_stats stats;
+	struct xc_faults faults[2];      /* XC_RX, XC_TX */
+	struct xc_pcap_writer pcap;
+	struct xc_held_frame held_out;   /* scratch for releasing held frames */
+	uint8_t tx_stage[XC_TX_STAGE][XC_FRAME_MAX];
+};
+
+struct xc_port *xc_port_new(const struct xc_backend_ops *ops, void *backend);
+/* Backends call this for every frame they take off the wire: fault
+ * injection, pcap, verification, then a copy into b (NULL: count only).
+ * pkt carries the XDP metadata (seg_class 0 when there was none). */
+void xc_port_ingest(struct xc_port *port, struct xc_burst *b,
+		    uint8_t *frame, uint32_t len, const struct xc_pkt *pkt);
+
+#endif

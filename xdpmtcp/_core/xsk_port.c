@@ -1,0 +1,240 @@
+/* AF_XDP backend: umem and the four rings through libxdp's xsk.h.
+ * The XDP program is BCC's, so libxdp is told not to load its own and the
+ * caller inserts the socket fd into the program's XSKMAP.
+ * Umem frames: the first half feed the fill ring (RX), the second half are
+ * a free stack for TX, refilled from the completion ring. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <sys/mman.h>
+#include <sys/socket.h>
+#include <linux/if_xdp.h>
+#include <xdp/xsk.h>
+#include "port.h"
+
+#define XSK_FRAME_SIZE XSK_UMEM__DEFAULT_FRAME_SIZE
+#define XSK_BATCH 64
+
+struct xsk_port {
+	struct xsk_umem *umem;
+	struct xsk_socket *xsk;
+	struct xsk_ring_prod fill, tx;
+	struct xsk_ring_cons comp, rx;
+	void *area;
+	size_t area_len;
+	uint32_t nframes;
+	uint64_t *tx_free;
+	uint32_t n_tx_free;
+	uint32_t tx_outstanding;     /* submitted, not yet completed */
+};
+
+static void reap_completions(struct xsk_port *x)
+{
+	uint32_t idx;
+	uint32_t n = xsk_ring_cons__peek(&x->comp, x->nframes, &idx);
+	for (uint32_t i = 0; i < n; i++)
+		x->tx_free[x->n_tx_free++] = *xsk_ring_cons__comp_addr(&x->comp, idx + i);
+	if (n) {
+		xsk_ring_cons__release(&x->comp, n);
+		x->tx_outstanding -= n;
+	}
+}
+
+static int xsk_recv(struct xc_port *port, struct xc_burst *b, uint32_t max)
+{
+	struct xsk_port *x = port->backend;
+	uint32_t total = 0;
+
+	while (total < max) {
+		uint32_t idx_rx, idx_fill;
+		uint32_t want = max - total < XSK_BATCH ? max - total : XSK_BATCH;
+		uint32_t n = xsk_ring_cons__peek(&x->rx, want, &idx_rx);
+		if (!n) {
+			if (xsk_ring_prod__needs_wakeup(&x->fill))
+				recvfrom(port->fd, NULL, 0, MSG_DONTWAIT, NULL, NULL);
+			break;
+		}
+		/* Every frame taken goes straight back to the fill ring, which
+		 * has room for all RX frames, so this reserve cannot fail. */
+		while (xsk_ring_prod__reserve(&x->fill, n, &idx_fill) != n)
+			;
+		for (uint32_t i = 0; i < n; i++) {
+			const struct xdp_desc *d = xsk_ring_cons__rx_desc(&x->rx, idx_rx + i);
+			uint64_t addr = xsk_umem__add_offset_to_addr(d->addr);
+			uint8_t *frame = xsk_umem__get_data(x->area, addr);
+			struct xc_pkt pkt = { 0 };
+			if ((addr % XSK_FRAME_SIZE) >= sizeof(struct xm_meta)) {
+				struct xm_meta *m = (struct xm_meta *)(frame - sizeof(*m));
+				if (m->magic == XM_META_MAGIC) {
+					pkt.flow_hash = m->flow_hash;
+					pkt.payload_len = m->payload_len;
+					pkt.seg_class = m->seg_class;
+					pkt.owner = m->owner;
+					m->magic = 0;   /* the chunk is reused: no stale meta */
+				}
+			}
+			xc_port_ingest(port, b, frame, d->len, &pkt);
+			*xsk_ring_prod__fill_addr(&x->fill, idx_fill + i) =
+				xsk_umem__extract_addr(d->addr);
+		}
+		xsk_ring_prod__submit(&x->fill, n);
+		xsk_ring_cons__release(&x->rx, n);
+		total += n;
+	}
+	return (int)total;
+}
+
+static int xsk_send(struct xc_port *port, const uint8_t *const *frames,
+		    const uint32_t *lens, uint32_t n)
+{
+	struct xsk_port *x = port->backend;
+	uint32_t idx;
+
+	reap_completions(x);
+	if (n > x->n_tx_free)
+		n = x->n_tx_free;
+	if (!n)
+		return 0;
+	/* The TX ring is as large as the TX half of the umem: room follows. */
+	if (xsk_ring_prod__reserve(&x->tx, n, &idx) != n)
+		return 0;
+	for (uint32_t i = 0; i < n; i++) {
+		uint64_t addr = x->tx_free[--x->n_tx_free];
+		memcpy(xsk_umem__get_data(x->area, addr), frames[i], lens[i]);
+		struct xdp_desc *d = xsk_ring_prod__tx_desc(&x->tx, idx + i);
+		d->addr = addr;
+		d->len = lens[i];
+		d->options = 0;
+	}
+	xsk_ring_prod__submit(&x->tx, n);
+	x->tx_outstanding += n;
+	return (int)n;
+}
+
+static int xsk_kick(struct xc_port *port)
+{
+	struct xsk_port *x = port->backend;
+	int rounds = 0;
+
+	/* Copy mode sends a bounded batch per syscall and says EAGAIN while
+	 * descriptors remain; keep kicking until the ring drains. */
+	while (x->tx_outstanding && rounds++ < 64) {
+		if (sendto(port->fd, NULL, 0, MSG_DONTWAIT, NULL, 0) >= 0) {
+			reap_completions(x);
+			if (!x->tx_outstanding ||
+			    !xsk_ring_prod__needs_wakeup(&x->tx))
+				break;
+			continue;
+		}
+		if (errno == EAGAIN || errno == EBUSY || errno == ENOBUFS) {
+			reap_completions(x);
+			continue;
+		}
+		port->stats.tx_kick_errors++;
+		return -1;
+	}
+	reap_completions(x);
+	return 0;
+}
+
+static void xsk_close(struct xc_port *port)
+{
+	struct xsk_port *x = port->backend;
+	if (x->xsk)
+		xsk_socket__delete(x->xsk);
+	if (x->umem)
+		xsk_umem__delete(x->umem);
+	if (x->area)
+		munmap(x->area, x->area_len);
+	free(x->tx_free);
+	free(x);
+}
+
+static const struct xc_backend_ops xsk_ops = {
+	.recv = xsk_recv,
+	.send = xsk_send,
+	.kick = xsk_kick,
+	.close = xsk_close,
+};
+
+struct xc_port *xc_port_open_xsk(const char *ifname, uint32_t queue,
+				 uint32_t nframes, uint32_t bind_flags,
+				 char *err, size_t errlen)
+{
+	struct xsk_port *x = calloc(1, sizeof(*x));
+	struct xc_port *port = NULL;
+	int r;
+
+	if (!x || nframes < 64 || (nframes & (nframes - 1))) {
+		snprintf(err, errlen, "umem frames must be a power of two >= 64");
+		free(x);
+		return NULL;
+	}
+	uint32_t half = nframes / 2;
+	x->nframes = nframes;
+	x->area_len = (size_t)nframes * XSK_FRAME_SIZE;
+	x->area = mmap(NULL, x->area_len, PROT_READ | PROT_WRITE,
+		       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	x->tx_free = calloc(half, sizeof(*x->tx_free));
+	if (x->area == MAP_FAILED || !x->tx_free) {
+		x->area = x->area == MAP_FAILED ? NULL : x->area;
+		snprintf(err, errlen, "cannot allocate %zu bytes of umem", x->area_len);
+		goto fail;
+	}
+	struct xsk_umem_config ucfg = {
+		.fill_size = half,
+		.comp_size = half,
+		.frame_size = XSK_FRAME_SIZE,
+		.frame_headroom = 0,
+		.flags = 0,
+	};
+	r = xsk_umem__create(&x->umem, x->area, x->area_len, &x->fill, &x->comp, &ucfg);
+	if (r) {
+		snprintf(err, errlen, "xsk_umem__create: %s", strerror(-r));
+		goto fail;
+	}
+	struct xsk_socket_config scfg = {
+		.rx_size = half,
+		.tx_size = half,
+		.libxdp_flags = XSK_LIBXDP_FLAGS__INHIBIT_PROG_LOAD,
+		.xdp_flags = 0,
+		.bind_flags = (uint16_t)bind_flags,
+	};
+	r = xsk_socket__create(&x->xsk, ifname, queue, x->umem, &x->rx, &x->tx, &scfg);
+	if (r) {
+		snprintf(err, errlen, "AF_XDP socket on %s queue %u: %s", ifname,
+			 queue, strerror(-r));
+		goto fail;
+	}
+	uint32_t idx;
+	if (xsk_ring_prod__reserve(&x->fill, half, &idx) != half) {
+		snprintf(err, errlen, "fill ring smaller than %u", half);
+		goto fail;
+	}
+	for (uint32_t i = 0; i < half; i++)
+		*xsk_ring_prod__fill_addr(&x->fill, idx + i) = (uint64_t)i * XSK_FRAME_SIZE;
+	xsk_ring_prod__submit(&x->fill, half);
+	for (uint32_t i = 0; i < half; i++)
+		x->tx_free[x->n_tx_free++] = (uint64_t)(half + i) * XSK_FRAME_SIZE;
+
+	port = xc_port_new(&xsk_ops, x);
+	if (!port) {
+		snprintf(err, errlen, "out of memory");
+		goto fail;
+	}
+	port->fd = xsk_socket__fd(x->xsk);
+	struct xdp_options opts;
+	socklen_t optlen = sizeof(opts);
+	if (getsockopt(port->fd, SOL_XDP, XDP_OPTIONS, &opts, &optlen) == 0)
+		port->zerocopy = !!(opts.flags & XDP_OPTIONS_ZEROCOPY);
+	return port;
+fail:
+	port = xc_port_new(&xsk_ops, x);
+	if (port)
+		xc_port_close(port);
+	else
+		xsk_close(&(struct xc_port){ .backend = x });
+	return NULL;
+}

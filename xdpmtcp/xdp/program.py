@@ -1,0 +1,118 @@
+"""BCC build of bpf/xdp_steer.c and access to its maps."""
+import ctypes as ct
+import socket
+import struct
+
+from .._core import lib
+from .bcc_env import BPF_DIR, kernel_headers_note
+
+PROG_NAME = "xdpmtcp_steer"
+COUNTER_NAMES = {
+    lib.XM_CNT_SEEN: "seen",
+    lib.XM_CNT_REDIRECTED: "redirected",
+    lib.XM_CNT_PASSED: "passed",
+    lib.XM_CNT_MALFORMED: "malformed",
+    lib.XM_CNT_NO_SOCKET: "no_socket",
+}
+
+
+class XdpError(RuntimeError):
+    pass
+
+
+def _ip_be(addr):
+    """Dotted quad -> u32 holding the address in network byte order."""
+    return struct.unpack("=I", socket.inet_aton(addr))[0] if addr else 0
+
+
+def _port_be(port):
+    if not 0 <= port <= 0xFFFF:
+        raise ValueError("port out of range: %r" % port)
+    return socket.htons(port)
+
+
+class SteeringProgram:
+    """Compiled and loaded (not yet attached) steering program."""
+
+    def __init__(self, max_flows=262144, max_listen=1024, max_queues=64):
+        self.headers_note = kernel_headers_note()
+        from bcc import BPF  # imported late: only here is BCC needed
+        self._BPF = BPF
+        cflags = ["-I%s" % BPF_DIR, "-w",
+                  "-DXM_MAX_FLOWS=%d" % max_flows,
+                  "-DXM_MAX_LISTEN=%d" % max_listen,
+                  "-DXM_MAX_QUEUES=%d" % max_queues]
+        try:
+            self.bpf = BPF(src_file=str(BPF_DIR / "xdp_steer.c").encode(), cflags=cflags)
+            self.fn = self.bpf.load_func(PROG_NAME.encode(), BPF.XDP)
+        except Exception as e:  # BCC raises bare Exceptions
+            raise XdpError("cannot build the XDP program: %s" % e) from e
+        self._listen = self.bpf[b"listen_ports"]
+        self._flows = self.bpf[b"flows"]
+        self._xsks = self.bpf[b"xsks"]
+        self._counters = self.bpf[b"counters"]
+        self.prog_id = lib.xc_prog_id(self.fn.fd)
+
+    # -- owned ports and flows --------------------------------------------------
+    def _listen_key(self, addr, port):
+        k = self._listen.Key()
+        k.addr, k.port, k.pad = _ip_be(addr), _port_be(port), 0
+        return k
+
+    def _flow_key(self, local, remote):
+        k = self._flows.Key()
+        k.local_addr, k.remote_addr = _ip_be(local[0]), _ip_be(remote[0])
+        k.local_port, k.remote_port = _port_be(local[1]), _port_be(remote[1])
+        return k
+
+    def own_listen(self, port, addr=None):
+        """Steer TCP to (addr or any local address, port) to the stack."""
+        self._listen[self._listen_key(addr, port)] = self._listen.Leaf(1)
+
+    def release_listen(self, port, addr=None):
+        try:
+            del self._listen[self._listen_key(addr, port)]
+        except KeyError:
+            pass
+
+    def own_flow(self, local, remote):
+        """Steer one connection ((ip, port), (ip, port)) the stack opened."""
+        self._flows[self._flow_key(local, remote)] = self._flows.Leaf(1)
+
+    def release_flow(self, local, remote):
+        try:
+            del self._flows[self._flow_key(local, remote)]
+        except KeyError:
+            pass
+
+    def owned(self):
+        """(listen [(addr, port)], flows [((ip, port), (ip, port))])"""
+        def ip(v):
+            return socket.inet_ntoa(struct.pack("=I", v))
+        listen = [(ip(k.addr) if k.addr else "0.0.0.0", socket.ntohs(k.port))
+                  for k in self._listen.keys()]
+        flows = [((ip(k.local_addr), socket.ntohs(k.local_port)),
+                  (ip(k.remote_addr), socket.ntohs(k.remote_port)))
+                 for k in self._flows.keys()]
+        return listen, flows
+
+    # -- sockets and counters -----------------------------------------------------
+    def bind_socket(self, queue, fd):
+        self._xsks[ct.c_int(queue)] = ct.c_int(fd)
+
+    def unbind_socket(self, queue):
+        try:
+            del self._xsks[ct.c_int(queue)]
+        except KeyError:
+            pass
+
+    def counters(self):
+        out = {}
+        for idx, name in COUNTER_NAMES.items():
+            out[name] = sum(int(v) for v in self._counters[ct.c_int(idx)])
+        return out
+
+    def close(self):
+        if self.bpf is not None:
+            self.bpf.cleanup()
+            self.bpf = None
