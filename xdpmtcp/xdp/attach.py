@@ -8,12 +8,13 @@ detach, but its AF_XDP sockets close, the XSKMAP entries vanish and the
 program passes every frame to the kernel.
 """
 import atexit
-import ctypes
 import os
 import signal
 import socket
 from dataclasses import dataclass
 from pathlib import Path
+
+from pyroute2.netns import setns
 
 from .._core import ffi, lib
 from .program import PROG_NAME, XdpError
@@ -23,8 +24,6 @@ XDP_FLAGS_DRV_MODE = 1 << 2
 MODES = {"native": XDP_FLAGS_DRV_MODE, "skb": XDP_FLAGS_SKB_MODE}
 ATTACH_MODE_NAMES = {0: "none", 1: "native", 2: "skb", 3: "hw", 4: "multi"}
 RUN_DIR = Path("/run/xdpmtcp")
-_CLONE_NEWNET = 0x40000000
-_libc = ctypes.CDLL(None, use_errno=True)
 
 
 @dataclass
@@ -50,9 +49,7 @@ def _netns_inode():
 
 
 def _setns(fd):
-    if _libc.setns(fd, _CLONE_NEWNET) != 0:
-        err = ctypes.get_errno()
-        raise OSError(err, os.strerror(err))
+    setns(fd, flags=0)
 
 
 def _pid_alive(pid):

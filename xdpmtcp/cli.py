@@ -1,0 +1,36 @@
+"""xdpmtcp command line: ``xdpmtcp <command> --help`` teaches each one."""
+import argparse
+import sys
+
+from . import __version__
+from .commands import demo, respond, xdp
+
+DESCRIPTION = """\
+xdpmtcp: a user-space TCP stack and flow monitor on XDP/AF_XDP.
+
+It shares the interface with the Linux kernel: the kernel keeps ARP, ICMP,
+SSH and every port xdpmtcp does not own.
+"""
+
+
+def build_parser():
+    p = argparse.ArgumentParser(prog="xdpmtcp", description=DESCRIPTION,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--version", action="version", version="xdpmtcp " + __version__)
+    sub = p.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    from .lab import cli as lab_cli
+    for mod in (demo, respond, xdp, lab_cli):
+        mod.add_parser(sub)
+    return p
+
+
+def main(argv=None):
+    args = build_parser().parse_args(argv)
+    try:
+        return args.func(args)
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())
