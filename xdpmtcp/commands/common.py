@@ -1,8 +1,10 @@
 """Flags and helpers every subcommand shares, so they read the same."""
+import argparse
 import contextlib
 import sys
 
 from rich.console import Console
+from rich.markup import escape
 
 from ..phy import FaultInjector
 from ..tunables import DEFAULTS
@@ -21,9 +23,16 @@ def add_iface_flags(p):
                    help="replace an XDP program xdpmtcp did not attach, or take over a live one")
     p.add_argument("--pcap", metavar="FILE",
                    help="write every frame the stack receives and sends to FILE")
-    p.add_argument("--faults", metavar="SPEC", type=FaultInjector.parse,
+    p.add_argument("--faults", metavar="SPEC", type=_fault_spec,
                    help="inject faults, e.g. drop=0.02,reorder=0.02,dup=0.01,seed=7,direction=rx")
     add_netns_flag(p)
+
+
+def _fault_spec(text):
+    try:
+        return FaultInjector.parse(text)
+    except ValueError as e:  # argparse would hide the reason otherwise
+        raise argparse.ArgumentTypeError(str(e)) from None
 
 
 def netns_context(name):
@@ -38,5 +47,5 @@ def console():
 
 
 def fail(msg, code=1):
-    Console(stderr=True, highlight=False).print("[bold red]xdpmtcp:[/] %s" % msg)
+    Console(stderr=True, highlight=False).print("[bold red]xdpmtcp:[/] %s" % escape(msg))
     return code

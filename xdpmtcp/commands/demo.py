@@ -12,6 +12,7 @@ import sys
 import threading
 import time
 
+from rich.markup import escape
 from rich.panel import Panel
 from rich.table import Table
 
@@ -92,7 +93,7 @@ def run(args):
         kthread.start()
         try:
             for note in nif.notes:
-                out.print("[dim]note: %s[/]" % note)
+                out.print("[dim]note: %s[/]" % escape(note))
             nif.listen(STACK_PORT)
             out.print("stack: XDP program attached to %s (%s mode), AF_XDP socket on queue 0 "
                       "(%s), owning tcp/%d" % (nif.ifname, nif.guard.mode,
@@ -102,7 +103,7 @@ def run(args):
 
             def show(s):
                 seen.append(s)
-                out.print("  [cyan]stack saw[/] %s" % s.summary)
+                out.print("  [cyan]stack saw[/] %s" % escape(s.summary))
 
             resp = EchoResponder(nif, STACK_PORT, on_segment=show)
             rthread = threading.Thread(target=resp.run, kwargs={"stop": stop}, daemon=True)

@@ -2,6 +2,8 @@
 import dataclasses
 import time
 
+from rich.markup import escape
+
 from ..netif import NetIf
 from ..phy import PcapTap
 from ..responder import EchoResponder
@@ -36,7 +38,7 @@ def run(args):
     try:
         with netns_context(args.netns), NetIf(args.iface, tunables=tun, force=args.force) as nif:
             for note in nif.notes:
-                out.print("[dim]note: %s[/]" % note)
+                out.print("[dim]note: %s[/]" % escape(note))
             if args.pcap:
                 nif.port.add(PcapTap(args.pcap))
             if args.faults:
@@ -49,7 +51,7 @@ def run(args):
 
             def show(seen):
                 if not args.quiet:
-                    out.print("%9.3f %s" % (time.monotonic() - start, seen.summary))
+                    out.print("%9.3f %s" % (time.monotonic() - start, seen.summary), markup=False)
 
             r = EchoResponder(nif, args.port, on_segment=show)
             try:
