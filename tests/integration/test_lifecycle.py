@@ -10,7 +10,7 @@ import time
 
 import pytest
 
-from peer_scripts import CONNECT_ECHO, run_json
+from xdpmtcp.lab.probes import connect_echo
 from xdpmtcp.kernel import PortReservation, resolve_next_hop
 from xdpmtcp.netif import NetIf
 from xdpmtcp.phy import FaultInjector, PcapTap
@@ -45,18 +45,18 @@ def start_responder(lab, *extra):
 
 def test_sigkill_leaves_kernel_serving_and_restart_replaces_stale(lab):
     p, _ = start_responder(lab)
-    assert run_json(lab.peer, CONNECT_ECHO, lab.stack.ip, 8080, "one", 3)["reply"] == "one"
+    assert connect_echo(lab.peer, lab.stack.ip, 8080, "one", 3)["reply"] == "one"
     p.kill()
     p.wait()
     stale = xdp_on(lab)
     assert stale.name == "xdpmtcp_steer"          # nobody could detach it
     # The XSK closed with the process: owned frames now reach the kernel.
-    assert run_json(lab.peer, CONNECT_ECHO, lab.stack.ip, 8080, "", 2)["error"] == "ConnectionRefusedError"
+    assert connect_echo(lab.peer, lab.stack.ip, 8080, "", 2)["error"] == "ConnectionRefusedError"
     assert lab.peer.run(["ping", "-c", "1", "-W", "1", lab.stack.ip], check=False).returncode == 0
 
     p, lines = start_responder(lab)
     assert any("replacing stale xdpmtcp program" in l for l in lines), lines
-    assert run_json(lab.peer, CONNECT_ECHO, lab.stack.ip, 8080, "two", 3)["reply"] == "two"
+    assert connect_echo(lab.peer, lab.stack.ip, 8080, "two", 3)["reply"] == "two"
     assert xdp_on(lab).prog_id != stale.prog_id
     p.send_signal(signal.SIGTERM)
     p.communicate(timeout=15)
@@ -116,7 +116,7 @@ def test_pcap_tap_on_live_port_is_readable_by_tshark(lab, netif, responder, tmp_
     need_tool("tshark")
     path = tmp_path / "live.pcap"
     netif.port.add(PcapTap(str(path)))
-    assert run_json(lab.peer, CONNECT_ECHO, lab.stack.ip, 8080, "cap", 3)["reply"] == "cap"
+    assert connect_echo(lab.peer, lab.stack.ip, 8080, "cap", 3)["reply"] == "cap"
     time.sleep(0.3)
     PcapTap.uninstall(netif.port)
     r = subprocess.run(["tshark", "-r", str(path), "-T", "fields", "-e", "tcp.flags.str"],
@@ -128,6 +128,6 @@ def test_pcap_tap_on_live_port_is_readable_by_tshark(lab, netif, responder, tmp_
 
 def test_fault_injector_on_live_port_drops_everything(lab, netif, responder):
     netif.port.add(FaultInjector(drop=1.0, direction="rx"))
-    out = run_json(lab.peer, CONNECT_ECHO, lab.stack.ip, 8080, "", 1.5)
+    out = connect_echo(lab.peer, lab.stack.ip, 8080, "", 1.5)
     assert out["connected"] is False and out["error"] == "TimeoutError"
     assert netif.port.stats()["fault_dropped_rx"] >= 1

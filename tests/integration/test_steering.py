@@ -4,7 +4,7 @@ import socket
 import threading
 import time
 
-from peer_scripts import CONNECT_ECHO, SEND_RAW, run_json
+from xdpmtcp.lab.probes import connect_echo, send_raw
 from xdpmtcp._core import ffi, lib
 from xdpmtcp.wire import TcpFlags, build_tcp_frame
 
@@ -19,7 +19,7 @@ def wait_for(cond, timeout=3.0):
 
 
 def test_syn_arrives_with_metadata_and_synack_reaches_kernel(lab, responder):
-    out = run_json(lab.peer, CONNECT_ECHO, lab.stack.ip, 8080, "ping-pong", 3)
+    out = connect_echo(lab.peer, lab.stack.ip, 8080, "ping-pong", 3)
     # The kernel client got our SYN-ACK (connect completed) and the echo.
     assert out["connected"] and out["reply"] == "ping-pong"
     assert wait_for(lambda: responder.stats.fin >= 1)
@@ -38,7 +38,7 @@ def test_metadata_fields_match_the_software_classifier(lab, netif):
     C core's own classification of the same bytes."""
     from xdpmtcp.phy import Burst
     netif.listen(8081)
-    t = threading.Thread(target=run_json, args=(lab.peer, CONNECT_ECHO, lab.stack.ip, 8081, "", 1.5))
+    t = threading.Thread(target=connect_echo, args=(lab.peer, lab.stack.ip, 8081, "", 1.5))
     t.start()
     burst = Burst(64)
     wait_for(lambda: netif.port.rx(burst) > 0 or len(burst) > 0, 3)
@@ -66,7 +66,7 @@ def test_kernel_keeps_arp_icmp_and_other_ports(lab, responder):
     t.start()
     ping = lab.peer.run(["ping", "-c", "2", "-i", "0.2", "-W", "1", lab.stack.ip], check=False)
     assert ping.returncode == 0, ping.stdout
-    out = run_json(lab.peer, CONNECT_ECHO, lab.stack.ip, 9090, "hi", 3)
+    out = connect_echo(lab.peer, lab.stack.ip, 9090, "hi", 3)
     assert out.get("reply") == "kernel: hi"
     t.join(5)
     srv.close()
@@ -94,7 +94,7 @@ def test_malformed_frames_are_counted_and_dropped(lab, netif):
     bad_doff = crafted(lab, flags=TcpFlags.ACK); bad_doff[14 + 20 + 12] = 0xF0   # 60-byte header in a 20-byte one
     syn_fin = crafted(lab, flags=TcpFlags.SYN | TcpFlags.FIN)
     frames = [bad_ip, bad_tcp, bad_doff, syn_fin, good]
-    run_json(lab.peer, SEND_RAW, lab.peer.ifname, *[bytes(f).hex() for f in frames])
+    send_raw(lab.peer, frames)
     burst = Burst(64)
     assert wait_for(lambda: netif.port.rx(burst) > 0 or len(burst) >= 1)
     time.sleep(0.2)
@@ -109,13 +109,13 @@ def test_malformed_frames_are_counted_and_dropped(lab, netif):
 
 def test_unowned_port_goes_to_kernel_which_resets(lab, netif):
     netif.listen(8080)
-    out = run_json(lab.peer, CONNECT_ECHO, lab.stack.ip, 8099, "", 2)
+    out = connect_echo(lab.peer, lab.stack.ip, 8099, "", 2)
     assert out["error"] == "ConnectionRefusedError"
 
 
 def test_owned_port_without_socket_falls_back_to_kernel(lab, netif):
     netif.listen(8080)
     netif.program.unbind_socket(0)
-    out = run_json(lab.peer, CONNECT_ECHO, lab.stack.ip, 8080, "", 2)
+    out = connect_echo(lab.peer, lab.stack.ip, 8080, "", 2)
     assert out["error"] == "ConnectionRefusedError"   # the kernel answered RST
     assert netif.program.counters()["no_socket"] >= 1

@@ -6,9 +6,7 @@ the peer's side that the stack answers on its port while the kernel keeps
 answering ARP, ping and its own TCP port on the same address.  Tears
 everything down and ends by itself; it never waits for a key.
 """
-import json
 import socket
-import sys
 import threading
 import time
 
@@ -16,6 +14,7 @@ from rich.markup import escape
 from rich.panel import Panel
 from rich.table import Table
 
+from ..lab.probes import connect_echo
 from ..netif import NetIf
 from ..responder import EchoResponder
 from ..xdp import attached_program
@@ -23,30 +22,6 @@ from .common import console, fail
 
 STACK_PORT = 8080
 KERNEL_PORT = 8081
-
-# Runs in the peer namespace with the system Python: a plain kernel client.
-CLIENT = r"""
-import json, socket, sys, time
-ip, port, msg = sys.argv[1], int(sys.argv[2]), sys.argv[3].encode()
-t = time.monotonic()
-out = {}
-try:
-    s = socket.create_connection((ip, port), timeout=3)
-    out["connect_ms"] = round((time.monotonic() - t) * 1000, 2)
-    s.sendall(msg)
-    got = b""
-    while len(got) < len(msg):
-        chunk = s.recv(4096)
-        if not chunk:
-            break
-        got += chunk
-    out["reply"] = got.decode(errors="replace")
-    s.close()
-except OSError as e:
-    out["error"] = str(e)
-print(json.dumps(out))
-"""
-
 
 def add_parser(sub):
     p = sub.add_parser("demo", help="run the demo in a fresh lab (non-interactive)",
@@ -65,11 +40,6 @@ def _kernel_server(sock, stop):
         with c:
             data = c.recv(4096)
             c.sendall(b"kernel: " + data)
-
-
-def _client(lab, port, msg):
-    r = lab.peer.run([sys.executable, "-c", CLIENT, lab.stack.ip, str(port), msg], timeout=20)
-    return json.loads(r.stdout.strip().splitlines()[-1])
 
 
 def run(args):
@@ -114,11 +84,11 @@ def run(args):
                                 timeout=20, check=False)
             summary = [l for l in ping.stdout.splitlines() if "packets transmitted" in l]
             out.print("ping %s: %s" % (lab.stack.ip, summary[0] if summary else ping.stdout.strip()))
-            k = _client(lab, KERNEL_PORT, "hello kernel")
+            k = connect_echo(lab.peer, lab.stack.ip, KERNEL_PORT, "hello kernel")
             out.print("kernel tcp/%d: %s" % (KERNEL_PORT, k))
 
             out.rule("stack side, tcp/%d" % STACK_PORT)
-            s = _client(lab, STACK_PORT, "hello xdpmtcp")
+            s = connect_echo(lab.peer, lab.stack.ip, STACK_PORT, "hello xdpmtcp")
             time.sleep(0.3)  # let the closing segments arrive
             out.print("peer got back: %s" % s)
 

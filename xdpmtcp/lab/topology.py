@@ -28,6 +28,7 @@ from pyroute2 import IPRoute
 from pyroute2.ethtool import Ethtool
 
 from . import netns
+from ..osutil import pid_alive
 
 log = logging.getLogger(__name__)
 
@@ -232,16 +233,6 @@ def _destroy_live_labs() -> None:
                 log.warning("lab %s: teardown at exit failed: %s", lab.name, exc)
 
 
-def _pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
 class Lab:
     """A set of namespaces joined by veth pairs.  Use as a context manager,
     or call destroy(); labs created here are also destroyed at exit unless
@@ -409,7 +400,7 @@ class Lab:
         """Its owner meant to tear it down at exit but died first (SIGKILL,
         SIGTERM without a handler): nobody else will."""
         return ((self.auto_destroy or self.state == "creating")
-                and not _pid_alive(self.owner_pid))
+                and not pid_alive(self.owner_pid))
 
     @property
     def stale(self) -> bool:

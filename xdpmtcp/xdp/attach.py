@@ -17,6 +17,7 @@ from pathlib import Path
 from pyroute2.netns import setns
 
 from .._core import ffi, lib
+from ..osutil import pid_alive
 from .program import PROG_NAME, XdpError
 
 XDP_FLAGS_SKB_MODE = 1 << 1
@@ -50,16 +51,6 @@ def _netns_inode():
 
 def _setns(fd):
     setns(fd, flags=0)
-
-
-def _pid_alive(pid):
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 class AttachGuard:
@@ -121,7 +112,7 @@ class AttachGuard:
                               % (cur.name, cur.prog_id, self.ifname))
         else:
             owner = self._pidfile_owner()
-            if owner and owner != os.getpid() and _pid_alive(owner) and not self.force:
+            if owner and owner != os.getpid() and pid_alive(owner) and not self.force:
                 raise XdpError("%s is in use by xdpmtcp process %d (use --force to take over)"
                                % (self.ifname, owner))
             self.notes.append("replacing stale xdpmtcp program (id %d) on %s"
