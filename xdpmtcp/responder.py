@@ -52,6 +52,8 @@ class EchoResponder:
         self.secret = secret or os.urandom(16)
         self.stats = ResponderStats()
         self.burst = Burst(netif.tunables.rx_burst)
+        self._poller = select.poll()
+        self._poller.register(netif.port.fd, select.POLLIN)
 
     def _isn(self, f):
         # RFC 6528-style: keyed hash of the 4-tuple, plus a 4 us clock.
@@ -108,9 +110,7 @@ class EchoResponder:
         due = port.next_due_ns()
         if due:
             timeout_s = max(0.0, min(timeout_s, (due - lib.xc_monotonic_ns()) / 1e9))
-        p = select.poll()
-        p.register(port.fd, select.POLLIN)
-        p.poll(timeout_s * 1000)
+        self._poller.poll(timeout_s * 1000)
         self.burst.clear()
         n = port.rx(self.burst)
         replies = []

@@ -239,10 +239,8 @@ def test_corrupt_record_is_stale_and_destroyable(lab_factory):
 def test_atexit_tears_down_a_forgotten_lab(lab_factory):
     lab_factory()  # make sure the environment is fit (skip/fail otherwise)
     code = "from xdpmtcp.lab import Lab; print(Lab.create(prefix='xmexit').name)"
-    out = subprocess.run([sys.executable, "-c", code], check=True, cwd=REPO,
-                         env=dict(os.environ, PYTHONPATH=REPO),
-                         capture_output=True, text=True, timeout=30)
-    name = out.stdout.strip()
+    out = run_python(code)
+    name = out.strip()
     assert name.startswith("xmexit")
     assert not any(ns.startswith(name) for ns in netns.list_names())
     assert not os.path.exists(os.path.join(RECORD_DIR, name + ".json"))
@@ -283,14 +281,19 @@ def test_cli_up_describes_the_lab(lab_factory, capsys):
         Lab.load(name).destroy()
 
 
+def run_python(code):
+    """Run code in a fresh interpreter (its own exit path); stdout."""
+    return subprocess.run([sys.executable, "-c", code], check=True, cwd=REPO,
+                          env=dict(os.environ, PYTHONPATH=REPO),
+                          capture_output=True, text=True, timeout=30).stdout
+
+
 def test_lab_of_a_killed_owner_is_orphaned(lab_factory):
     lab_factory()
     code = ("import os; from xdpmtcp.lab import Lab; "
             "print(Lab.create(prefix='xmorph').name, flush=True); os._exit(0)")
-    out = subprocess.run([sys.executable, "-c", code], check=True, cwd=REPO,
-                         env=dict(os.environ, PYTHONPATH=REPO),
-                         capture_output=True, text=True, timeout=30)
-    name = out.stdout.strip()
+    out = run_python(code)
+    name = out.strip()
     try:
         left = Lab.load(name)  # no atexit ran: the lab is still there
         assert not left.missing_namespaces()
@@ -305,10 +308,8 @@ def test_cli_lab_kept_by_up_is_not_orphaned(lab_factory, capsys):
     # `lab up` exits at once; its lab must stay usable and not look stale
     code = ("import sys; from xdpmtcp.lab import cli; "
             "sys.exit(cli.main(['lab', 'up', '--prefix', 'xmcli', '--json']))")
-    out = subprocess.run([sys.executable, "-c", code], check=True, cwd=REPO,
-                         env=dict(os.environ, PYTHONPATH=REPO),
-                         capture_output=True, text=True, timeout=30)
-    name = json.loads(out.stdout)["name"]
+    out = run_python(code)
+    name = json.loads(out)["name"]
     try:
         kept = Lab.load(name)
         assert not kept.orphaned and not kept.stale

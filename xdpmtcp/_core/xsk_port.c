@@ -139,9 +139,8 @@ static int xsk_kick(struct xc_port *port)
 	return 0;
 }
 
-static void xsk_close(struct xc_port *port)
+static void xsk_free(struct xsk_port *x)
 {
-	struct xsk_port *x = port->backend;
 	if (x->xsk)
 		xsk_socket__delete(x->xsk);
 	if (x->umem)
@@ -150,6 +149,11 @@ static void xsk_close(struct xc_port *port)
 		munmap(x->area, x->area_len);
 	free(x->tx_free);
 	free(x);
+}
+
+static void xsk_close(struct xc_port *port)
+{
+	xsk_free(port->backend);
 }
 
 static const struct xc_backend_ops xsk_ops = {
@@ -231,10 +235,6 @@ struct xc_port *xc_port_open_xsk(const char *ifname, uint32_t queue,
 		port->zerocopy = !!(opts.flags & XDP_OPTIONS_ZEROCOPY);
 	return port;
 fail:
-	port = xc_port_new(&xsk_ops, x);
-	if (port)
-		xc_port_close(port);
-	else
-		xsk_close(&(struct xc_port){ .backend = x });
+	xsk_free(x);
 	return NULL;
 }

@@ -44,9 +44,6 @@ def run(args):
             if args.faults:
                 nif.port.add(args.faults)
             nif.listen(args.port)
-            out.print("owning tcp/%d on %s (%s, XDP %s mode, AF_XDP %s); Ctrl-C stops"
-                      % (args.port, args.iface, ", ".join(nif.addresses), nif.guard.mode,
-                         "zero-copy" if nif.port.zerocopy else "copy"))
             start = time.monotonic()
 
             def show(seen):
@@ -55,6 +52,10 @@ def run(args):
 
             r = EchoResponder(nif, args.port, on_segment=show)
             try:
+                # Printed only once the responder exists: the line means "ready".
+                out.print("owning tcp/%d on %s (%s, XDP %s mode, AF_XDP %s); Ctrl-C stops"
+                          % (args.port, args.iface, ", ".join(nif.addresses), nif.guard.mode,
+                             "zero-copy" if nif.port.zerocopy else "copy"))
                 r.run(duration=args.duration)
             except KeyboardInterrupt:
                 pass
