@@ -22,6 +22,17 @@ def interface_ipv4(ifname):
         return [a.get_attr("IFA_ADDRESS") for a in ipr.get_addr(family=socket.AF_INET, index=idx[0])]
 
 
+def interface_link(ifname):
+    """(MAC as bytes, MTU) of the interface, in this thread's netns."""
+    with IPRoute() as ipr:
+        idx = ipr.link_lookup(ifname=ifname)
+        if not idx:
+            raise OSError("no interface %r" % ifname)
+        link = ipr.link("get", index=idx[0])[0]
+        mac = link.get_attr("IFLA_ADDRESS")
+        return bytes.fromhex(mac.replace(":", "")), link.get_attr("IFLA_MTU")
+
+
 class NetIf:
     def __init__(self, ifname, queue=0, tunables=DEFAULTS, force=False, reserve_ports=True):
         self.ifname = ifname
@@ -64,6 +75,13 @@ class NetIf:
     def unlisten(self, port, addr=None):
         self.program.release_listen(port, addr)
         self.listening.discard((addr, port))
+
+    def own_flow(self, local, remote):
+        self.program.own_flow(local, remote)
+
+    def release_flow(self, local, remote):
+        if self.program is not None:
+            self.program.release_flow(local, remote)
 
     def close(self):
         if self.program is not None:

@@ -22,6 +22,37 @@ class Tunables:
     # --- kernel contract ------------------------------------------------------
     ephemeral_ports: tuple = _t((61000, 61999), "ports for active opens, reserved with the kernel")
     neighbour_timeout_s: float = _t(1.0, "wait for the kernel to resolve a next hop's MAC")
+    # --- TCP engine: memory (each cap has a named policy) ---------------------
+    max_concurrency: int = _t(10000, "connection blocks per engine (mTCP max_concurrency); at the "
+                              "cap a SYN is dropped and counted, connect() fails with EAGAIN")
+    rcvbuf: int = _t(262144, "receive buffer per connection in bytes (SO_RCVBUF default)")
+    sndbuf: int = _t(262144, "send buffer per connection in bytes (SO_SNDBUF default)")
+    buffer_memory_max: int = _t(1 << 30, "all connection buffers together, bytes; at the cap new "
+                                "connections are refused (SYN dropped, counted in mem_refused)")
+    syn_backlog: int = _t(256, "half-open connections per listener; beyond it SYN cookies answer")
+    syncookies: bool = _t(True, "answer SYNs with cookies when the SYN queue is full (else drop)")
+    # --- TCP engine: timers ----------------------------------------------------
+    tcp_timeout: float = _t(0.0, "idle timeout of a connection in seconds; 0 = none (mTCP tcp_timeout)")
+    tcp_timewait: float = _t(60.0, "TIME-WAIT length in seconds (2*MSL; Linux uses 60)")
+    fin_wait2_timeout: float = _t(60.0, "orphaned FIN-WAIT-2 lifetime in seconds (Linux tcp_fin_timeout)")
+    delack_ms: float = _t(40.0, "delayed-ACK timeout (RFC 1122: under 500 ms; Linux 40 ms)")
+    rto_initial_ms: float = _t(1000.0, "RTO before any RTT sample (RFC 6298)")
+    rto_min_ms: float = _t(200.0, "lower bound of the RTO (Linux 200 ms; RFC 6298 says 1 s)")
+    rto_max_ms: float = _t(120000.0, "upper bound of the RTO (RFC 6298: at least 60 s)")
+    tcp_retries: int = _t(15, "timeouts without progress before ETIMEDOUT (Linux tcp_retries2)")
+    syn_retries: int = _t(6, "SYN or SYN-ACK retransmissions before giving up")
+    keepalive_idle_s: float = _t(7200.0, "TCP_KEEPIDLE default")
+    keepalive_intvl_s: float = _t(75.0, "TCP_KEEPINTVL default")
+    keepalive_cnt: int = _t(9, "TCP_KEEPCNT default")
+    # --- TCP engine: algorithms ------------------------------------------------
+    congestion: str = _t("cubic", "default congestion control: cubic or newreno")
+    initial_window: int = _t(10, "initial congestion window in segments (RFC 6928)")
+    quickack_segs: int = _t(16, "segments ACKed at once at the start of a connection")
+    challenge_ack_limit: int = _t(1000, "RFC 5961 challenge ACKs per second, engine-wide; more are not sent")
+    sack: bool = _t(True, "offer SACK-permitted (RFC 2018)")
+    timestamps: bool = _t(True, "offer timestamps (RFC 7323)")
+    window_scaling: bool = _t(True, "offer window scaling (RFC 7323)")
+    ttl: int = _t(64, "IPv4 TTL of segments sent")
 
     @classmethod
     def describe(cls):

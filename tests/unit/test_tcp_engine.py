@@ -1,0 +1,297 @@
+"""The TCP engine against itself over the in-memory link: handshakes, data,
+loss recovery, closes, resets, timeouts, cookies, zero windows, crafted
+segments.  The kernel is the peer in tests/integration/test_tcp_*.py."""
+import dataclasses
+import errno
+import hashlib
+import os
+
+import pytest
+
+from xdpmtcp._core import lib
+from xdpmtcp.phy import FaultInjector
+from xdpmtcp.tcp import TcpState
+from xdpmtcp.tunables import DEFAULTS
+from xdpmtcp.tcp.loopback import ADDR_A, ADDR_B, MAC_A, MAC_B, EnginePair
+from xdpmtcp.wire import TcpFlags, TcpOptions, build_tcp_frame, parse_tcp_frame
+
+PORT = 8080
+
+
+@pytest.fixture
+def pair():
+    p = EnginePair(tcp_timewait=0.2, fin_wait2_timeout=0.5)
+    yield p
+    p.close()
+
+
+def connected(p, port=PORT):
+    lst = p.a.listen(port)
+    client = p.b.connect((ADDR_A, port))
+    assert p.run_until(lambda: lst.accept_queue and client.state == TcpState.ESTABLISHED, 3)
+    return lst, lst.accept(), client
+
+
+def transfer(p, sender, receiver, data, timeout=30):
+    """Send data from one connection to the other; returns what arrived."""
+    got = bytearray()
+    view = memoryview(data)
+    sent = 0
+
+    def step():
+        nonlocal sent
+        if sent < len(data):
+            sent += sender.send(view[sent:sent + 65536])
+        while True:
+            try:
+                chunk = receiver.recv(65536)
+            except BlockingIOError:
+                break
+            if not chunk:
+                break
+            got.extend(chunk)
+        return len(got) >= len(data)
+
+    assert p.run_until(step, timeout), "transfer stalled at %d of %d bytes" % (len(got), len(data))
+    return bytes(got)
+
+
+def test_handshake_negotiates_options(pair):
+    _, server, client = connected(pair)
+    for conn in (server, client):
+        info = conn.info()
+        assert info["tcpi_options"] == 7                     # TS, SACK, WS
+        assert info["tcpi_snd_mss"] == 1460 - 12
+        assert info["tcpi_rcv_wscale"] == 3                  # 256 KiB buffer
+        assert info["tcpi_snd_cwnd"] == 10                   # RFC 6928
+    assert server.local == (ADDR_A, PORT) and server.remote == client.local
+    assert 61000 <= client.local[1] <= 61999
+
+
+def test_data_both_ways_byte_exact(pair):
+    _, server, client = connected(pair)
+    up = os.urandom(300_000)
+    down = os.urandom(200_000)
+    assert transfer(pair, client, server, up) == up
+    assert transfer(pair, server, client, down) == down
+    assert server.counters()["bytes_received"] == len(up)
+    assert client.counters()["bytes_acked"] == len(up)
+    assert pair.a.c_stats()["fast_path"] > 100               # data took the C path
+
+
+def test_bulk_with_faults_recovers_by_sack(pair):
+    pair.faults("drop=0.02,reorder=0.02,dup=0.01,seed=3")
+    _, server, client = connected(pair)
+    data = os.urandom(4_000_000)
+    got = transfer(pair, client, server, data, timeout=60)
+    assert hashlib.sha256(got).digest() == hashlib.sha256(data).digest()
+    c = client.counters()
+    assert c["retrans_segs"] > 0 and c["recoveries"] > 0
+    assert c["sack_retrans"] > 0                             # RFC 6675 chose them
+    assert server.counters()["ooo_segs_in"] > 0
+
+
+def test_bulk_without_sack_recovers_by_newreno():
+    with EnginePair(sack=False) as p:
+        p.faults("drop=0.02,seed=5")
+        _, server, client = connected(p)
+        data = os.urandom(2_000_000)
+        assert transfer(p, client, server, data, timeout=60) == data
+        c = client.counters()
+        assert client.info()["tcpi_options"] & 2 == 0
+        assert c["fast_retrans"] > 0 and c["sack_retrans"] == 0
+
+
+def test_no_timestamps_peer_works():
+    with EnginePair(tunables_b=dataclasses.replace(DEFAULTS, timestamps=False)) as p:
+        _, server, client = connected(p)
+        assert server.info()["tcpi_options"] & 1 == 0
+        assert server.info()["tcpi_snd_mss"] == 1460
+        data = os.urandom(100_000)
+        assert transfer(p, server, client, data) == data
+
+
+def test_client_closes_first_server_sees_eof(pair):
+    _, server, client = connected(pair)
+    client.send(b"bye")
+    client.close()
+    assert pair.run_until(lambda: server.state == TcpState.CLOSE_WAIT, 3)
+    assert server.recv(100) == b"bye"
+    assert server.recv(100) == b""                           # EOF
+    server.close()
+    assert pair.run_until(lambda: pair.a.tcb_count() == 0 and pair.b.tcb_count() == 0, 3)
+
+
+def test_server_closes_first_and_time_wait_expires(pair):
+    _, server, client = connected(pair)
+    server.close()
+    assert pair.run_until(lambda: client.state == TcpState.CLOSE_WAIT, 3)
+    client.close()
+    assert pair.run_until(lambda: server.released, 3)       # TIME-WAIT 0.2 s then gone
+    assert pair.a.tcb_count() == 0 and pair.b.tcb_count() == 0
+    assert pair.b.ephemeral.in_use() == 0
+
+
+def test_simultaneous_close(pair):
+    _, server, client = connected(pair)
+    server.close()
+    client.close()                                            # both FINs cross
+    assert pair.run_until(lambda: pair.a.tcb_count() == 0 and pair.b.tcb_count() == 0, 5)
+
+
+def test_half_close_keeps_receiving(pair):
+    _, server, client = connected(pair)
+    client.shutdown_write()
+    assert pair.run_until(lambda: server.state == TcpState.CLOSE_WAIT, 3)
+    data = os.urandom(50_000)
+    assert transfer(pair, server, client, data) == data     # FIN-WAIT-2 still reads
+    assert client.state == TcpState.FIN_WAIT_2
+
+
+def test_abort_gives_peer_econnreset(pair):
+    _, server, client = connected(pair)
+    server.abort()
+    assert pair.run_until(lambda: client.error or client.state == TcpState.CLOSED, 3)
+    with pytest.raises(ConnectionResetError):
+        client.recv(10)
+
+
+def test_connect_to_closed_port_is_refused(pair):
+    client = pair.b.connect((ADDR_A, 9))
+    assert pair.run_until(lambda: client.state == TcpState.CLOSED, 3)
+    assert client.take_error() == errno.ECONNREFUSED
+
+
+def test_vanished_peer_times_out():
+    with EnginePair(tcp_retries=3, rto_min_ms=10, rto_max_ms=50, rto_initial_ms=20) as p:
+        _, server, client = connected(p)
+        client.send(b"x" * 1000)
+        p.port_b.add(FaultInjector.parse("drop=1,direction=rx"))   # b hears nothing more
+        assert p.run_until(lambda: client.state == TcpState.CLOSED, 5)
+        assert client.take_error() == errno.ETIMEDOUT
+        assert client.counters()["rto_events"] == 3          # tcp_retries
+
+
+def test_zero_window_then_reader_catches_up():
+    with EnginePair(rcvbuf=32768) as p:
+        _, server, client = connected(p)
+        data = os.urandom(200_000)
+        sent = 0
+        while sent < len(data):
+            n = client.send(data[sent:])
+            sent += n
+            p.poll()
+            if n == 0 and client.tcb.snd_wnd == 0:
+                break
+        assert p.run_until(lambda: client.tcb.snd_wnd == 0, 3)   # receiver full
+        p.run_for(0.3)
+        got = server.recv(1 << 20)
+        rest = transfer(p, client, server, data[sent:]) if sent < len(data) else b""
+        got += rest
+        while len(got) < len(data):
+            assert p.run_until(lambda: server.readable_bytes, 5)
+            got += server.recv(1 << 20)
+        assert got == data
+
+
+def test_syn_cookies_when_syn_queue_full():
+    with EnginePair(syn_backlog=0) as p:
+        lst = p.a.listen(PORT)
+        client = p.b.connect((ADDR_A, PORT))
+        assert p.run_until(lambda: lst.accept_queue, 3)
+        server = lst.accept()
+        assert lst.stats.cookies_sent == 1 and lst.stats.cookies_accepted == 1
+        data = os.urandom(20_000)
+        assert transfer(p, client, server, data) == data
+        assert transfer(p, server, client, data) == data
+
+
+def test_many_connections_open_and_close_cleanly(pair):
+    lst = pair.a.listen(PORT, backlog=512)
+    clients = [pair.b.connect((ADDR_A, PORT)) for _ in range(300)]
+    assert pair.run_until(lambda: len(lst.accept_queue) == 300, 10)
+    servers = [lst.accept() for _ in range(300)]
+    for i, c in enumerate(clients):
+        c.send(b"%d" % i)
+    assert pair.run_until(lambda: all(s.readable_bytes for s in servers), 5)
+    for c in clients:
+        c.close()
+    for s in servers:
+        assert s.recv(16)
+        assert pair.run_until(lambda: s.state == TcpState.CLOSE_WAIT, 3)
+        s.close()
+    assert pair.run_until(lambda: pair.a.tcb_count() == 0 and pair.b.tcb_count() == 0, 5)
+    assert pair.b.ephemeral.in_use() == 0
+    assert pair.a.buffer_memory == 0 and pair.b.buffer_memory == 0
+
+
+# --- crafted segments (RFC 5961) -------------------------------------------------
+
+
+def inject(p, conn_b, flags, seq, ack, payload=b"", ts=None):
+    """A segment from b's tuple to a, built by hand and sent on b's port."""
+    opts = TcpOptions(timestamp=ts) if ts else None
+    frame = build_tcp_frame(MAC_B, MAC_A, ADDR_B, ADDR_A, conn_b.local[1], PORT, seq, ack,
+                            flags, 1000, options=opts, payload=payload)
+    p.port_b.tx([frame])
+    p.port_b.flush()
+
+
+def ts_of(conn):
+    return (conn.tcb.ts_recent + 1, 0)
+
+
+def test_in_window_rst_gets_challenge_ack(pair):
+    _, server, client = connected(pair)
+    before = server.counters()["challenge_acks"]
+    t = server.tcb
+    inject(pair, client, TcpFlags.RST, (t.rcv_nxt + 100) & 0xffffffff, 0)
+    pair.run_for(0.05)
+    assert server.counters()["challenge_acks"] == before + 1
+    assert server.state == TcpState.ESTABLISHED
+    data = os.urandom(10_000)
+    assert transfer(pair, client, server, data) == data
+
+
+def test_exact_rst_resets(pair):
+    _, server, client = connected(pair)
+    inject(pair, client, TcpFlags.RST, server.tcb.rcv_nxt, 0)
+    assert pair.run_until(lambda: server.error == errno.ECONNRESET, 2)
+
+
+def test_syn_on_established_gets_challenge_ack(pair):
+    _, server, client = connected(pair)
+    inject(pair, client, TcpFlags.SYN, 12345, 0)
+    pair.run_for(0.05)
+    assert server.counters()["challenge_acks"] == 1
+    assert server.state == TcpState.ESTABLISHED
+
+
+def test_out_of_window_data_is_acked_not_taken(pair):
+    _, server, client = connected(pair)
+    t = server.tcb
+    inject(pair, client, TcpFlags.ACK | TcpFlags.PSH, (t.rcv_nxt + 10_000_000) & 0xffffffff,
+           t.snd_nxt, b"evil", ts=ts_of(server))
+    pair.run_for(0.05)
+    assert server.counters()["out_of_window"] == 1
+    assert server.readable_bytes == 0 and server.counters()["bytes_received"] == 0
+
+
+def test_ack_for_unsent_data_gets_challenge_ack(pair):
+    _, server, client = connected(pair)
+    t = server.tcb
+    inject(pair, client, TcpFlags.ACK, t.rcv_nxt, (t.snd_max + 100000) & 0xffffffff,
+           ts=ts_of(server))
+    pair.run_for(0.05)
+    assert server.counters()["challenge_acks"] == 1
+    assert server.state == TcpState.ESTABLISHED
+
+
+def test_challenge_acks_are_rate_limited():
+    with EnginePair(challenge_ack_limit=5) as p:
+        _, server, client = connected(p)
+        for i in range(20):
+            inject(p, client, TcpFlags.SYN, 1000 + i, 0)
+        p.run_for(0.1)
+        assert server.counters()["challenge_acks"] == 5
+        assert p.a.c_stats()["challenge_acks_limited"] == 15

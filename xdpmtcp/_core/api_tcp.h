@@ -1,0 +1,286 @@
+/* Public API of the TCP engine's C half: the connection control block both
+ * C and Python use, the per-batch entry points, and the counters.
+ *
+ * Split of work (DESIGN.md §4):
+ *  - C: every segment of a connection in a synchronized state (ESTABLISHED
+ *    and the closing states): sequence and RST/SYN checks (RFC 9293
+ *    §3.10.7.4, RFC 5961), PAWS, ACK processing, RTT samples, congestion
+ *    control, SACK and NewReno loss recovery, reassembly, the FIN and
+ *    ACK-of-FIN state transitions, and building every segment sent.
+ *  - Python: LISTEN/SYN-SENT/SYN-RCVD (handshakes, SYN cookies), unknown
+ *    flows, timers (C keeps the deadlines, Python's heap fires them), what
+ *    the application sees (errors, wakeups, close, TIME-WAIT, teardown).
+ * C reports what Python must react to as per-connection event bits, once
+ * per batch.
+ */
+#ifndef XC_API_TCP_H
+#define XC_API_TCP_H
+#include <stdint.h>
+#include "api.h"
+#include "api_cc.h"
+#include "api_ring.h"
+#include "api_sack.h"
+
+/* RFC 9293 states; the values are mOS's enum tcpstate (mos_getsockopt.3). */
+#define XC_TCP_CLOSED 0
+#define XC_TCP_LISTEN 1
+#define XC_TCP_SYN_SENT 2
+#define XC_TCP_SYN_RCVD 3
+#define XC_TCP_ESTABLISHED 4
+#define XC_TCP_FIN_WAIT_1 5
+#define XC_TCP_FIN_WAIT_2 6
+#define XC_TCP_CLOSE_WAIT 7
+#define XC_TCP_CLOSING 8
+#define XC_TCP_LAST_ACK 9
+#define XC_TCP_TIME_WAIT 10
+
+/* xc_tcb.flags */
+#define XC_TF_SACK_OK 0x1        /* both sides sent SACK-permitted */
+#define XC_TF_TS_OK 0x2          /* both sides sent timestamps */
+#define XC_TF_WS_OK 0x4          /* both sides sent window scale */
+#define XC_TF_NODELAY 0x8        /* Nagle off */
+#define XC_TF_FIN_QUEUED 0x10    /* application closed: FIN after the data */
+#define XC_TF_FIN_SENT 0x20      /* our FIN has a sequence number (fin_seq) */
+#define XC_TF_FIN_RCVD 0x40      /* peer's FIN consumed (rcv_nxt counts it) */
+#define XC_TF_IN_RECOVERY 0x80   /* fast recovery until snd_una >= recover */
+#define XC_TF_ACK_NOW 0x100      /* send an ACK at the next flush */
+#define XC_TF_RTT_TIMING 0x200   /* Karn: timing rtt_seq since rtt_start_ns */
+#define XC_TF_RCV_SHUT 0x400     /* application will read no more */
+#define XC_TF_KEEPALIVE 0x800    /* SO_KEEPALIVE */
+#define XC_TF_RTO_RECOVERY 0x1000 /* retransmitting after an RTO (go-back-N) */
+#define XC_TF_FIN_OOO 0x2000     /* peer's FIN seen, not yet consumed: rcv_fin_seq */
+#define XC_TF_WND_PROBE 0x4000   /* the next segment may exceed the window by a byte */
+
+/* Event bits for Python, collected per connection and drained per batch. */
+#define XC_EV_READABLE 0x1       /* new in-order data */
+#define XC_EV_WRITABLE 0x2       /* send-buffer space was freed */
+#define XC_EV_STATE 0x4          /* C changed the state (FIN in, FIN acked) */
+#define XC_EV_RESET 0x8          /* an acceptable RST: connection is CLOSED */
+#define XC_EV_TIMER 0x10         /* a deadline became earlier than timer_queued_ns */
+#define XC_EV_TIMEWAIT_FIN 0x20  /* FIN retransmitted in TIME-WAIT: restart 2MSL */
+#define XC_EV_SYN_IN_TW 0x40     /* SYN on a TIME-WAIT connection (Python may reuse) */
+#define XC_EV_ACKED 0x80         /* snd_una advanced */
+
+/* Timers: deadlines in CLOCK_MONOTONIC ns, 0 = not armed. */
+#define XC_T_RTO 0               /* retransmission (and SYN/SYN-ACK/FIN) */
+#define XC_T_DELACK 1
+#define XC_T_PERSIST 2           /* zero-window probe */
+#define XC_T_KEEPALIVE 3         /* armed by Python */
+#define XC_T_TIMEWAIT 4          /* armed by Python; also idle timeout */
+#define XC_T_COUNT 5
+
+/* Verdicts of xc_tcp_timer (what Python must do). */
+#define XC_TV_NONE 0
+#define XC_TV_GIVE_UP 1          /* retries exhausted: abort with ETIMEDOUT */
+#define XC_TV_EXPIRED 2          /* a Python-owned timer is due */
+
+/* xc_tcp_send_ctl kinds: control segments built in C. */
+#define XC_CTL_SYN 1
+#define XC_CTL_SYNACK 2
+#define XC_CTL_ACK 3
+#define XC_CTL_RST 4             /* RST with seq = snd_nxt (abort) */
+#define XC_CTL_KEEPALIVE 5       /* seq = snd_una - 1, no data */
+
+struct xc_tcp_counters {
+	uint64_t segs_in;
+	uint64_t segs_out;
+	uint64_t data_segs_in;
+	uint64_t data_segs_out;
+	uint64_t bytes_received;     /* in-order payload bytes (tcpi_bytes_received) */
+	uint64_t bytes_acked;        /* our bytes acknowledged (tcpi_bytes_acked) */
+	uint64_t bytes_sent;         /* payload bytes sent, retransmissions included */
+	uint64_t bytes_retrans;
+	uint64_t retrans_segs;       /* all retransmitted segments */
+	uint64_t fast_retrans;       /* segments retransmitted by fast retransmit/recovery */
+	uint64_t sack_retrans;       /* of those, chosen by the SACK scoreboard (RFC 6675) */
+	uint64_t rto_retrans;        /* segments retransmitted after a timeout */
+	uint64_t rto_events;
+	uint64_t recoveries;         /* entries into fast recovery */
+	uint64_t dupacks_in;
+	uint64_t ooo_segs_in;        /* data beyond rcv_nxt */
+	uint64_t dup_segs_in;        /* data entirely below rcv_nxt */
+	uint64_t out_of_window;      /* unacceptable segments (answered with an ACK) */
+	uint64_t paws_rejected;
+	uint64_t challenge_acks;     /* RFC 5961 */
+	uint64_t rst_ignored;        /* RST outside the window */
+	uint64_t zero_window_probes;
+	uint64_t keepalive_probes;
+	uint64_t delayed_acks;       /* ACKs sent by the delayed-ACK timer */
+	uint64_t acks_sent;          /* pure ACKs */
+	uint64_t sacks_sent;         /* ACKs carrying SACK blocks */
+	uint64_t sack_blocks_in;
+	uint64_t dsacks_in;
+	uint64_t rcv_dropped;        /* bytes beyond the receive buffer */
+	uint64_t tx_no_room;         /* segments the port refused (retried later) */
+};
+
+struct xc_tcb {
+	uint32_t id;                 /* index in the engine, 1..max */
+	uint32_t state;              /* XC_TCP_* */
+	uint32_t flags;              /* XC_TF_* */
+	uint32_t events;             /* XC_EV_* not yet drained */
+	/* addressing, network byte order, as on the wire */
+	uint32_t local_addr;
+	uint32_t remote_addr;
+	uint16_t local_port;
+	uint16_t remote_port;
+	uint8_t local_mac[6];
+	uint8_t remote_mac[6];
+	/* send sequence space (RFC 9293 §3.3.1) */
+	uint32_t iss;
+	uint32_t snd_una;
+	uint32_t snd_nxt;            /* next to send (lowered to snd_una after an RTO) */
+	uint32_t snd_max;            /* highest sequence sent + 1 */
+	uint32_t snd_wnd;            /* peer's window, scaled, bytes */
+	uint32_t snd_wl1;
+	uint32_t snd_wl2;
+	uint32_t max_snd_wnd;
+	uint32_t fin_seq;            /* valid with XC_TF_FIN_SENT */
+	uint32_t recover;            /* RFC 6582 */
+	/* receive sequence space */
+	uint32_t irs;
+	uint32_t rcv_nxt;
+	uint32_t rcv_adv;            /* right edge advertised: never moves left */
+	uint32_t rcv_wnd_last;       /* window in the last segment sent, bytes */
+	uint32_t rcv_fin_seq;        /* sequence number of the peer's FIN, with XC_TF_FIN_OOO */
+	/* options */
+	uint16_t mss;                /* payload bytes per segment we send (options excluded) */
+	uint16_t rcv_mss;            /* MSS we advertise */
+	uint16_t peer_mss;           /* MSS the peer advertised */
+	uint8_t snd_wscale;          /* shift for the windows the peer advertises */
+	uint8_t rcv_wscale;          /* shift for the windows we advertise */
+	uint32_t ts_recent;          /* RFC 7323 TS.Recent */
+	uint32_t ts_offset;          /* per-connection random offset of our TSval */
+	uint32_t last_ack_sent;      /* RFC 7323 Last.ACK.sent */
+	/* RTT (RFC 6298), microseconds */
+	uint32_t srtt_us;            /* 0 = no sample yet */
+	uint32_t rttvar_us;
+	uint32_t rto_us;
+	uint32_t min_rtt_us;
+	uint32_t last_rtt_us;
+	uint32_t rtt_seq;            /* Karn timing without timestamps */
+	uint64_t rtt_start_ns;
+	uint32_t backoff;            /* RTO doublings so far */
+	uint32_t retries;            /* consecutive timeouts without progress */
+	uint32_t dupacks;
+	uint32_t ack_pending;        /* full-size segments received and not acknowledged */
+	uint32_t quickacks;          /* ACK every segment while > 0 (start, after idle) */
+	uint32_t probes;             /* zero-window or keepalive probes unanswered */
+	uint32_t cc_algo;
+	uint32_t keepalive_idle_s;   /* Python sets, C reads nothing: TCP_KEEPIDLE */
+	/* timers */
+	uint64_t timer_due[5];        /* XC_T_COUNT */
+	uint64_t timer_queued_ns;    /* earliest deadline Python has in its heap */
+	uint64_t last_recv_ns;       /* for keepalive and idle timeout */
+	uint64_t last_send_ns;       /* for restart after idle */
+	/* loss recovery and congestion */
+	struct xc_cc cc;
+	struct xc_sack_board sack;
+	/* buffers: receive (reassembly) and send (FIFO from snd_una) */
+	struct xc_ring rcv;
+	struct xc_ring snd;
+	struct xc_tcp_counters c;
+	/* engine bookkeeping */
+	uint32_t queued;             /* bit 0: in the event list; bit 1: in the output list */
+	uint32_t last_ooo_len;       /* latest out-of-order segment: first SACK block (RFC 2018 §4) */
+	uint64_t last_ooo_off;
+};
+
+/* Engine-wide settings; Python fills them from Tunables. */
+struct xc_tcp_config {
+	uint32_t max_tcbs;
+	uint32_t delack_us;          /* delayed-ACK timeout (RFC 1122: < 500 ms) */
+	uint32_t rto_initial_us;     /* RFC 6298: 1 s */
+	uint32_t rto_min_us;         /* 200 ms as Linux (RFC 6298 says 1 s) */
+	uint32_t rto_max_us;         /* 120 s */
+	uint32_t max_retries;        /* timeouts before giving up (tcp_retries2) */
+	uint32_t syn_retries;        /* SYN / SYN-ACK retransmissions */
+	uint32_t initial_window;     /* segments (RFC 6928: 10) */
+	uint32_t challenge_ack_limit; /* per second, engine-wide (RFC 5961 §7) */
+	uint32_t quickack_segs;      /* segments ACKed immediately at start */
+	uint32_t persist_min_us;
+	uint32_t persist_max_us;
+	uint32_t ttl;
+	uint32_t pad;
+};
+
+struct xc_tcp_stats {
+	uint64_t segs_in;            /* frames given to xc_engine_rx */
+	uint64_t fast_path;          /* handled entirely in C */
+	uint64_t slow_path;          /* handed to Python */
+	uint64_t not_tcp;            /* not IPv4/TCP for us: counted, dropped */
+	uint64_t malformed;
+	uint64_t segs_out;
+	uint64_t tx_no_room;
+	uint64_t challenge_acks;
+	uint64_t challenge_acks_limited;
+	uint64_t tcbs_alloc_failed;
+	uint64_t flow_table_full;
+};
+
+struct xc_tcp_engine;
+
+struct xc_tcp_engine *xc_engine_new(struct xc_port *port, const struct xc_tcp_config *cfg);
+void xc_engine_free(struct xc_tcp_engine *e);
+void xc_engine_get_stats(struct xc_tcp_engine *e, struct xc_tcp_stats *out);
+/* Process a received batch.  Segments for connections in synchronized
+ * states are handled here; the indexes (into in->pkts) of all others are
+ * written to slow[] for Python (at most slow_max; the rest are counted in
+ * slow_path and dropped — size slow[] as in->cap).  Returns the slow count. */
+int xc_engine_rx(struct xc_tcp_engine *e, struct xc_burst *in, uint32_t *slow,
+		 uint32_t slow_max, uint64_t now_ns);
+/* Drain events: ids and their XC_EV_* bits; returns the count. */
+uint32_t xc_engine_events(struct xc_tcp_engine *e, uint32_t *ids, uint32_t *bits, uint32_t max);
+/* Send what every connection marked for output may send (ACKs, data, FIN)
+ * and push the port's TX ring. Returns segments sent. */
+int xc_engine_flush(struct xc_tcp_engine *e, uint64_t now_ns);
+
+/* Connection blocks: allocated zeroed with id set, buffers sized; the
+ * 4-tuple is entered in the lookup table by xc_tcb_bind. */
+struct xc_tcb *xc_tcb_alloc(struct xc_tcp_engine *e, uint32_t rcvbuf, uint32_t sndbuf);
+struct xc_tcb *xc_tcb_get(struct xc_tcp_engine *e, uint32_t id);
+int xc_tcb_bind(struct xc_tcp_engine *e, struct xc_tcb *t);   /* -1: tuple in use or table full */
+void xc_tcb_free(struct xc_tcp_engine *e, struct xc_tcb *t);    /* unbinds too */
+struct xc_tcb *xc_tcb_lookup(struct xc_tcp_engine *e, uint32_t local_addr, uint32_t remote_addr,
+			     uint16_t local_port, uint16_t remote_port);
+uint32_t xc_engine_tcb_count(struct xc_tcp_engine *e);
+
+/* Handshake support for Python: after filling addressing, iss/irs and the
+ * negotiated options, set up windows, MSS, cc and RTO. */
+void xc_tcp_init_established(struct xc_tcp_engine *e, struct xc_tcb *t, uint64_t now_ns);
+void xc_tcp_init_conn(struct xc_tcp_engine *e, struct xc_tcb *t, uint64_t now_ns);
+/* An RTT measurement taken by Python (the SYN / SYN-ACK exchange). */
+void xc_tcp_rtt_sample(struct xc_tcp_engine *e, struct xc_tcb *t, uint32_t rtt_us);
+/* Run the synchronized-state input on one frame (Python uses it for the
+ * segment that completes a handshake and carries data). */
+int xc_tcp_input(struct xc_tcp_engine *e, struct xc_tcb *t, const uint8_t *frame,
+		 uint32_t len, uint64_t now_ns);
+/* Build and send a control segment now (XC_CTL_*). */
+int xc_tcp_send_ctl(struct xc_tcp_engine *e, struct xc_tcb *t, int kind, uint64_t now_ns);
+/* RST in answer to a segment that has no connection (RFC 9293 §3.10.7.1);
+ * frame is the offending segment, our_mac the source MAC to use. */
+int xc_tcp_send_reset_for(struct xc_tcp_engine *e, const uint8_t *frame, uint32_t len);
+/* Application side. */
+uint32_t xc_tcp_write(struct xc_tcp_engine *e, struct xc_tcb *t, const uint8_t *data, uint32_t len);
+uint32_t xc_tcp_read(struct xc_tcp_engine *e, struct xc_tcb *t, uint8_t *dst, uint32_t n, int peek);
+void xc_tcp_shutdown_send(struct xc_tcp_engine *e, struct xc_tcb *t);   /* queue FIN */
+void xc_tcp_mark_output(struct xc_tcp_engine *e, struct xc_tcb *t);
+/* A timer of kind is due: the C part of its handling. */
+int xc_tcp_timer(struct xc_tcp_engine *e, struct xc_tcb *t, int kind, uint64_t now_ns);
+/* Earliest armed deadline of the connection, 0 if none. */
+uint64_t xc_tcb_next_deadline(const struct xc_tcb *t);
+int xc_tcp_set_rcvbuf(struct xc_tcp_engine *e, struct xc_tcb *t, uint32_t bytes);
+int xc_tcp_set_sndbuf(struct xc_tcp_engine *e, struct xc_tcb *t, uint32_t bytes);
+
+/* RFC 6528 ISN: keyed hash of the 4-tuple plus a 4 µs clock. */
+void xc_isn_set_key(const uint8_t *key16);
+uint32_t xc_isn(uint32_t local_addr, uint32_t remote_addr, uint16_t local_port,
+		uint16_t remote_port, uint64_t now_ns);
+/* SYN cookies: ISN encoding an MSS index and a minute counter, keyed hash. */
+uint32_t xc_syncookie_make(uint32_t local_addr, uint32_t remote_addr, uint16_t local_port,
+			   uint16_t remote_port, uint32_t peer_isn, uint32_t mss_index, uint64_t now_ns);
+/* Returns the MSS index (0..3), or -1 if the cookie (= ack - 1) is not valid. */
+int xc_syncookie_check(uint32_t local_addr, uint32_t remote_addr, uint16_t local_port,
+		       uint16_t remote_port, uint32_t peer_isn, uint32_t cookie, uint64_t now_ns);
+
+#endif

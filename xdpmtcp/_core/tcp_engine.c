@@ -1,0 +1,340 @@
+/* The engine: connection blocks and their 4-tuple table, the event and
+ * output lists, and the application-side calls. */
+#include <stdlib.h>
+#include <arpa/inet.h>
+#include "tcp_internal.h"
+
+static uint32_t pow2_at_least(uint32_t n)
+{
+	uint32_t p = 16;
+	while (p < n && p < (1u << 30))
+		p <<= 1;
+	return p;
+}
+
+struct xc_tcp_engine *xc_engine_new(struct xc_port *port, const struct xc_tcp_config *cfg)
+{
+	if (!cfg->max_tcbs || cfg->max_tcbs > (1u << 24))
+		return NULL;
+	struct xc_tcp_engine *e = calloc(1, sizeof(*e));
+	if (!e)
+		return NULL;
+	e->port = port;
+	e->cfg = *cfg;
+	uint32_t n = cfg->max_tcbs;
+	uint32_t slots = pow2_at_least(2 * n);
+	e->tcbs = calloc(n + 1, sizeof(*e->tcbs));
+	e->free_ids = calloc(n, sizeof(uint32_t));
+	e->ev_list = calloc(n, sizeof(uint32_t));
+	e->out_list = calloc(n, sizeof(uint32_t));
+	e->flows = calloc(slots, sizeof(struct flow_slot));
+	if (!e->tcbs || !e->free_ids || !e->ev_list || !e->out_list || !e->flows) {
+		xc_engine_free(e);
+		return NULL;
+	}
+	e->flow_mask = slots - 1;
+	for (uint32_t i = 0; i < n; i++)
+		e->free_ids[i] = n - i;            /* ids 1..n, lowest popped first */
+	e->nfree = n;
+	e->challenge_left = cfg->challenge_ack_limit;
+	return e;
+}
+
+void xc_engine_free(struct xc_tcp_engine *e)
+{
+	if (!e)
+		return;
+	if (e->tcbs) {
+		for (uint32_t i = 1; i <= e->cfg.max_tcbs; i++) {
+			if (e->tcbs[i]) {
+				xc_ring_free(&e->tcbs[i]->rcv);
+				xc_ring_free(&e->tcbs[i]->snd);
+				free(e->tcbs[i]);
+			}
+		}
+	}
+	free(e->tcbs);
+	free(e->free_ids);
+	free(e->ev_list);
+	free(e->out_list);
+	free(e->flows);
+	free(e);
+}
+
+void xc_engine_get_stats(struct xc_tcp_engine *e, struct xc_tcp_stats *out)
+{
+	*out = e->stats;
+}
+
+uint32_t xc_engine_tcb_count(struct xc_tcp_engine *e)
+{
+	return e->ntcbs;
+}
+
+/* --- 4-tuple table ------------------------------------------------------ */
+
+static uint32_t flow_slot_of(const struct xc_tcp_engine *e, uint32_t la, uint32_t ra,
+			     uint16_t lp, uint16_t rp)
+{
+	return xm_flow_hash(la, ra, lp, rp) & e->flow_mask;
+}
+
+static int slot_is(const struct flow_slot *f, uint32_t la, uint32_t ra, uint16_t lp, uint16_t rp)
+{
+	return f->id && f->local_addr == la && f->remote_addr == ra && f->local_port == lp &&
+	       f->remote_port == rp;
+}
+
+struct xc_tcb *xc_tcb_lookup(struct xc_tcp_engine *e, uint32_t la, uint32_t ra, uint16_t lp, uint16_t rp)
+{
+	for (uint32_t i = flow_slot_of(e, la, ra, lp, rp);; i = (i + 1) & e->flow_mask) {
+		struct flow_slot *f = &e->flows[i];
+		if (!f->id)
+			return NULL;
+		if (slot_is(f, la, ra, lp, rp))
+			return e->tcbs[f->id];
+	}
+}
+
+int xc_tcb_bind(struct xc_tcp_engine *e, struct xc_tcb *t)
+{
+	uint32_t i = flow_slot_of(e, t->local_addr, t->remote_addr, t->local_port, t->remote_port);
+	for (uint32_t n = 0; n <= e->flow_mask; n++, i = (i + 1) & e->flow_mask) {
+		struct flow_slot *f = &e->flows[i];
+		if (slot_is(f, t->local_addr, t->remote_addr, t->local_port, t->remote_port))
+			return f->id == t->id ? 0 : -1;
+		if (!f->id) {
+			f->local_addr = t->local_addr;
+			f->remote_addr = t->remote_addr;
+			f->local_port = t->local_port;
+			f->remote_port = t->remote_port;
+			f->id = t->id;
+			return 0;
+		}
+	}
+	e->stats.flow_table_full++;   /* cannot happen: twice as many slots as tcbs */
+	return -1;
+}
+
+/* Linear probing deletion by backward shift: later entries of the same
+ * probe run move into the hole, so lookups never need tombstones. */
+static void flow_unbind(struct xc_tcp_engine *e, const struct xc_tcb *t)
+{
+	uint32_t i = flow_slot_of(e, t->local_addr, t->remote_addr, t->local_port, t->remote_port);
+	for (;; i = (i + 1) & e->flow_mask) {
+		if (!e->flows[i].id)
+			return;
+		if (e->flows[i].id == t->id)
+			break;
+	}
+	uint32_t hole = i;
+	for (uint32_t j = (hole + 1) & e->flow_mask; e->flows[j].id; j = (j + 1) & e->flow_mask) {
+		struct flow_slot *f = &e->flows[j];
+		uint32_t home = flow_slot_of(e, f->local_addr, f->remote_addr, f->local_port, f->remote_port);
+		/* move f if its home is not in (hole, j] cyclically */
+		if (((j - home) & e->flow_mask) >= ((j - hole) & e->flow_mask)) {
+			e->flows[hole] = *f;
+			hole = j;
+		}
+	}
+	e->flows[hole].id = 0;
+}
+
+/* --- connection blocks ----------------------------------------------------- */
+
+struct xc_tcb *xc_tcb_alloc(struct xc_tcp_engine *e, uint32_t rcvbuf, uint32_t sndbuf)
+{
+	if (!e->nfree) {
+		e->stats.tcbs_alloc_failed++;
+		return NULL;
+	}
+	struct xc_tcb *t = calloc(1, sizeof(*t));
+	if (!t || xc_ring_init(&t->rcv, rcvbuf, XC_OVERLAP_FIRST) < 0 ||
+	    xc_ring_init(&t->snd, sndbuf, XC_OVERLAP_FIRST) < 0) {
+		if (t) {
+			xc_ring_free(&t->rcv);
+			free(t);
+		}
+		e->stats.tcbs_alloc_failed++;
+		return NULL;
+	}
+	t->id = e->free_ids[--e->nfree];
+	e->tcbs[t->id] = t;
+	e->ntcbs++;
+	return t;
+}
+
+struct xc_tcb *xc_tcb_get(struct xc_tcp_engine *e, uint32_t id)
+{
+	return id && id <= e->cfg.max_tcbs ? e->tcbs[id] : NULL;
+}
+
+static void list_remove(uint32_t *list, uint32_t *n, uint32_t id)
+{
+	for (uint32_t i = 0; i < *n; i++) {
+		if (list[i] == id) {
+			list[i] = list[--*n];
+			return;
+		}
+	}
+}
+
+void xc_tcb_free(struct xc_tcp_engine *e, struct xc_tcb *t)
+{
+	if (!t || e->tcbs[t->id] != t)
+		return;
+	flow_unbind(e, t);
+	if (t->queued & Q_EVENT)
+		list_remove(e->ev_list, &e->nev, t->id);
+	if (t->queued & Q_OUTPUT)
+		list_remove(e->out_list, &e->nout, t->id);
+	e->tcbs[t->id] = NULL;
+	e->free_ids[e->nfree++] = t->id;
+	e->ntcbs--;
+	xc_ring_free(&t->rcv);
+	xc_ring_free(&t->snd);
+	free(t);
+}
+
+/* --- lists drained per batch ---------------------------------------------- */
+
+uint32_t xc_engine_events(struct xc_tcp_engine *e, uint32_t *ids, uint32_t *bits, uint32_t max)
+{
+	uint32_t n = e->nev < max ? e->nev : max;
+	for (uint32_t i = 0; i < n; i++) {
+		struct xc_tcb *t = e->tcbs[e->ev_list[i]];
+		ids[i] = e->ev_list[i];
+		bits[i] = t->events;
+		t->events = 0;
+		t->queued &= ~Q_EVENT;
+	}
+	/* keep the rest for the next call */
+	memmove(e->ev_list, e->ev_list + n, (e->nev - n) * sizeof(uint32_t));
+	e->nev -= n;
+	return n;
+}
+
+int xc_engine_flush(struct xc_tcp_engine *e, uint64_t now_ns)
+{
+	int sent = 0;
+	/* output may queue events but never more output: the list is stable */
+	for (uint32_t i = 0; i < e->nout; i++) {
+		struct xc_tcb *t = e->tcbs[e->out_list[i]];
+		t->queued &= ~Q_OUTPUT;
+		sent += tcp_output(e, t, now_ns);
+	}
+	e->nout = 0;
+	tcp_tx_flush(e);
+	xc_port_flush(e->port);
+	return sent;
+}
+
+void xc_tcp_mark_output(struct xc_tcp_engine *e, struct xc_tcb *t)
+{
+	tcb_output(e, t);
+}
+
+/* --- connection set-up -------------------------------------------------------- */
+
+static uint8_t wscale_for(uint32_t bytes)
+{
+	uint8_t s = 0;
+	while (s < 14 && (bytes >> s) > 65535)
+		s++;
+	return s;
+}
+
+/* Before the first SYN or SYN-ACK: what we will advertise. */
+void xc_tcp_init_conn(struct xc_tcp_engine *e, struct xc_tcb *t, uint64_t now_ns)
+{
+	if (!t->rcv_mss)
+		t->rcv_mss = 1460;
+	t->rcv_wscale = wscale_for(t->rcv.cap);
+	t->rto_us = e->cfg.rto_initial_us;
+	t->recover = t->iss + 1;
+	t->snd_una = t->iss;
+	t->snd_nxt = t->iss;
+	t->snd_max = t->iss;
+	t->last_recv_ns = now_ns;
+	xc_sack_reset(&t->sack, t->iss);
+}
+
+/* After the handshake: negotiated options give the segment size, the
+ * windows and the congestion controller its start. */
+void xc_tcp_init_established(struct xc_tcp_engine *e, struct xc_tcb *t, uint64_t now_ns)
+{
+	if (!(t->flags & XC_TF_WS_OK)) {
+		t->snd_wscale = 0;
+		t->rcv_wscale = 0;
+	}
+	uint32_t peer = t->peer_mss ? t->peer_mss : 536;   /* RFC 9293 §3.7.1 default */
+	uint32_t mss = peer < t->rcv_mss ? peer : t->rcv_mss;
+	if (t->flags & XC_TF_TS_OK)
+		mss -= 12;
+	if (mss < 64)
+		mss = 64;
+	t->mss = (uint16_t)mss;
+	xc_cc_init(&t->cc, t->cc_algo, mss, e->cfg.initial_window);
+	xc_sack_reset(&t->sack, t->snd_una);
+	t->quickacks = e->cfg.quickack_segs;
+	t->retries = 0;
+	t->backoff = 0;
+	t->timer_due[XC_T_RTO] = 0;
+	t->flags &= ~XC_TF_RTT_TIMING;
+	t->last_recv_ns = now_ns;
+	if (seq_lt(t->rcv_adv, t->rcv_nxt))
+		t->rcv_adv = t->rcv_nxt;
+}
+
+/* --- application side ------------------------------------------------------- */
+
+uint32_t xc_tcp_write(struct xc_tcp_engine *e, struct xc_tcb *t, const uint8_t *data, uint32_t len)
+{
+	if (t->flags & XC_TF_FIN_QUEUED)
+		return 0;
+	uint32_t n = xc_ring_append(&t->snd, data, len);
+	if (n)
+		tcb_output(e, t);
+	return n;
+}
+
+uint32_t xc_tcp_read(struct xc_tcp_engine *e, struct xc_tcb *t, uint8_t *dst, uint32_t n, int peek)
+{
+	if (peek)
+		return xc_ring_peek(&t->rcv, t->rcv.read_off, dst, n);
+	uint32_t before = tcp_rcv_window(t);
+	uint32_t got = xc_ring_read(&t->rcv, dst, n);
+	if (got && tcb_synchronized(t)) {
+		/* window update once it grew enough to matter (RFC 9293
+		 * §3.8.6.2.2): two segments or half the buffer */
+		uint32_t after = tcp_rcv_window(t);
+		uint32_t step = 2u * t->rcv_mss < t->rcv.cap / 2 ? 2u * t->rcv_mss : t->rcv.cap / 2;
+		if (after > before && (after - before >= step || before == 0)) {
+			t->flags |= XC_TF_ACK_NOW;
+			tcb_output(e, t);
+		}
+	}
+	return got;
+}
+
+void xc_tcp_shutdown_send(struct xc_tcp_engine *e, struct xc_tcb *t)
+{
+	t->flags |= XC_TF_FIN_QUEUED;
+	tcb_output(e, t);
+}
+
+/* Resizing keeps the data; a smaller buffer than the data held is refused. */
+int xc_tcp_set_rcvbuf(struct xc_tcp_engine *e, struct xc_tcb *t, uint32_t bytes)
+{
+	(void)e;
+	/* the scale is fixed by the SYN; before it, follow the new size */
+	if (t->state == XC_TCP_CLOSED || t->state == XC_TCP_LISTEN)
+		t->rcv_wscale = wscale_for(bytes);
+	return xc_ring_resize(&t->rcv, bytes);
+}
+
+int xc_tcp_set_sndbuf(struct xc_tcp_engine *e, struct xc_tcb *t, uint32_t bytes)
+{
+	(void)e;
+	return xc_ring_resize(&t->snd, bytes);
+}

@@ -1,0 +1,411 @@
+/* Segment arrival in the synchronized states (RFC 9293 §3.10.7.4), with
+ * RFC 5961 (RST/SYN/ACK attacks), RFC 7323 (PAWS), RFC 5681/6582 (fast
+ * retransmit, NewReno) and RFC 2018/6675 (SACK) on the sending side. */
+#include "tcp_internal.h"
+
+/* RFC 5961 §7: one engine-wide budget of challenge ACKs per second. */
+int tcp_challenge_ack(struct xc_tcp_engine *e, struct xc_tcb *t, uint64_t now_ns)
+{
+	if (now_ns - e->challenge_epoch_ns >= 1000000000ull) {
+		e->challenge_epoch_ns = now_ns;
+		e->challenge_left = e->cfg.challenge_ack_limit;
+	}
+	if (!e->challenge_left) {
+		e->stats.challenge_acks_limited++;
+		return 0;
+	}
+	e->challenge_left--;
+	e->stats.challenge_acks++;
+	t->c.challenge_acks++;
+	tcp_send_ack(e, t, now_ns);
+	return 1;
+}
+
+/* RFC 9293 §3.10.7.4 first check: is the segment in the receive window? */
+static int acceptable(const struct xc_tcb *t, const struct tcp_seg *s, uint32_t seglen)
+{
+	uint32_t wnd = seq_gt(t->rcv_adv, t->rcv_nxt) ? t->rcv_adv - t->rcv_nxt : 0;
+	if (!seglen) {
+		if (!wnd)
+			return s->seq == t->rcv_nxt;
+		return seq_geq(s->seq, t->rcv_nxt) && seq_lt(s->seq, t->rcv_nxt + wnd);
+	}
+	if (!wnd)
+		return 0;
+	uint32_t last = s->seq + seglen - 1;
+	return (seq_geq(s->seq, t->rcv_nxt) && seq_lt(s->seq, t->rcv_nxt + wnd)) ||
+	       (seq_geq(last, t->rcv_nxt) && seq_lt(last, t->rcv_nxt + wnd));
+}
+
+static void enter_recovery(struct xc_tcp_engine *e, struct xc_tcb *t, uint64_t now_ns)
+{
+	uint32_t flight = tcb_flight(t);
+	t->flags |= XC_TF_IN_RECOVERY;
+	t->flags &= ~XC_TF_RTT_TIMING;
+	t->recover = t->snd_max;
+	t->c.recoveries++;
+	xc_cc_on_loss(&t->cc, flight, now_ns);
+	/* retransmit the first unacknowledged segment now */
+	uint32_t len = snd_data_end(t) - t->snd_una;
+	if ((int32_t)len < 0)
+		len = 0;
+	if (len > t->mss)
+		len = t->mss;
+	if (len && tcp_send_segment(e, t, t->snd_una, len, 0, now_ns) == 0) {
+		t->c.retrans_segs++;
+		t->c.fast_retrans++;
+		t->c.bytes_retrans += len;
+		if (t->flags & XC_TF_SACK_OK)
+			xc_sack_mark_rxt(&t->sack, t->snd_una, len);
+	}
+	if (!(t->flags & XC_TF_SACK_OK))
+		t->cc.cwnd = t->cc.ssthresh + 3 * t->mss;   /* RFC 6582 step 3 (inflation) */
+	tcp_rearm_rto(e, t, now_ns);
+}
+
+/* NewReno partial ACK (RFC 6582 §3.2 step 5): resend the next hole,
+ * deflate by the amount acked, add back one segment. */
+static void newreno_partial_ack(struct xc_tcp_engine *e, struct xc_tcb *t, uint32_t acked, uint64_t now_ns)
+{
+	uint32_t len = snd_data_end(t) - t->snd_una;
+	if ((int32_t)len < 0)
+		len = 0;
+	if (len > t->mss)
+		len = t->mss;
+	if (len && tcp_send_segment(e, t, t->snd_una, len, 0, now_ns) == 0) {
+		t->c.retrans_segs++;
+		t->c.fast_retrans++;
+		t->c.bytes_retrans += len;
+	}
+	t->cc.cwnd = t->cc.cwnd > acked ? t->cc.cwnd - acked : t->mss;
+	if (acked >= t->mss)
+		t->cc.cwnd += t->mss;
+	if (t->cc.cwnd < t->mss)
+		t->cc.cwnd = t->mss;
+}
+
+static void fin_acked(struct xc_tcp_engine *e, struct xc_tcb *t)
+{
+	switch (t->state) {
+	case XC_TCP_FIN_WAIT_1:
+		tcb_set_state(e, t, XC_TCP_FIN_WAIT_2);
+		break;
+	case XC_TCP_CLOSING:
+		tcb_set_state(e, t, XC_TCP_TIME_WAIT);
+		break;
+	case XC_TCP_LAST_ACK:
+		tcb_set_state(e, t, XC_TCP_CLOSED);
+		break;
+	}
+	t->timer_due[XC_T_RTO] = 0;
+}
+
+/* RFC 9293 §3.10.7.4 fifth check, with the RFC 5961 §5 ACK test done by
+ * the caller.  Returns 0 to go on with the segment, -1 to drop it. */
+static int process_ack(struct xc_tcp_engine *e, struct xc_tcb *t, const struct tcp_seg *s,
+		       uint64_t now_ns)
+{
+	uint32_t ack = s->ack;
+	uint32_t wnd = s->wnd << t->snd_wscale;
+	uint32_t flight = tcb_flight(t);
+	int window_changed = 0;
+
+	if ((t->flags & XC_TF_SACK_OK) && s->opt.nsack) {
+		uint32_t newly = xc_sack_update(&t->sack, seq_gt(ack, t->snd_una) ? ack : t->snd_una,
+						t->snd_max, s->opt.sack, s->opt.nsack);
+		(void)newly;
+		t->c.sack_blocks_in += s->opt.nsack;
+		t->c.dsacks_in = t->sack.dsack_count;
+	}
+	/* window update (RFC 9293 §3.10.7.4, SND.WL1/WL2 rule) */
+	if (seq_lt(t->snd_wl1, s->seq) || (t->snd_wl1 == s->seq && seq_leq(t->snd_wl2, ack))) {
+		window_changed = wnd != t->snd_wnd;
+		if (!t->snd_wnd && wnd) {
+			t->timer_due[XC_T_PERSIST] = 0;
+			t->probes = 0;
+			tcb_output(e, t);
+		}
+		t->snd_wnd = wnd;
+		t->snd_wl1 = s->seq;
+		t->snd_wl2 = ack;
+		if (wnd > t->max_snd_wnd)
+			t->max_snd_wnd = wnd;
+	}
+
+	if (seq_gt(ack, t->snd_una)) {
+		uint32_t acked = ack - t->snd_una;
+		int fin_now = (t->flags & XC_TF_FIN_SENT) && seq_gt(ack, t->fin_seq);
+		uint32_t data_end = snd_data_end(t);
+		uint32_t data_acked = (seq_gt(ack, data_end) ? data_end : ack) - t->snd_una;
+		if ((int32_t)data_acked > 0)
+			xc_ring_consume(&t->snd, data_acked);
+		else
+			data_acked = 0;
+		/* RTT: the timed segment is covered (Karn: it was never resent) */
+		if ((t->flags & XC_TF_RTT_TIMING) && seq_gt(ack, t->rtt_seq)) {
+			t->flags &= ~XC_TF_RTT_TIMING;
+			tcp_rtt_sample(e, t, (uint32_t)((now_ns - t->rtt_start_ns) / 1000));
+		}
+		t->snd_una = ack;
+		if (seq_lt(t->snd_nxt, ack))
+			t->snd_nxt = ack;
+		xc_sack_advance(&t->sack, ack);
+		t->c.bytes_acked += data_acked;
+		t->retries = 0;
+		t->backoff = 0;
+		t->probes = 0;
+		if (t->flags & XC_TF_IN_RECOVERY) {
+			if (seq_geq(ack, t->recover)) {
+				t->flags &= ~XC_TF_IN_RECOVERY;
+				xc_cc_on_recovery_exit(&t->cc, tcb_flight(t), now_ns);
+				t->dupacks = 0;
+			} else if (!(t->flags & XC_TF_SACK_OK)) {
+				newreno_partial_ack(e, t, acked, now_ns);
+			}
+		} else {
+			xc_cc_on_ack(&t->cc, acked, flight, now_ns, t->srtt_us, t->min_rtt_us);
+			t->dupacks = 0;
+		}
+		if ((t->flags & XC_TF_RTO_RECOVERY) && seq_geq(ack, t->recover))
+			t->flags &= ~XC_TF_RTO_RECOVERY;
+		if (t->snd_una == t->snd_max)
+			t->timer_due[XC_T_RTO] = 0;
+		else
+			tcp_rearm_rto(e, t, now_ns);
+		if (data_acked)
+			tcb_event(e, t, XC_EV_WRITABLE | XC_EV_ACKED);
+		if (fin_now)
+			fin_acked(e, t);
+		tcb_output(e, t);
+		return 0;
+	}
+
+	/* duplicate ACK (RFC 5681 §2 definition; RFC 6675 counts SACK-bearing ones) */
+	if (ack == t->snd_una && !s->len && !(s->flags & (TCP_SYN | TCP_FIN)) &&
+	    t->snd_una != t->snd_max && (!window_changed || s->opt.nsack)) {
+		t->dupacks++;
+		t->c.dupacks_in++;
+		if (!(t->flags & XC_TF_IN_RECOVERY)) {
+			int lost = t->dupacks >= XC_DUPTHRESH ||
+				   ((t->flags & XC_TF_SACK_OK) && xc_sack_is_lost(&t->sack, t->snd_una, t->mss));
+			/* RFC 6582 §3.2 step 2: no new recovery before the ACK covers
+			 * `recover` (only unmet while resending after an RTO) */
+			if (lost && seq_geq(t->snd_una, t->recover)) {
+				t->flags &= ~XC_TF_RTO_RECOVERY;
+				enter_recovery(e, t, now_ns);
+			}
+		} else if (!(t->flags & XC_TF_SACK_OK)) {
+			t->cc.cwnd += t->mss;              /* RFC 6582 step 4 */
+		}
+		tcb_output(e, t);
+	}
+	return 0;
+}
+
+/* Data and FIN (RFC 9293 §3.10.7.4, seventh and eighth checks). */
+static void process_data(struct xc_tcp_engine *e, struct xc_tcb *t, const struct tcp_seg *s,
+			 uint64_t now_ns)
+{
+	uint32_t seq = s->seq;
+	const uint8_t *data = s->payload;
+	uint32_t len = s->len;
+	int receiving = t->state == XC_TCP_ESTABLISHED || t->state == XC_TCP_FIN_WAIT_1 ||
+			t->state == XC_TCP_FIN_WAIT_2;
+
+	if (len && receiving && !(t->flags & XC_TF_FIN_RCVD)) {
+		t->c.data_segs_in++;
+		if (seq_lt(seq, t->rcv_nxt)) {
+			uint32_t skip = t->rcv_nxt - seq;
+			if (skip >= len) {
+				t->c.dup_segs_in++;
+				t->flags |= XC_TF_ACK_NOW;     /* a retransmission: the ACK was lost */
+				len = 0;
+			} else {
+				seq += skip;
+				data += skip;
+				len -= skip;
+			}
+		}
+		if (len) {
+			uint32_t frags_before = t->rcv.nfrags;
+			uint64_t off = rcv_off_of(t, seq);
+			uint64_t beyond_before = t->rcv.stats.bytes_beyond;
+			int64_t adv = xc_ring_insert(&t->rcv, off, data, len, 0);
+			t->c.rcv_dropped += t->rcv.stats.bytes_beyond - beyond_before;
+			if (seq != t->rcv_nxt) {
+				t->c.ooo_segs_in++;
+				t->last_ooo_off = off;
+				t->last_ooo_len = len;
+				t->flags |= XC_TF_ACK_NOW;     /* RFC 5681 §4.2: dupack at once */
+			}
+			if (adv > 0) {
+				t->rcv_nxt += (uint32_t)adv;
+				t->c.bytes_received += (uint64_t)adv;
+				tcb_event(e, t, XC_EV_READABLE);
+				if (frags_before)
+					t->flags |= XC_TF_ACK_NOW; /* filled (part of) a hole */
+				t->ack_pending++;
+				/* RFC 5681 §4.2: ACK at least every second full-sized
+				 * segment; quick ACKs while the peer's window grows */
+				if (t->quickacks) {
+					t->quickacks--;
+					t->flags |= XC_TF_ACK_NOW;
+				} else if ((uint64_t)adv >= 2u * t->rcv_mss || t->ack_pending >= 2) {
+					t->flags |= XC_TF_ACK_NOW;
+				}
+			}
+		}
+		tcb_output(e, t);
+	} else if (len) {
+		/* data after our side stopped receiving: acknowledge nothing new */
+		t->flags |= XC_TF_ACK_NOW;
+		tcb_output(e, t);
+	}
+
+	if (s->flags & TCP_FIN) {
+		uint32_t fseq = s->seq + s->len;
+		if (t->flags & XC_TF_FIN_RCVD) {
+			t->flags |= XC_TF_ACK_NOW;        /* retransmitted FIN */
+			if (t->state == XC_TCP_TIME_WAIT)
+				tcb_event(e, t, XC_EV_TIMEWAIT_FIN);
+			tcb_output(e, t);
+		} else {
+			t->flags |= XC_TF_FIN_OOO;         /* consumed once rcv_nxt reaches it */
+			t->rcv_fin_seq = fseq;
+		}
+	}
+	if ((t->flags & XC_TF_FIN_OOO) && !(t->flags & XC_TF_FIN_RCVD) && t->rcv_fin_seq == t->rcv_nxt) {
+		t->flags &= ~XC_TF_FIN_OOO;
+		t->flags |= XC_TF_FIN_RCVD | XC_TF_ACK_NOW;
+		t->rcv_nxt++;
+		tcb_event(e, t, XC_EV_READABLE);
+		switch (t->state) {
+		case XC_TCP_ESTABLISHED:
+			tcb_set_state(e, t, XC_TCP_CLOSE_WAIT);
+			break;
+		case XC_TCP_FIN_WAIT_1:
+			/* our FIN not acked yet (else we would be in FIN-WAIT-2) */
+			tcb_set_state(e, t, XC_TCP_CLOSING);
+			break;
+		case XC_TCP_FIN_WAIT_2:
+			tcb_set_state(e, t, XC_TCP_TIME_WAIT);
+			break;
+		}
+		tcb_output(e, t);
+	}
+}
+
+static int input_seg(struct xc_tcp_engine *e, struct xc_tcb *t, const struct tcp_seg *s, uint64_t now_ns)
+{
+	uint32_t seglen = s->len + !!(s->flags & TCP_SYN) + !!(s->flags & TCP_FIN);
+	t->c.segs_in++;
+	t->last_recv_ns = now_ns;
+	if (t->state == XC_TCP_CLOSED)
+		return -1;
+
+	/* PAWS (RFC 7323 §5.3): a timestamp older than TS.Recent is a duplicate */
+	if ((t->flags & XC_TF_TS_OK) && s->opt.has_ts && !(s->flags & TCP_RST) &&
+	    seq_lt(s->opt.tsval, t->ts_recent)) {
+		t->c.paws_rejected++;
+		t->flags |= XC_TF_ACK_NOW;
+		tcb_output(e, t);
+		return -1;
+	}
+	if (!acceptable(t, s, seglen)) {
+		t->c.out_of_window++;
+		if (s->flags & TCP_RST) {
+			t->c.rst_ignored++;
+			return -1;
+		}
+		/* an ACK says where we are (RFC 9293); SYNs below get a challenge */
+		if (!(s->flags & TCP_SYN)) {
+			t->flags |= XC_TF_ACK_NOW;
+			tcb_output(e, t);
+			return -1;
+		}
+	}
+	if (s->flags & TCP_RST) {
+		/* RFC 5961 §3.2: only an exact match resets; in-window gets a challenge */
+		if (s->seq == t->rcv_nxt) {
+			t->state = XC_TCP_CLOSED;
+			t->timer_due[XC_T_RTO] = t->timer_due[XC_T_DELACK] = t->timer_due[XC_T_PERSIST] = 0;
+			tcb_event(e, t, XC_EV_RESET | XC_EV_STATE);
+		} else {
+			tcp_challenge_ack(e, t, now_ns);
+		}
+		return -1;
+	}
+	if (s->flags & TCP_SYN) {
+		if (t->state == XC_TCP_TIME_WAIT) {
+			tcb_event(e, t, XC_EV_SYN_IN_TW);
+			return 1;   /* Python decides (RFC 6191-style reuse) */
+		}
+		tcp_challenge_ack(e, t, now_ns);   /* RFC 5961 §4 */
+		return -1;
+	}
+	if (!(s->flags & TCP_ACK))
+		return -1;
+	/* RFC 5961 §5.2: an ACK outside [SND.UNA - MAX.SND.WND, SND.MAX] */
+	if (seq_gt(s->ack, t->snd_max) || seq_lt(s->ack, t->snd_una - t->max_snd_wnd)) {
+		tcp_challenge_ack(e, t, now_ns);
+		return -1;
+	}
+	/* RFC 7323 §4.3: TS.Recent from a segment covering Last.ACK.sent */
+	if ((t->flags & XC_TF_TS_OK) && s->opt.has_ts && seq_leq(s->seq, t->last_ack_sent) &&
+	    seq_leq(t->last_ack_sent, s->seq + seglen))
+		t->ts_recent = s->opt.tsval;
+	if (process_ack(e, t, s, now_ns) < 0)
+		return -1;
+	if (t->state == XC_TCP_CLOSED)
+		return 0;
+	process_data(e, t, s, now_ns);
+	return 0;
+}
+
+int xc_tcp_input(struct xc_tcp_engine *e, struct xc_tcb *t, const uint8_t *frame, uint32_t len,
+		 uint64_t now_ns)
+{
+	struct tcp_seg s;
+	if (tcp_seg_parse(frame, len, &s) < 0 || s.opt.bad) {
+		e->stats.malformed++;
+		return -1;
+	}
+	return input_seg(e, t, &s, now_ns);
+}
+
+/* The batch entry point: fast path for synchronized connections, the
+ * rest (handshakes, unknown tuples, SYN in TIME-WAIT) listed for Python. */
+int xc_engine_rx(struct xc_tcp_engine *e, struct xc_burst *in, uint32_t *slow, uint32_t slow_max,
+		 uint64_t now_ns)
+{
+	uint32_t nslow = 0;
+	for (uint32_t i = 0; i < in->n; i++) {
+		struct xc_pkt *p = &in->pkts[i];
+		const uint8_t *frame = in->data + p->off;
+		struct tcp_seg s;
+		e->stats.segs_in++;
+		if (p->seg_class == XM_SEG_MALFORMED) {
+			e->stats.malformed++;
+			continue;
+		}
+		if (tcp_seg_parse(frame, p->len, &s) < 0) {
+			e->stats.not_tcp++;
+			continue;
+		}
+		if (s.opt.bad) {
+			e->stats.malformed++;
+			continue;
+		}
+		struct xc_tcb *t = xc_tcb_lookup(e, s.daddr, s.saddr, s.dport, s.sport);
+		if (t && tcb_synchronized(t)) {
+			if (input_seg(e, t, &s, now_ns) != 1) {
+				e->stats.fast_path++;
+				continue;
+			}
+		}
+		e->stats.slow_path++;
+		if (nslow < slow_max)
+			slow[nslow++] = i;
+	}
+	return (int)nslow;
+}

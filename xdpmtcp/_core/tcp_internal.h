@@ -1,0 +1,188 @@
+/* Private to the TCP engine's C files: the engine, sequence arithmetic,
+ * the parsed view of a segment, and the functions the files share. */
+#ifndef XC_TCP_INTERNAL_H
+#define XC_TCP_INTERNAL_H
+#include <stdint.h>
+#include <string.h>
+#include "api.h"
+#include "api_tcp.h"
+#include "frame.h"
+
+/* Sequence-space comparisons, modulo 2^32 (RFC 9293 §3.4). */
+static inline int seq_lt(uint32_t a, uint32_t b) { return (int32_t)(a - b) < 0; }
+static inline int seq_leq(uint32_t a, uint32_t b) { return (int32_t)(a - b) <= 0; }
+static inline int seq_gt(uint32_t a, uint32_t b) { return (int32_t)(a - b) > 0; }
+static inline int seq_geq(uint32_t a, uint32_t b) { return (int32_t)(a - b) >= 0; }
+static inline uint32_t seq_max(uint32_t a, uint32_t b) { return seq_gt(a, b) ? a : b; }
+
+#define TCP_FIN 0x01
+#define TCP_SYN 0x02
+#define TCP_RST 0x04
+#define TCP_PSH 0x08
+#define TCP_ACK 0x10
+#define TCP_URG 0x20
+
+#define TCP_HDR_LEN 20
+#define TCP_MAX_SACK_IN 4
+
+/* Options of one segment (RFC 9293 §3.2, RFC 7323, RFC 2018). */
+struct tcp_opts {
+	uint16_t mss;
+	uint8_t wscale;
+	uint8_t has_mss, has_wscale, sack_ok, has_ts;
+	uint8_t nsack;
+	uint8_t bad;                 /* a malformed option list */
+	uint32_t tsval, tsecr;
+	uint32_t sack[2 * TCP_MAX_SACK_IN];  /* host order [start, end) pairs */
+};
+
+/* A checked TCP segment inside a frame, fields in host order. */
+struct tcp_seg {
+	const uint8_t *frame;
+	uint32_t frame_len;
+	const uint8_t *ip;
+	const uint8_t *tcp;
+	const uint8_t *payload;
+	uint32_t len;                /* payload bytes */
+	uint32_t saddr, daddr;       /* network order */
+	uint16_t sport, dport;       /* network order */
+	uint32_t seq, ack;
+	uint32_t wnd;                /* unscaled, as on the wire */
+	uint8_t flags;
+	uint8_t doff;
+	struct tcp_opts opt;
+};
+
+/* 0 on success; -1 if not an IPv4/TCP segment that makes sense. */
+int tcp_seg_parse(const uint8_t *frame, uint32_t len, struct tcp_seg *s);
+void tcp_opts_parse(const uint8_t *p, uint32_t len, struct tcp_opts *o);
+
+/* Open-addressing table from the 4-tuple to a tcb id (linear probing with
+ * backward-shift deletion: no tombstones to age). */
+struct flow_slot {
+	uint32_t local_addr, remote_addr;
+	uint16_t local_port, remote_port;
+	uint32_t id;                 /* 0 = empty */
+};
+
+#define TX_BATCH 64
+
+struct xc_tcp_engine {
+	struct xc_port *port;
+	struct xc_tcp_config cfg;
+	struct xc_tcp_stats stats;
+	struct xc_tcb **tcbs;        /* [max_tcbs + 1], index = id */
+	uint32_t *free_ids;          /* stack of free ids */
+	uint32_t nfree;
+	uint32_t ntcbs;
+	struct flow_slot *flows;
+	uint32_t flow_mask;
+	uint32_t *ev_list;           /* ids with pending events (each at most once) */
+	uint32_t nev;
+	uint32_t *out_list;          /* ids to visit at the next flush */
+	uint32_t nout;
+	uint16_t ip_id;
+	/* RFC 5961 §7 challenge-ACK budget, refilled every second */
+	uint64_t challenge_epoch_ns;
+	uint32_t challenge_left;
+	/* frames built, waiting for one xc_port_tx call */
+	uint32_t ntx;
+	uint32_t tx_used;
+	uint32_t tx_lens[TX_BATCH];
+	uint8_t tx_buf[TX_BATCH * XC_FRAME_MAX];
+};
+
+#define Q_EVENT 1
+#define Q_OUTPUT 2
+
+static inline void tcb_event(struct xc_tcp_engine *e, struct xc_tcb *t, uint32_t bits)
+{
+	t->events |= bits;
+	if (!(t->queued & Q_EVENT)) {
+		t->queued |= Q_EVENT;
+		e->ev_list[e->nev++] = t->id;
+	}
+}
+
+static inline void tcb_output(struct xc_tcp_engine *e, struct xc_tcb *t)
+{
+	if (!(t->queued & Q_OUTPUT)) {
+		t->queued |= Q_OUTPUT;
+		e->out_list[e->nout++] = t->id;
+	}
+}
+
+/* Arm a timer; tell Python when it must wake earlier than planned. */
+static inline void tcb_timer_set(struct xc_tcp_engine *e, struct xc_tcb *t, int kind, uint64_t due)
+{
+	t->timer_due[kind] = due;
+	if (due && (t->timer_queued_ns == 0 || due < t->timer_queued_ns))
+		tcb_event(e, t, XC_EV_TIMER);
+}
+
+static inline void tcb_set_state(struct xc_tcp_engine *e, struct xc_tcb *t, uint32_t state)
+{
+	if (t->state != state) {
+		t->state = state;
+		tcb_event(e, t, XC_EV_STATE);
+	}
+}
+
+static inline int tcb_synchronized(const struct xc_tcb *t)
+{
+	return t->state >= XC_TCP_ESTABLISHED;
+}
+
+/* Buffer offsets and sequence numbers: offset 0 of the send ring is the
+ * sequence number iss + 1, of the receive ring irs + 1 (the first data
+ * byte after the SYN).  64-bit offsets never wrap; mapping a sequence
+ * number back picks the offset nearest a reference. */
+static inline uint32_t snd_seq_of(const struct xc_tcb *t, uint64_t off)
+{
+	return t->iss + 1 + (uint32_t)off;
+}
+
+static inline uint64_t snd_off_of(const struct xc_tcb *t, uint32_t seq)
+{
+	return t->snd.read_off + (int64_t)(int32_t)(seq - snd_seq_of(t, t->snd.read_off));
+}
+
+static inline uint32_t snd_data_end(const struct xc_tcb *t)   /* seq after the last queued byte */
+{
+	return snd_seq_of(t, t->snd.next_off);
+}
+
+static inline uint32_t rcv_seq_of(const struct xc_tcb *t, uint64_t off)
+{
+	return t->irs + 1 + (uint32_t)off;
+}
+
+static inline uint64_t rcv_off_of(const struct xc_tcb *t, uint32_t seq)
+{
+	return t->rcv.next_off + (int64_t)(int32_t)(seq - rcv_seq_of(t, t->rcv.next_off));
+}
+
+static inline uint32_t tcb_flight(const struct xc_tcb *t)
+{
+	return t->snd_max - t->snd_una;
+}
+
+static inline uint32_t ts_now(const struct xc_tcb *t, uint64_t now_ns)
+{
+	return (uint32_t)(now_ns / 1000000u) + t->ts_offset;  /* 1 ms clock */
+}
+
+/* tcp_output.c */
+int tcp_output(struct xc_tcp_engine *e, struct xc_tcb *t, uint64_t now_ns);
+int tcp_send_segment(struct xc_tcp_engine *e, struct xc_tcb *t, uint32_t seq, uint32_t len,
+		     uint8_t flags, uint64_t now_ns);
+void tcp_send_ack(struct xc_tcp_engine *e, struct xc_tcb *t, uint64_t now_ns);
+void tcp_tx_flush(struct xc_tcp_engine *e);
+uint32_t tcp_rcv_window(const struct xc_tcb *t);
+/* tcp_timer.c */
+void tcp_rtt_sample(struct xc_tcp_engine *e, struct xc_tcb *t, uint32_t rtt_us);
+void tcp_rearm_rto(struct xc_tcp_engine *e, struct xc_tcb *t, uint64_t now_ns);
+/* tcp_input.c */
+int tcp_challenge_ack(struct xc_tcp_engine *e, struct xc_tcb *t, uint64_t now_ns);
+
+#endif

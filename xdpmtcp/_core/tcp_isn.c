@@ -1,0 +1,92 @@
+/* Initial sequence numbers (RFC 6528) and SYN cookies, both from a keyed
+ * SipHash-2-4 of the 4-tuple, so they cannot be predicted off-path. */
+#include <string.h>
+#include "tcp_internal.h"
+
+static uint64_t isn_key[2] = {0x736f6d6570736575ull, 0x646f72616e646f6dull};
+
+#define ROTL(x, b) (uint64_t)(((x) << (b)) | ((x) >> (64 - (b))))
+#define SIPROUND                                                          \
+	do {                                                              \
+		v0 += v1; v1 = ROTL(v1, 13); v1 ^= v0; v0 = ROTL(v0, 32); \
+		v2 += v3; v3 = ROTL(v3, 16); v3 ^= v2;                    \
+		v0 += v3; v3 = ROTL(v3, 21); v3 ^= v0;                    \
+		v2 += v1; v1 = ROTL(v1, 17); v1 ^= v2; v2 = ROTL(v2, 32); \
+	} while (0)
+
+/* SipHash-2-4 of two 64-bit words (the inputs are fixed-size here). */
+static uint64_t siphash2(uint64_t m0, uint64_t m1)
+{
+	uint64_t v0 = isn_key[0] ^ 0x736f6d6570736575ull;
+	uint64_t v1 = isn_key[1] ^ 0x646f72616e646f6dull;
+	uint64_t v2 = isn_key[0] ^ 0x6c7967656e657261ull;
+	uint64_t v3 = isn_key[1] ^ 0x7465646279746573ull;
+	uint64_t m[3] = {m0, m1, (uint64_t)16 << 56};
+	for (int i = 0; i < 3; i++) {
+		v3 ^= m[i];
+		SIPROUND;
+		SIPROUND;
+		v0 ^= m[i];
+	}
+	v2 ^= 0xff;
+	SIPROUND; SIPROUND; SIPROUND; SIPROUND;
+	return v0 ^ v1 ^ v2 ^ v3;
+}
+
+void xc_isn_set_key(const uint8_t *key16)
+{
+	memcpy(isn_key, key16, 16);
+}
+
+static uint64_t tuple_word(uint32_t la, uint32_t ra)
+{
+	return (uint64_t)la << 32 | ra;
+}
+
+static uint64_t ports_word(uint16_t lp, uint16_t rp, uint32_t extra)
+{
+	return (uint64_t)lp << 48 | (uint64_t)rp << 32 | extra;
+}
+
+/* ISN = M + F(tuple, secret), M a 4 µs clock (RFC 6528 §3). */
+uint32_t xc_isn(uint32_t la, uint32_t ra, uint16_t lp, uint16_t rp, uint64_t now_ns)
+{
+	return (uint32_t)(now_ns / 4000) + (uint32_t)siphash2(tuple_word(la, ra), ports_word(lp, rp, 0));
+}
+
+/* Cookie layout: 5 bits of a minute counter, 2 bits of MSS index, 25
+ * bits of MAC over (tuple, peer ISN, counter, MSS index).  It is valid
+ * for the minute it was made in and the next. */
+#define COOKIE_MAC_MASK 0x1ffffffu
+
+static uint32_t cookie_mac(uint32_t la, uint32_t ra, uint16_t lp, uint16_t rp, uint32_t peer_isn,
+			   uint32_t minute, uint32_t mss_index)
+{
+	uint64_t h = siphash2(tuple_word(la, ra) ^ ((uint64_t)peer_isn << 16),
+			      ports_word(lp, rp, minute << 2 | mss_index));
+	return (uint32_t)h & COOKIE_MAC_MASK;
+}
+
+uint32_t xc_syncookie_make(uint32_t la, uint32_t ra, uint16_t lp, uint16_t rp, uint32_t peer_isn,
+			   uint32_t mss_index, uint64_t now_ns)
+{
+	uint32_t minute = (uint32_t)(now_ns / 60000000000ull);
+	mss_index &= 3;
+	return (minute & 31) << 27 | mss_index << 25 |
+	       cookie_mac(la, ra, lp, rp, peer_isn, minute, mss_index);
+}
+
+int xc_syncookie_check(uint32_t la, uint32_t ra, uint16_t lp, uint16_t rp, uint32_t peer_isn,
+		       uint32_t cookie, uint64_t now_ns)
+{
+	uint32_t now_min = (uint32_t)(now_ns / 60000000000ull);
+	uint32_t mss_index = (cookie >> 25) & 3;
+	for (uint32_t age = 0; age < 2; age++) {
+		uint32_t minute = now_min - age;
+		if ((minute & 31) != cookie >> 27)
+			continue;
+		if (cookie_mac(la, ra, lp, rp, peer_isn, minute, mss_index) == (cookie & COOKIE_MAC_MASK))
+			return (int)mss_index;
+	}
+	return -1;
+}

@@ -1,0 +1,444 @@
+/* Everything the engine sends: frames are built here, in place in the
+ * engine's TX batch, and handed to the port TX_BATCH at a time. */
+#include <arpa/inet.h>
+#include "tcp_internal.h"
+
+static inline void wr16(uint8_t *p, uint16_t v) { p[0] = v >> 8; p[1] = v & 0xff; }
+static inline void wr32(uint8_t *p, uint32_t v)
+{
+	p[0] = v >> 24; p[1] = (v >> 16) & 0xff; p[2] = (v >> 8) & 0xff; p[3] = v & 0xff;
+}
+
+void tcp_tx_flush(struct xc_tcp_engine *e)
+{
+	if (!e->ntx)
+		return;
+	int sent = xc_port_tx(e->port, e->tx_buf, e->tx_lens, e->ntx, XC_TX_FILL_CSUM);
+	if (sent < 0)
+		sent = 0;
+	if ((uint32_t)sent < e->ntx)
+		e->stats.tx_no_room += e->ntx - (uint32_t)sent;  /* lost to the wire: RTO recovers */
+	e->stats.segs_out += (uint32_t)sent;
+	e->ntx = 0;
+	e->tx_used = 0;
+}
+
+static uint8_t *tx_slot(struct xc_tcp_engine *e)
+{
+	if (e->ntx == TX_BATCH)
+		tcp_tx_flush(e);
+	return e->tx_buf + (size_t)e->ntx * XC_FRAME_MAX;
+}
+
+/* The window we offer: free receive space, never moving the right edge
+ * left (RFC 9293 §3.8.6.2.2 / RFC 7323 §2.4), with receiver SWS avoidance
+ * (no window smaller than min(buffer/2, MSS) is newly offered). */
+uint32_t tcp_rcv_window(const struct xc_tcb *t)
+{
+	uint32_t space = xc_ring_free_space(&t->rcv);
+	uint32_t cap = t->rcv.cap;
+	uint32_t floor = t->rcv_mss < cap / 2 ? t->rcv_mss : cap / 2;
+	if (space < floor)
+		space = 0;
+	uint32_t maxwin = (uint32_t)65535 << t->rcv_wscale;
+	if (space > maxwin)
+		space = maxwin;
+	space &= ~(((uint32_t)1 << t->rcv_wscale) - 1);      /* what the shift can express */
+	uint32_t old = seq_gt(t->rcv_adv, t->rcv_nxt) ? t->rcv_adv - t->rcv_nxt : 0;
+	return space > old ? space : old;
+}
+
+/* Options for a segment of a synchronized connection: timestamps, then
+ * SACK blocks (the newest out-of-order segment first, RFC 2018 §4). */
+static uint32_t put_opts(struct xc_tcb *t, uint8_t *o, uint64_t now_ns, int *with_sack)
+{
+	uint32_t n = 0;
+	if (t->flags & XC_TF_TS_OK) {
+		o[n++] = 1; o[n++] = 1; o[n++] = 8; o[n++] = 10;
+		wr32(o + n, ts_now(t, now_ns)); wr32(o + n + 4, t->ts_recent);
+		n += 8;
+	}
+	*with_sack = 0;
+	if ((t->flags & XC_TF_SACK_OK) && t->rcv.nfrags) {
+		struct xc_ring_frag f[5];
+		uint32_t nf = xc_ring_fragments(&t->rcv, f, 5);
+		uint32_t room = (40 - n - 2) / 8;   /* 4 blocks, or 3 with timestamps */
+		uint32_t blocks = 0;
+		uint8_t *hdr = o + n;
+		n += 4;
+		hdr[0] = 1; hdr[1] = 1; hdr[2] = 5;
+		/* the block holding the latest segment first */
+		int first = -1;
+		for (uint32_t i = 0; i < nf; i++) {
+			if (f[i].offset < t->rcv.next_off)
+				continue;       /* the in-order block is not a SACK */
+			if (t->last_ooo_off >= f[i].offset && t->last_ooo_off < f[i].offset + f[i].len) {
+				first = (int)i;
+				wr32(o + n, rcv_seq_of(t, f[i].offset));
+				wr32(o + n + 4, rcv_seq_of(t, f[i].offset + f[i].len));
+				n += 8;
+				blocks++;
+				break;
+			}
+		}
+		for (uint32_t i = 0; i < nf && blocks < room; i++) {
+			if (f[i].offset < t->rcv.next_off || (int)i == first)
+				continue;
+			wr32(o + n, rcv_seq_of(t, f[i].offset));
+			wr32(o + n + 4, rcv_seq_of(t, f[i].offset + f[i].len));
+			n += 8;
+			blocks++;
+		}
+		if (blocks) {
+			hdr[3] = (uint8_t)(2 + 8 * blocks);
+			*with_sack = 1;
+		} else {
+			n -= 4;
+		}
+	}
+	return n;
+}
+
+/* Ethernet + IPv4 + TCP headers; returns the TCP header pointer. */
+static uint8_t *put_headers(struct xc_tcp_engine *e, uint8_t *f, uint32_t local_addr,
+			    uint32_t remote_addr, const uint8_t *local_mac, const uint8_t *remote_mac,
+			    uint32_t tcp_len)
+{
+	memcpy(f, remote_mac, 6);
+	memcpy(f + 6, local_mac, 6);
+	f[12] = 0x08; f[13] = 0x00;
+	uint8_t *ip = f + ETH_HDR_LEN;
+	ip[0] = 0x45; ip[1] = 0;
+	wr16(ip + 2, (uint16_t)(20 + tcp_len));
+	wr16(ip + 4, e->ip_id++);
+	wr16(ip + 6, 0x4000);                 /* DF */
+	ip[8] = (uint8_t)e->cfg.ttl; ip[9] = IPPROTO_TCP_NUM;
+	ip[10] = ip[11] = 0;
+	memcpy(ip + 12, &local_addr, 4);
+	memcpy(ip + 16, &remote_addr, 4);
+	return ip + 20;
+}
+
+static void put_tcp(uint8_t *tcp, uint16_t sport, uint16_t dport, uint32_t seq, uint32_t ack,
+		    uint32_t hdr_len, uint8_t flags, uint16_t wnd)
+{
+	memcpy(tcp, &sport, 2);
+	memcpy(tcp + 2, &dport, 2);
+	wr32(tcp + 4, seq);
+	wr32(tcp + 8, ack);
+	tcp[12] = (uint8_t)((hdr_len / 4) << 4);
+	tcp[13] = flags;
+	wr16(tcp + 14, wnd);
+	tcp[16] = tcp[17] = 0;                /* filled by XC_TX_FILL_CSUM */
+	tcp[18] = tcp[19] = 0;
+}
+
+static void queue_frame(struct xc_tcp_engine *e, uint32_t frame_len)
+{
+	e->tx_lens[e->ntx++] = frame_len;
+}
+
+/* Fields every segment we send updates: the ACK it carries. */
+static void note_ack_sent(struct xc_tcp_engine *e, struct xc_tcb *t, uint32_t wnd, uint64_t now_ns)
+{
+	t->last_ack_sent = t->rcv_nxt;
+	t->rcv_wnd_last = wnd;
+	if (seq_gt(t->rcv_nxt + wnd, t->rcv_adv))
+		t->rcv_adv = t->rcv_nxt + wnd;
+	t->ack_pending = 0;
+	t->flags &= ~XC_TF_ACK_NOW;
+	t->timer_due[XC_T_DELACK] = 0;
+	t->c.segs_out++;
+	t->last_send_ns = now_ns;
+}
+
+/* One segment of a synchronized connection: seq..seq+len from the send
+ * buffer, flags ACK plus what the caller gives (PSH, FIN). */
+int tcp_send_segment(struct xc_tcp_engine *e, struct xc_tcb *t, uint32_t seq, uint32_t len,
+		     uint8_t flags, uint64_t now_ns)
+{
+	uint8_t *f = tx_slot(e);
+	uint8_t opts[40];
+	int with_sack;
+	uint32_t olen = put_opts(t, opts, now_ns, &with_sack);
+	uint32_t hdr = TCP_HDR_LEN + olen;
+	if (ETH_HDR_LEN + 20 + hdr + len > XC_FRAME_MAX)
+		return -1;
+	uint8_t *tcp = put_headers(e, f, t->local_addr, t->remote_addr, t->local_mac, t->remote_mac,
+				   hdr + len);
+	uint32_t wnd = tcp_rcv_window(t);
+	uint32_t field = wnd >> t->rcv_wscale;
+	put_tcp(tcp, t->local_port, t->remote_port, seq, t->rcv_nxt, hdr, (uint8_t)(flags | TCP_ACK),
+		(uint16_t)(field > 65535 ? 65535 : field));
+	memcpy(tcp + TCP_HDR_LEN, opts, olen);
+	if (len) {
+		uint32_t got = xc_ring_peek(&t->snd, snd_off_of(t, seq), tcp + hdr, len);
+		if (got != len)
+			return -1;   /* caller asked beyond the buffered data: a bug, never sent */
+		t->c.data_segs_out++;
+		t->c.bytes_sent += len;
+	} else if (!(flags & TCP_FIN)) {
+		t->c.acks_sent++;
+	}
+	if (with_sack)
+		t->c.sacks_sent++;
+	queue_frame(e, ETH_HDR_LEN + 20 + hdr + len);
+	note_ack_sent(e, t, wnd, now_ns);
+	return 0;
+}
+
+void tcp_send_ack(struct xc_tcp_engine *e, struct xc_tcb *t, uint64_t now_ns)
+{
+	tcp_send_segment(e, t, t->snd_nxt, 0, 0, now_ns);
+}
+
+/* SYN or SYN-ACK.  The option flags say what to put in: for a SYN what we
+ * offer, for a SYN-ACK what both offered (Python sets them). */
+static int send_syn(struct xc_tcp_engine *e, struct xc_tcb *t, int synack, uint64_t now_ns)
+{
+	uint8_t *f = tx_slot(e);
+	uint8_t o[40];
+	uint32_t n = 0;
+	int ts = t->flags & XC_TF_TS_OK;
+	int sack = t->flags & XC_TF_SACK_OK;
+	int ws = t->flags & XC_TF_WS_OK;
+	o[n++] = 2; o[n++] = 4; wr16(o + n, t->rcv_mss); n += 2;
+	if (sack && ts) {
+		o[n++] = 4; o[n++] = 2;
+	} else if (sack) {
+		o[n++] = 1; o[n++] = 1; o[n++] = 4; o[n++] = 2;
+	}
+	if (ts) {
+		if (!sack) { o[n++] = 1; o[n++] = 1; }
+		o[n++] = 8; o[n++] = 10;
+		wr32(o + n, ts_now(t, now_ns));
+		wr32(o + n + 4, synack ? t->ts_recent : 0);
+		n += 8;
+	}
+	if (ws) {
+		o[n++] = 1; o[n++] = 3; o[n++] = 3; o[n++] = t->rcv_wscale;
+	}
+	uint32_t hdr = TCP_HDR_LEN + n;
+	uint8_t *tcp = put_headers(e, f, t->local_addr, t->remote_addr, t->local_mac, t->remote_mac, hdr);
+	/* the window in a SYN is never scaled (RFC 7323 §2.2) */
+	uint32_t wnd = xc_ring_free_space(&t->rcv);
+	put_tcp(tcp, t->local_port, t->remote_port, t->iss, synack ? t->rcv_nxt : 0, hdr,
+		synack ? (TCP_SYN | TCP_ACK) : TCP_SYN, (uint16_t)(wnd > 65535 ? 65535 : wnd));
+	memcpy(tcp + TCP_HDR_LEN, o, n);
+	queue_frame(e, ETH_HDR_LEN + 20 + hdr);
+	if (synack) {
+		t->last_ack_sent = t->rcv_nxt;
+		t->rcv_adv = t->rcv_nxt + (wnd > 65535 ? 65535 : wnd);
+	}
+	t->c.segs_out++;
+	t->last_send_ns = now_ns;
+	if (seq_leq(t->snd_max, t->iss))
+		t->snd_max = t->iss + 1;
+	t->snd_nxt = t->iss + 1;
+	return 0;
+}
+
+int xc_tcp_send_ctl(struct xc_tcp_engine *e, struct xc_tcb *t, int kind, uint64_t now_ns)
+{
+	switch (kind) {
+	case XC_CTL_SYN:
+		send_syn(e, t, 0, now_ns);
+		break;
+	case XC_CTL_SYNACK:
+		send_syn(e, t, 1, now_ns);
+		break;
+	case XC_CTL_ACK:
+		tcp_send_ack(e, t, now_ns);
+		break;
+	case XC_CTL_KEEPALIVE:
+		tcp_send_segment(e, t, t->snd_una - 1, 0, 0, now_ns);
+		t->c.keepalive_probes++;
+		break;
+	case XC_CTL_RST: {
+		uint8_t *f = tx_slot(e);
+		uint8_t *tcp = put_headers(e, f, t->local_addr, t->remote_addr, t->local_mac,
+					   t->remote_mac, TCP_HDR_LEN);
+		put_tcp(tcp, t->local_port, t->remote_port, t->snd_nxt, t->rcv_nxt, TCP_HDR_LEN,
+			TCP_RST | TCP_ACK, 0);
+		queue_frame(e, ETH_HDR_LEN + 20 + TCP_HDR_LEN);
+		t->c.segs_out++;
+		break;
+	}
+	default:
+		return -1;
+	}
+	if (kind == XC_CTL_SYN || kind == XC_CTL_SYNACK)
+		tcp_rearm_rto(e, t, now_ns);
+	tcp_tx_flush(e);
+	xc_port_flush(e->port);
+	return 0;
+}
+
+int xc_tcp_send_reset_for(struct xc_tcp_engine *e, const uint8_t *frame, uint32_t len)
+{
+	struct tcp_seg s;
+	if (tcp_seg_parse(frame, len, &s) < 0 || (s.flags & TCP_RST))
+		return -1;
+	uint8_t *f = tx_slot(e);
+	uint8_t *tcp = put_headers(e, f, s.daddr, s.saddr, frame, frame + 6, TCP_HDR_LEN);
+	uint32_t seq = 0, ack = 0;
+	uint8_t flags = TCP_RST;
+	if (s.flags & TCP_ACK) {
+		seq = s.ack;
+	} else {
+		ack = s.seq + s.len + !!(s.flags & TCP_SYN) + !!(s.flags & TCP_FIN);
+		flags |= TCP_ACK;
+	}
+	put_tcp(tcp, s.dport, s.sport, seq, ack, TCP_HDR_LEN, flags, 0);
+	queue_frame(e, ETH_HDR_LEN + 20 + TCP_HDR_LEN);
+	tcp_tx_flush(e);
+	xc_port_flush(e->port);
+	return 0;
+}
+
+static void arm_persist(struct xc_tcp_engine *e, struct xc_tcb *t, uint64_t now_ns)
+{
+	if (t->timer_due[XC_T_PERSIST])
+		return;
+	uint64_t us = (uint64_t)t->rto_us << (t->probes < 10 ? t->probes : 10);
+	if (us < e->cfg.persist_min_us)
+		us = e->cfg.persist_min_us;
+	if (us > e->cfg.persist_max_us)
+		us = e->cfg.persist_max_us;
+	tcb_timer_set(e, t, XC_T_PERSIST, now_ns + us * 1000);
+}
+
+static void sent_data(struct xc_tcp_engine *e, struct xc_tcb *t, uint32_t seq, uint32_t len,
+		      int fin, uint64_t now_ns)
+{
+	uint32_t end = seq + len + (uint32_t)fin;
+	if (seq_lt(seq, t->snd_max)) {
+		t->c.retrans_segs++;
+		t->c.bytes_retrans += len;
+		if (t->flags & XC_TF_RTO_RECOVERY)
+			t->c.rto_retrans++;
+		/* Karn: a retransmitted range gives no RTT sample */
+		if ((t->flags & XC_TF_RTT_TIMING) && seq_geq(t->rtt_seq, seq) && seq_lt(t->rtt_seq, end))
+			t->flags &= ~XC_TF_RTT_TIMING;
+	} else if (!(t->flags & XC_TF_RTT_TIMING) && len) {
+		t->flags |= XC_TF_RTT_TIMING;
+		t->rtt_seq = seq;
+		t->rtt_start_ns = now_ns;
+	}
+	if (fin) {
+		t->flags |= XC_TF_FIN_SENT;
+		t->fin_seq = seq + len;
+	}
+	if (seq_gt(end, t->snd_max))
+		t->snd_max = end;
+	if (!t->timer_due[XC_T_RTO])
+		tcp_rearm_rto(e, t, now_ns);
+}
+
+/* RFC 6675 §5 (with SACK) during fast recovery: send while the pipe
+ * leaves a segment's room in cwnd. */
+static int output_sack_recovery(struct xc_tcp_engine *e, struct xc_tcb *t, uint64_t now_ns)
+{
+	int sent = 0;
+	uint32_t mss = t->mss;
+	uint32_t pipe = xc_sack_pipe(&t->sack, t->snd_una, t->snd_max, mss);
+	while (t->cc.cwnd > pipe && t->cc.cwnd - pipe >= mss && sent < TX_BATCH) {
+		uint32_t data_end = snd_data_end(t);
+		int have_new = seq_lt(t->snd_max, data_end) && seq_lt(t->snd_max, t->snd_una + t->snd_wnd);
+		uint32_t seq, len;
+		int r = xc_sack_next_seg(&t->sack, t->snd_una, t->snd_nxt, t->snd_max, mss,
+					 t->recover, have_new, &seq, &len);
+		if (r == 1) {
+			if (seq_gt(seq + len, data_end))
+				len = data_end - seq;   /* never past the data (FIN is resent by RTO) */
+			if (!len || (int32_t)len < 0)
+				break;
+			if (tcp_send_segment(e, t, seq, len, 0, now_ns) < 0)
+				break;
+			xc_sack_mark_rxt(&t->sack, seq, len);
+			t->c.fast_retrans++;
+			t->c.sack_retrans++;
+			sent_data(e, t, seq, len, 0, now_ns);
+			pipe += len;
+		} else if (r == 2) {
+			uint32_t wnd_end = t->snd_una + t->snd_wnd;
+			uint32_t n = data_end - t->snd_max;
+			if (n > mss) n = mss;
+			if (seq_gt(t->snd_max + n, wnd_end)) n = wnd_end - t->snd_max;
+			if (!n || (int32_t)n < 0)
+				break;
+			seq = t->snd_max;
+			if (tcp_send_segment(e, t, seq, n, 0, now_ns) < 0)
+				break;
+			t->snd_nxt = seq + n;
+			sent_data(e, t, seq, n, 0, now_ns);
+			pipe += n;
+		} else {
+			break;
+		}
+		sent++;
+	}
+	return sent;
+}
+
+/* Send what the windows, Nagle and the state allow; then an ACK if one is
+ * still owed. */
+int tcp_output(struct xc_tcp_engine *e, struct xc_tcb *t, uint64_t now_ns)
+{
+	int sent = 0;
+	if (!tcb_synchronized(t) || t->state == XC_TCP_TIME_WAIT) {
+		if ((t->flags & XC_TF_ACK_NOW) && tcb_synchronized(t))
+			tcp_send_ack(e, t, now_ns);
+		return 0;
+	}
+	int sack_recovery = (t->flags & (XC_TF_IN_RECOVERY | XC_TF_SACK_OK)) ==
+			    (XC_TF_IN_RECOVERY | XC_TF_SACK_OK);
+	if (sack_recovery)
+		sent += output_sack_recovery(e, t, now_ns);
+	while (!sack_recovery) {
+		uint32_t data_end = snd_data_end(t);
+		uint32_t wnd = t->snd_wnd < t->cc.cwnd ? t->snd_wnd : t->cc.cwnd;
+		uint32_t wnd_end = t->snd_una + wnd;
+		if (t->flags & XC_TF_WND_PROBE)
+			wnd_end = t->snd_una + (t->snd_wnd ? t->snd_wnd : 1);
+		uint32_t avail = seq_gt(data_end, t->snd_nxt) ? data_end - t->snd_nxt : 0;
+		uint32_t room = seq_gt(wnd_end, t->snd_nxt) ? wnd_end - t->snd_nxt : 0;
+		uint32_t len = avail < room ? avail : room;
+		if (len > t->mss)
+			len = t->mss;
+		/* FIN rides on the segment that ends the data (or alone); once
+		 * sent, snd_nxt is past data_end unless an RTO rewound it */
+		int fin = (t->flags & XC_TF_FIN_QUEUED) && t->snd_nxt + len == data_end;
+		if (!len && !fin) {
+			if (avail && !t->snd_wnd && t->snd_una == t->snd_max)
+				arm_persist(e, t, now_ns);
+			break;
+		}
+		/* Nagle (RFC 896): hold a small segment while data is unacked */
+		if (len < t->mss && !fin && !(t->flags & XC_TF_NODELAY) &&
+		    t->snd_una != t->snd_max && len == avail)
+			break;
+		/* sender SWS avoidance: a small segment only if it is all we have */
+		if (len < t->mss && len < avail && !fin && !(t->flags & XC_TF_WND_PROBE) &&
+		    len < t->max_snd_wnd / 2)
+			break;
+		uint32_t seq = t->snd_nxt;
+		uint8_t flags = (len && len == avail) ? TCP_PSH : 0;
+		if (fin)
+			flags |= TCP_FIN;
+		if (tcp_send_segment(e, t, seq, len, flags, now_ns) < 0)
+			break;
+		t->snd_nxt = seq + len + (uint32_t)fin;
+		sent_data(e, t, seq, len, fin, now_ns);
+		t->flags &= ~XC_TF_WND_PROBE;
+		sent++;
+		if (fin || sent >= 4 * TX_BATCH)
+			break;
+	}
+	if (t->flags & XC_TF_ACK_NOW) {
+		tcp_send_ack(e, t, now_ns);
+	} else if (t->ack_pending && !t->timer_due[XC_T_DELACK]) {
+		tcb_timer_set(e, t, XC_T_DELACK, now_ns + (uint64_t)e->cfg.delack_us * 1000);
+	}
+	return sent;
+}

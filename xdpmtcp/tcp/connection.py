@@ -1,0 +1,300 @@
+"""One TCP connection as the application and the slow path see it.
+
+The control block lives in C (``struct xc_tcb``): sequence numbers,
+windows, buffers and counters are read from it directly.  This object adds
+what only Python decides: the pending error, whether the application still
+holds the connection, its keepalive settings, and who to wake.
+"""
+import errno
+
+from .._core import ffi, lib
+from .state import Event, TcpState, Timer
+
+
+class Connection:
+    def __init__(self, engine, tcb, local, remote, listener=None):
+        self.engine = engine
+        self.tcb = tcb
+        self.id = tcb.id
+        self.local = local            # (ip, port)
+        self.remote = remote
+        self.listener = listener      # passive opens, until accepted
+        self.error = 0                # pending errno (SO_ERROR)
+        self.orphan = False           # the application closed it
+        self.active = listener is None
+        self.syn_sent_ns = 0
+        self.syn_retransmitted = False
+        self.keepalive_idle_s = engine.tunables.keepalive_idle_s
+        self.keepalive_intvl_s = engine.tunables.keepalive_intvl_s
+        self.keepalive_cnt = engine.tunables.keepalive_cnt
+        self.watchers = []            # callables(conn, Event bits)
+        self.released = False
+
+    # -- what the application sees ------------------------------------------------
+    @property
+    def state(self):
+        return TcpState(self.tcb.state) if not self.released else TcpState.CLOSED
+
+    def __repr__(self):
+        return "<Connection %s:%d > %s:%d %s>" % (self.local + self.remote + (self.state.name,))
+
+    @property
+    def readable_bytes(self):
+        return 0 if self.released else lib.xc_ring_readable(ffi.addressof(self.tcb.rcv))
+
+    @property
+    def eof(self):
+        """The peer sent FIN (or the connection is gone) and all data was read."""
+        if self.released or self.tcb.state == TcpState.CLOSED:
+            return self.readable_bytes == 0
+        return bool(self.tcb.flags & lib.XC_TF_FIN_RCVD) and self.readable_bytes == 0
+
+    @property
+    def send_space(self):
+        if self.released:
+            return 0
+        return lib.xc_ring_free_space(ffi.addressof(self.tcb.snd))
+
+    @property
+    def unsent_bytes(self):
+        """Bytes written and not yet acknowledged (SIOCOUTQ)."""
+        if self.released:
+            return 0
+        return lib.xc_ring_readable(ffi.addressof(self.tcb.snd))
+
+    def take_error(self):
+        err, self.error = self.error, 0
+        return err
+
+    def _check_usable(self):
+        if self.released:
+            raise OSError(errno.EBADF, "connection released")
+
+    def send(self, data):
+        """Queue bytes; returns how many the send buffer took (0 when full).
+        Raises the pending error, or EPIPE once our side is shut."""
+        self._check_usable()
+        if self.error:
+            raise OSError(self.take_error(), "connection failed")
+        st = self.state
+        if st in (TcpState.SYN_SENT, TcpState.SYN_RCVD):
+            return 0
+        if not st.can_send or self.tcb.flags & lib.XC_TF_FIN_QUEUED:
+            raise OSError(errno.EPIPE, "cannot send after shutdown")
+        if not data:
+            return 0
+        n = lib.xc_tcp_write(self.engine.raw, self.tcb, ffi.from_buffer(data), len(data))
+        if n:
+            self.engine.want_flush = True
+        return n
+
+    def recv(self, n, peek=False):
+        """Up to n bytes; b"" at end of stream; BlockingIOError when nothing
+        is there yet; the pending error (ECONNRESET, ETIMEDOUT) otherwise."""
+        self._check_usable()
+        avail = self.readable_bytes
+        if avail:
+            n = min(n, avail)
+            buf = ffi.new("uint8_t[]", n)
+            got = lib.xc_tcp_read(self.engine.raw, self.tcb, buf, n, 1 if peek else 0)
+            if not peek:
+                self.engine.want_flush = True
+            return ffi.buffer(buf, got)[:]
+        if self.error:
+            raise OSError(self.take_error(), "connection failed")
+        if self.eof or self.state == TcpState.CLOSED:
+            return b""
+        raise BlockingIOError(errno.EAGAIN, "no data yet")
+
+    def shutdown_write(self):
+        """Send FIN after the queued data (half-close)."""
+        self._check_usable()
+        st = self.state
+        if st in (TcpState.ESTABLISHED, TcpState.SYN_RCVD):
+            self._set_state(TcpState.FIN_WAIT_1)
+        elif st == TcpState.CLOSE_WAIT:
+            self._set_state(TcpState.LAST_ACK)
+        else:
+            return
+        lib.xc_tcp_shutdown_send(self.engine.raw, self.tcb)
+        self.engine.want_flush = True
+
+    def close(self):
+        """Graceful close; the engine keeps the block until the close
+        handshake and TIME-WAIT are over.  Unread data means abort (RST), as
+        Linux does (RFC 2525 §2.17)."""
+        if self.released or self.orphan:
+            return
+        self.orphan = True
+        st = self.state
+        if st in (TcpState.CLOSED, TcpState.SYN_SENT) or (st == TcpState.SYN_RCVD and self.listener):
+            self.engine.release(self)
+        elif self.readable_bytes and st.synchronized:
+            self.abort()
+        else:
+            self.shutdown_write()
+            if self.state == TcpState.FIN_WAIT_2:
+                self._arm_python_timer(self.engine.tunables.fin_wait2_timeout)
+
+    def abort(self):
+        """Send RST and release at once (SO_LINGER zero, mtcp_abort)."""
+        if self.released:
+            return
+        if self.state.synchronized and self.state != TcpState.TIME_WAIT or self.state == TcpState.SYN_RCVD:
+            lib.xc_tcp_send_ctl(self.engine.raw, self.tcb, lib.XC_CTL_RST, self.engine.now_ns())
+        self.orphan = True
+        self.engine.release(self)
+
+    # -- counters ------------------------------------------------------------------
+    def counters(self):
+        c = self.tcb.c
+        return {name: getattr(c, name) for name, _ in ffi.typeof("struct xc_tcp_counters").fields}
+
+    def info(self):
+        """A tcp_info-shaped view (Linux field names where they exist)."""
+        t = self.tcb
+        c = t.c
+        return {
+            "tcpi_state": int(t.state),
+            "tcpi_retransmits": t.retries,
+            "tcpi_backoff": t.backoff,
+            "tcpi_options": ((1 if t.flags & lib.XC_TF_TS_OK else 0) |
+                             (2 if t.flags & lib.XC_TF_SACK_OK else 0) |
+                             (4 if t.flags & lib.XC_TF_WS_OK else 0)),
+            "tcpi_snd_wscale": t.snd_wscale,
+            "tcpi_rcv_wscale": t.rcv_wscale,
+            "tcpi_rto": t.rto_us,
+            "tcpi_snd_mss": t.mss,
+            "tcpi_rcv_mss": t.rcv_mss,
+            "tcpi_rtt": t.srtt_us,
+            "tcpi_rttvar": t.rttvar_us,
+            "tcpi_min_rtt": t.min_rtt_us,
+            "tcpi_snd_ssthresh": t.cc.ssthresh // max(t.mss, 1),
+            "tcpi_snd_cwnd": t.cc.cwnd // max(t.mss, 1),
+            "tcpi_unacked": (t.snd_max - t.snd_una) & 0xffffffff,
+            "tcpi_total_retrans": c.retrans_segs,
+            "tcpi_bytes_acked": c.bytes_acked,
+            "tcpi_bytes_received": c.bytes_received,
+            "tcpi_bytes_sent": c.bytes_sent,
+            "tcpi_bytes_retrans": c.bytes_retrans,
+            "tcpi_segs_in": c.segs_in,
+            "tcpi_segs_out": c.segs_out,
+            "tcpi_data_segs_in": c.data_segs_in,
+            "tcpi_data_segs_out": c.data_segs_out,
+            "tcpi_snd_wnd": t.snd_wnd,
+            "tcpi_rcv_space": lib.xc_ring_free_space(ffi.addressof(t.rcv)),
+            "tcpi_dsack_dups": c.dsacks_in,
+            "tcpi_reord_seen": c.ooo_segs_in,
+            "congestion": ffi.string(lib.xc_cc_name(t.cc.algo)).decode(),
+        }
+
+    # -- engine side -------------------------------------------------------------------
+    def _set_state(self, state):
+        self.tcb.state = int(state)
+
+    def _arm_python_timer(self, seconds, kind=Timer.TIMEWAIT):
+        due = self.engine.now_ns() + int(seconds * 1e9)
+        self.tcb.timer_due[kind] = due
+        self.engine.timers.schedule(self.tcb, self.id, due)
+
+    def notify(self, bits):
+        for w in list(self.watchers):
+            w(self, bits)
+
+    def on_events(self, bits):
+        """React to what the C engine did during the batch."""
+        if bits & Event.TIMER:
+            self.engine.timers.schedule(self.tcb, self.id, lib.xc_tcb_next_deadline(self.tcb))
+        if bits & Event.RESET:
+            self.error = errno.ECONNRESET
+        if bits & (Event.STATE | Event.RESET):
+            self._on_state()
+        if bits & Event.TIMEWAIT_FIN and self.state == TcpState.TIME_WAIT:
+            self._arm_python_timer(self.engine.tunables.tcp_timewait)
+        if self.listener is not None and bits & (Event.RESET | Event.STATE):
+            self.listener.on_child_change(self)
+        if not self.released:
+            self.notify(bits)
+
+    def _on_state(self):
+        st = self.state
+        if st == TcpState.TIME_WAIT:
+            self.tcb.timer_due[Timer.RTO] = 0
+            if self.engine.tunables.tcp_timewait <= 0:
+                self.engine.release(self)
+            else:
+                self._arm_python_timer(self.engine.tunables.tcp_timewait)
+        elif st == TcpState.CLOSED:
+            if self.orphan:
+                self.engine.release(self)
+        elif st == TcpState.FIN_WAIT_2 and self.orphan:
+            self._arm_python_timer(self.engine.tunables.fin_wait2_timeout)
+
+    def on_timer(self, kind, now_ns):
+        """A deadline of ``kind`` is due."""
+        verdict = lib.xc_tcp_timer(self.engine.raw, self.tcb, kind, now_ns)
+        if verdict == lib.XC_TV_GIVE_UP:
+            self.fail(errno.ETIMEDOUT)
+        elif verdict == lib.XC_TV_EXPIRED:
+            if kind == Timer.KEEPALIVE:
+                self._keepalive(now_ns)
+            elif kind == Timer.TIMEWAIT:
+                self._python_timeout()
+
+    def _python_timeout(self):
+        st = self.state
+        if st == TcpState.TIME_WAIT or (st == TcpState.FIN_WAIT_2 and self.orphan):
+            self._set_state(TcpState.CLOSED)
+            self.engine.release(self)
+        elif self.engine.tunables.tcp_timeout > 0 and st.synchronized:
+            idle = (self.engine.now_ns() - self.tcb.last_recv_ns) / 1e9
+            if idle >= self.engine.tunables.tcp_timeout:
+                self.fail(errno.ETIMEDOUT, send_rst=True)
+            else:
+                self._arm_python_timer(self.engine.tunables.tcp_timeout - idle)
+
+    def set_keepalive(self, on):
+        if on:
+            self.tcb.flags |= lib.XC_TF_KEEPALIVE
+            self.tcb.probes = 0
+            self._arm_python_timer(self.keepalive_idle_s, Timer.KEEPALIVE)
+        else:
+            self.tcb.flags &= ~lib.XC_TF_KEEPALIVE
+            self.tcb.timer_due[Timer.KEEPALIVE] = 0
+
+    def _keepalive(self, now_ns):
+        t = self.tcb
+        if not t.flags & lib.XC_TF_KEEPALIVE or not self.state.synchronized:
+            return
+        idle = (now_ns - t.last_recv_ns) / 1e9
+        if idle < self.keepalive_idle_s and t.probes == 0:
+            self._arm_python_timer(self.keepalive_idle_s - idle, Timer.KEEPALIVE)
+            return
+        if t.probes and t.last_recv_ns > now_ns - int(self.keepalive_intvl_s * 1e9) * t.probes:
+            t.probes = 0          # the peer answered a probe
+            self._arm_python_timer(self.keepalive_idle_s, Timer.KEEPALIVE)
+            return
+        if t.probes >= self.keepalive_cnt:
+            self.fail(errno.ETIMEDOUT)
+            return
+        t.probes += 1
+        lib.xc_tcp_send_ctl(self.engine.raw, t, lib.XC_CTL_KEEPALIVE, now_ns)
+        self._arm_python_timer(self.keepalive_intvl_s, Timer.KEEPALIVE)
+
+    def fail(self, err, send_rst=False):
+        """The connection is dead (timeout, refused, reset): record the error,
+        wake the application, release if nobody holds it."""
+        if self.released:
+            return
+        if send_rst and self.state.synchronized:
+            lib.xc_tcp_send_ctl(self.engine.raw, self.tcb, lib.XC_CTL_RST, self.engine.now_ns())
+        self.error = err
+        self._set_state(TcpState.CLOSED)
+        for k in range(lib.XC_T_COUNT):
+            self.tcb.timer_due[k] = 0
+        if self.listener is not None:
+            self.listener.on_child_change(self)
+        if self.orphan:
+            self.engine.release(self)
+        else:
+            self.notify(Event.RESET | Event.READABLE | Event.WRITABLE)
