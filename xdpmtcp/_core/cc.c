@@ -3,11 +3,16 @@
 #include <string.h>
 #include "cc.h"
 
-/* One line per algorithm; the index is its id. */
-static const struct xc_cc_ops *const cc_table[] = {
-	[XC_CC_NEWRENO] = &xc_cc_newreno_ops,
-	[XC_CC_CUBIC] = &xc_cc_cubic_ops,
-};
+/* The table: one line per algorithm, in id order (XC_CC_* in api_cc.h);
+ * cc_<name>.c defines xc_cc_<name>_ops.  The lines declare and list it. */
+#define CC_ALGORITHMS(X) \
+	X(newreno)       \
+	X(cubic)
+
+#define CC_DECLARE(n) extern const struct xc_cc_ops xc_cc_##n##_ops;
+#define CC_ENTRY(n) &xc_cc_##n##_ops,
+CC_ALGORITHMS(CC_DECLARE)
+static const struct xc_cc_ops *const cc_table[] = { CC_ALGORITHMS(CC_ENTRY) };
 #define CC_N (sizeof cc_table / sizeof cc_table[0])
 
 static const struct xc_cc_ops *ops_of(const struct xc_cc *cc)

@@ -3,7 +3,8 @@
  * cc.c owns everything the algorithms share (the application-limited
  * check, slow start, RFC 5681 loss floors, the cwnd cap, counters) and
  * calls an algorithm only for what differs.  A new algorithm is one
- * cc_<name>.c defining a struct xc_cc_ops plus one line in cc.c's table.
+ * cc_<name>.c defining `const struct xc_cc_ops xc_cc_<name>_ops` plus one
+ * line in cc.c's CC_ALGORITHMS table.
  */
 #ifndef XC_CC_H
 #define XC_CC_H
@@ -26,9 +27,6 @@ struct xc_cc_ops {
 	void (*after_recovery_exit)(struct xc_cc *cc, uint64_t now_ns);
 	void (*after_idle)(struct xc_cc *cc, uint64_t now_ns);
 };
-
-extern const struct xc_cc_ops xc_cc_newreno_ops;
-extern const struct xc_cc_ops xc_cc_cubic_ops;
 
 /* Shared by algorithms: RFC 3465 byte-counted Reno increase, one mss per
  * cwnd of acked bytes, at most one mss per ACK. */

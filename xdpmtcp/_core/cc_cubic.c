@@ -74,8 +74,10 @@ static void cubic_cong_avoid(struct xc_cc *cc, uint32_t acked, uint64_t now_ns,
 		/* Reno-friendly region: cwnd = W_est.  Never shrink on an ACK:
 		 * the cubic target may have taken cwnd above W_est already. */
 		double want = cc->w_est * mss;
-		if (want > cc->cwnd)
-			cc->cwnd = xc_cc_clamp((uint64_t)want);
+		if (want >= XC_CC_CWND_MAX)
+			cc->cwnd = XC_CC_CWND_MAX;  /* also keeps the cast below defined */
+		else if (want > cc->cwnd)
+			cc->cwnd = (uint32_t)want;
 		cc->ca_frac = 0;
 		return;
 	}
