@@ -172,26 +172,22 @@ def test_vanished_peer_times_out():
         assert client.counters()["rto_events"] == 3          # tcp_retries
 
 
-def test_zero_window_then_reader_catches_up():
+def test_zero_window_probes_then_reader_catches_up():
     with EnginePair(rcvbuf=32768) as p:
         _, server, client = connected(p)
         data = os.urandom(200_000)
-        sent = 0
-        while sent < len(data):
-            n = client.send(data[sent:])
-            sent += n
-            p.poll()
-            if n == 0 and client.tcb.snd_wnd == 0:
-                break
-        assert p.run_until(lambda: client.tcb.snd_wnd == 0, 3)   # receiver full
-        p.run_for(0.3)
-        got = server.recv(1 << 20)
-        rest = transfer(p, client, server, data[sent:]) if sent < len(data) else b""
-        got += rest
-        while len(got) < len(data):
+        sent = client.send(data)
+        p.run_for(1.0)                                        # reader asleep
+        assert server.readable_bytes == 32768                 # buffer full, nothing lost
+        assert client.tcb.snd_wnd == 0
+        assert client.counters()["zero_window_probes"] >= 1
+        assert server.counters()["out_of_window"] >= 1        # the probe byte, refused
+        assert sent == len(data)                              # the send buffer took it all
+        rest = bytearray(server.recv(1 << 20))
+        while len(rest) < len(data):
             assert p.run_until(lambda: server.readable_bytes, 5)
-            got += server.recv(1 << 20)
-        assert got == data
+            rest += server.recv(1 << 20)
+        assert bytes(rest) == data
 
 
 def test_syn_cookies_when_syn_queue_full():

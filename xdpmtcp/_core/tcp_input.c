@@ -233,10 +233,13 @@ static void process_data(struct xc_tcp_engine *e, struct xc_tcb *t, const struct
 			int64_t adv = xc_ring_insert(&t->rcv, off, data, len, 0);
 			t->c.rcv_dropped += t->rcv.stats.bytes_beyond - beyond_before;
 			if (seq != t->rcv_nxt) {
+				/* RFC 5681 §4.2: one duplicate ACK per out-of-order
+				 * segment, now: a batch must not fold them into one,
+				 * or a sender without SACK never sees three */
 				t->c.ooo_segs_in++;
 				t->last_ooo_off = off;
 				t->last_ooo_len = len;
-				t->flags |= XC_TF_ACK_NOW;     /* RFC 5681 §4.2: dupack at once */
+				tcp_send_ack(e, t, now_ns);
 			}
 			if (adv > 0) {
 				t->rcv_nxt += (uint32_t)adv;

@@ -23,11 +23,12 @@ void tcp_tx_flush(struct xc_tcp_engine *e)
 	e->tx_used = 0;
 }
 
+/* Frames are laid end to end, as xc_port_tx wants them. */
 static uint8_t *tx_slot(struct xc_tcp_engine *e)
 {
-	if (e->ntx == TX_BATCH)
+	if (e->ntx == TX_BATCH || e->tx_used + XC_FRAME_MAX > sizeof(e->tx_buf))
 		tcp_tx_flush(e);
-	return e->tx_buf + (size_t)e->ntx * XC_FRAME_MAX;
+	return e->tx_buf + e->tx_used;
 }
 
 /* The window we offer: free receive space, never moving the right edge
@@ -136,6 +137,7 @@ static void put_tcp(uint8_t *tcp, uint16_t sport, uint16_t dport, uint32_t seq, 
 static void queue_frame(struct xc_tcp_engine *e, uint32_t frame_len)
 {
 	e->tx_lens[e->ntx++] = frame_len;
+	e->tx_used += frame_len;
 }
 
 /* Fields every segment we send updates: the ACK it carries. */
@@ -409,8 +411,11 @@ int tcp_output(struct xc_tcp_engine *e, struct xc_tcb *t, uint64_t now_ns)
 		/* FIN rides on the segment that ends the data (or alone); once
 		 * sent, snd_nxt is past data_end unless an RTO rewound it */
 		int fin = (t->flags & XC_TF_FIN_QUEUED) && t->snd_nxt + len == data_end;
+		/* Held back with nothing in flight, no ACK will clock us: the
+		 * persist timer probes a zero window or overrides SWS avoidance
+		 * (RFC 9293 §3.8.6.1 and §3.8.6.2.1). */
 		if (!len && !fin) {
-			if (avail && !t->snd_wnd && t->snd_una == t->snd_max)
+			if (avail && t->snd_una == t->snd_max)
 				arm_persist(e, t, now_ns);
 			break;
 		}
@@ -420,8 +425,11 @@ int tcp_output(struct xc_tcp_engine *e, struct xc_tcb *t, uint64_t now_ns)
 			break;
 		/* sender SWS avoidance: a small segment only if it is all we have */
 		if (len < t->mss && len < avail && !fin && !(t->flags & XC_TF_WND_PROBE) &&
-		    len < t->max_snd_wnd / 2)
+		    len < t->max_snd_wnd / 2) {
+			if (t->snd_una == t->snd_max)
+				arm_persist(e, t, now_ns);
 			break;
+		}
 		uint32_t seq = t->snd_nxt;
 		uint8_t flags = (len && len == avail) ? TCP_PSH : 0;
 		if (fin)

@@ -72,7 +72,10 @@ static int on_rto(struct xc_tcp_engine *e, struct xc_tcb *t, uint64_t now_ns)
 	t->retries++;
 	t->backoff++;
 	t->c.rto_events++;
-	xc_cc_on_rto(&t->cc, tcb_flight(t), now_ns);
+	if (t->retries == 1)        /* once per episode: ssthresh keeps the first cut */
+		xc_cc_on_rto(&t->cc, tcb_flight(t), now_ns);
+	else
+		t->cc.cwnd = t->mss;
 	/* RFC 6675 §5.1 / RFC 6582: leave fast recovery; go back to snd_una.
 	 * The scoreboard is dropped: the receiver may renege (RFC 2018 §8). */
 	t->flags &= ~(XC_TF_IN_RECOVERY | XC_TF_RTT_TIMING | XC_TF_WND_PROBE);
@@ -94,7 +97,11 @@ static int on_persist(struct xc_tcp_engine *e, struct xc_tcb *t, uint64_t now_ns
 {
 	if (!tcb_synchronized(t) || t->state == XC_TCP_TIME_WAIT)
 		return XC_TV_NONE;
-	if (t->snd_wnd) {           /* the window opened meanwhile */
+	if (t->snd_una != t->snd_max)   /* data in flight: the RTO timer covers it */
+		return XC_TV_NONE;
+	if (t->snd_wnd) {
+		/* a window too small for SWS avoidance: send what fits now */
+		t->flags |= XC_TF_WND_PROBE;
 		tcb_output(e, t);
 		return XC_TV_NONE;
 	}
@@ -102,7 +109,8 @@ static int on_persist(struct xc_tcp_engine *e, struct xc_tcb *t, uint64_t now_ns
 		return XC_TV_GIVE_UP;
 	t->probes++;
 	t->c.zero_window_probes++;
-	/* RFC 9293 §3.8.6.1: probe with one byte of new data beyond the window */
+	/* RFC 9293 §3.8.6.1: probe with one byte of new data beyond the
+	 * window; it stays outstanding, so the RTO timer repeats it */
 	t->flags |= XC_TF_WND_PROBE;
 	tcb_output(e, t);
 	return XC_TV_NONE;

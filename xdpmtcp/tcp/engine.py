@@ -265,6 +265,8 @@ class Engine:
         tcb.peer_mss = mss
         lib.xc_tcp_init_conn(self.raw, tcb, now_ns)
         tcb.rcv_wscale = 0
+        # the window the stateless SYN-ACK offered (unscaled, as in any SYN)
+        tcb.rcv_adv = (tcb.rcv_nxt + min(self.tunables.rcvbuf, 65535)) & 0xffffffff
         self._establish(conn, f, now_ns, rtt_ns=0)
         return conn
 
@@ -402,6 +404,9 @@ class Engine:
                     self._reset(data)
                 return
             else:
+                # synchronized since C saw the frame (its handshake ended
+                # earlier in this batch): C's input takes it now
+                lib.xc_tcp_input(self.raw, conn.tcb, data, len(data), now)
                 return
         lst = self._listener_for(f)
         if lst is not None and not lst.closed:
