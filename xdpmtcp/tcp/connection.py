@@ -29,6 +29,7 @@ class Connection:
         self.keepalive_cnt = engine.tunables.keepalive_cnt
         self.watchers = []            # callables(conn, Event bits)
         self.released = False
+        self.final_counters = {}
 
     # -- what the application sees ------------------------------------------------
     @property
@@ -147,6 +148,9 @@ class Connection:
 
     # -- counters ------------------------------------------------------------------
     def counters(self):
+        """The C counters; after release, their last values."""
+        if self.released:
+            return dict(self.final_counters)
         c = self.tcb.c
         return {name: getattr(c, name) for name, _ in ffi.typeof("struct xc_tcp_counters").fields}
 

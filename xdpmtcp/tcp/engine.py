@@ -507,6 +507,7 @@ class Engine:
         """Forget a connection: tuple, port, steering entry, C block."""
         if conn.released:
             return
+        conn.final_counters = conn.counters()
         conn.released = True
         self.conns.pop(conn.id, None)
         self.by_tuple.pop(conn.local + conn.remote, None)

@@ -1,0 +1,165 @@
+"""Per-connection applications.  Each gets ``step(conn)`` when the
+connection may have become readable or writable, and says when it is done."""
+import hashlib
+import os
+import random
+
+CHUNK = 65536
+
+
+def pattern_bytes(seed, n):
+    """n deterministic pseudo-random bytes (both ends can regenerate them)."""
+    return random.Random(seed).randbytes(n)
+
+
+class _Base:
+    def __init__(self):
+        self.done = False
+        self.bytes_in = 0
+        self.bytes_out = 0
+        self._in_hash = hashlib.sha256()
+        self._out_hash = hashlib.sha256()
+        self.error = None
+
+    def _read_all(self, conn, keep=None):
+        """Drain what is readable; True at end of stream."""
+        while True:
+            try:
+                chunk = conn.recv(CHUNK)
+            except BlockingIOError:
+                return False
+            except OSError as e:
+                self.error = e.errno
+                return True
+            if not chunk:
+                return True
+            self.bytes_in += len(chunk)
+            self._in_hash.update(chunk)
+            if keep is not None:
+                keep.extend(chunk)
+
+    def _write(self, conn, pending):
+        """Send from the bytearray pending; returns bytes taken."""
+        if not pending:
+            return 0
+        try:
+            n = conn.send(memoryview(pending)[:CHUNK * 4])
+        except OSError as e:
+            self.error = e.errno
+            pending.clear()
+            return 0
+        if n:
+            self._out_hash.update(memoryview(pending)[:n])
+            del pending[:n]
+            self.bytes_out += n
+        return n
+
+    def report(self):
+        return {"bytes_in": self.bytes_in, "sha256_in": self._in_hash.hexdigest(),
+                "bytes_out": self.bytes_out, "sha256_out": self._out_hash.hexdigest(),
+                "error": os.strerror(self.error) if self.error else None}
+
+
+class EchoApp(_Base):
+    """Every byte back, until the peer closes; then close."""
+
+    def __init__(self):
+        super().__init__()
+        self.pending = bytearray()
+        self.eof = False
+
+    def step(self, conn):
+        if not self.eof:
+            self.eof = self._read_all(conn, self.pending)
+        while self.pending and self._write(conn, self.pending):
+            pass
+        if self.eof and not self.pending:
+            conn.close()
+            self.done = True
+
+
+class SinkApp(_Base):
+    """Read and hash everything until the peer closes; send nothing."""
+
+    def step(self, conn):
+        if self._read_all(conn):
+            conn.close()
+            self.done = True
+
+
+class SourceApp(_Base):
+    """Send nbytes of the seeded pattern, then close; read and hash whatever
+    the peer sends meanwhile."""
+
+    def __init__(self, nbytes, seed=1):
+        super().__init__()
+        self.rng = random.Random(seed)
+        self.left = nbytes
+        self.pending = bytearray()
+        self.closed = False
+
+    def step(self, conn):
+        self._read_all(conn)
+        while True:
+            if not self.pending and self.left:
+                n = min(self.left, CHUNK * 4)
+                self.pending += self.rng.randbytes(n)
+                self.left -= n
+            if not self.pending or not self._write(conn, self.pending):
+                break
+        if not self.pending and not self.left and not self.closed:
+            conn.close()
+            self.closed = True
+            self.done = True
+
+
+class HttpApp(_Base):
+    """GET of static files under root, HTTP/1.1 keep-alive, one request at
+    a time (enough for curl and the tests; examples/epserver.py is the full
+    server)."""
+
+    def __init__(self, root):
+        super().__init__()
+        self.root = os.path.realpath(root)
+        self.buf = bytearray()
+        self.pending = bytearray()
+        self.close_after = False
+        self.requests = 0
+
+    def _respond(self, head):
+        lines = head.decode("latin-1").split("\r\n")
+        parts = lines[0].split()
+        headers = {k.strip().lower(): v.strip() for k, _, v in
+                   (ln.partition(":") for ln in lines[1:] if ln)}
+        self.requests += 1
+        version = parts[2] if len(parts) == 3 else "HTTP/1.0"
+        keep = headers.get("connection", "").lower() != "close" and version == "HTTP/1.1"
+        status, body = "404 Not Found", b"not found\n"
+        if len(parts) != 3 or parts[0] != "GET":
+            status, body, keep = "400 Bad Request", b"bad request\n", False
+        else:
+            path = os.path.realpath(os.path.join(self.root, parts[1].split("?")[0].lstrip("/")))
+            if os.path.isdir(path):
+                path = os.path.join(path, "index.html")
+            if path.startswith(self.root + os.sep) and os.path.isfile(path):
+                with open(path, "rb") as f:
+                    status, body = "200 OK", f.read()
+        self.pending += ("HTTP/1.1 %s\r\nContent-Length: %d\r\nConnection: %s\r\n\r\n"
+                         % (status, len(body), "keep-alive" if keep else "close")).encode()
+        self.pending += body
+        self.close_after = not keep
+
+    def step(self, conn):
+        eof = self._read_all(conn, self.buf)
+        while not self.close_after:
+            end = self.buf.find(b"\r\n\r\n")
+            if end < 0:
+                break
+            head = bytes(self.buf[:end])
+            del self.buf[:end + 4]
+            self._respond(head)
+        while self.pending and self._write(conn, self.pending):
+            pass
+        if (eof or self.close_after) and not self.pending:
+            conn.close()
+            self.done = True

@@ -1,0 +1,108 @@
+"""xdpmtcp connect: a TCP client on the stack (like nc): send, half-close,
+read until the server closes, report bytes and sha256 each way."""
+import argparse
+import sys
+import time
+
+from ..apps import ConnectionRunner
+from ..apps.streams import CHUNK, _Base
+from ..xdp import XdpError
+from .common import add_iface_flags, console, fail, netns_context
+from .tcp_common import StopFlag, add_tcp_flags, conn_report, emit, engine_on
+
+EPILOG = """\
+examples:
+  xdpmtcp connect -i eth1 198.18.0.2 80 --send 'GET / HTTP/1.0\\r\\n\\r\\n' -o page.html
+  xdpmtcp connect -i eth1 198.18.0.2 5001 --send-bytes 200000000 --json
+  xdpmtcp connect -i eth1 198.18.0.2 5002 --json          # read until the server closes
+
+The local port comes from the range reserved with the kernel (61000-61999
+by default); the next hop's MAC from the kernel's neighbour table.
+"""
+
+
+class ClientApp(_Base):
+    def __init__(self, payload=b"", nbytes=0, seed=1, keep=None):
+        super().__init__()
+        import random
+        self.pending = bytearray(payload)
+        self.left = nbytes
+        self.rng = random.Random(seed)
+        self.keep = keep
+        self.shut = False
+        self.started = time.monotonic()
+        self.first_byte = None
+
+    def step(self, conn):
+        if conn.state.name in ("SYN_SENT", "SYN_RCVD"):
+            if conn.error:
+                self.error = conn.take_error()
+                self.done = True
+            return
+        while True:
+            if not self.pending and self.left:
+                n = min(self.left, CHUNK * 4)
+                self.pending += self.rng.randbytes(n)
+                self.left -= n
+            if not self.pending or not self._write(conn, self.pending):
+                break
+        if not self.pending and not self.left and not self.shut and not self.error:
+            conn.shutdown_write()
+            self.shut = True
+        before = self.bytes_in
+        eof = self._read_all(conn, self.keep)
+        if self.bytes_in > before and self.first_byte is None:
+            self.first_byte = time.monotonic() - self.started
+        if eof or self.error:
+            conn.close()
+            self.done = True
+
+
+def add_parser(sub):
+    p = sub.add_parser("connect", help="open a TCP connection from the stack (nc-like)",
+                       description=__doc__, epilog=EPILOG,
+                       formatter_class=argparse.RawDescriptionHelpFormatter)
+    add_iface_flags(p)
+    p.add_argument("host", help="IPv4 address of the server")
+    p.add_argument("port", type=int)
+    p.add_argument("--send", default="", help="send this text first (\\r\\n escapes allowed)")
+    p.add_argument("--send-bytes", type=int, default=0, help="send this many pattern bytes")
+    p.add_argument("--seed", type=int, default=1)
+    p.add_argument("-o", "--output", help="write what the server sends to this file ('-': stdout)")
+    p.add_argument("--timeout", type=float, default=60.0, help="give up after this many seconds")
+    add_tcp_flags(p)
+    p.set_defaults(func=run)
+
+
+def run(args):
+    out = console()
+    stop = StopFlag()
+    keep = bytearray() if args.output else None
+    payload = args.send.encode().decode("unicode_escape").encode("latin-1")
+    try:
+        with netns_context(args.netns), engine_on(args) as (nif, eng):
+            start = time.monotonic()
+            conn = eng.connect((args.host, args.port))
+            app = ClientApp(payload, args.send_bytes, args.seed, keep)
+            runner = ConnectionRunner(eng)
+            runner.add(conn, app)
+            ok = runner.run(lambda: app.done or stop, timeout=args.timeout)
+            elapsed = time.monotonic() - start
+            rec = conn_report(conn, app)
+            rec.update(event="conn", seconds=round(elapsed, 6), counters=conn.counters(),
+                       timed_out=not ok)
+            emit(out, args, rec, "%(local)s > %(remote)s: out %(bytes_out)d B, in %(bytes_in)d B "
+                 "sha256 %(sha256_in)s in %(seconds).3fs" % rec)
+            if not ok:
+                conn.abort()
+        if keep is not None:
+            if args.output == "-":
+                sys.stdout.buffer.write(keep)
+            else:
+                with open(args.output, "wb") as f:
+                    f.write(keep)
+    except (XdpError, OSError) as e:
+        return fail(str(e))
+    if not ok:
+        return fail("timed out after %.1fs" % args.timeout)
+    return 1 if app.error else 0

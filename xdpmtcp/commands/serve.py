@@ -1,0 +1,100 @@
+"""xdpmtcp serve: a TCP server on the stack (echo, sink, source or static HTTP)."""
+import argparse
+import time
+
+from rich.markup import escape
+
+from ..apps import ConnectionRunner, EchoApp, HttpApp, SinkApp, SourceApp
+from ..xdp import XdpError
+from .common import add_iface_flags, console, fail, netns_context
+from .tcp_common import StopFlag, add_tcp_flags, conn_report, emit, engine_on
+
+EPILOG = """\
+modes:
+  echo            every byte back until the peer closes (default)
+  sink            read and hash everything, send nothing
+  source          send --bytes of a seeded pattern, then close
+  http            GET files under --root (HTTP/1.1, keep-alive)
+
+examples:
+  xdpmtcp serve -i eth1 -p 8080 --mode http --root /var/www
+  xdpmtcp serve -i eth1 -p 5001 --mode sink --count 1 --json
+  xdpmtcp serve -i eth1 -p 5001 --mode source --bytes 200000000 --faults drop=0.02
+
+With --json each finished connection prints one line: addresses, bytes and
+sha256 each way, and the engine's counters for it.
+"""
+
+
+def add_parser(sub):
+    p = sub.add_parser("serve", help="run a TCP server on the stack (echo, sink, source, http)",
+                       description=__doc__, epilog=EPILOG,
+                       formatter_class=argparse.RawDescriptionHelpFormatter)
+    add_iface_flags(p)
+    p.add_argument("-p", "--port", type=int, required=True, help="TCP port to listen on")
+    p.add_argument("--mode", choices=["echo", "sink", "source", "http"], default="echo")
+    p.add_argument("--bytes", type=int, default=0, help="bytes per connection in source mode")
+    p.add_argument("--seed", type=int, default=1, help="pattern seed in source mode")
+    p.add_argument("--root", default=".", help="directory served in http mode")
+    p.add_argument("--backlog", type=int, default=1024)
+    p.add_argument("--count", type=int, default=0,
+                   help="exit after this many connections finished (0: until Ctrl-C)")
+    p.add_argument("--duration", type=float, help="exit after this many seconds")
+    add_tcp_flags(p)
+    p.set_defaults(func=run)
+
+
+def _app_factory(args):
+    return {"echo": EchoApp, "sink": SinkApp, "http": lambda: HttpApp(args.root),
+            "source": lambda: SourceApp(args.bytes, args.seed)}[args.mode]
+
+
+def run(args):
+    out = console()
+    stop = StopFlag()
+    make_app = _app_factory(args)
+    try:
+        with netns_context(args.netns), engine_on(args) as (nif, eng):
+            for note in nif.notes:
+                out.print("[dim]note: %s[/]" % escape(note))
+            lst = eng.listen(args.port, backlog=args.backlog)
+            runner = ConnectionRunner(eng)
+            reported = 0
+            start = time.monotonic()
+            emit(out, args, {"event": "ready", "port": args.port, "addresses": nif.addresses,
+                             "mode": args.mode},
+                 "serving %s on tcp/%d of %s (%s); Ctrl-C stops"
+                 % (args.mode, args.port, args.iface, ", ".join(nif.addresses)))
+
+            def finished():
+                nonlocal reported
+                for conn, app in runner.finished[reported:]:
+                    rec = conn_report(conn, app)
+                    rec["counters"] = conn.counters()
+                    emit(out, args, dict(event="conn", **rec),
+                         "%(remote)s: in %(bytes_in)d B sha256 %(sha256_in)s, out %(bytes_out)d B" % rec)
+                reported = len(runner.finished)
+                if stop or (args.count and reported >= args.count):
+                    return True
+                return args.duration is not None and time.monotonic() - start >= args.duration
+
+            def accept_all():
+                while True:
+                    try:
+                        conn = lst.accept()
+                    except BlockingIOError:
+                        return
+                    runner.add(conn, make_app())
+
+            while not finished():
+                eng.poll(0 if runner.ready or eng.want_flush else 0.01)
+                accept_all()
+                runner.step()
+            emit(out, args, {"event": "engine", "c": eng.c_stats(), "py": eng.stats.__dict__,
+                             "listener": lst.stats.__dict__, "port": nif.port.stats(),
+                             "xdp": nif.program.counters()},
+                 "engine: %s\nlistener: %s" % (eng.c_stats(), lst.stats))
+    except (XdpError, OSError) as e:
+        return fail(str(e))
+    return 0
+

@@ -1,0 +1,86 @@
+"""What the TCP commands (serve, connect) share: tunable overrides, the
+engine on an interface, stop signals and the final report."""
+import argparse
+import contextlib
+import dataclasses
+import json
+import signal
+
+from ..netif import NetIf
+from ..phy import PcapTap
+from ..tcp import Engine
+from ..tunables import DEFAULTS, Tunables
+
+
+def parse_tunable(text):
+    """KEY=VALUE for a field of Tunables, converted to its type."""
+    key, sep, value = text.partition("=")
+    types = {f.name: f.type for f in dataclasses.fields(Tunables)}
+    if not sep or key not in types:
+        raise argparse.ArgumentTypeError("%r: expected KEY=VALUE with KEY one of: %s"
+                                         % (text, ", ".join(sorted(types))))
+    typ = types[key]
+    try:
+        if typ is bool:
+            if value.lower() not in ("1", "0", "true", "false", "yes", "no", "on", "off"):
+                raise ValueError(value)
+            return key, value.lower() in ("1", "true", "yes", "on")
+        if typ is tuple:
+            return key, tuple(int(v) for v in value.split("-"))
+        return key, typ(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError("%s: bad value %r for a %s" % (key, value, typ.__name__)) from None
+
+
+def add_tcp_flags(p):
+    p.add_argument("--tcp", metavar="KEY=VALUE", type=parse_tunable, action="append", default=[],
+                   help="override a tunable (repeatable), e.g. --tcp congestion=newreno "
+                        "--tcp rcvbuf=1048576; see docs/tcp.md for the list")
+    p.add_argument("--json", action="store_true", help="print results as JSON lines")
+
+
+def tunables_from(args):
+    return dataclasses.replace(DEFAULTS, xdp_mode=args.xdp_mode, **dict(args.tcp))
+
+
+@contextlib.contextmanager
+def engine_on(args):
+    """NetIf + Engine for the command's flags; everything undone on exit."""
+    with NetIf(args.iface, tunables=tunables_from(args), force=args.force) as nif:
+        if args.pcap:
+            nif.port.add(PcapTap(args.pcap))
+        if args.faults:
+            nif.port.add(args.faults)
+        eng = Engine.on_netif(nif)
+        try:
+            yield nif, eng
+        finally:
+            eng.close()
+
+
+class StopFlag:
+    """Set by SIGINT/SIGTERM so loops end cleanly (the NetIf then detaches)."""
+
+    def __init__(self):
+        self.set = False
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            signal.signal(sig, self._handler)
+
+    def _handler(self, *_):
+        self.set = True
+
+    def __bool__(self):
+        return self.set
+
+
+def conn_report(conn, app):
+    out = {"local": "%s:%d" % conn.local, "remote": "%s:%d" % conn.remote}
+    out.update(app.report())
+    return out
+
+
+def emit(out, args, record, text):
+    if args.json:
+        print(json.dumps(record), flush=True)
+    else:
+        out.print(text, markup=False)
