@@ -112,6 +112,7 @@ struct xc_tcp_counters {
 	uint64_t dsacks_in;
 	uint64_t rcv_dropped;        /* bytes beyond the receive buffer */
 	uint64_t tx_no_room;         /* segments the port refused (retried later) */
+	uint64_t max_flight;         /* most bytes ever in flight (window scaling at work) */
 };
 
 struct xc_tcb {

@@ -333,6 +333,8 @@ static void sent_data(struct xc_tcp_engine *e, struct xc_tcb *t, uint32_t seq, u
 	}
 	if (seq_gt(end, t->snd_max))
 		t->snd_max = end;
+	if (tcb_flight(t) > t->c.max_flight)
+		t->c.max_flight = tcb_flight(t);
 	if (!t->timer_due[XC_T_RTO])
 		tcp_rearm_rto(e, t, now_ns);
 }

@@ -5,6 +5,7 @@ import sys
 import time
 
 from ..apps import ConnectionRunner
+from ..tcp import TcpState
 from ..apps.streams import CHUNK, _Base
 from ..xdp import XdpError
 from .common import add_iface_flags, console, fail, netns_context
@@ -30,6 +31,7 @@ class ClientApp(_Base):
         self.rng = random.Random(seed)
         self.keep = keep
         self.shut = False
+        self.eof = False
         self.started = time.monotonic()
         self.first_byte = None
 
@@ -49,11 +51,13 @@ class ClientApp(_Base):
         if not self.pending and not self.left and not self.shut and not self.error:
             conn.shutdown_write()
             self.shut = True
-        before = self.bytes_in
-        eof = self._read_all(conn, self.keep)
-        if self.bytes_in > before and self.first_byte is None:
-            self.first_byte = time.monotonic() - self.started
-        if eof or self.error:
+        if not self.eof:
+            before = self.bytes_in
+            self.eof = self._read_all(conn, self.keep)
+            if self.bytes_in > before and self.first_byte is None:
+                self.first_byte = time.monotonic() - self.started
+        # the server's FIN only ends its direction: finish sending first
+        if self.error or (self.eof and self.shut):
             conn.close()
             self.done = True
 
@@ -87,6 +91,9 @@ def run(args):
             runner = ConnectionRunner(eng)
             runner.add(conn, app)
             ok = runner.run(lambda: app.done or stop, timeout=args.timeout)
+            # let the close handshake finish (the engine resets what is left)
+            runner.run(lambda: conn.released or conn.state == TcpState.TIME_WAIT or stop,
+                       timeout=min(5.0, args.timeout))
             elapsed = time.monotonic() - start
             rec = conn_report(conn, app)
             rec.update(event="conn", seconds=round(elapsed, 6), counters=conn.counters(),

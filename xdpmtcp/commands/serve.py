@@ -91,6 +91,7 @@ def run(args):
                 accept_all()
                 runner.step()
             emit(out, args, {"event": "engine", "c": eng.c_stats(), "py": eng.stats.__dict__,
+                             "tcbs_in_use": eng.tcb_count(), "buffer_memory": eng.buffer_memory,
                              "listener": lst.stats.__dict__, "port": nif.port.stats(),
                              "xdp": nif.program.counters()},
                  "engine: %s\nlistener: %s" % (eng.c_stats(), lst.stats))

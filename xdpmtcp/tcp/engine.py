@@ -104,7 +104,7 @@ class Engine:
             self._poller.register(port.fd, select.POLLIN)
 
     @classmethod
-    def on_netif(cls, netif, **kwargs):
+    def on_netif(cls, netif, tunables=None, **kwargs):
         """An engine on a NetIf: its port, addresses, MAC, MTU and steering;
         next hops from the kernel's tables."""
         from ..kernel import resolve_next_hop
@@ -115,9 +115,9 @@ class Engine:
 
         def resolve(ip):
             hop = resolve_next_hop(ip, timeout)
-            return bytes.fromhex(hop.mac.replace(":", ""))
+            return bytes.fromhex(hop.dst_mac.replace(":", ""))
 
-        return cls(netif.port, mac, netif.addresses, tunables=netif.tunables, resolve=resolve,
+        return cls(netif.port, mac, netif.addresses, tunables=tunables or netif.tunables, resolve=resolve,
                    steering=netif, mtu=mtu, **kwargs)
 
     @staticmethod

@@ -1,0 +1,150 @@
+"""TCP programs for the kernel's side of a lab, run with the system Python
+in a namespace; each prints one JSON line.  They exercise the stack the
+way real clients and servers do (blocking sockets, asyncio, SO_LINGER)."""
+from .probes import SYSTEM_PYTHON, run_json
+
+# Pattern bytes shared with xdpmtcp.apps.streams (random.Random(seed)).
+_PATTERN = r"""
+import random
+def pattern_chunks(seed, n, chunk=262144):
+    rng = random.Random(seed)
+    while n > 0:
+        k = min(n, chunk)
+        yield rng.randbytes(k)
+        n -= k
+"""
+
+# connect; send N pattern bytes; half-close; read to EOF; hashes both ways.
+BULK_CLIENT = _PATTERN + r"""
+import hashlib, json, socket, sys, time
+ip, port, nbytes, seed, timeout = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4]), float(sys.argv[5])
+opts = sys.argv[6] if len(sys.argv) > 6 else ""
+out = {}
+t0 = time.monotonic()
+try:
+    s = socket.socket()
+    if "rcvbuf" in opts:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, int(opts.split("rcvbuf=")[1].split(",")[0]))
+    s.settimeout(timeout)
+    s.connect((ip, port))
+    sent = hashlib.sha256()
+    for c in pattern_chunks(seed, nbytes):
+        s.sendall(c)
+        sent.update(c)
+    s.shutdown(socket.SHUT_WR)
+    got = hashlib.sha256()
+    n = 0
+    while True:
+        c = s.recv(1 << 20)
+        if not c:
+            break
+        got.update(c)
+        n += len(c)
+    info = s.getsockopt(socket.IPPROTO_TCP, socket.TCP_INFO, 232)
+    s.close()
+    out.update(sha256_sent=sent.hexdigest(), bytes_sent=nbytes, sha256_recv=got.hexdigest(),
+               bytes_recv=n, seconds=time.monotonic() - t0, tcp_info_hex=info.hex())
+except OSError as e:
+    out.update(error=type(e).__name__, errno=e.errno, seconds=time.monotonic() - t0)
+print(json.dumps(out))
+"""
+
+# accept one connection; send N pattern bytes; half-close; read to EOF.
+BULK_SERVER = _PATTERN + r"""
+import hashlib, json, socket, sys, time
+ip, port, nbytes, seed, timeout = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4]), float(sys.argv[5])
+ls = socket.socket()
+ls.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+ls.bind((ip, port))
+ls.listen(8)
+print(json.dumps({"event": "listening"}), flush=True)
+ls.settimeout(timeout)
+out = {"event": "done"}
+try:
+    s, peer = ls.accept()
+    s.settimeout(timeout)
+    t0 = time.monotonic()
+    sent = hashlib.sha256()
+    for c in pattern_chunks(seed, nbytes):
+        s.sendall(c)
+        sent.update(c)
+    s.shutdown(socket.SHUT_WR)
+    got = hashlib.sha256()
+    n = 0
+    while True:
+        c = s.recv(1 << 20)
+        if not c:
+            break
+        got.update(c)
+        n += len(c)
+    s.close()
+    out.update(peer="%s:%d" % peer, sha256_sent=sent.hexdigest(), bytes_sent=nbytes,
+               sha256_recv=got.hexdigest(), bytes_recv=n, seconds=time.monotonic() - t0)
+except OSError as e:
+    out.update(error=type(e).__name__, errno=e.errno)
+print(json.dumps(out), flush=True)
+"""
+
+# N concurrent connections (asyncio): connect all, exchange a line on each,
+# close all; counts what worked.
+MANY_CLIENTS = r"""
+import asyncio, json, resource, sys, time
+resource.setrlimit(resource.RLIMIT_NOFILE, (65536, 65536))
+ip, port, n, timeout = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), float(sys.argv[4])
+async def one(i, opened, go):
+    r, w = await asyncio.open_connection(ip, port)
+    opened.append(i)
+    await go.wait()
+    msg = b"hello %d\n" % i
+    w.write(msg)
+    await w.drain()
+    got = await r.readexactly(len(msg))
+    w.close()
+    await w.wait_closed()
+    return got == msg
+async def main():
+    opened, go = [], asyncio.Event()
+    tasks = [asyncio.create_task(one(i, opened, go)) for i in range(n)]
+    t0 = time.monotonic()
+    while len(opened) < n and time.monotonic() - t0 < timeout:
+        if any(t.done() for t in tasks):
+            break
+        await asyncio.sleep(0.01)
+    concurrent = len(opened)
+    go.set()
+    res = await asyncio.wait_for(asyncio.gather(*tasks, return_exceptions=True), timeout)
+    ok = sum(1 for x in res if x is True)
+    errs = sorted({type(x).__name__ for x in res if x is not True})
+    return {"concurrent": concurrent, "ok": ok, "errors": errs, "seconds": time.monotonic() - t0}
+print(json.dumps(asyncio.run(main())))
+"""
+
+# connect, send some bytes, then abort with RST (SO_LINGER 0).
+RESET_AFTER = r"""
+import json, socket, struct, sys, time
+ip, port, nbytes = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
+s = socket.create_connection((ip, port), timeout=5)
+s.sendall(b"x" * nbytes)
+time.sleep(0.2)
+s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+s.close()
+print(json.dumps({"reset": True}))
+"""
+
+
+def bulk_client(host, ip, port, nbytes, seed=1, timeout=120.0, opts=""):
+    return run_json(host, BULK_CLIENT, ip, port, nbytes, seed, timeout, opts, timeout=timeout + 30)
+
+
+def start_bulk_server(host, ip, port, nbytes, seed=1, timeout=120.0):
+    """Started in the background; read its two JSON lines from stdout."""
+    return host.popen([SYSTEM_PYTHON, "-c", BULK_SERVER, ip, str(port), str(nbytes), str(seed),
+                       str(timeout)], stdout=__import__("subprocess").PIPE, text=True)
+
+
+def many_clients(host, ip, port, n, timeout=60.0):
+    return run_json(host, MANY_CLIENTS, ip, port, n, timeout, timeout=timeout * 2 + 30)
+
+
+def reset_after(host, ip, port, nbytes):
+    return run_json(host, RESET_AFTER, ip, port, nbytes, timeout=30)
