@@ -473,6 +473,10 @@ class Model:
     def nfrags(self):
         return len([run for run in self.runs() if run[0] > self.next_off])
 
+    def drop_consumed_recs(self):
+        while self.recs and min(self.recs)[1] <= self.read_off:
+            self.recs.remove(min(self.recs))
+
     def consume(self, n):
         n = min(n, self.next_off - self.read_off)
         out = bytes(self.data.pop(self.read_off + i) for i in range(n))
@@ -537,11 +541,13 @@ class Model:
             self.st["overlap_conflicts"] += 1
             self.st["conflict_bytes"] += diff
         if self.policy not in ("first", "last") and (ns, b) not in self.recs:
-            if len(self.recs) >= self.seg_cap:  # full: forget consumed, then the oldest
-                self.recs = [rec for rec in self.recs if rec[1] > self.read_off]
-                while len(self.recs) >= self.seg_cap:
-                    self.recs.remove(min(self.recs))
-                    self.st["seg_evicted"] += 1
+            # the C ring forgets records of consumed data from the lowest
+            # start up; when full it evicts the lowest start
+            self.drop_consumed_recs()
+            while len(self.recs) >= self.seg_cap:
+                self.recs.remove(min(self.recs))
+                self.st["seg_evicted"] += 1
+                self.drop_consumed_recs()
             self.recs.append((ns, b))
 
 

@@ -27,9 +27,9 @@
  * only if every covering segment yields.  A stored byte covered by no known
  * segment (its record was evicted, or it was stored under another policy)
  * keeps its old value.  Exact duplicates (same start and end) add no record.
- * The record list holds at most seg_cap entries; when full, records of
- * consumed data are dropped first, then the oldest (lowest start) record is
- * evicted and counted in seg_evicted.
+ * Records leave once their data is consumed (lowest start first); the list
+ * holds at most seg_cap of them, and when full the one with the lowest
+ * start is evicted (seg_evicted).
  *
  * Window overflow.  Without XC_RING_DROP_OLDEST bytes at or beyond
  * read_off + cap are trimmed (bytes_beyond).  With it the window slides to
@@ -99,8 +99,8 @@ struct xc_ring_stats {
 	uint64_t bytes_old;         /* offered bytes below read_off (already consumed): ignored */
 	uint64_t bytes_beyond;      /* trimmed: beyond read_off + cap */
 	uint64_t frag_overflow;     /* inserts refused: fragment list full */
-	uint64_t bytes_lost;        /* unread bytes dropped by XC_RING_DROP_OLDEST */
-	uint64_t gap_bytes;         /* holes skipped by xc_ring_skip_gap */
+	uint64_t bytes_lost;        /* unread bytes dropped by XC_RING_DROP_OLDEST (and resize to 0) */
+	uint64_t gap_bytes;         /* holes skipped by xc_ring_skip_gap (and XC_RING_DROP_OLDEST) */
 	uint64_t seg_evicted;       /* segment records evicted: list full */
 };
 

@@ -163,14 +163,23 @@ static void seg_drop_consumed(struct xc_ring *r)
 		seg_clear(r);
 }
 
-static void seg_compact(struct xc_ring *r, int drop_consumed)
+static void seg_compact(struct xc_ring *r)
 {
-	uint32_t n = 0;
-	for (uint32_t i = r->seg_head; i < r->seg_tail; i++)
-		if (!drop_consumed || r->segs[i].end > r->read_off)
-			r->segs[n++] = r->segs[i];
+	memmove(r->segs, r->segs + r->seg_head, (r->seg_tail - r->seg_head) * sizeof(*r->segs));
+	r->seg_tail -= r->seg_head;
 	r->seg_head = 0;
-	r->seg_tail = n;
+}
+
+/* Full: forget the oldest records (lowest start): their bytes fall back
+ * to "old wins".  O(1) each, so a stream of tiny segments stays cheap. */
+static void seg_evict(struct xc_ring *r, uint32_t keep)
+{
+	seg_drop_consumed(r);
+	while (r->seg_tail - r->seg_head > keep) {
+		r->seg_head++;
+		r->stats.seg_evicted++;
+		seg_drop_consumed(r);  /* uncovers records of consumed data */
+	}
 }
 
 static int seg_cmp(const struct xc_ring_seg *s, uint64_t start, uint64_t end)
@@ -206,29 +215,27 @@ static void seg_add(struct xc_ring *r, uint64_t start, uint64_t end)
 	if (pos < r->seg_tail && seg_cmp(&r->segs[pos], start, end) == 0)
 		return;  /* exact duplicate: its geometry is already known */
 	if (r->seg_tail - r->seg_head >= r->seg_cap) {
-		seg_compact(r, 1);
-		while (r->seg_tail - r->seg_head >= r->seg_cap) {
-			r->seg_head++;
-			r->stats.seg_evicted++;
-		}
+		seg_evict(r, r->seg_cap - 1);
 		pos = seg_find(r, start, end);
 	}
 	if (r->seg_tail == r->seg_alloc) {
-		if (r->seg_head > 0) {
-			uint32_t h = r->seg_head;
-			seg_compact(r, 0);
-			pos -= h;
-		} else {
-			uint32_t n = r->seg_alloc ? r->seg_alloc * 2 : 16;
-			if (n > r->seg_cap)
-				n = r->seg_cap;
-			struct xc_ring_seg *s = realloc(r->segs, (size_t)n * sizeof(*s));
-			if (!s) {
-				r->stats.seg_evicted++;  /* unrecorded: judged as FIRST */
-				return;
-			}
+		/* grow to twice the cap, then compact: with half the array
+		 * free by then, compaction runs once per seg_cap records */
+		struct xc_ring_seg *s = NULL;
+		uint32_t n = r->seg_alloc ? r->seg_alloc * 2 : 16;
+		if (n > 2 * r->seg_cap)
+			n = 2 * r->seg_cap;
+		if (n > r->seg_alloc && r->seg_head <= r->seg_alloc / 2)
+			s = realloc(r->segs, (size_t)n * sizeof(*s));
+		if (s) {
 			r->segs = s;
 			r->seg_alloc = n;
+		} else if (r->seg_head > 0) {
+			pos -= r->seg_head;
+			seg_compact(r);
+		} else {
+			r->stats.seg_evicted++;  /* no memory: unrecorded, judged as FIRST */
+			return;
 		}
 	}
 	memmove(r->segs + pos + 1, r->segs + pos, (r->seg_tail - pos) * sizeof(*r->segs));
@@ -546,13 +553,7 @@ int xc_ring_set_caps(struct xc_ring *r, uint32_t frag_cap, uint32_t seg_cap)
 		return -1;
 	r->frag_cap = frag_cap;
 	r->seg_cap = seg_cap;
-	if (r->seg_tail - r->seg_head > seg_cap) {
-		seg_compact(r, 1);
-		while (r->seg_tail - r->seg_head > seg_cap) {
-			r->seg_head++;
-			r->stats.seg_evicted++;
-		}
-	}
+	seg_evict(r, seg_cap);
 	return 0;
 }
 
