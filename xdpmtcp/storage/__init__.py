@@ -1,0 +1,2 @@
+"""Stream storage: the reassembly ring buffer (C) and its Python face."""
+from .ring import Ring  # noqa: F401
