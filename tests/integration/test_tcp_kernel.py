@@ -102,7 +102,7 @@ def test_200mb_from_stack_under_faults(lab):
 
 
 def test_window_scaling_sack_and_timestamps_negotiated(lab):
-    with serve(lab, "--mode", "source", "--bytes", 20_000_000, "--faults", "drop=0.01,seed=2,direction=rx") as sp:
+    with serve(lab, "--mode", "source", "--bytes", 20_000_000, "--faults", "drop=0.01,seed=2,direction=tx") as sp:
         res = kernel_peers.bulk_client(lab.peer, lab.stack.ip, PORT, 0)
         conn = sp.wait_event("conn")
         assert res["sha256_recv"] == conn["sha256_out"]

@@ -50,6 +50,8 @@
 #define XC_TF_RTO_RECOVERY 0x1000 /* retransmitting after an RTO (go-back-N) */
 #define XC_TF_FIN_OOO 0x2000     /* peer's FIN seen, not yet consumed: rcv_fin_seq */
 #define XC_TF_WND_PROBE 0x4000   /* the next segment may exceed the window by a byte */
+#define XC_TF_TLP_OUT 0x8000     /* a tail loss probe is unanswered (until tlp_high_seq is acked) */
+#define XC_TF_TLP_NEW 0x10000    /* the next new segment may exceed cwnd (the probe itself) */
 
 /* Event bits for Python, collected per connection and drained per batch. */
 #define XC_EV_READABLE 0x1       /* new in-order data */
@@ -67,7 +69,8 @@
 #define XC_T_PERSIST 2           /* zero-window probe */
 #define XC_T_KEEPALIVE 3         /* armed by Python */
 #define XC_T_TIMEWAIT 4          /* armed by Python; also idle timeout */
-#define XC_T_COUNT 5
+#define XC_T_TLP 5               /* tail loss probe (RFC 8985 §7) */
+#define XC_T_COUNT 6
 
 /* Verdicts of xc_tcp_timer (what Python must do). */
 #define XC_TV_NONE 0
@@ -113,6 +116,10 @@ struct xc_tcp_counters {
 	uint64_t rcv_dropped;        /* bytes beyond the receive buffer */
 	uint64_t tx_no_room;         /* segments the port refused (retried later) */
 	uint64_t max_flight;         /* most bytes ever in flight (window scaling at work) */
+	uint64_t tlp_probes;         /* tail loss probes sent (RFC 8985 §7) */
+	uint64_t early_retrans;      /* fast retransmits with a lowered threshold (RFC 5827) */
+	uint64_t limited_transmits;  /* new segments sent on the first dupACKs (RFC 3042) */
+	uint64_t lost_retrans;       /* retransmissions found lost by later SACKs (RACK-like) */
 };
 
 struct xc_tcb {
@@ -143,6 +150,9 @@ struct xc_tcb {
 	uint32_t rcv_nxt;
 	uint32_t rcv_adv;            /* right edge advertised: never moves left */
 	uint32_t rcv_wnd_last;       /* window in the last segment sent, bytes */
+	uint32_t tlp_high_seq;       /* snd_max when the last probe was sent */
+	uint32_t rxt_una_seq;        /* last retransmission of the segment at snd_una ... */
+	uint32_t rxt_una_mark;       /* ... and snd_max when it was sent */
 	uint32_t rcv_fin_seq;        /* sequence number of the peer's FIN, with XC_TF_FIN_OOO */
 	/* options */
 	uint16_t mss;                /* payload bytes per segment we send (options excluded) */
@@ -170,7 +180,7 @@ struct xc_tcb {
 	uint32_t cc_algo;
 	uint32_t keepalive_idle_s;   /* Python sets, C reads nothing: TCP_KEEPIDLE */
 	/* timers */
-	uint64_t timer_due[5];        /* XC_T_COUNT */
+	uint64_t timer_due[6];        /* XC_T_COUNT */
 	uint64_t timer_queued_ns;    /* earliest deadline Python has in its heap */
 	uint64_t last_recv_ns;       /* for keepalive and idle timeout */
 	uint64_t last_send_ns;       /* for restart after idle */

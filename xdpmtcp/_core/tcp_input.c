@@ -57,6 +57,8 @@ static void enter_recovery(struct xc_tcp_engine *e, struct xc_tcb *t, uint64_t n
 		t->c.bytes_retrans += len;
 		if (t->flags & XC_TF_SACK_OK)
 			xc_sack_mark_rxt(&t->sack, t->snd_una, len);
+		t->rxt_una_seq = t->snd_una;
+		t->rxt_una_mark = t->snd_max;
 	}
 	if (!(t->flags & XC_TF_SACK_OK))
 		t->cc.cwnd = t->cc.ssthresh + 3 * t->mss;   /* RFC 6582 step 3 (inflation) */
@@ -82,6 +84,31 @@ static void newreno_partial_ack(struct xc_tcp_engine *e, struct xc_tcb *t, uint3
 		t->cc.cwnd += t->mss;
 	if (t->cc.cwnd < t->mss)
 		t->cc.cwnd = t->mss;
+}
+
+/* A retransmission of the first hole is lost when data sent after it is
+ * SACKed while the hole stays (the idea of RACK, RFC 8985, for the one
+ * segment that matters most): send it again instead of waiting an RTO. */
+static void check_lost_retransmit(struct xc_tcp_engine *e, struct xc_tcb *t, uint64_t now_ns)
+{
+	if (t->rxt_una_seq != t->snd_una || !seq_gt(t->sack.high_sacked, t->rxt_una_mark))
+		return;
+	uint32_t len = snd_data_end(t) - t->snd_una;
+	if ((int32_t)len <= 0)
+		return;
+	if (len > t->mss)
+		len = t->mss;
+	if (t->sack.n && seq_lt(t->sack.r[0].start, t->snd_una + len))
+		len = t->sack.r[0].start - t->snd_una;
+	if (!len || (int32_t)len < 0)
+		return;
+	if (tcp_send_segment(e, t, t->snd_una, len, 0, now_ns) == 0) {
+		t->c.retrans_segs++;
+		t->c.fast_retrans++;
+		t->c.lost_retrans++;
+		t->c.bytes_retrans += len;
+		t->rxt_una_mark = t->snd_max;
+	}
 }
 
 static void fin_acked(struct xc_tcp_engine *e, struct xc_tcb *t)
@@ -168,10 +195,15 @@ static int process_ack(struct xc_tcp_engine *e, struct xc_tcb *t, const struct t
 		}
 		if ((t->flags & XC_TF_RTO_RECOVERY) && seq_geq(ack, t->recover))
 			t->flags &= ~XC_TF_RTO_RECOVERY;
-		if (t->snd_una == t->snd_max)
+		if ((t->flags & XC_TF_TLP_OUT) && seq_geq(ack, t->tlp_high_seq))
+			t->flags &= ~XC_TF_TLP_OUT;
+		if (t->snd_una == t->snd_max) {
 			t->timer_due[XC_T_RTO] = 0;
-		else
+			t->timer_due[XC_T_TLP] = 0;
+		} else {
 			tcp_rearm_rto(e, t, now_ns);
+			tcp_arm_tlp(e, t, now_ns);
+		}
 		if (data_acked)
 			tcb_event(e, t, XC_EV_WRITABLE | XC_EV_ACKED);
 		if (fin_now)
@@ -186,8 +218,18 @@ static int process_ack(struct xc_tcp_engine *e, struct xc_tcb *t, const struct t
 		t->dupacks++;
 		t->c.dupacks_in++;
 		if (!(t->flags & XC_TF_IN_RECOVERY)) {
-			int lost = t->dupacks >= XC_DUPTHRESH ||
+			/* RFC 5827 early retransmit: with fewer than four segments
+			 * out and nothing new to send, fewer dupACKs will ever come */
+			uint32_t thresh = XC_DUPTHRESH;
+			uint32_t segs = (tcb_flight(t) + t->mss - 1) / t->mss;
+			int can_send_new = seq_lt(t->snd_max, snd_data_end(t)) &&
+					   seq_lt(t->snd_max, t->snd_una + t->snd_wnd);
+			if (segs < 4 && !can_send_new)
+				thresh = segs > 1 ? segs - 1 : 1;
+			int lost = t->dupacks >= thresh ||
 				   ((t->flags & XC_TF_SACK_OK) && xc_sack_is_lost(&t->sack, t->snd_una, t->mss));
+			if (lost && thresh < XC_DUPTHRESH && t->dupacks < XC_DUPTHRESH)
+				t->c.early_retrans++;
 			/* RFC 6582 §3.2 step 2: no new recovery before the ACK covers
 			 * `recover` (only unmet while resending after an RTO) */
 			if (lost && seq_geq(t->snd_una, t->recover)) {
@@ -196,6 +238,8 @@ static int process_ack(struct xc_tcp_engine *e, struct xc_tcb *t, const struct t
 			}
 		} else if (!(t->flags & XC_TF_SACK_OK)) {
 			t->cc.cwnd += t->mss;              /* RFC 6582 step 4 */
+		} else {
+			check_lost_retransmit(e, t, now_ns);
 		}
 		tcb_output(e, t);
 	}

@@ -182,6 +182,7 @@ uint32_t tcp_rcv_window(const struct xc_tcb *t);
 /* tcp_timer.c */
 void tcp_rtt_sample(struct xc_tcp_engine *e, struct xc_tcb *t, uint32_t rtt_us);
 void tcp_rearm_rto(struct xc_tcp_engine *e, struct xc_tcb *t, uint64_t now_ns);
+void tcp_arm_tlp(struct xc_tcp_engine *e, struct xc_tcb *t, uint64_t now_ns);
 /* tcp_input.c */
 int tcp_challenge_ack(struct xc_tcp_engine *e, struct xc_tcb *t, uint64_t now_ns);
 

@@ -337,6 +337,8 @@ static void sent_data(struct xc_tcp_engine *e, struct xc_tcb *t, uint32_t seq, u
 		t->c.max_flight = tcb_flight(t);
 	if (!t->timer_due[XC_T_RTO])
 		tcp_rearm_rto(e, t, now_ns);
+	if (!t->timer_due[XC_T_TLP])
+		tcp_arm_tlp(e, t, now_ns);
 }
 
 /* RFC 6675 §5 (with SACK) during fast recovery: send while the pipe
@@ -360,6 +362,10 @@ static int output_sack_recovery(struct xc_tcp_engine *e, struct xc_tcb *t, uint6
 			if (tcp_send_segment(e, t, seq, len, 0, now_ns) < 0)
 				break;
 			xc_sack_mark_rxt(&t->sack, seq, len);
+			if (seq == t->snd_una) {
+				t->rxt_una_seq = seq;
+				t->rxt_una_mark = t->snd_max;
+			}
 			t->c.fast_retrans++;
 			t->c.sack_retrans++;
 			sent_data(e, t, seq, len, 0, now_ns);
@@ -401,7 +407,15 @@ int tcp_output(struct xc_tcp_engine *e, struct xc_tcb *t, uint64_t now_ns)
 		sent += output_sack_recovery(e, t, now_ns);
 	while (!sack_recovery) {
 		uint32_t data_end = snd_data_end(t);
-		uint32_t wnd = t->snd_wnd < t->cc.cwnd ? t->snd_wnd : t->cc.cwnd;
+		uint32_t cwnd = t->cc.cwnd;
+		/* RFC 3042 limited transmit: a new segment for each of the
+		 * first two dupACKs keeps the ACK clock going */
+		if (t->dupacks && t->dupacks < XC_DUPTHRESH && !(t->flags & XC_TF_IN_RECOVERY) &&
+		    t->snd_nxt == t->snd_max)
+			cwnd += t->dupacks * t->mss;
+		if (t->flags & XC_TF_TLP_NEW)
+			cwnd = tcb_flight(t) + t->mss;     /* the probe may exceed cwnd */
+		uint32_t wnd = t->snd_wnd < cwnd ? t->snd_wnd : cwnd;
 		uint32_t wnd_end = t->snd_una + wnd;
 		if (t->flags & XC_TF_WND_PROBE)
 			wnd_end = t->snd_una + (t->snd_wnd ? t->snd_wnd : 1);
@@ -438,9 +452,11 @@ int tcp_output(struct xc_tcp_engine *e, struct xc_tcb *t, uint64_t now_ns)
 			flags |= TCP_FIN;
 		if (tcp_send_segment(e, t, seq, len, flags, now_ns) < 0)
 			break;
+		if (t->dupacks && t->dupacks < XC_DUPTHRESH && seq == t->snd_max && len)
+			t->c.limited_transmits++;
 		t->snd_nxt = seq + len + (uint32_t)fin;
 		sent_data(e, t, seq, len, fin, now_ns);
-		t->flags &= ~XC_TF_WND_PROBE;
+		t->flags &= ~(XC_TF_WND_PROBE | XC_TF_TLP_NEW);
 		sent++;
 		if (fin || sent >= 4 * TX_BATCH)
 			break;

@@ -43,6 +43,53 @@ void tcp_rearm_rto(struct xc_tcp_engine *e, struct xc_tcb *t, uint64_t now_ns)
 	tcb_timer_set(e, t, XC_T_RTO, now_ns + (uint64_t)clamp_rto(e, us) * 1000);
 }
 
+/* RFC 8985 §7.2: a probe 2*SRTT after the last send while the flight is
+ * open, so a lost tail is found by SACK, not by a 200 ms+ RTO.  One
+ * segment in flight may wait for a delayed ACK: add the RTO floor. */
+void tcp_arm_tlp(struct xc_tcp_engine *e, struct xc_tcb *t, uint64_t now_ns)
+{
+	if (!(t->flags & XC_TF_SACK_OK) || !t->srtt_us || t->snd_una == t->snd_max ||
+	    (t->flags & (XC_TF_IN_RECOVERY | XC_TF_RTO_RECOVERY | XC_TF_TLP_OUT))) {
+		t->timer_due[XC_T_TLP] = 0;
+		return;
+	}
+	uint64_t us = 2ull * t->srtt_us;
+	if (us < 10000)
+		us = 10000;
+	if (tcb_flight(t) <= t->mss)
+		us += e->cfg.rto_min_us;
+	if (us >= t->rto_us) {             /* the RTO would come first anyway */
+		t->timer_due[XC_T_TLP] = 0;
+		return;
+	}
+	tcb_timer_set(e, t, XC_T_TLP, now_ns + us * 1000);
+}
+
+static int on_tlp(struct xc_tcp_engine *e, struct xc_tcb *t, uint64_t now_ns)
+{
+	if (!tcb_synchronized(t) || t->state == XC_TCP_TIME_WAIT || t->snd_una == t->snd_max ||
+	    (t->flags & (XC_TF_IN_RECOVERY | XC_TF_RTO_RECOVERY | XC_TF_TLP_OUT)))
+		return XC_TV_NONE;
+	uint32_t data_end = snd_data_end(t);
+	t->flags |= XC_TF_TLP_OUT;
+	t->tlp_high_seq = t->snd_max;
+	t->c.tlp_probes++;
+	if (seq_lt(t->snd_nxt, data_end) && seq_lt(t->snd_nxt, t->snd_una + t->snd_wnd)) {
+		t->flags |= XC_TF_TLP_NEW;      /* new data is the best probe */
+		tcb_output(e, t);
+	} else {
+		/* resend the last segment of the flight */
+		uint32_t end = seq_lt(data_end, t->snd_max) ? data_end : t->snd_max;
+		uint32_t len = end - t->snd_una < t->mss ? end - t->snd_una : t->mss;
+		if (len && (int32_t)len > 0 && tcp_send_segment(e, t, end - len, len, 0, now_ns) == 0) {
+			t->c.retrans_segs++;
+			t->c.bytes_retrans += len;
+		}
+	}
+	tcp_rearm_rto(e, t, now_ns);
+	return XC_TV_NONE;
+}
+
 uint64_t xc_tcb_next_deadline(const struct xc_tcb *t)
 {
 	uint64_t best = 0;
@@ -78,7 +125,8 @@ static int on_rto(struct xc_tcp_engine *e, struct xc_tcb *t, uint64_t now_ns)
 		t->cc.cwnd = t->mss;
 	/* RFC 6675 §5.1 / RFC 6582: leave fast recovery; go back to snd_una.
 	 * The scoreboard is dropped: the receiver may renege (RFC 2018 §8). */
-	t->flags &= ~(XC_TF_IN_RECOVERY | XC_TF_RTT_TIMING | XC_TF_WND_PROBE);
+	t->flags &= ~(XC_TF_IN_RECOVERY | XC_TF_RTT_TIMING | XC_TF_WND_PROBE | XC_TF_TLP_OUT);
+	t->timer_due[XC_T_TLP] = 0;
 	t->flags |= XC_TF_RTO_RECOVERY;
 	t->recover = t->snd_max;
 	t->dupacks = 0;
@@ -133,6 +181,8 @@ int xc_tcp_timer(struct xc_tcp_engine *e, struct xc_tcb *t, int kind, uint64_t n
 		return XC_TV_NONE;
 	case XC_T_PERSIST:
 		return on_persist(e, t, now_ns);
+	case XC_T_TLP:
+		return on_tlp(e, t, now_ns);
 	default:
 		return XC_TV_EXPIRED;
 	}

@@ -89,7 +89,8 @@ print(json.dumps(out), flush=True)
 # close all; counts what worked.
 MANY_CLIENTS = r"""
 import asyncio, json, resource, sys, time
-resource.setrlimit(resource.RLIMIT_NOFILE, (65536, 65536))
+hard = resource.getrlimit(resource.RLIMIT_NOFILE)[1]
+resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
 ip, port, n, timeout = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), float(sys.argv[4])
 async def one(i, opened, go):
     r, w = await asyncio.open_connection(ip, port)

@@ -46,3 +46,4 @@ class Timer(enum.IntEnum):
     PERSIST = lib.XC_T_PERSIST
     KEEPALIVE = lib.XC_T_KEEPALIVE
     TIMEWAIT = lib.XC_T_TIMEWAIT   # also the FIN-WAIT-2 and idle timeouts
+    TLP = lib.XC_T_TLP
