@@ -13,6 +13,8 @@ def pattern_bytes(seed, n):
 
 
 class _Base:
+    hashed = True      # sha256 both ways (off for benchmarks: it costs a core)
+
     def __init__(self):
         self.done = False
         self.bytes_in = 0
@@ -34,7 +36,8 @@ class _Base:
             if not chunk:
                 return True
             self.bytes_in += len(chunk)
-            self._in_hash.update(chunk)
+            if self.hashed:
+                self._in_hash.update(chunk)
             if keep is not None:
                 keep.extend(chunk)
 
@@ -49,14 +52,17 @@ class _Base:
             pending.clear()
             return 0
         if n:
-            self._out_hash.update(memoryview(pending)[:n])
+            if self.hashed:
+                self._out_hash.update(memoryview(pending)[:n])
             del pending[:n]
             self.bytes_out += n
         return n
 
     def report(self):
-        return {"bytes_in": self.bytes_in, "sha256_in": self._in_hash.hexdigest(),
-                "bytes_out": self.bytes_out, "sha256_out": self._out_hash.hexdigest(),
+        h_in = self._in_hash.hexdigest() if self.hashed else None
+        h_out = self._out_hash.hexdigest() if self.hashed else None
+        return {"bytes_in": self.bytes_in, "sha256_in": h_in,
+                "bytes_out": self.bytes_out, "sha256_out": h_out,
                 "error": os.strerror(self.error) if self.error else None}
 
 
@@ -81,6 +87,10 @@ class EchoApp(_Base):
 class SinkApp(_Base):
     """Read and hash everything until the peer closes; send nothing."""
 
+    def __init__(self, hashed=True):
+        super().__init__()
+        self.hashed = hashed
+
     def step(self, conn):
         if self._read_all(conn):
             conn.close()
@@ -91,9 +101,12 @@ class SourceApp(_Base):
     """Send nbytes of the seeded pattern, then close; read and hash whatever
     the peer sends meanwhile."""
 
-    def __init__(self, nbytes, seed=1):
+    def __init__(self, nbytes, seed=1, hashed=True):
         super().__init__()
+        self.hashed = hashed
         self.rng = random.Random(seed)
+        # unhashed: one block of the pattern, repeated (no per-byte work)
+        self.block = None if hashed else self.rng.randbytes(CHUNK * 4)
         self.left = nbytes
         self.pending = bytearray()
         self.closed = False
@@ -103,7 +116,7 @@ class SourceApp(_Base):
         while True:
             if not self.pending and self.left:
                 n = min(self.left, CHUNK * 4)
-                self.pending += self.rng.randbytes(n)
+                self.pending += self.block[:n] if self.block else self.rng.randbytes(n)
                 self.left -= n
             if not self.pending or not self._write(conn, self.pending):
                 break

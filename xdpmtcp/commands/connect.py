@@ -5,7 +5,6 @@ import sys
 import time
 
 from ..apps import ConnectionRunner
-from ..tcp import TcpState
 from ..apps.streams import CHUNK, _Base
 from ..xdp import XdpError
 from .common import add_iface_flags, console, fail, netns_context
@@ -91,9 +90,6 @@ def run(args):
             runner = ConnectionRunner(eng)
             runner.add(conn, app)
             ok = runner.run(lambda: app.done or stop, timeout=args.timeout)
-            # let the close handshake finish (the engine resets what is left)
-            runner.run(lambda: conn.released or conn.state == TcpState.TIME_WAIT or stop,
-                       timeout=min(5.0, args.timeout))
             elapsed = time.monotonic() - start
             rec = conn_report(conn, app)
             rec.update(event="conn", seconds=round(elapsed, 6), counters=conn.counters(),

@@ -36,6 +36,8 @@ def add_parser(sub):
     p.add_argument("--bytes", type=int, default=0, help="bytes per connection in source mode")
     p.add_argument("--seed", type=int, default=1, help="pattern seed in source mode")
     p.add_argument("--root", default=".", help="directory served in http mode")
+    p.add_argument("--no-hash", action="store_true",
+                   help="sink/source: skip the sha256 and repeat one pattern block (benchmarks)")
     p.add_argument("--backlog", type=int, default=1024)
     p.add_argument("--count", type=int, default=0,
                    help="exit after this many connections finished (0: until Ctrl-C)")
@@ -45,8 +47,9 @@ def add_parser(sub):
 
 
 def _app_factory(args):
-    return {"echo": EchoApp, "sink": SinkApp, "http": lambda: HttpApp(args.root),
-            "source": lambda: SourceApp(args.bytes, args.seed)}[args.mode]
+    hashed = not args.no_hash
+    return {"echo": EchoApp, "sink": lambda: SinkApp(hashed), "http": lambda: HttpApp(args.root),
+            "source": lambda: SourceApp(args.bytes, args.seed, hashed)}[args.mode]
 
 
 def run(args):

@@ -54,6 +54,7 @@ def engine_on(args):
         eng = Engine.on_netif(nif)
         try:
             yield nif, eng
+            eng.drain()           # closes in progress finish before the resets
         finally:
             eng.close()
 

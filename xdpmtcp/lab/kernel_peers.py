@@ -27,19 +27,30 @@ try:
         s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, int(opts.split("rcvbuf=")[1].split(",")[0]))
     s.settimeout(timeout)
     s.connect((ip, port))
+    t0 = time.monotonic()
+    hashed = "nohash" not in opts
     sent = hashlib.sha256()
-    for c in pattern_chunks(seed, nbytes):
-        s.sendall(c)
-        sent.update(c)
+    if hashed:
+        for c in pattern_chunks(seed, nbytes):
+            s.sendall(c)
+            sent.update(c)
+    else:      # benchmarks: one block again and again, no per-byte work
+        block, left = next(pattern_chunks(seed, 1 << 20, 1 << 20)), nbytes
+        while left:
+            k = min(left, len(block))
+            s.sendall(block[:k] if k < len(block) else block)
+            left -= k
     s.shutdown(socket.SHUT_WR)
     got = hashlib.sha256()
     n = 0
+    buf = bytearray(1 << 20)
     while True:
-        c = s.recv(1 << 20)
-        if not c:
+        k = s.recv_into(buf)
+        if not k:
             break
-        got.update(c)
-        n += len(c)
+        if hashed:
+            got.update(memoryview(buf)[:k])
+        n += k
     info = s.getsockopt(socket.IPPROTO_TCP, socket.TCP_INFO, 232)
     s.close()
     out.update(sha256_sent=sent.hexdigest(), bytes_sent=nbytes, sha256_recv=got.hexdigest(),

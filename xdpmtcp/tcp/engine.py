@@ -125,6 +125,15 @@ class Engine:
         return time.monotonic_ns()
 
     # -- lifecycle --------------------------------------------------------------------
+    def drain(self, timeout=2.0):
+        """Poll until every connection has finished closing (released or in
+        TIME-WAIT), at most timeout seconds: what the kernel does for a
+        process that exits with connections still closing."""
+        def quiet():
+            return all(c.state in (TcpState.TIME_WAIT, TcpState.CLOSED) or not c.orphan
+                       for c in self.conns.values())
+        return self.run_until(quiet, timeout)
+
     def close(self):
         """Reset every connection and free the C engine."""
         if self.raw is None:
