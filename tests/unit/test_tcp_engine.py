@@ -291,3 +291,69 @@ def test_challenge_acks_are_rate_limited():
         p.run_for(0.1)
         assert server.counters()["challenge_acks"] == 5
         assert p.a.c_stats()["challenge_acks_limited"] == 15
+
+
+# --- timers and the rest of the state machine ------------------------------------
+
+
+def test_simultaneous_open():
+    with EnginePair() as p:
+        # both sides connect to each other's port at once: SYNs cross
+        a = p.a.connect((ADDR_B, 61500))
+        b_port = a.local[1]
+        p.b.ephemeral.take = lambda in_use: 61500        # b's local port is a's target
+        b = p.b.connect((ADDR_A, b_port))
+        assert p.run_until(lambda: a.state == TcpState.ESTABLISHED and
+                           b.state == TcpState.ESTABLISHED, 3)
+        data = os.urandom(10_000)
+        assert transfer(p, a, b, data) == data
+
+
+def test_keepalive_probes_then_timeout():
+    with EnginePair() as p:
+        _, server, client = connected(p)
+        client.keepalive_idle_s, client.keepalive_intvl_s, client.keepalive_cnt = 0.1, 0.05, 3
+        client.set_keepalive(True)
+        p.run_for(0.4)
+        assert client.counters()["keepalive_probes"] >= 2
+        assert client.state == TcpState.ESTABLISHED          # answered: still alive
+        p.port_a.add(FaultInjector.parse("drop=1,direction=rx"))   # server goes deaf
+        assert p.run_until(lambda: client.state == TcpState.CLOSED, 3)
+        assert client.take_error() == errno.ETIMEDOUT
+
+
+def test_idle_timeout_resets():
+    with EnginePair(tcp_timeout=0.3) as p:
+        _, server, client = connected(p)
+        assert p.run_until(lambda: server.state == TcpState.CLOSED, 3)
+        assert server.take_error() == errno.ETIMEDOUT
+        assert p.run_until(lambda: client.error == errno.ECONNRESET, 2)
+
+
+def test_tail_loss_probe_recovers_without_rto():
+    with EnginePair() as p:
+        _, server, client = connected(p)
+        transfer(p, client, server, os.urandom(100_000))     # an RTT sample
+        # the whole of a short burst is lost: no dupACK will ever come
+        p.port_b.add(FaultInjector.parse("drop=1,direction=tx"))
+        client.send(os.urandom(3000))
+        p.b.poll()
+        FaultInjector.uninstall(p.port_b)
+        assert client.tcb.snd_max != client.tcb.snd_una
+        got = bytearray()
+        assert p.run_until(lambda: got.extend(server.recv(1 << 16)) if server.readable_bytes
+                           else len(got) >= 3000, 1.0)
+        c = client.counters()
+        assert c["tlp_probes"] >= 1 and c["rto_events"] == 0
+
+
+def test_isn_is_keyed_and_clocked():
+    t0 = 10**12
+    a = lib.xc_isn(1, 2, 3, 4, t0)
+    assert lib.xc_isn(1, 2, 3, 4, t0) == a                   # deterministic per key
+    assert lib.xc_isn(1, 2, 3, 5, t0) != a                   # another tuple: unrelated
+    assert (lib.xc_isn(1, 2, 3, 4, t0 + 4_000_000) - a) % 2**32 == 1000   # 4 µs clock
+    for age_min, ok in ((0, True), (1, True), (2, False)):
+        c = lib.xc_syncookie_make(1, 2, 3, 4, 777, 2, t0)
+        assert (lib.xc_syncookie_check(1, 2, 3, 4, 777, c, t0 + age_min * 60 * 10**9) == 2) == ok
+    assert lib.xc_syncookie_check(1, 2, 3, 4, 778, c, t0) == -1          # other peer ISN

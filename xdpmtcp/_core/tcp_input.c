@@ -228,6 +228,11 @@ static int process_ack(struct xc_tcp_engine *e, struct xc_tcb *t, const struct t
 				thresh = segs > 1 ? segs - 1 : 1;
 			int lost = t->dupacks >= thresh ||
 				   ((t->flags & XC_TF_SACK_OK) && xc_sack_is_lost(&t->sack, t->snd_una, t->mss));
+			/* RFC 8985 §7.4: the probe was delivered (SACKed) and the
+			 * hole before it was not: what was sent before it is lost */
+			if ((t->flags & (XC_TF_TLP_OUT | XC_TF_SACK_OK)) == (XC_TF_TLP_OUT | XC_TF_SACK_OK) &&
+			    seq_geq(t->sack.high_sacked, t->tlp_high_seq))
+				lost = 1;
 			if (lost && thresh < XC_DUPTHRESH && t->dupacks < XC_DUPTHRESH)
 				t->c.early_retrans++;
 			/* RFC 6582 §3.2 step 2: no new recovery before the ACK covers

@@ -436,7 +436,7 @@ int tcp_output(struct xc_tcp_engine *e, struct xc_tcb *t, uint64_t now_ns)
 			break;
 		}
 		/* Nagle (RFC 896): hold a small segment while data is unacked */
-		if (len < t->mss && !fin && !(t->flags & XC_TF_NODELAY) &&
+		if (len < t->mss && !fin && !(t->flags & (XC_TF_NODELAY | XC_TF_TLP_NEW)) &&
 		    t->snd_una != t->snd_max && len == avail)
 			break;
 		/* sender SWS avoidance: a small segment only if it is all we have */

@@ -312,6 +312,8 @@ class Engine:
         if rtt_ns > 0:
             lib.xc_tcp_rtt_sample(self.raw, tcb, max(1, rtt_ns // 1000))
         conn._set_state(TcpState.ESTABLISHED)
+        if self.tunables.tcp_timeout > 0:
+            conn._arm_python_timer(self.tunables.tcp_timeout)   # idle timeout
         if conn.orphan:
             conn.shutdown_write()
 
