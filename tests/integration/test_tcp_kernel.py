@@ -101,14 +101,22 @@ def test_200mb_from_stack_under_faults(lab):
 # --- options --------------------------------------------------------------------
 
 
-def test_window_scaling_sack_and_timestamps_negotiated(lab):
-    with serve(lab, "--mode", "source", "--bytes", 20_000_000, "--faults", "drop=0.01,seed=2,direction=tx") as sp:
+def test_window_scaling_exceeds_64k_in_flight(lab):
+    with serve(lab, "--mode", "source", "--bytes", 50_000_000) as sp:
+        res = kernel_peers.bulk_client(lab.peer, lab.stack.ip, PORT, 0)
+        conn = sp.wait_event("conn")
+        assert res["sha256_recv"] == conn["sha256_out"]
+        assert conn["counters"]["max_flight"] > 65535      # only possible with scaling
+
+
+def test_sack_from_kernel_drives_recovery(lab):
+    with serve(lab, "--mode", "source", "--bytes", 20_000_000,
+               "--faults", "drop=0.01,seed=2,direction=tx") as sp:
         res = kernel_peers.bulk_client(lab.peer, lab.stack.ip, PORT, 0)
         conn = sp.wait_event("conn")
         assert res["sha256_recv"] == conn["sha256_out"]
         c = conn["counters"]
-        assert c["sack_blocks_in"] > 0                    # the kernel SACKed, we used it
-        assert c["max_flight"] > 65535                     # window scaling at work
+        assert c["sack_blocks_in"] > 0 and c["sack_retrans"] > 0   # the kernel SACKed, we used it
 
 
 def test_peer_without_timestamps_or_sack(lab):
