@@ -239,11 +239,14 @@ class Engine:
         self._drain_events()
         return conn
 
+    def _conn_answering(self, f, listener):
+        """A new block for the tuple of segment f, seen from our side."""
+        return self._new_conn((f.ip.dst, f.tcp.dst_port), (f.ip.src, f.tcp.src_port), f.eth.src,
+                              listener)
+
     def passive_open(self, listener, f, now_ns):
         """A SYN-RCVD connection answering SYN f (SYN-ACK sent)."""
-        local = (f.ip.dst, f.tcp.dst_port)
-        remote = (f.ip.src, f.tcp.src_port)
-        conn = self._new_conn(local, remote, f.eth.src, listener)
+        conn = self._conn_answering(f, listener)
         if conn is None:
             return None
         tcb = conn.tcb
@@ -261,9 +264,7 @@ class Engine:
     def cookie_open(self, listener, f, mss, now_ns):
         """A connection rebuilt from a valid SYN-cookie ACK (no options
         beyond the MSS survive a cookie)."""
-        local = (f.ip.dst, f.tcp.dst_port)
-        remote = (f.ip.src, f.tcp.src_port)
-        conn = self._new_conn(local, remote, f.eth.src, listener)
+        conn = self._conn_answering(f, listener)
         if conn is None:
             return None
         tcb = conn.tcb
