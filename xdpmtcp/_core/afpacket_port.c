@@ -1,11 +1,12 @@
 /* AF_PACKET backend: recvmmsg/sendmmsg batches on a packet socket.
  *
- * Why not a TPACKET_V3 ring: the kernel copies each frame once either way
- * (into the ring or into our buffer), batches already amortise the
- * syscall, and a V3 ring only wakes the reader when a block fills or its
- * timer (>= 1 ms) expires, which adds that much latency to a sparse flow
- * crossing a forwarder.  Measured numbers are in docs/ (see the bridge
- * bench). */
+ * Why not an RX ring: measured on the lab bridge (2 cores, veth, kernel TCP
+ * across it), receiving is ~17% of the bridge's CPU and sending ~80%, most
+ * of that the receiving kernel's TCP running inside our sendmmsg.  A
+ * TPACKET_V2 ring prototype gained ~13% throughput, at the price of ring
+ * memory pinned up front; TPACKET_V3 would also delay every frame of a
+ * sparse flow by its block timer (>= 1 ms).  Batches keep syscalls off
+ * the per-frame cost and kernel memory is only used while frames queue. */
 #define _GNU_SOURCE   /* recvmmsg, sendmmsg */
 #include <errno.h>
 #include <poll.h>
