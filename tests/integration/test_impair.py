@@ -83,3 +83,21 @@ def test_bad_spec_and_wrong_lab_are_refused(inline_lab, lab):
         Bridge(lab)
     with pytest.raises(BridgeError, match="never started"):
         Bridge(inline_lab).stop()
+    broken = Bridge(inline_lab)
+    broken.argv = lambda: [broken.python, "-m", "xdpmtcp.lab.impair", "nosuch0", "nosuch1"]
+    with pytest.raises(BridgeError, match="no interface nosuch0"):
+        broken.start()
+
+
+def test_lab_impair_command(inline_lab):
+    import json
+    import subprocess
+    import sys
+    r = subprocess.run([sys.executable, "-m", "xdpmtcp", "lab", "impair", inline_lab.name,
+                        "--faults", "drop=0.1,seed=3", "--duration", "0.5", "--json"],
+                       capture_output=True, text=True, timeout=60,
+                       env=dict(os.environ, PYTHONPATH=REPO))
+    assert r.returncode == 0, r.stderr
+    counters = json.loads(r.stdout)
+    assert set(counters) == {"c2s", "s2c"} and "dropped" in counters["c2s"]
+    assert "drop=0.1" in r.stderr

@@ -42,9 +42,9 @@ def captures(tmp_path_factory):
                           extra=["--time-stamp-precision=nano"]),
             start_tcpdump(peer, "any", path("sll2.pcap"), extra=["-y", "LINUX_SLL2"]),
             start_tcpdump(peer, "any", path("sll.pcap"), extra=["-y", "LINUX_SLL"]),
-            start_capture(peer, ["dumpcap", "-i", ifname, "-i", "any", "-y", "LINUX_SLL",
+            start_capture(peer, ["dumpcap", "-q", "-i", ifname, "-i", "any", "-y", "LINUX_SLL",
                                  "-w", path("multi.pcapng")], "Capturing on"),
-            start_capture(peer, ["tshark", "-i", ifname, "-F", "pcapng",
+            start_capture(peer, ["tshark", "-q", "-i", ifname, "-F", "pcapng",
                                  "-w", path("tshark.pcapng")], "Capturing on"),
         ]
         try:

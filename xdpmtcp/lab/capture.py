@@ -48,7 +48,9 @@ class CapturedTransfer:
 def start_capture(host, argv, ready_marker: str = "listening on",
                   timeout: float = 10.0) -> subprocess.Popen:
     """Start a capture program (tcpdump, dumpcap, tshark) on host; returned
-    once its stderr says it captures (the line containing ready_marker)."""
+    once its stderr says it captures (the line containing ready_marker).
+    stderr stays a pipe for the final statistics, so give programs that
+    report progress there their quiet flag (-q)."""
     proc = host.popen(list(argv), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
                       text=True)
     fd = proc.stderr.fileno()

@@ -31,6 +31,7 @@ import select
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 from typing import Dict, Iterator, Optional
 
@@ -185,8 +186,10 @@ class Bridge:
         root = os.path.dirname(os.path.dirname(os.path.dirname(
             os.path.abspath(__file__))))
         env["PYTHONPATH"] = root + os.pathsep + env.get("PYTHONPATH", "")
+        # stderr to a file: a pipe nobody drains could block the bridge
+        self._stderr = tempfile.TemporaryFile(mode="w+")
         self.proc = self.host.popen(self.argv(), stdout=subprocess.PIPE,
-                                    stderr=subprocess.PIPE, text=True,
+                                    stderr=self._stderr, text=True,
                                     env=env, preexec_fn=preexec)
         line = self._readline(timeout)
         if not line or not json.loads(line).get("ready"):
@@ -198,10 +201,14 @@ class Bridge:
         ready, _, _ = select.select([self.proc.stdout], [], [], timeout)
         return self.proc.stdout.readline().strip() if ready else ""
 
+    def _errors(self) -> str:
+        self._stderr.seek(0)
+        return self._stderr.read().strip()[-2000:]
+
     def _abort(self) -> str:
         self.proc.kill()
-        _, err = self.proc.communicate()
-        return (err or "").strip()[-2000:] or f"exit {self.proc.returncode}"
+        self.proc.communicate()
+        return self._errors() or f"exit {self.proc.returncode}"
 
     @property
     def running(self) -> bool:
@@ -216,7 +223,7 @@ class Bridge:
         if self.proc.poll() is None:
             self.proc.send_signal(signal.SIGTERM)
         try:
-            out, err = self.proc.communicate(timeout=timeout)
+            out, _ = self.proc.communicate(timeout=timeout)
         except subprocess.TimeoutExpired:
             raise BridgeError(f"bridge did not stop: {self._abort()}") from None
         for line in reversed(out.strip().splitlines()):
@@ -225,7 +232,7 @@ class Bridge:
                 self.counters = data["counters"]
                 return self.counters
         raise BridgeError(f"bridge exited {self.proc.returncode} without "
-                          f"counters: {(err or '').strip()[-2000:]}")
+                          f"counters: {self._errors()}")
 
 
 @contextlib.contextmanager
