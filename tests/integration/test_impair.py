@@ -46,8 +46,10 @@ def test_impaired_transfer_is_intact(inline_lab):
         c = bridge.counters[name]
         assert c["dropped"] > 0 and c["duplicated"] > 0 and c["reordered"] > 0, (name, c)
         # every frame is accounted for: one decision each, none lost otherwise
+        # (kernel_drops, if a busy machine starves the bridge, happen before
+        # "received" and are TCP's to repair)
         assert c["forwarded"] == c["received"] - c["dropped"] + c["duplicated"], (name, c)
-        assert c["no_room"] == c["kernel_drops"] == 0, (name, c)
+        assert c["no_room"] == c["tx_errors"] == 0, (name, c)
     c2s = bridge.counters["c2s"]
     assert 0.01 < c2s["dropped"] / c2s["received"] < 0.03
 
