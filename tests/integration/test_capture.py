@@ -5,6 +5,7 @@ import hashlib
 import pytest
 
 from xdpmtcp.lab.capture import CaptureError, capture_impaired_transfer, tshark_follow
+from xdpmtcp._core import lib
 from xdpmtcp.phy import PcapSource
 
 pytestmark = pytest.mark.integration
@@ -33,12 +34,16 @@ def test_tshark_follow_of_a_clean_capture_is_what_was_sent(inline_lab, tmp_path,
     assert sha(f.data0) == cap.client_sent_sha256
     assert sha(f.data1) == cap.server_sent_sha256
 
-    # the same file through our reader: every TCP segment, nothing skipped
+    # the same file through our reader: every TCP segment, nothing skipped,
+    # and (offloads off in the lab) real checksums on every frame, both ways
     with PcapSource(cap.pcap) as src:
-        payload = sum(fr.payload_len for b in src.bursts() for fr in b)
+        frames = list(src.frames())
         st = src.stats()
-    assert payload >= 2_500_000
+    assert sum(fr.payload_len for fr in frames) >= 2_500_000
     assert st["frames"] == st["records"] and st["oversize"] == st["truncated_records"] == 0
+    verdicts = {lib.xc_frame_verify(fr.data, len(fr.data)) for fr in frames}
+    assert verdicts <= {lib.XC_FRAME_OK, lib.XC_FRAME_NOT_IPV4}
+    assert max(len(fr.data) for fr in frames) <= 1514      # no GSO super-frames
 
     with pytest.raises(CaptureError, match="no TCP stream 7"):
         tshark_follow(cap.pcap, 7)
