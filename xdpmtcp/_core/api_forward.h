@@ -10,8 +10,9 @@
 /* Receive up to max frames on from and send them unchanged on to; returns
  * the frames handed to to's backend (duplicates included).  Every frame
  * is forwarded, IPv4 or not: from's checksum verification and
- * classification are off for the call.  Each frame passes from's RX middleware (faults, pcap) and to's TX
- * middleware once, so configure faults on one of the two per direction.
+ * classification are off for the call.  Each frame passes from's RX
+ * middleware (faults, pcap) and to's TX middleware once, so configure
+ * faults on one of the two per direction.
  * Frames to cannot take are dropped and counted in to's tx_no_room. */
 int xc_port_forward(struct xc_port *from, struct xc_port *to, uint32_t max);
 
