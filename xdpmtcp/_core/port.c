@@ -41,6 +41,7 @@ void xc_port_close(struct xc_port *port)
 	xc_faults_release(&port->faults[XC_RX]);
 	xc_faults_release(&port->faults[XC_TX]);
 	xc_pcap_close(&port->pcap);
+	xc_burst_free(port->fwd);
 	free(port);
 }
 
@@ -193,20 +194,55 @@ static void release_held_tx(struct xc_port *port)
 	}
 }
 
-int xc_port_tx(struct xc_port *port, const uint8_t *buf, const uint32_t *lens,
-	       uint32_t n, uint32_t flags)
+/* Middleware and backend for up to XC_TX_STAGE frames the port may modify
+ * in place (faults corrupt them).  Returns how many frames, from the first,
+ * are done with: sent, dropped or held by the injector; a duplicate whose
+ * second copy found no room counts as done. */
+static uint32_t tx_inplace(struct xc_port *port, uint8_t *const *frames,
+			   const uint32_t *lens, uint32_t n)
 {
 	const uint8_t *ptrs[2 * XC_TX_STAGE];
 	uint32_t plens[2 * XC_TX_STAGE];
-	uint32_t src[2 * XC_TX_STAGE];    /* staged copy -> input index */
+	uint32_t src[2 * XC_TX_STAGE];    /* staged copy -> frame index */
+	uint32_t np = 0;
+	uint64_t now = xc_monotonic_ns();
+
+	for (uint32_t i = 0; i < n; i++) {
+		pcap_tap(port, frames[i], lens[i]);
+		enum xc_fault_verdict v = xc_faults_apply(
+			&port->faults[XC_TX], frames[i], lens[i], NULL,
+			&port->stats, XC_TX, now);
+		if (v == XC_FAULT_DROP || v == XC_FAULT_HELD)
+			continue;
+		for (int copies = v == XC_FAULT_DUPLICATE ? 2 : 1; copies; copies--) {
+			ptrs[np] = frames[i];
+			plens[np] = lens[i];
+			src[np++] = i;
+		}
+	}
+	uint32_t taken = send_staged(port, ptrs, plens, np);
+	if (taken == np)
+		return n;
+	/* Out of frames or ring slots: the caller keeps the rest. */
+	port->ops->kick(port);
+	if (taken && src[taken] == src[taken - 1])
+		return src[taken] + 1;
+	return src[taken];
+}
+
+int xc_port_tx(struct xc_port *port, const uint8_t *buf, const uint32_t *lens,
+	       uint32_t n, uint32_t flags)
+{
+	uint8_t *frames[XC_TX_STAGE];
+	uint32_t flens[XC_TX_STAGE];
+	uint32_t input[XC_TX_STAGE + 1];  /* staged frame -> input index */
 	uint32_t done = 0;
 	size_t off = 0;
 
 	release_held_tx(port);
 	while (done < n) {
 		uint32_t batch = n - done < XC_TX_STAGE ? n - done : XC_TX_STAGE;
-		uint32_t np = 0;
-		uint64_t now = xc_monotonic_ns();
+		uint32_t nf = 0;
 		for (uint32_t i = 0; i < batch; i++) {
 			uint32_t len = lens[done + i];
 			const uint8_t *from = buf + off;
@@ -215,38 +251,40 @@ int xc_port_tx(struct xc_port *port, const uint8_t *buf, const uint32_t *lens,
 				port->stats.tx_oversize++;
 				continue;
 			}
-			uint8_t *frame = port->tx_stage[i];
-			memcpy(frame, from, len);
+			frames[nf] = port->tx_stage[nf];
+			memcpy(frames[nf], from, len);
 			if (flags & XC_TX_FILL_CSUM)
-				xc_frame_fill_csum(frame, len);
-			pcap_tap(port, frame, len);
-			enum xc_fault_verdict v = xc_faults_apply(
-				&port->faults[XC_TX], frame, len, NULL,
-				&port->stats, XC_TX, now);
-			if (v == XC_FAULT_DROP || v == XC_FAULT_HELD)
-				continue;
-			for (int copies = v == XC_FAULT_DUPLICATE ? 2 : 1; copies; copies--) {
-				ptrs[np] = frame;
-				plens[np] = len;
-				src[np++] = done + i;
-			}
+				xc_frame_fill_csum(frames[nf], len);
+			flens[nf] = len;
+			input[nf++] = done + i;
 		}
-		uint32_t taken = send_staged(port, ptrs, plens, np);
-		if (taken < np) {
-			/* Out of frames or ring slots: report the frames that went
-			 * (a duplicate's lost second copy does not count), the
-			 * caller keeps the rest. */
-			port->ops->kick(port);
-			if (taken && src[taken] == src[taken - 1])
-				return (int)src[taken] + 1;
-			return (int)src[taken];
-		}
+		input[nf] = done + batch;
+		uint32_t went = tx_inplace(port, frames, flens, nf);
+		if (went < nf)
+			return (int)input[went];
 		done += batch;
 	}
 	port->ops->kick(port);
 	if (port->pcap.f)
 		xc_pcap_flush(&port->pcap);
 	return (int)done;
+}
+
+int xc_port_send_inplace(struct xc_port *port, uint8_t *const *frames,
+			 const uint32_t *lens, uint32_t n)
+{
+	uint64_t before = port->stats.tx_frames;
+
+	release_held_tx(port);
+	for (uint32_t done = 0; done < n; done += XC_TX_STAGE) {
+		uint32_t batch = n - done < XC_TX_STAGE ? n - done : XC_TX_STAGE;
+		/* Whatever finds no room is counted in tx_no_room and dropped. */
+		tx_inplace(port, frames + done, lens + done, batch);
+	}
+	port->ops->kick(port);
+	if (port->pcap.f)
+		xc_pcap_flush(&port->pcap);
+	return (int)(port->stats.tx_frames - before);
 }
 
 int xc_port_flush(struct xc_port *port)

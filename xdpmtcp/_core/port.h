@@ -31,6 +31,7 @@ struct xc_port {
 	struct xc_faults faults[2];      /* XC_RX, XC_TX */
 	struct xc_pcap_writer pcap;
 	struct xc_held_frame held_out;   /* scratch for releasing held frames */
+	struct xc_burst *fwd;            /* xc_port_forward's, on first use */
 	uint8_t tx_stage[XC_TX_STAGE][XC_FRAME_MAX];
 };
 
@@ -40,5 +41,11 @@ struct xc_port *xc_port_new(const struct xc_backend_ops *ops, void *backend);
  * pkt carries the XDP metadata (seg_class 0 when there was none). */
 void xc_port_ingest(struct xc_port *port, struct xc_burst *b,
 		    uint8_t *frame, uint32_t len, const struct xc_pkt *pkt);
+/* Send frames the port may modify in place (no copy, no checksum fill):
+ * pcap, TX faults, backend, kick.  Frames that find no room are dropped
+ * and counted (tx_no_room).  Returns the frames the backend took,
+ * duplicates included. */
+int xc_port_send_inplace(struct xc_port *port, uint8_t *const *frames,
+			 const uint32_t *lens, uint32_t n);
 
 #endif

@@ -3,6 +3,7 @@ command; each handler takes the parsed args and returns an exit code."""
 
 import argparse
 import json
+import subprocess
 import sys
 import time
 from typing import List, Optional, Sequence, TextIO
@@ -34,6 +35,18 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     down.add_argument("--stale", action="store_true",
                       help="destroy only labs marked stale by `lab status`")
     down.set_defaults(func=cmd_down)
+
+    impair = sub.add_parser(
+        "impair", help="forward across an inline lab's middle host, with faults",
+        description="Run the impairing bridge in the middle namespace of an "
+        "inline lab (`lab up --inline`) until Ctrl-C or --duration, then "
+        "print what it did per direction.")
+    impair.add_argument("name", help="inline lab name from `lab status`")
+    impair.add_argument("--faults", default="",
+                        help="e.g. drop=0.02,reorder=0.02,dup=0.01,seed=1 (default: none)")
+    impair.add_argument("--duration", type=float, help="seconds (default: until Ctrl-C)")
+    impair.add_argument("--json", action="store_true", help="print the counters as JSON")
+    impair.set_defaults(func=cmd_impair)
 
     status = sub.add_parser("status", help="list labs; stale ones are marked")
     status.add_argument("--json", action="store_true")
@@ -97,6 +110,35 @@ def cmd_down(args, out: TextIO = None) -> int:
             print(f"lab down: {exc}", file=sys.stderr)
             status = 1
     return status
+
+
+def cmd_impair(args, out: TextIO = None) -> int:
+    from .impair import Bridge, BridgeError
+    out = out or sys.stdout
+    try:
+        bridge = Bridge(Lab.load(args.name), args.faults or None).start()
+    except (LabError, BridgeError, ValueError) as exc:
+        print(f"lab impair: {exc}", file=sys.stderr)
+        return 1
+    print(f"bridging {args.name} ({args.faults or 'no faults'}); "
+          + ("Ctrl-C stops" if args.duration is None else f"{args.duration:g} s"),
+          file=sys.stderr)
+    try:
+        bridge.proc.wait(args.duration)
+    except (KeyboardInterrupt, subprocess.TimeoutExpired):
+        pass
+    try:
+        counters = bridge.stop()
+    except BridgeError as exc:
+        print(f"lab impair: {exc}", file=sys.stderr)
+        return 1
+    if args.json:
+        json.dump(counters, out, indent=1)
+        out.write("\n")
+    else:
+        for direction, c in counters.items():
+            out.write(f"{direction}: " + " ".join(f"{k}={v}" for k, v in c.items()) + "\n")
+    return 0
 
 
 def _state(lab: Lab) -> str:

@@ -30,6 +30,16 @@ class Port:
         return cls(raw, "%s/%d" % (ifname, queue))
 
     @classmethod
+    def open_afpacket(cls, ifname, ring_frames=0):
+        """Packet socket on ifname (all frames, promiscuous, own sends
+        ignored); ring_frames: frames the kernel may queue (0 = default)."""
+        err = ffi.new("char[256]")
+        raw = lib.xc_port_open_afpacket(ifname.encode(), ring_frames, err, 256)
+        if raw == ffi.NULL:
+            raise PortError(ffi.string(err).decode())
+        return cls(raw, "afpacket:%s" % ifname)
+
+    @classmethod
     def memlink(cls, depth=4096):
         """Two ports joined in memory (unit tests): a sends, b receives."""
         a = ffi.new("struct xc_port **")
@@ -98,6 +108,14 @@ class Port:
         flags = lib.XC_TX_FILL_CSUM if fill_csum else 0
         return lib.xc_port_tx(self.raw, buf, lens, len(frames), flags)
 
+    def forward_to(self, other, max_frames=256):
+        """Move up to max_frames received here, unchanged, out of other (in
+        C, no verification); returns the frames other sent."""
+        n = lib.xc_port_forward(self.raw, other.raw, max_frames)
+        if n < 0:
+            raise MemoryError("cannot allocate the forwarding buffer")
+        return n
+
     def flush(self):
         return lib.xc_port_flush(self.raw)
 
@@ -116,3 +134,10 @@ class Port:
             else:
                 out[name + "_rx"], out[name + "_tx"] = v[0], v[1]
         return out
+
+    def afpacket_stats(self):
+        """Backend counters of an AF_PACKET port (kernel drops, ...)."""
+        s = ffi.new("struct xc_afpacket_stats *")
+        if lib.xc_afpacket_get_stats(self.raw, s):
+            raise PortError("port %s is not an AF_PACKET port" % self.name)
+        return {name: getattr(s, name) for name, _ in ffi.typeof(s[0]).fields}

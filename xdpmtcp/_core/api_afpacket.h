@@ -1,0 +1,38 @@
+/* AF_PACKET port: a packet socket bound to one interface, for hosts and
+ * interfaces where AF_XDP is not wanted (the lab's impairing bridge,
+ * forwarding between kernel endpoints). */
+#ifndef XC_API_AFPACKET_H
+#define XC_API_AFPACKET_H
+#include "api.h"
+
+/* ring_frames when 0 is given; the largest accepted. */
+#define XC_AFPACKET_DEFAULT_FRAMES 4096
+#define XC_AFPACKET_MAX_FRAMES 65536
+
+/* Frames per recvmmsg/sendmmsg call. */
+#define XC_AFPACKET_BATCH 64
+
+struct xc_afpacket_stats {
+	uint64_t kernel_drops;      /* socket receive buffer full (PACKET_STATISTICS) */
+	uint64_t rx_csum_filled;    /* IPv4/TCP frames with a pending (offloaded)
+				     * checksum, completed before ingest */
+	uint64_t rx_csum_partial;   /* pending checksum left as is (not IPv4/TCP) */
+	uint64_t rx_vlan_restored;  /* VLAN tag the kernel stripped, put back */
+	uint64_t rx_errors;         /* recvmmsg failures other than EAGAIN */
+	uint64_t tx_retries;        /* waits after EAGAIN/ENOBUFS before resending */
+	uint64_t tx_errors;         /* frames the kernel refused (e.g. EMSGSIZE):
+				     * counted as sent by the port, never delivered */
+};
+
+/* Packet socket on ifname: ETH_P_ALL, promiscuous, its own transmissions
+ * ignored (PACKET_IGNORE_OUTGOING).  ring_frames: full-size frames the
+ * kernel may queue for us (socket buffers are sized for that many; 0 =
+ * default); more are dropped by the kernel and counted in kernel_drops.
+ * User-space memory is fixed: XC_AFPACKET_BATCH frame buffers.  NULL on
+ * failure with a message in err. */
+struct xc_port *xc_port_open_afpacket(const char *ifname, uint32_t ring_frames,
+				      char *err, size_t errlen);
+/* Backend counters; -1 when port is not an AF_PACKET port. */
+int xc_afpacket_get_stats(struct xc_port *port, struct xc_afpacket_stats *out);
+
+#endif

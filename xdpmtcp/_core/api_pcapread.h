@@ -1,0 +1,64 @@
+/* Capture file reader: classic pcap and pcapng into xc_burst batches, for
+ * offline runs of the same core the live path feeds.
+ *
+ * Every frame comes out as Ethernet: LINUX_SLL/SLL2 headers are rewritten
+ * into an Ethernet header (source MAC = the SLL address when it is six
+ * bytes, destination MAC zero, EtherType = the SLL protocol), raw IPv4/IPv6
+ * records get a synthesized one (both MACs zero).  A trailing FCS the file
+ * declares is cut off.  Each frame is classified with xc_frame_classify;
+ * checksums are not verified (captures taken on a sending host carry
+ * offloaded, unfinished checksums: judging them is the consumer's call).
+ *
+ * Memory is capped: one read buffer (XC_PCAP_BUF_BYTES) and the interface
+ * table (XC_PCAPNG_MAX_IFACES); the file is read sequentially, so pipes
+ * work and a file shrinking under us cannot fault.  Malformed input is
+ * counted, never trusted: see struct xc_pcap_read_stats. */
+#ifndef XC_API_PCAPREAD_H
+#define XC_API_PCAPREAD_H
+#include "api.h"
+
+#define XC_PCAP_BUF_BYTES 1048576
+/* A classic pcap record claiming more captured bytes than this (libpcap's
+ * own maximum snaplen) is corrupt: the reader cannot resync and stops. */
+#define XC_PCAP_MAX_RECORD 262144
+/* A pcapng block claiming more than this is corrupt: the reader stops. */
+#define XC_PCAPNG_MAX_BLOCK 16777216
+/* Interfaces per pcapng section; packets of further ones are bad_blocks. */
+#define XC_PCAPNG_MAX_IFACES 1024
+
+#define XC_PCAP_FMT_PCAP 1
+#define XC_PCAP_FMT_PCAPNG 2
+
+struct xc_pcap_read_stats {
+	uint64_t records;              /* packet records/blocks met */
+	uint64_t frames;               /* delivered into bursts */
+	uint64_t bytes;                /* frame bytes delivered (as Ethernet) */
+	uint64_t file_bytes;           /* bytes of the file consumed */
+	uint64_t truncated_records;    /* cut short by the end of the file: reading ends */
+	uint64_t snapped;              /* captured shorter than on the wire (delivered) */
+	uint64_t oversize;             /* longer than XC_FRAME_MAX as Ethernet: skipped */
+	uint64_t unsupported_linktype; /* packets of link types we cannot normalise: skipped */
+	uint64_t bad_link_header;      /* too short for its link header, unknown IP version: skipped */
+	uint64_t bad_blocks;           /* corrupt lengths/headers: reading stops when it
+					* cannot know where the next record starts, else skipped */
+	uint64_t skipped_blocks;       /* pcapng blocks of other types (ISB, NRB, custom...) */
+	uint64_t sections;             /* pcapng section headers */
+	uint64_t interfaces;           /* pcapng interface descriptions */
+};
+
+struct xc_pcap_reader;
+
+/* Open a capture file; NULL with a message in err when it is unreadable or
+ * not pcap/pcapng. */
+struct xc_pcap_reader *xc_pcap_reader_open(const char *path, char *err, size_t errlen);
+/* The same on an open descriptor (a pipe works); the reader owns fd. */
+struct xc_pcap_reader *xc_pcap_reader_open_fd(int fd, char *err, size_t errlen);
+/* XC_PCAP_FMT_PCAP or XC_PCAP_FMT_PCAPNG. */
+int xc_pcap_reader_format(struct xc_pcap_reader *r);
+/* Append up to max frames to b; returns the number appended, 0 at the end
+ * of the capture (or when b is full), -1 on a read error (errno set). */
+int xc_pcap_reader_read(struct xc_pcap_reader *r, struct xc_burst *b, uint32_t max);
+void xc_pcap_reader_stats(struct xc_pcap_reader *r, struct xc_pcap_read_stats *out);
+void xc_pcap_reader_close(struct xc_pcap_reader *r);
+
+#endif
