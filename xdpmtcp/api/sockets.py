@@ -232,7 +232,7 @@ class TcpSocket(Descriptor):
 
     def _on_conn_event(self, conn, bits):
         if self.opts.debug:
-            self.trace("event %s" % Event(bits))
+            self.trace("event %s" % (Event(bits).name or int(bits)))
         self.wake()
 
     # -- readiness ---------------------------------------------------------------------------

@@ -230,8 +230,10 @@ class Engine:
         after = tcb.rcv.cap + tcb.snd.cap
         self.buffer_memory += after - before
         conn.buffer_bytes += after - before
-        if tcb.state >= TcpState.ESTABLISHED:
-            # a grown window is worth announcing; more send space may wake writers
+        if tcb.state >= TcpState.ESTABLISHED and grow > 0:
+            # a grown buffer is announced at once (a peer facing a zero
+            # window would otherwise wait for its persist timer)
+            tcb.flags |= lib.XC_TF_ACK_NOW
             lib.xc_tcp_mark_output(self.raw, tcb)
             self.want_flush = True
         return tcb.rcv.cap, tcb.snd.cap
