@@ -131,6 +131,10 @@ MTCP_KEYS = {
 
 def _tunable_value(name, text):
     typ = {f.name: f.type for f in dataclasses.fields(Tunables)}[name]
+    if name == "congestion":
+        from .._core import lib
+        if lib.xc_cc_by_name(text.encode()) < 0:
+            raise ValueError("no congestion control named %r" % text)
     if typ is bool:
         low = text.lower()
         if low not in ("1", "0", "true", "false", "yes", "no", "on", "off"):
