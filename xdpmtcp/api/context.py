@@ -196,6 +196,11 @@ class Context:
     def in_owner_thread(self):
         return threading.get_ident() == self._owner
 
+    def adopt_current_thread(self):
+        """Make the calling thread the one that runs this context (a
+        per-core thread taking over a context made elsewhere)."""
+        self._owner = threading.get_ident()
+
     def wake_from_any_thread(self, desc):
         if self.in_owner_thread():
             desc.wake()

@@ -1,0 +1,278 @@
+#!/usr/bin/env python3
+"""epserver: a static-file HTTP/1.1 server on xdpmtcp, written against the
+mTCP dialect (xdpmtcp.mtcp_api) the way mTCP's own epserver is: one
+context per core, a listening socket and an epoll per context, and an
+event loop of mtcp_epoll_wait / mtcp_accept / mtcp_read / mtcp_write.
+
+It serves GET and HEAD for the files under ROOT, with keep-alive
+(HTTP/1.1 by default, HTTP/1.0 on request) and "Connection: close".
+"""
+import argparse
+import email.utils
+import mimetypes
+import os
+import sys
+import time
+
+from _example import StopFlag, create_contexts, in_netns, note, run_per_context
+
+from xdpmtcp.mtcp_api import (AF_INET, MTCP_EPOLL_CTL_ADD, MTCP_EPOLL_CTL_MOD, MTCP_EPOLLERR,
+                              MTCP_EPOLLHUP, MTCP_EPOLLIN, MTCP_EPOLLOUT, SO_REUSEADDR, SOCK_STREAM,
+                              SOL_SOCKET, mtcp_accept, mtcp_bind, mtcp_close, mtcp_destroy,
+                              mtcp_epoll_create1, mtcp_epoll_ctl, mtcp_epoll_wait, mtcp_init,
+                              mtcp_listen, mtcp_read, mtcp_setsockopt, mtcp_socket, mtcp_write)
+
+PROG = "epserver"
+EPILOG = """\
+The configuration file is mTCP's mtcp.conf format, for example:
+
+    port = eth1              # the interface (the kernel keeps ARP, routes, SSH)
+    num_cores = 1
+    max_concurrency = 10000  # sockets per core
+    max_num_buffers = 10000
+    rcvbuf = 8192
+    sndbuf = 8192
+    tcp_timeout = 30
+    tcp_timewait = 0
+    stat_print = eth1        # a line of counters per second on stderr
+
+examples:
+    epserver.py -p /var/www -f epserver.conf
+    epserver.py -p ./site -f lab.conf --port 8080 --netns xm3f9a1c-stack
+    curl http://198.18.0.1:8080/index.html        # from another host
+
+-N asks for that many cores; each core needs a receive queue of its own on
+the interface, so on veth (one queue) epserver says so and runs one.
+SIGINT or SIGTERM stop it; it prints its totals and detaches XDP.
+"""
+
+MAX_EVENTS = 1024
+READ_CHUNK = 65536
+MAX_HEADER = 16384
+
+
+class Site:
+    """Files under root, read once and kept (mTCP's epserver caches the
+    whole directory at start; here on first request)."""
+
+    def __init__(self, root):
+        self.root = os.path.realpath(root)
+        self.cache = {}
+
+    def lookup(self, target):
+        path = target.split("?", 1)[0]
+        hit = self.cache.get(path)
+        if hit is not None:
+            return hit
+        full = os.path.realpath(os.path.join(self.root, path.lstrip("/")))
+        if os.path.isdir(full):
+            full = os.path.join(full, "index.html")
+        if not (full == self.root or full.startswith(self.root + os.sep)) or not os.path.isfile(full):
+            return None
+        with open(full, "rb") as f:
+            body = f.read()
+        ctype = mimetypes.guess_type(full)[0] or "application/octet-stream"
+        hit = (body, ctype)
+        if len(self.cache) < 10000:
+            self.cache[path] = hit
+        return hit
+
+
+class Client:
+    __slots__ = ("fd", "inbuf", "out", "close_after", "writing")
+
+    def __init__(self, fd):
+        self.fd = fd
+        self.inbuf = bytearray()
+        self.out = bytearray()
+        self.close_after = False
+        self.writing = False
+
+
+class Server:
+    def __init__(self, ctx, site, port, stop, backlog):
+        self.ctx = ctx
+        self.site = site
+        self.stop = stop
+        self.clients = {}
+        self.requests = self.accepted = self.bytes_out = 0
+        self._date = ""
+        self._date_at = 0
+        self.listener = mtcp_socket(ctx, AF_INET, SOCK_STREAM, 0)
+        mtcp_setsockopt(ctx, self.listener, SOL_SOCKET, SO_REUSEADDR, 1)
+        mtcp_bind(ctx, self.listener, ("0.0.0.0", port))
+        mtcp_listen(ctx, self.listener, backlog)
+        self.ep = mtcp_epoll_create1(ctx, 0)
+        mtcp_epoll_ctl(ctx, self.ep, MTCP_EPOLL_CTL_ADD, self.listener, MTCP_EPOLLIN)
+
+    def date(self):
+        now = int(time.time())
+        if now != self._date_at:
+            self._date_at, self._date = now, email.utils.formatdate(now, usegmt=True)
+        return self._date
+
+    def run(self):
+        ctx = self.ctx
+        while not self.stop:
+            for events, fd in mtcp_epoll_wait(ctx, self.ep, MAX_EVENTS, 100):
+                if fd == self.listener:
+                    self.accept_all()
+                    continue
+                c = self.clients.get(fd)
+                if c is None:
+                    continue
+                if events & MTCP_EPOLLIN:
+                    self.on_readable(c)
+                elif events & (MTCP_EPOLLERR | MTCP_EPOLLHUP):
+                    self.close(c)
+                    continue
+                if events & MTCP_EPOLLOUT and fd in self.clients:
+                    self.flush(c)
+        for c in list(self.clients.values()):
+            self.close(c)
+        return self
+
+    def accept_all(self):
+        while True:
+            try:
+                fd, _ = mtcp_accept(self.ctx, self.listener)
+            except BlockingIOError:
+                return
+            except OSError as e:             # ENFILE: the pool is full; try again later
+                note(PROG, "accept: %s" % e.strerror)
+                return
+            self.accepted += 1
+            self.clients[fd] = Client(fd)
+            mtcp_epoll_ctl(self.ctx, self.ep, MTCP_EPOLL_CTL_ADD, fd, MTCP_EPOLLIN)
+
+    def on_readable(self, c):
+        eof = False
+        while True:
+            try:
+                data = mtcp_read(self.ctx, c.fd, READ_CHUNK)
+            except BlockingIOError:
+                break
+            except OSError:                  # reset by the peer
+                self.close(c)
+                return
+            if not data:
+                eof = True
+                break
+            c.inbuf += data
+        while not c.close_after:
+            end = c.inbuf.find(b"\r\n\r\n")
+            if end < 0:
+                if len(c.inbuf) > MAX_HEADER:
+                    self.respond(c, "431 Request Header Fields Too Large", b"", "text/plain", False, False)
+                break
+            head = bytes(c.inbuf[:end])
+            del c.inbuf[:end + 4]
+            self.handle(c, head)
+        if c.out:
+            self.flush(c)
+        elif eof or c.close_after:
+            self.close(c)
+
+    def handle(self, c, head):
+        lines = head.decode("latin-1").split("\r\n")
+        parts = lines[0].split()
+        if len(parts) != 3 or not parts[2].startswith("HTTP/1."):
+            return self.respond(c, "400 Bad Request", b"bad request\n", "text/plain", False, False)
+        method, target, version = parts
+        connection = ""
+        length = 0
+        for line in lines[1:]:
+            name, _, value = line.partition(":")
+            name = name.strip().lower()
+            if name == "connection":
+                connection = value.strip().lower()
+            elif name == "content-length":
+                length = int(value.strip() or 0)
+        keep = ("close" not in connection) if version == "HTTP/1.1" else ("keep-alive" in connection)
+        if method not in ("GET", "HEAD") or length:
+            return self.respond(c, "405 Method Not Allowed", b"GET or HEAD only\n", "text/plain",
+                                False, method == "HEAD")
+        self.requests += 1
+        hit = self.site.lookup(target)
+        if hit is None:
+            return self.respond(c, "404 Not Found", b"not found\n", "text/plain", keep, method == "HEAD")
+        self.respond(c, "200 OK", hit[0], hit[1], keep, method == "HEAD")
+
+    def respond(self, c, status, body, ctype, keep, head_only):
+        c.out += ("HTTP/1.1 %s\r\nDate: %s\r\nServer: xdpmtcp-epserver\r\nContent-Type: %s\r\n"
+                  "Content-Length: %d\r\nConnection: %s\r\n\r\n"
+                  % (status, self.date(), ctype, len(body), "keep-alive" if keep else "close")).encode()
+        if not head_only:
+            c.out += body
+        if not keep:
+            c.close_after = True
+
+    def flush(self, c):
+        while c.out:
+            try:
+                n = mtcp_write(self.ctx, c.fd, c.out)
+            except BlockingIOError:
+                break
+            except OSError:
+                self.close(c)
+                return
+            self.bytes_out += n
+            del c.out[:n]
+        if c.out and not c.writing:
+            c.writing = True
+            mtcp_epoll_ctl(self.ctx, self.ep, MTCP_EPOLL_CTL_MOD, c.fd, MTCP_EPOLLIN | MTCP_EPOLLOUT)
+        elif not c.out:
+            if c.close_after:
+                self.close(c)
+            elif c.writing:
+                c.writing = False
+                mtcp_epoll_ctl(self.ctx, self.ep, MTCP_EPOLL_CTL_MOD, c.fd, MTCP_EPOLLIN)
+
+    def close(self, c):
+        if self.clients.pop(c.fd, None) is not None:
+            mtcp_close(self.ctx, c.fd)
+
+
+def parse_args(argv=None):
+    p = argparse.ArgumentParser(prog="epserver.py", description=__doc__, epilog=EPILOG,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("-p", dest="root", metavar="ROOT", required=True, help="directory of the files to serve")
+    p.add_argument("-f", dest="conf", metavar="CONF", required=True,
+                   help="mtcp.conf-style configuration (the interface is its 'port' line)")
+    p.add_argument("-N", dest="cores", metavar="CORES", type=int, default=0,
+                   help="cores (contexts) to run; default: num_cores of CONF")
+    p.add_argument("--port", type=int, default=80, help="TCP port to listen on (default 80)")
+    p.add_argument("--backlog", type=int, default=4096, help="listen backlog (default 4096)")
+    p.add_argument("--netns", metavar="NS", help="run inside network namespace NS (a lab's stack side)")
+    args = p.parse_args(argv)
+    if not os.path.isdir(args.root):
+        p.error("-p %s: not a directory" % args.root)
+    return args
+
+
+def main(argv=None):
+    args = parse_args(argv)
+    stop = StopFlag()
+    site = Site(args.root)
+    try:
+        with in_netns(args.netns):
+            mtcp_init(args.conf)
+            contexts = create_contexts(PROG, args.cores)
+            servers = [Server(ctx, site, args.port, stop, args.backlog) for ctx in contexts]
+            addrs = ", ".join(a for ctx in contexts for a in ctx.local_addresses())
+            note(PROG, "ready: serving %s on tcp/%d of %s (%s), %d core(s); Ctrl-C stops"
+                 % (site.root, args.port, contexts[0].name, addrs, len(contexts)))
+            run_per_context(servers, lambda s: s.run())
+    except (OSError, RuntimeError) as e:        # RuntimeError: XdpError (BCC, attach)
+        note(PROG, str(e))
+        return 1
+    finally:
+        mtcp_destroy()                       # closes the contexts: XDP detached, ports released
+    for k, s in enumerate(servers):
+        note(PROG, "core %d: %d connections, %d requests, %d bytes sent"
+             % (k, s.accepted, s.requests, s.bytes_out))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
