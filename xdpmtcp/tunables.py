@@ -22,6 +22,8 @@ class Tunables:
     # --- kernel contract ------------------------------------------------------
     ephemeral_ports: tuple = _t((61000, 61999), "ports for active opens, reserved with the kernel")
     neighbour_timeout_s: float = _t(1.0, "wait for the kernel to resolve a next hop's MAC")
+    next_hop_cache_s: float = _t(5.0, "a context reuses a resolved next-hop MAC for new connections "
+                                 "this long (0: ask the kernel's tables at every connect)")
     # --- TCP engine: memory (each cap has a named policy) ---------------------
     max_concurrency: int = _t(10000, "connection blocks per engine (mTCP max_concurrency); at the "
                               "cap a SYN is dropped and counted, connect() fails with EAGAIN")
