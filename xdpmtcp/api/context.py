@@ -79,13 +79,21 @@ class DescriptorTable:
 
 
 def rx_queue_count(ifname):
-    """Receive queues of an interface, in this thread's netns (netlink;
-    /sys may show another namespace)."""
+    """Receive queues in use on an interface (ethtool channels: rx +
+    combined), in this thread's netns (/sys may show another namespace).
+    veth allocates more (numrxqueues) than it uses: the channels count."""
     with IPRoute() as ipr:
         idx = ipr.link_lookup(ifname=ifname)
         if not idx:
             raise error(errno.ENODEV, "no interface %r" % ifname)
-        return ipr.link("get", index=idx[0])[0].get_attr("IFLA_NUM_RX_QUEUES") or 1
+        allocated = ipr.link("get", index=idx[0])[0].get_attr("IFLA_NUM_RX_QUEUES") or 1
+    try:
+        from pyroute2.ethtool import Ethtool
+        with Ethtool() as et:
+            ch = et.get_channels(ifname)
+        return max(1, (ch.rx_count or 0) + (ch.combined_count or 0))
+    except Exception:                   # no channel information from this driver
+        return allocated
 
 
 def interface_networks(ifname):
