@@ -30,9 +30,9 @@ def example_env():
     return dict(os.environ, PYTHONPATH=ROOT, PYTHONUNBUFFERED="1")
 
 
-def run_example(host, name, *args, timeout=120):
+def run_example(host, name, *args, timeout=120, check=True):
     """Run to completion in host's namespace; CompletedProcess (text)."""
-    return host.run(example_argv(name, *args), env=example_env(), timeout=timeout)
+    return host.run(example_argv(name, *args), env=example_env(), timeout=timeout, check=check)
 
 
 class ExampleProcess:
