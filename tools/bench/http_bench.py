@@ -1,0 +1,114 @@
+#!/usr/bin/env python3
+"""HTTP on xdpmtcp vs the kernel, measured in one lab run.
+
+Server side: examples/epserver.py (xdpmtcp, XDP attached) and nginx (one
+worker, the kernel's TCP, in the same namespace: its frames pass the
+attached XDP program) serve the same file; wrk on the peer loads each,
+with keep-alive and with "Connection: close".
+
+Client side: examples/epwget.py (xdpmtcp) and wrk (the kernel's TCP), both
+in the stack namespace, fetch from nginx on the peer, one request per
+connection and with keep-alive.
+
+    tools/bench/http_bench.py [--seconds 5] [--connections 50] [--runs 2] [--json]
+"""
+import argparse
+import json
+import os
+import re
+import sys
+import tempfile
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+sys.path.insert(0, ROOT)
+
+from xdpmtcp.lab import Lab  # noqa: E402
+from xdpmtcp.lab.exampleproc import ExampleProcess, run_example, start_nginx, write_conf  # noqa: E402
+
+BODY = (b"<!DOCTYPE html><title>xdpmtcp</title>" + b"x" * 574 + b"\n")   # nginx's default page size
+
+
+def wrk(host, url, seconds, connections, close):
+    args = ["wrk", "-t1", "-c%d" % connections, "-d%ds" % seconds, url]
+    if close:
+        args[1:1] = ["-H", "Connection: close"]
+    r = host.run(args, timeout=seconds + 60)
+    rate = float(re.search(r"Requests/sec:\s+([\d.]+)", r.stdout).group(1))
+    errors = re.search(r"Socket errors:.*|Non-2xx.*", r.stdout)
+    return rate, errors.group(0).strip() if errors else ""
+
+
+def epwget(lab, conf, url, nreq, connections, keep):
+    args = [url, nreq, "-c", connections, "-f", conf, "--json"] + (["--keep-alive"] if keep else [])
+    r = run_example(lab.stack, "epwget.py", *args, timeout=600, check=False)
+    res = json.loads(r.stdout.strip().splitlines()[-1])
+    return res["requests_per_s"], res["errors"], res["latency_ms"]
+
+
+def main():
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--seconds", type=int, default=5, help="wrk duration per measurement")
+    p.add_argument("--connections", type=int, default=50, help="wrk connections / epwget concurrency")
+    p.add_argument("--requests", type=int, default=30000, help="epwget requests per measurement")
+    p.add_argument("--runs", type=int, default=2)
+    p.add_argument("--json", action="store_true")
+    args = p.parse_args()
+    work = tempfile.mkdtemp(prefix="xm-httpbench-")
+    site = os.path.join(work, "www")
+    os.makedirs(site)
+    with open(os.path.join(site, "index.html"), "wb") as f:
+        f.write(BODY)
+    rows = []
+    with Lab.create(prefix="xmhb") as lab:
+        conf = write_conf(os.path.join(work, "mtcp.conf"), lab.stack.ifname, tcp_timewait=0,
+                          max_concurrency=16384)
+        start_nginx(lab.stack, site, lab.stack.ip, 8081)
+        start_nginx(lab.peer, site, lab.peer.ip, 8082)
+        with ExampleProcess(lab.stack, "epserver.py", "-p", site, "-f", conf, "--port", 8080) as srv:
+            srv.wait_for("ready")
+            for run in range(1, args.runs + 1):
+                row = {"run": run}
+                for close in (False, True):
+                    mode = "close" if close else "keepalive"
+                    for name, port in (("epserver", 8080), ("nginx", 8081)):
+                        rate, err = wrk(lab.peer, "http://%s:%d/index.html" % (lab.stack.ip, port),
+                                        args.seconds, args.connections, close)
+                        row["%s_%s" % (name, mode)] = rate
+                        if err:
+                            row["%s_%s_errors" % (name, mode)] = err
+                for keep in (False, True):
+                    mode = "keepalive" if keep else "close"
+                    url = "http://%s:8082/index.html" % lab.peer.ip
+                    rate, errors, lat = epwget(lab, conf, url, args.requests, args.connections, keep)
+                    row["epwget_%s" % mode] = rate
+                    row["epwget_%s_p99_ms" % mode] = lat["p99"]
+                    if errors:
+                        row["epwget_%s_errors" % mode] = errors
+                    row["wrk_client_%s" % mode], _ = wrk(lab.stack, url, args.seconds, args.connections,
+                                                         not keep)
+                rows.append(row)
+                if args.json:
+                    print(json.dumps(row), flush=True)
+    if not args.json:
+        print("server (wrk -c%d from the peer), requests/s:" % args.connections)
+        print("| run | mode | epserver | nginx | ratio |")
+        print("|---|---|---|---|---|")
+        for r in rows:
+            for mode, label in (("keepalive", "keep-alive"), ("close", "Connection: close")):
+                e, n = r["epserver_" + mode], r["nginx_" + mode]
+                print("| %d | %s | %.0f | %.0f | %.2fx |" % (r["run"], label, e, n, e / n))
+        print("\nclient (-c%d against nginx on the peer), requests/s:" % args.connections)
+        print("| run | mode | epwget | wrk (kernel) | ratio | epwget p99 |")
+        print("|---|---|---|---|---|---|")
+        for r in rows:
+            for mode, label in (("close", "one request per connection"), ("keepalive", "keep-alive")):
+                e, k = r["epwget_" + mode], r["wrk_client_" + mode]
+                print("| %d | %s | %.0f | %.0f | %.2fx | %.2f ms |"
+                      % (r["run"], label, e, k, e / k, r["epwget_%s_p99_ms" % mode]))
+        errs = {k: v for r in rows for k, v in r.items() if k.endswith("errors")}
+        if errs:
+            print("\nerrors:", errs)
+
+
+if __name__ == "__main__":
+    main()
