@@ -159,6 +159,8 @@ class Server:
                 eof = True
                 break
             c.inbuf += data
+            if len(data) < READ_CHUNK:
+                break                        # drained: nothing more arrives before the next wait
         while not c.close_after:
             end = c.inbuf.find(b"\r\n\r\n")
             if end < 0:

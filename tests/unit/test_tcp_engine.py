@@ -132,6 +132,17 @@ def test_server_closes_first_and_time_wait_expires(pair):
     assert pair.b.ephemeral.in_use() == 0
 
 
+def test_no_time_wait_still_acks_the_last_fin():
+    with EnginePair(tcp_timewait=0) as p:
+        _, server, client = connected(p)
+        server.close()                                       # server would go to TIME-WAIT
+        assert p.run_until(lambda: client.state == TcpState.CLOSE_WAIT, 3)
+        client.close()                                       # LAST-ACK: waits for our ACK
+        assert p.run_until(lambda: client.released and server.released, 0.15)   # under one RTO
+        assert p.a.stats.rst_sent == 0 and p.b.stats.rst_sent == 0
+        assert client.final_counters["retrans_segs"] == 0
+
+
 def test_simultaneous_close(pair):
     _, server, client = connected(pair)
     server.close()

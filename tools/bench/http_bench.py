@@ -41,6 +41,8 @@ def wrk(host, url, seconds, connections, close):
 def epwget(lab, conf, url, nreq, connections, keep):
     args = [url, nreq, "-c", connections, "-f", conf, "--json"] + (["--keep-alive"] if keep else [])
     r = run_example(lab.stack, "epwget.py", *args, timeout=600, check=False)
+    if not r.stdout.strip():
+        raise SystemExit("epwget failed: %s" % r.stderr)
     res = json.loads(r.stdout.strip().splitlines()[-1])
     return res["requests_per_s"], res["errors"], res["latency_ms"]
 
@@ -64,10 +66,11 @@ def main():
                           max_concurrency=16384)
         start_nginx(lab.stack, site, lab.stack.ip, 8081)
         start_nginx(lab.peer, site, lab.peer.ip, 8082)
-        with ExampleProcess(lab.stack, "epserver.py", "-p", site, "-f", conf, "--port", 8080) as srv:
-            srv.wait_for("ready")
-            for run in range(1, args.runs + 1):
-                row = {"run": run}
+        for run in range(1, args.runs + 1):
+            row = {"run": run}
+            # one xdpmtcp process per interface: epserver first, then epwget
+            with ExampleProcess(lab.stack, "epserver.py", "-p", site, "-f", conf, "--port", 8080) as srv:
+                srv.wait_for("ready")
                 for close in (False, True):
                     mode = "close" if close else "keepalive"
                     for name, port in (("epserver", 8080), ("nginx", 8081)):
@@ -76,19 +79,19 @@ def main():
                         row["%s_%s" % (name, mode)] = rate
                         if err:
                             row["%s_%s_errors" % (name, mode)] = err
-                for keep in (False, True):
-                    mode = "keepalive" if keep else "close"
-                    url = "http://%s:8082/index.html" % lab.peer.ip
-                    rate, errors, lat = epwget(lab, conf, url, args.requests, args.connections, keep)
-                    row["epwget_%s" % mode] = rate
-                    row["epwget_%s_p99_ms" % mode] = lat["p99"]
-                    if errors:
-                        row["epwget_%s_errors" % mode] = errors
-                    row["wrk_client_%s" % mode], _ = wrk(lab.stack, url, args.seconds, args.connections,
-                                                         not keep)
-                rows.append(row)
-                if args.json:
-                    print(json.dumps(row), flush=True)
+            for keep in (False, True):
+                mode = "keepalive" if keep else "close"
+                url = "http://%s:8082/index.html" % lab.peer.ip
+                rate, errors, lat = epwget(lab, conf, url, args.requests, args.connections, keep)
+                row["epwget_%s" % mode] = rate
+                row["epwget_%s_p99_ms" % mode] = lat["p99"]
+                if errors:
+                    row["epwget_%s_errors" % mode] = errors
+                row["wrk_client_%s" % mode], _ = wrk(lab.stack, url, args.seconds, args.connections,
+                                                     not keep)
+            rows.append(row)
+            if args.json:
+                print(json.dumps(row), flush=True)
     if not args.json:
         print("server (wrk -c%d from the peer), requests/s:" % args.connections)
         print("| run | mode | epserver | nginx | ratio |")

@@ -7,13 +7,14 @@ low-water marks, linger and readiness for epoll live here; the options
 themselves in options.py.
 """
 import collections
+import copy
 import errno
 import ipaddress
 import logging
 import socket as _socket
 import time
 
-from .._core import lib
+from .._core import ffi, lib
 from ..tcp import Event, TcpState
 from . import constants as C
 from .errors import error
@@ -21,6 +22,18 @@ from .options import SocketOptions, apply_before_syn
 
 log = logging.getLogger("xdpmtcp.api")
 TRACE_LEN = 256                       # SO_DEBUG records kept per socket
+
+# Plain ints for the per-event paths (readiness, reads, writes): enum
+# arithmetic there costs more than the rest of the call.
+_CLOSED, _SYN_SENT, _SYN_RCVD = lib.XC_TCP_CLOSED, lib.XC_TCP_SYN_SENT, lib.XC_TCP_SYN_RCVD
+_ESTABLISHED, _CLOSE_WAIT = lib.XC_TCP_ESTABLISHED, lib.XC_TCP_CLOSE_WAIT
+_FIN_RCVD, _FIN_QUEUED = lib.XC_TF_FIN_RCVD, lib.XC_TF_FIN_QUEUED
+_IN = C.MTCP_EPOLLIN | C.MTCP_EPOLLRDNORM
+_OUT = C.MTCP_EPOLLOUT | C.MTCP_EPOLLWRNORM
+_GONE = _IN | _OUT | C.MTCP_EPOLLRDHUP | C.MTCP_EPOLLHUP
+_readable = lib.xc_ring_readable
+_free_space = lib.xc_ring_free_space
+_addressof = ffi.addressof
 
 
 class Descriptor:
@@ -238,30 +251,29 @@ class TcpSocket(Descriptor):
     # -- readiness ---------------------------------------------------------------------------
     def poll_mask(self):
         if self.group is not None:
-            return C.MTCP_EPOLLIN | C.MTCP_EPOLLRDNORM if self.group.pending() else 0
+            return _IN if self.group.pending() else 0
         c = self.conn
         if c is None:
-            return C.MTCP_EPOLLOUT | C.MTCP_EPOLLWRNORM | C.MTCP_EPOLLHUP     # as Linux
-        gone = c.released or c.state == TcpState.CLOSED
-        if gone:
-            m = (C.MTCP_EPOLLIN | C.MTCP_EPOLLRDNORM | C.MTCP_EPOLLRDHUP | C.MTCP_EPOLLHUP |
-                 C.MTCP_EPOLLOUT | C.MTCP_EPOLLWRNORM)
-            return m | (C.MTCP_EPOLLERR if c.error or self.error else 0)
-        if c.state in (TcpState.SYN_SENT, TcpState.SYN_RCVD):
+            return _OUT | C.MTCP_EPOLLHUP                    # unconnected, as Linux
+        tcb = c.tcb
+        if tcb is None or tcb.state == _CLOSED:             # released or dead
+            return _GONE | (C.MTCP_EPOLLERR if c.error or self.error else 0)
+        st = tcb.state
+        if st == _SYN_SENT or st == _SYN_RCVD:
             return 0
         m = C.MTCP_EPOLLERR if c.error or self.error else 0
-        flags = c.tcb.flags
-        fin_in = flags & lib.XC_TF_FIN_RCVD or self.shut_rd
+        flags = tcb.flags
+        fin_in = flags & _FIN_RCVD or self.shut_rd
         if fin_in:
-            m |= C.MTCP_EPOLLIN | C.MTCP_EPOLLRDNORM | C.MTCP_EPOLLRDHUP
-        elif c.readable_bytes >= self.opts.rcvlowat:
-            m |= C.MTCP_EPOLLIN | C.MTCP_EPOLLRDNORM
-        if flags & lib.XC_TF_FIN_QUEUED:
-            m |= C.MTCP_EPOLLOUT | C.MTCP_EPOLLWRNORM      # a write fails at once (EPIPE)
+            m |= _IN | C.MTCP_EPOLLRDHUP
+        elif _readable(_addressof(tcb.rcv)) >= self.opts.rcvlowat:
+            m |= _IN
+        if flags & _FIN_QUEUED:
+            m |= _OUT                                        # a write fails at once (EPIPE)
             if fin_in:
                 m |= C.MTCP_EPOLLHUP
-        elif c.send_space >= min(self.opts.sndlowat, c.tcb.snd.cap):
-            m |= C.MTCP_EPOLLOUT | C.MTCP_EPOLLWRNORM
+        elif _free_space(_addressof(tcb.snd)) >= min(self.opts.sndlowat, tcb.snd.cap):
+            m |= _OUT
         return m
 
     # -- bind / listen / accept -------------------------------------------------------------
@@ -339,8 +351,9 @@ class TcpSocket(Descriptor):
         return sock, conn.remote
 
     def _child_options(self):
-        import dataclasses
-        return dataclasses.replace(self.opts, reuseport=False)
+        opts = copy.copy(self.opts)          # inherited, as in Linux (copy: cheaper than replace)
+        opts.reuseport = False
+        return opts
 
     # -- connect ---------------------------------------------------------------------------------
     def connect(self, addr):
@@ -395,6 +408,18 @@ class TcpSocket(Descriptor):
 
     def recv(self, n, flags=0):
         """Up to n bytes; b"" at end of stream."""
+        c = self.conn
+        if c is not None and c.tcb is not None and n > 0 and not flags and self.group is None \
+                and not self.closed and not self.shut_rd:
+            # the common cases without the checks below: data is there, or
+            # a non-blocking read of an open connection finds none
+            tcb = c.tcb
+            avail = _readable(_addressof(tcb.rcv))
+            if avail and (self.nonblocking or avail >= min(self.opts.rcvlowat, n)):
+                return c.recv(n)
+            if not avail and self.nonblocking and not c.error and tcb.state >= _ESTABLISHED \
+                    and not tcb.flags & _FIN_RCVD:
+                raise BlockingIOError(errno.EAGAIN, "no data yet")
         if flags & ~C.MSG_PEEK:
             raise error(errno.EINVAL, "flags may be 0 or MSG_PEEK")
         if n < 0:
@@ -454,6 +479,17 @@ class TcpSocket(Descriptor):
         view = memoryview(data).cast("B")
         if not len(view):
             return 0
+        tcb = c.tcb
+        if self.nonblocking and tcb is not None and not c.error and not tcb.flags & _FIN_QUEUED \
+                and (tcb.state == _ESTABLISHED or tcb.state == _CLOSE_WAIT):
+            # the common case: an open connection, a non-blocking write
+            if _free_space(_addressof(tcb.snd)) < min(self.opts.sndlowat, len(view), tcb.snd.cap):
+                raise BlockingIOError(errno.EAGAIN, "send buffer full")
+            n = lib.xc_tcp_write(c.engine.raw, tcb, ffi.from_buffer(view), len(view))
+            if not n:
+                raise BlockingIOError(errno.EAGAIN, "send buffer full")
+            c.engine.want_flush = True
+            return n
         if c.released:
             err = c.take_error() or self.take_error()
             raise error(err or errno.EPIPE, "connection gone")

@@ -10,6 +10,11 @@ import errno
 from .._core import ffi, lib
 from .state import Event, TcpState, Timer
 
+# state number -> TcpState without an enum call (the property is read per batch per connection)
+_STATES = {int(s): s for s in TcpState}
+# event bits as plain ints: IntFlag arithmetic costs a Python call per operation
+_EV_STATE_OR_RESET = lib.XC_EV_STATE | lib.XC_EV_RESET
+
 
 class Connection:
     def __init__(self, engine, tcb, local, remote, listener=None):
@@ -36,7 +41,7 @@ class Connection:
     # -- what the application sees ------------------------------------------------
     @property
     def state(self):
-        return TcpState(self.tcb.state) if not self.released else TcpState.CLOSED
+        return _STATES[self.tcb.state] if not self.released else TcpState.CLOSED
 
     def __repr__(self):
         return "<Connection %s:%d > %s:%d %s>" % (self.local + self.remote + (self.state.name,))
@@ -208,16 +213,17 @@ class Connection:
             w(self, bits)
 
     def on_events(self, bits):
-        """React to what the C engine did during the batch."""
-        if bits & Event.TIMER:
+        """React to what the C engine did during the batch (bits: an int of
+        XC_EV_* / Event values)."""
+        if bits & lib.XC_EV_TIMER:
             self.engine.timers.schedule(self.tcb, self.id, lib.xc_tcb_next_deadline(self.tcb))
-        if bits & Event.RESET:
+        if bits & lib.XC_EV_RESET:
             self.error = errno.ECONNRESET
-        if bits & (Event.STATE | Event.RESET):
+        if bits & _EV_STATE_OR_RESET:
             self._on_state()
-        if bits & Event.TIMEWAIT_FIN and self.state == TcpState.TIME_WAIT:
+        if bits & lib.XC_EV_TIMEWAIT_FIN and self.state == TcpState.TIME_WAIT:
             self._arm_python_timer(self.engine.tunables.tcp_timewait)
-        if self.listener is not None and bits & (Event.RESET | Event.STATE):
+        if self.listener is not None and bits & _EV_STATE_OR_RESET:
             self.listener.on_child_change(self)
         if not self.released:
             self.notify(bits)
@@ -227,6 +233,12 @@ class Connection:
         if st == TcpState.TIME_WAIT:
             self.tcb.timer_due[Timer.RTO] = 0
             if self.engine.tunables.tcp_timewait <= 0:
+                # no TIME-WAIT: the ACK of the peer's FIN must leave before
+                # the block goes (it would wait for the next flush and be
+                # lost; the peer's FIN retransmission would then draw a RST)
+                t = self.tcb
+                if t.last_ack_sent != t.rcv_nxt or t.flags & lib.XC_TF_ACK_NOW:
+                    lib.xc_tcp_send_ctl(self.engine.raw, t, lib.XC_CTL_ACK, self.engine.now_ns())
                 self.engine.release(self)
             else:
                 self._arm_python_timer(self.engine.tunables.tcp_timewait)
