@@ -483,3 +483,21 @@ def test_init_rss_sets_the_source_pool(pair):
 def test_context_on_engines_is_a_valid_mctx(pair):
     assert isinstance(pair.a, Context)
     assert "memlink-a" in repr(pair.a)
+
+
+def test_constants_have_linux_values():
+    import select
+    import socket
+    from xdpmtcp.api import constants as C
+    for name in ("IN", "PRI", "OUT", "ERR", "HUP", "RDNORM", "RDBAND", "WRNORM", "WRBAND", "MSG",
+                 "RDHUP", "ONESHOT", "ET"):
+        assert getattr(C, "MTCP_EPOLL" + name) == getattr(select, "EPOLL" + name) & 0xffffffff, name
+    assert (C.MTCP_EPOLL_CTL_ADD, C.MTCP_EPOLL_CTL_DEL, C.MTCP_EPOLL_CTL_MOD) == (1, 2, 3)
+    for name in ("SO_DEBUG", "SO_REUSEADDR", "SO_REUSEPORT", "SO_KEEPALIVE", "SO_DONTROUTE", "SO_LINGER",
+                 "SO_BROADCAST", "SO_OOBINLINE", "SO_SNDBUF", "SO_RCVBUF", "SO_SNDLOWAT", "SO_RCVLOWAT",
+                 "SO_SNDTIMEO", "SO_RCVTIMEO", "SO_TYPE", "SO_ERROR", "TCP_NODELAY", "TCP_MAXSEG",
+                 "TCP_KEEPIDLE", "TCP_KEEPINTVL", "TCP_KEEPCNT", "TCP_INFO", "TCP_CONGESTION",
+                 "SOL_SOCKET", "IPPROTO_TCP", "AF_INET", "SOCK_STREAM", "MSG_PEEK"):
+        assert getattr(C, name) == getattr(socket, name), name
+    assert C.SOL_MONSOCKET == 0xfffe and C.MTCP_SOCK_EPOLL == 4 and C.MTCP_SOCK_PIPE == 5
+    assert C.event_names(C.MTCP_EPOLLIN | C.MTCP_EPOLLRDHUP) == "IN|RDHUP"
