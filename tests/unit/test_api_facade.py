@@ -176,3 +176,11 @@ def test_big_blocking_exchange_keeps_memory_exact(pair):
     cli.close()
     assert pair.run_until(lambda: not pair.a.engines[0].conns and not pair.b.engines[0].conns, 5)
     assert pair.a.engines[0].buffer_memory == 0
+
+
+def test_abort_resets(pair):
+    srv, conn, cli, _ = server_and_client(pair)
+    conn.abort()
+    assert conn.closed
+    with pytest.raises(ConnectionResetError):
+        cli.recv(10)

@@ -660,3 +660,10 @@ def test_oobinline_is_stored_and_urgent_data_stays_in_band(pair):
     s = mtcp_socket(pair.a, AF_INET, SOCK_STREAM, 0)
     mtcp_setsockopt(pair.a, s, SOL_SOCKET, SO_OOBINLINE, 1)
     assert mtcp_getsockopt(pair.a, s, SOL_SOCKET, SO_OOBINLINE) == 1
+
+
+def test_listener_buffers_beyond_the_memory_cap_fall_back_to_defaults():
+    with ContextPair(buffer_memory_max=2 << 20) as p:
+        _, srv, cli = connected(p, server_setup=lambda s: mtcp_setsockopt(p.a, s, SOL_SOCKET, SO_RCVBUF, 4 << 20))
+        assert mtcp_getsockopt(p.a, srv, SOL_SOCKET, SO_RCVBUF) == p.a.tunables.rcvbuf   # accepted anyway
+        assert p.a.engines[0].buffer_memory <= 2 << 20

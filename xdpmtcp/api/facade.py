@@ -137,8 +137,8 @@ class Socket(_Handle):
     def shutdown(self, how):
         self._live().shutdown(how)
 
-    def detach_abort(self):
-        """Close with a reset (mtcp_abort)."""
+    def abort(self):
+        """Close with a reset now (mtcp_abort)."""
         self._obj.abort()
 
     # options

@@ -317,8 +317,7 @@ class TcpSocket(Descriptor):
         if group is None:
             if self.ctx.port_listening(ip, port):
                 raise error(errno.EADDRINUSE, "%s:%d is already listening" % self.bound)
-            group = ListenGroup(self.ctx, key[0], port, backlog,
-                                lambda conn, opts=self.opts: apply_before_syn(opts, conn))
+            group = ListenGroup(self.ctx, key[0], port, backlog, self._child_setup)
             self.ctx.groups[key] = group
         elif not (self.opts.reuseport and all(m.opts.reuseport for m in group.members)):
             raise error(errno.EADDRINUSE, "%s:%d is already listening (SO_REUSEPORT on both "
@@ -349,6 +348,14 @@ class TcpSocket(Descriptor):
         sock._attach(conn, conn.engine)
         sock.trace("accepted from %s:%d" % conn.remote)
         return sock, conn.remote
+
+    def _child_setup(self, conn):
+        """A new connection of our listener, before its SYN-ACK."""
+        try:
+            apply_before_syn(self.opts, conn)
+        except OSError as e:
+            # ENOBUFS: buffer_memory_max reached; the connection keeps the default buffers
+            log.debug("listener %d: options not applied to %s: %s", self.fd, conn, e)
 
     def _child_options(self):
         opts = copy.copy(self.opts)          # inherited, as in Linux (copy: cheaper than replace)
