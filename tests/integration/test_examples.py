@@ -167,3 +167,19 @@ def test_echo_with_a_kernel_client(lab, conf):
         assert many["ok"] == 200, many
         assert p.stop() == 0
     assert "201 connections" in p.output() and not xdp_attached(lab)
+
+
+def test_epwget_stops_on_sigint_with_what_it_measured(lab, conf, site, need_tool):
+    need_tool("nginx")
+    nginx_site(lab, site)
+    p = ExampleProcess(lab.stack, "epwget.py", "http://%s:8081/index.html" % lab.peer.ip, 10_000_000,
+                       "-c", 8, "-f", conf, "--json", "--keep-alive")
+    deadline = time.monotonic() + 20
+    while not xdp_attached(lab):
+        assert time.monotonic() < deadline, p.output()
+        time.sleep(0.1)
+    time.sleep(1.0)
+    assert p.stop(signal.SIGINT) == 2                           # stopped before NREQ
+    res = json.loads(p.out_lines[-1])
+    assert res["completed"] > 100 and res["errors"].get("stopped", 0) <= 8
+    assert not xdp_attached(lab)

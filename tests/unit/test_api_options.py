@@ -667,3 +667,12 @@ def test_listener_buffers_beyond_the_memory_cap_fall_back_to_defaults():
         _, srv, cli = connected(p, server_setup=lambda s: mtcp_setsockopt(p.a, s, SOL_SOCKET, SO_RCVBUF, 4 << 20))
         assert mtcp_getsockopt(p.a, srv, SOL_SOCKET, SO_RCVBUF) == p.a.tunables.rcvbuf   # accepted anyway
         assert p.a.engines[0].buffer_memory <= 2 << 20
+
+
+def test_so_error_etimedout_when_retransmissions_give_up():
+    with ContextPair(tcp_retries=2, rto_min_ms=10, rto_max_ms=40, rto_initial_ms=20) as p:
+        _, srv, cli = connected(p)
+        drop_all_received(p, "b")                                  # b's data is never ACKed
+        mtcp_write(p.b, cli, b"x" * 1000)
+        assert p.run_until(lambda: conn_of(p.b, cli).state == TcpState.CLOSED, 5)
+        assert mtcp_getsockopt(p.b, cli, SOL_SOCKET, SO_ERROR) == errno.ETIMEDOUT

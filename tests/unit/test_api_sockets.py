@@ -501,3 +501,32 @@ def test_constants_have_linux_values():
         assert getattr(C, name) == getattr(socket, name), name
     assert C.SOL_MONSOCKET == 0xfffe and C.MTCP_SOCK_EPOLL == 4 and C.MTCP_SOCK_PIPE == 5
     assert C.event_names(C.MTCP_EPOLLIN | C.MTCP_EPOLLRDHUP) == "IN|RDHUP"
+
+
+def test_a_context_on_two_engines_listens_on_both():
+    from xdpmtcp.tcp.loopback import EnginePair
+    p1, p2 = EnginePair(), EnginePair()
+    try:
+        server = Context(engines=[p1.a, p2.a], name="two-ports")
+        clients = [Context(engines=[p.b], name="client") for p in (p1, p2)]
+        for c in clients:
+            c.peers.append(server)
+            server.peers.append(c)
+        lst = listening(server)
+        fds = []
+        for c in clients:
+            fd = mtcp_socket(c, AF_INET, SOCK_STREAM, 0)
+            with pytest.raises(BlockingIOError):
+                mtcp_connect(c, fd, (ADDR_A, PORT))
+            fds.append(fd)
+        got = []
+        assert server.wait_until(lambda: len(server.table.get(lst).group.listeners) == 2 and
+                                 sum(len(l.accept_queue) for l in server.table.get(lst).group.listeners) == 2, 3)
+        got = [mtcp_accept(server, lst)[0] for _ in range(2)]
+        engines = {server.table.get(fd).conn.engine for fd in got}
+        assert engines == {p1.a, p2.a}                             # one connection through each port
+        for c in clients + [server]:
+            c.close()
+    finally:
+        p1.close()
+        p2.close()
