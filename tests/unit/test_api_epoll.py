@@ -276,7 +276,7 @@ def test_wait_timeouts(pair):
     ep = mtcp_epoll_create1(a, 0)
     t0 = time.monotonic()
     assert wait(a, ep, 0) == []
-    assert time.monotonic() - t0 < 0.05
+    assert time.monotonic() - t0 < 0.1
     t0 = time.monotonic()
     assert wait(a, ep, 150) == []
     assert 0.14 <= time.monotonic() - t0 < 0.5

@@ -362,7 +362,7 @@ def test_close_without_linger_does_not_wait(pair):
     mtcp_write(a, srv, b"x" * 3000)
     t0 = time.monotonic()
     mtcp_close(a, srv)
-    assert time.monotonic() - t0 < 0.1
+    assert time.monotonic() - t0 < 0.5                              # a lingering close would take 1 s+
 
 
 # --- keepalive -------------------------------------------------------------------------------------------
@@ -479,12 +479,13 @@ def test_rcvlowat_waits_for_enough_or_returns_short_on_timeout(pair):
     t0 = time.monotonic()
     assert mtcp_read(a, srv, 100) == b"12345"                        # short count after the timeout
     assert time.monotonic() - t0 >= 0.28
+    mtcp_setsockopt(a, srv, SOL_SOCKET, SO_RCVTIMEO, 3.0)
     mtcp_write(b, cli, b"123456789")
     pair.run_for(0.05)
     mtcp_write(b, cli, b"0")
     t0 = time.monotonic()
     assert mtcp_read(a, srv, 100) == b"1234567890"
-    assert time.monotonic() - t0 < 0.25
+    assert time.monotonic() - t0 < 1.0                              # the tenth byte, not the timeout
     # a non-blocking read takes what is there, as Linux does
     mtcp_write(b, cli, b"abc")
     pair.run_for(0.05)
