@@ -141,7 +141,8 @@ def test_1000_concurrent_connections(lab):
         assert final, sp.output()
         eng = final[-1]
         assert eng["tcbs_in_use"] == 0 and eng["buffer_memory"] == 0
-        assert eng["port"]["tx_no_room"] == 0
+        assert eng["port"]["tx_no_room"] == 0 and eng["port"]["tx_in_flight"] == 0
+        assert eng["port"]["rx_ring_full"] == 0
 
 
 # --- closes, resets, timeouts, crafted segments: the engine in this process ---------
