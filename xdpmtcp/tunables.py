@@ -22,6 +22,8 @@ class Tunables:
     # --- kernel contract ------------------------------------------------------
     ephemeral_ports: tuple = _t((61000, 61999), "ports for active opens, reserved with the kernel")
     neighbour_timeout_s: float = _t(1.0, "wait for the kernel to resolve a next hop's MAC")
+    neighbour_cache_s: float = _t(30.0, "reuse a next hop's MAC this long before asking the kernel "
+                                  "again (4096 entries; when full, the cache is emptied)")
     # --- TCP engine: memory (each cap has a named policy) ---------------------
     max_concurrency: int = _t(10000, "connection blocks per engine (mTCP max_concurrency); at the "
                               "cap a SYN is dropped and counted, connect() fails with EAGAIN")

@@ -111,11 +111,20 @@ class Engine:
         from ..netif import interface_link
 
         mac, mtu = interface_link(netif.ifname)
-        timeout = netif.tunables.neighbour_timeout_s
+        tun = tunables or netif.tunables
+        cache = {}                    # ip -> (mac, expiry): one netlink lookup per peer
 
         def resolve(ip):
-            hop = resolve_next_hop(ip, timeout)
-            return bytes.fromhex(hop.dst_mac.replace(":", ""))
+            hit = cache.get(ip)
+            now = time.monotonic()
+            if hit and hit[1] > now:
+                return hit[0]
+            hop = resolve_next_hop(ip, tun.neighbour_timeout_s)
+            mac_bytes = bytes.fromhex(hop.dst_mac.replace(":", ""))
+            if len(cache) >= 4096:    # cap: forget everything, relearn on demand
+                cache.clear()
+            cache[ip] = (mac_bytes, now + tun.neighbour_cache_s)
+            return mac_bytes
 
         return cls(netif.port, mac, netif.addresses, tunables=tunables or netif.tunables, resolve=resolve,
                    steering=netif, mtu=mtu, **kwargs)
