@@ -17,7 +17,7 @@ import ipaddress
 import re
 import socket
 from dataclasses import dataclass
-from typing import Optional, Tuple, Union
+from typing import Optional, Union
 
 PROTOCOLS = {"tcp": 6, "udp": 17, "icmp": 1}
 TCP_FLAGS = {"tcp-fin": 0x01, "tcp-syn": 0x02, "tcp-rst": 0x04, "tcp-push": 0x08,
