@@ -5,8 +5,11 @@
  * -D at build time, so the check costs no map lookup.
  *
  * Use it on an interface that receives a copy of the traffic (a mirror or
- * tap port) or, inline, on both interfaces of a bump in the wire: the
- * frames it takes are not seen by the kernel of this host.
+ * tap port): the frames it takes are not seen by the kernel of this host.
+ * Built with XM_INLINE, for the two interfaces of a bump in the wire, it
+ * takes every frame: the ones the filter selects with owner
+ * XM_OWNER_MONITOR, the rest (ARP, other traffic) with owner 0, for the
+ * monitor to forward unchanged out of the other interface.
  */
 #include <uapi/linux/bpf.h>
 #include <linux/if_ether.h>
@@ -19,6 +22,23 @@
 #define XM_FILTER 1
 #endif
 
+/* Not for the monitor: to the kernel, or (inline) to the socket to be
+ * forwarded with owner 0. */
+static __always_inline int not_monitored(struct xdp_md *ctx)
+{
+#ifdef XM_INLINE
+	__u32 queue = ctx->rx_queue_index;
+	if (!xsks.lookup(&queue)) {
+		count(XM_CNT_NO_SOCKET);
+		return pass();
+	}
+	count(XM_CNT_REDIRECTED);
+	return xsks.redirect_map(queue, XDP_PASS);
+#else
+	return pass();
+#endif
+}
+
 int xdpmtcp_monitor(struct xdp_md *ctx)
 {
 	void *data = (void *)(long)ctx->data;
@@ -30,18 +50,18 @@ int xdpmtcp_monitor(struct xdp_md *ctx)
 
 	count(XM_CNT_SEEN);
 	if ((void *)(eth + 1) > data_end || eth->h_proto != htons(ETH_P_IP))
-		return pass();
+		return not_monitored(ctx);
 	ip = (void *)(eth + 1);
 	if ((void *)(ip + 1) > data_end || ip->protocol != IPPROTO_TCP)
-		return pass();
+		return not_monitored(ctx);
 	if (ip->frag_off & htons(0x1fff))
-		return pass();
+		return not_monitored(ctx);
 	ihl = ip->ihl * 4;
 	if (ihl < sizeof(*ip))
-		return pass();
+		return not_monitored(ctx);
 	tcp = (void *)ip + ihl;
 	if ((void *)(tcp + 1) > data_end)
-		return pass();
+		return not_monitored(ctx);
 
 	/* the names Filter.xdp_expression() uses */
 	int ipv4 = 1, has_ports = 1;
@@ -52,6 +72,6 @@ int xdpmtcp_monitor(struct xdp_md *ctx)
 	(void)ipv4; (void)has_ports; (void)saddr; (void)daddr; (void)sport; (void)dport;
 	(void)proto; (void)tcp_flags; (void)len;
 	if (!(XM_FILTER))
-		return pass();
-	return redirect_tcp(ctx, ip, tcp, 0);
+		return not_monitored(ctx);
+	return redirect_tcp(ctx, ip, tcp, XM_OWNER_MONITOR);
 }
