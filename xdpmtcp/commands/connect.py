@@ -63,7 +63,7 @@ def run(args):
             else:
                 with open(args.output, "wb") as f:
                     f.write(keep)
-    except (XdpError, OSError) as e:
+    except (XdpError, OSError, ValueError) as e:   # ValueError: a bad tunable value
         return fail(str(e))
     if not ok:
         return fail("timed out after %.1fs" % args.timeout)
