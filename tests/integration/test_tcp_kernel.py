@@ -80,8 +80,9 @@ def test_200mb_to_stack_under_faults(lab):
         assert conn["bytes_in"] == BULK and conn["sha256_in"] == res["sha256_sent"]
         c = conn["counters"]
         assert c["ooo_segs_in"] > 0 and c["sacks_sent"] > 0      # we reassembled and SACKed
+        assert c["dsacks_sent"] > 0                               # and reported duplicates
         print("to stack: %.1f MB/s; %s" % (BULK / res["seconds"] / 1e6,
-                                          {k: c[k] for k in ("ooo_segs_in", "dup_segs_in", "sacks_sent")}))
+                                          {k: c[k] for k in ("ooo_segs_in", "dup_segs_in", "sacks_sent", "dsacks_sent")}))
 
 
 def test_200mb_from_stack_under_faults(lab):

@@ -89,6 +89,7 @@ def test_bulk_with_faults_recovers_by_sack(pair):
     assert c["retrans_segs"] > 0 and c["recoveries"] > 0
     assert c["sack_retrans"] > 0                             # RFC 6675 chose them
     assert server.counters()["ooo_segs_in"] > 0
+    assert server.counters()["dsacks_sent"] > 0 and c["dsacks_in"] > 0    # RFC 2883 both ways
 
 
 def test_bulk_without_sack_recovers_by_newreno():

@@ -251,6 +251,24 @@ static int process_ack(struct xc_tcp_engine *e, struct xc_tcb *t, const struct t
 	return 0;
 }
 
+/* After loss or reordering the sender's window is small: a delayed ACK
+ * would stall it for the whole delack timeout per odd segment.  ACK every
+ * segment for a while, as Linux's quick-ACK mode does. */
+static void quickack_mode(struct xc_tcp_engine *e, struct xc_tcb *t)
+{
+	if (t->quickacks < e->cfg.quickack_segs)
+		t->quickacks = e->cfg.quickack_segs;
+}
+
+static void note_dsack(struct xc_tcb *t, uint32_t start, uint32_t end)
+{
+	if (!(t->flags & XC_TF_SACK_OK))
+		return;
+	t->dsack_start = start;
+	t->dsack_end = end;
+	t->flags |= XC_TF_DSACK | XC_TF_ACK_NOW;
+}
+
 /* Data and FIN (RFC 9293 §3.10.7.4, seventh and eighth checks). */
 static void process_data(struct xc_tcp_engine *e, struct xc_tcb *t, const struct tcp_seg *s,
 			 uint64_t now_ns)
@@ -265,9 +283,13 @@ static void process_data(struct xc_tcp_engine *e, struct xc_tcb *t, const struct
 		t->c.data_segs_in++;
 		if (seq_lt(seq, t->rcv_nxt)) {
 			uint32_t skip = t->rcv_nxt - seq;
+			/* RFC 2883: tell the sender what it sent twice, so it can
+			 * undo a spurious retransmission's window cut */
+			note_dsack(t, seq, skip < len ? t->rcv_nxt : seq + len);
 			if (skip >= len) {
 				t->c.dup_segs_in++;
 				t->flags |= XC_TF_ACK_NOW;     /* a retransmission: the ACK was lost */
+				quickack_mode(e, t);
 				len = 0;
 			} else {
 				seq += skip;
@@ -279,7 +301,10 @@ static void process_data(struct xc_tcp_engine *e, struct xc_tcb *t, const struct
 			uint32_t frags_before = t->rcv.nfrags;
 			uint64_t off = rcv_off_of(t, seq);
 			uint64_t beyond_before = t->rcv.stats.bytes_beyond;
+			uint64_t dup_before = t->rcv.stats.bytes_dup;
 			int64_t adv = xc_ring_insert(&t->rcv, off, data, len, 0);
+			if (t->rcv.stats.bytes_dup - dup_before == len)
+				note_dsack(t, seq, seq + len);   /* all of it was held already */
 			t->c.rcv_dropped += t->rcv.stats.bytes_beyond - beyond_before;
 			if (seq != t->rcv_nxt) {
 				/* RFC 5681 §4.2: one duplicate ACK per out-of-order
@@ -289,13 +314,16 @@ static void process_data(struct xc_tcp_engine *e, struct xc_tcb *t, const struct
 				t->last_ooo_off = off;
 				t->last_ooo_len = len;
 				tcp_send_ack(e, t, now_ns);
+				quickack_mode(e, t);
 			}
 			if (adv > 0) {
 				t->rcv_nxt += (uint32_t)adv;
 				t->c.bytes_received += (uint64_t)adv;
 				tcb_event(e, t, XC_EV_READABLE);
-				if (frags_before)
+				if (frags_before) {
 					t->flags |= XC_TF_ACK_NOW; /* filled (part of) a hole */
+					quickack_mode(e, t);
+				}
 				t->ack_pending++;
 				/* RFC 5681 §4.2: ACK at least every second full-sized
 				 * segment; quick ACKs while the peer's window grows */
