@@ -55,6 +55,15 @@ class Tunables:
     timestamps: bool = _t(True, "offer timestamps (RFC 7323)")
     window_scaling: bool = _t(True, "offer window scaling (RFC 7323)")
     ttl: int = _t(64, "IPv4 TTL of segments sent")
+    # --- socket API (xdpmtcp.api, xdpmtcp.mtcp_api) ---------------------------
+    sockbuf_min: int = _t(2048, "smallest SO_SNDBUF/SO_RCVBUF; smaller requests are raised to it")
+    sockbuf_max: int = _t(16 << 20, "largest SO_SNDBUF/SO_RCVBUF; larger requests are capped to it "
+                          "(Linux rmem_max/wmem_max)")
+    sndlowat: int = _t(1024, "SO_SNDLOWAT default (OSKit page): a non-blocking write takes nothing "
+                       "unless min(this, len) fits, and EPOLLOUT needs this much free space")
+    pipe_buf: int = _t(65536, "bytes an mtcp_pipe holds before writes block or fail with EAGAIN")
+    poll_step_ms: float = _t(50.0, "longest wait of a blocking call or epoll_wait between checks "
+                             "of its deadline and of signal flags")
 
     @classmethod
     def describe(cls):

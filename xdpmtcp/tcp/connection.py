@@ -30,6 +30,8 @@ class Connection:
         self.watchers = []            # callables(conn, Event bits)
         self.released = False
         self.final_counters = {}
+        self.buffer_bytes = 0         # rcvbuf + sndbuf held (Engine.resize_buffers keeps it)
+        self.ephemeral_port = True    # local port from the reserved range (else bound by the app)
 
     # -- what the application sees ------------------------------------------------
     @property

@@ -211,9 +211,39 @@ class Engine:
             self.buffer_memory -= t.rcvbuf + t.sndbuf
             return None
         conn = Connection(self, tcb, local, remote, listener)
+        conn.buffer_bytes = t.rcvbuf + t.sndbuf
         self.conns[conn.id] = conn
         self.by_tuple[local + remote] = conn
         return conn
+
+    def resize_buffers(self, conn, rcvbuf=None, sndbuf=None):
+        """Resize a connection's receive and/or send buffer (SO_RCVBUF,
+        SO_SNDBUF), keeping buffer_memory exact.  A buffer never shrinks
+        below the bytes it holds: it shrinks that far.  Raises ENOBUFS when
+        growing would pass buffer_memory_max.  Returns (rcvbuf, sndbuf)."""
+        tcb = conn.tcb
+        # what each ring holds (out-of-order bytes included) bounds a shrink
+        want_rcv = max(tcb.rcv.cap if rcvbuf is None else int(rcvbuf),
+                       int(tcb.rcv.high_off - tcb.rcv.read_off))
+        want_snd = max(tcb.snd.cap if sndbuf is None else int(sndbuf),
+                       int(tcb.snd.high_off - tcb.snd.read_off))
+        before = tcb.rcv.cap + tcb.snd.cap
+        grow = want_rcv + want_snd - before
+        if grow > 0 and self.buffer_memory + grow > self.tunables.buffer_memory_max:
+            raise OSError(errno.ENOBUFS, "buffer_memory_max (%d bytes) reached"
+                          % self.tunables.buffer_memory_max)
+        if want_rcv != tcb.rcv.cap and lib.xc_tcp_set_rcvbuf(self.raw, tcb, want_rcv) < 0:
+            raise OSError(errno.ENOMEM, "cannot resize the receive buffer")
+        if want_snd != tcb.snd.cap and lib.xc_tcp_set_sndbuf(self.raw, tcb, want_snd) < 0:
+            raise OSError(errno.ENOMEM, "cannot resize the send buffer")
+        after = tcb.rcv.cap + tcb.snd.cap
+        self.buffer_memory += after - before
+        conn.buffer_bytes += after - before
+        if tcb.state >= TcpState.ESTABLISHED:
+            # a grown window is worth announcing; more send space may wake writers
+            lib.xc_tcp_mark_output(self.raw, tcb)
+            self.want_flush = True
+        return tcb.rcv.cap, tcb.snd.cap
 
     def _offer_options(self, tcb):
         t = self.tunables
@@ -221,24 +251,42 @@ class Engine:
                      (lib.XC_TF_SACK_OK if t.sack else 0) |
                      (lib.XC_TF_WS_OK if t.window_scaling else 0))
 
-    def connect(self, remote, local_addr=None):
-        """Active open; returns the connection in SYN-SENT (non-blocking)."""
+    def connect(self, remote, local_addr=None, local_port=None, setup=None):
+        """Active open; returns the connection in SYN-SENT (non-blocking).
+
+        local_port: a port the caller bound (else one from the reserved
+        range).  setup(conn) runs before the SYN is built, so socket options
+        that shape it (buffer sizes and so the window scale, MSS, Nagle,
+        congestion control) are in place."""
         rip, rport = remote
         if self.resolve is None:
             raise OSError(errno.ENETUNREACH, "no next-hop resolver")
         mac = self.resolve(rip)
         lip = local_addr or self.local_addrs[0]
-        lport = self.ephemeral.take(lambda p: (lip, p, rip, rport) in self.by_tuple)
-        if lport is None:
-            raise OSError(errno.EADDRNOTAVAIL, "no free port in the reserved range")
+        if local_port:
+            if (lip, local_port, rip, rport) in self.by_tuple:
+                raise OSError(errno.EADDRNOTAVAIL, "%s:%d to %s:%d is in use" % (lip, local_port, rip, rport))
+            lport = local_port
+        else:
+            lport = self.ephemeral.take(lambda p: (lip, p, rip, rport) in self.by_tuple)
+            if lport is None:
+                raise OSError(errno.EADDRNOTAVAIL, "no free port in the reserved range")
         conn = self._new_conn((lip, lport), (rip, rport), mac, None)
         if conn is None:
-            self.ephemeral.release(lport)
+            if not local_port:
+                self.ephemeral.release(lport)
             raise OSError(errno.EAGAIN, "connection limit reached")
+        conn.ephemeral_port = not local_port
         now = self.now_ns()
         tcb = conn.tcb
         tcb.iss = lib.xc_isn(tcb.local_addr, tcb.remote_addr, tcb.local_port, tcb.remote_port, now)
         self._offer_options(tcb)
+        if setup is not None:
+            try:
+                setup(conn)
+            except BaseException:
+                self.release(conn)
+                raise
         lib.xc_tcp_init_conn(self.raw, tcb, now)
         if self.steering is not None:
             self.steering.own_flow(conn.local, conn.remote)
@@ -261,6 +309,8 @@ class Engine:
         tcb = conn.tcb
         tcb.iss = lib.xc_isn(tcb.local_addr, tcb.remote_addr, tcb.local_port, tcb.remote_port, now_ns)
         self._offer_options(tcb)
+        if listener.child_setup is not None:
+            listener.child_setup(conn)    # the listening socket's options
         self._negotiate(tcb, f)
         tcb.irs = f.tcp.seq
         tcb.rcv_nxt = seq_add(f.tcp.seq, 1)
@@ -282,6 +332,8 @@ class Engine:
         tcb.rcv_nxt = f.tcp.seq
         tcb.flags = 0
         tcb.peer_mss = mss
+        if listener.child_setup is not None:
+            listener.child_setup(conn)
         lib.xc_tcp_init_conn(self.raw, tcb, now_ns)
         tcb.rcv_wscale = 0
         # the window the stateless SYN-ACK offered (unscaled, as in any SYN)
@@ -322,6 +374,8 @@ class Engine:
         if rtt_ns > 0:
             lib.xc_tcp_rtt_sample(self.raw, tcb, max(1, rtt_ns // 1000))
         conn._set_state(TcpState.ESTABLISHED)
+        if tcb.flags & lib.XC_TF_KEEPALIVE:
+            conn.set_keepalive(True)      # SO_KEEPALIVE set before the handshake
         if self.tunables.tcp_timeout > 0:
             conn._arm_python_timer(self.tunables.tcp_timeout)   # idle timeout
         if conn.orphan:
@@ -537,9 +591,9 @@ class Engine:
         if conn.active:
             if self.steering is not None:
                 self.steering.release_flow(conn.local, conn.remote)
-            self.ephemeral.release(conn.local[1])
-        t = self.tunables
-        self.buffer_memory -= t.rcvbuf + t.sndbuf
+            if conn.ephemeral_port:
+                self.ephemeral.release(conn.local[1])
+        self.buffer_memory -= conn.buffer_bytes   # what it holds, resized or not
         lib.xc_tcb_free(self.raw, conn.tcb)
         conn.tcb = None
         conn.notify(Event.STATE)

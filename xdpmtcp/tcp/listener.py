@@ -40,6 +40,9 @@ class Listener:
         self.stats = ListenerStats()
         self.watchers = []
         self.closed = False
+        # child_setup(conn): runs on each new connection before its SYN-ACK
+        # (the listening socket's options: buffers, MSS, Nagle, cc)
+        self.child_setup = None
 
     def __repr__(self):
         return "<Listener %s:%d backlog %d>" % (self.addr or "*", self.port, self.backlog)

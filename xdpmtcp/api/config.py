@@ -1,0 +1,192 @@
+"""mtcp.conf: the configuration file mtcp_init() reads.
+
+The format is mTCP's: ``key = value`` lines, ``#`` starts a comment.  The
+keys are mTCP's (``port``, ``num_cores``, ``max_concurrency``,
+``max_num_buffers``, ``rcvbuf``, ``sndbuf``, ``tcp_timeout``,
+``tcp_timewait``, ``stat_print``); any field of ``xdpmtcp.tunables`` is
+accepted too (e.g. ``congestion = newreno``).  Keys that only mean
+something to mTCP's DPDK/netmap I/O (``io``, ``num_mem_ch``, ...) and the
+arp/route file keys are accepted and ignored (listed in
+``MtcpConfig.ignored``): the kernel's ARP and routing tables are used.
+Anything else, and any bad value, raises ConfigError naming the file and
+line.
+"""
+import dataclasses
+import errno
+import re
+
+from ..tunables import DEFAULTS, Tunables
+
+# mTCP keys with no meaning here: the I/O module, DPDK memory, multi-process
+# mode, and the static ARP/route tables (the kernel's are used instead).
+IGNORED_KEYS = {
+    "io": "the I/O is XDP/AF_XDP",
+    "num_mem_ch": "DPDK memory channels",
+    "multiprocess": "one process owns each interface queue",
+    "arp": "ARP comes from the kernel's neighbour table",
+    "arp_file": "ARP comes from the kernel's neighbour table",
+    "route": "routes come from the kernel's routing table",
+    "route_file": "routes come from the kernel's routing table",
+    "cc": "use congestion = cubic|newreno",
+    "onvm_serv": "openNetVM only", "onvm_inst": "openNetVM only", "onvm_dest": "openNetVM only",
+}
+
+NAME_RE = re.compile(r"^[A-Za-z0-9_.:@-]{1,15}$")     # an interface name (IFNAMSIZ - 1)
+
+
+class ConfigError(OSError):
+    """A configuration file mtcp_init cannot use; errno EINVAL, the message
+    names the file and the line."""
+
+    def __init__(self, path, lineno, message):
+        where = "%s:%d" % (path, lineno) if lineno else str(path)
+        super().__init__(errno.EINVAL, "%s: %s" % (where, message))
+        self.path = path
+        self.lineno = lineno
+
+
+@dataclasses.dataclass
+class MtcpConfig:
+    ports: list = dataclasses.field(default_factory=list)   # interface names
+    num_cores: int = 1
+    max_concurrency: int = DEFAULTS.max_concurrency
+    max_num_buffers: int = 0          # 0: as max_concurrency
+    rcvbuf: int = DEFAULTS.rcvbuf
+    sndbuf: int = DEFAULTS.sndbuf
+    tcp_timeout: float = 0.0          # seconds; 0 or -1: no idle timeout
+    tcp_timewait: float = DEFAULTS.tcp_timewait
+    stat_print: list = dataclasses.field(default_factory=list)
+    tunables_overrides: dict = dataclasses.field(default_factory=dict)
+    ignored: list = dataclasses.field(default_factory=list)   # (lineno, key, why)
+    path: str = None
+
+    def tunables(self, base=DEFAULTS):
+        """The engine's Tunables for this configuration."""
+        nbuf = self.max_num_buffers or self.max_concurrency
+        values = dict(max_concurrency=self.max_concurrency, rcvbuf=self.rcvbuf,
+                      sndbuf=self.sndbuf, tcp_timeout=max(0.0, self.tcp_timeout),
+                      tcp_timewait=self.tcp_timewait,
+                      # mTCP's buffer pool: max_num_buffers buffers of each kind
+                      buffer_memory_max=nbuf * (self.rcvbuf + self.sndbuf))
+        values.update(self.tunables_overrides)
+        return dataclasses.replace(base, **values)
+
+    def as_mtcp_conf(self):
+        from .structs import mtcp_conf
+        return mtcp_conf(num_cores=self.num_cores, max_concurrency=self.max_concurrency,
+                         num_ip=0, max_num_buffers=self.max_num_buffers or self.max_concurrency,
+                         rcvbuf_size=self.rcvbuf, sndbuf_size=self.sndbuf,
+                         tcp_timewait=int(self.tcp_timewait), tcp_timeout=int(self.tcp_timeout))
+
+    def update_from_mtcp_conf(self, conf):
+        """mtcp_setconf: take the fields of a struct mtcp_conf (checked)."""
+        checks = [("num_cores", conf.num_cores, 1), ("max_concurrency", conf.max_concurrency, 1),
+                  ("max_num_buffers", conf.max_num_buffers, 1), ("rcvbuf_size", conf.rcvbuf_size, 1),
+                  ("sndbuf_size", conf.sndbuf_size, 1), ("tcp_timewait", conf.tcp_timewait, 0),
+                  ("tcp_timeout", conf.tcp_timeout, -1)]
+        for name, value, low in checks:
+            if value < low:
+                raise OSError(errno.EINVAL, "mtcp_conf.%s = %d: must be >= %d" % (name, value, low))
+        self.num_cores = conf.num_cores
+        self.max_concurrency = conf.max_concurrency
+        self.max_num_buffers = conf.max_num_buffers
+        self.rcvbuf, self.sndbuf = conf.rcvbuf_size, conf.sndbuf_size
+        self.tcp_timewait, self.tcp_timeout = float(conf.tcp_timewait), float(conf.tcp_timeout)
+
+
+def _int(text, low=None, high=None):
+    v = int(text, 0)
+    if (low is not None and v < low) or (high is not None and v > high):
+        raise ValueError("%d is out of range %s..%s" % (v, low, "" if high is None else high))
+    return v
+
+
+def _seconds(text):
+    v = float(text)
+    if v < 0 and v != -1:
+        raise ValueError("seconds must be >= 0 (or -1 for none)")
+    return v
+
+
+def _names(text):
+    names = text.split()
+    bad = [n for n in names if not NAME_RE.match(n)]
+    if bad:
+        raise ValueError("not an interface name: %s" % ", ".join(bad))
+    return names
+
+
+MTCP_KEYS = {
+    "port": ("ports", _names),
+    "num_cores": ("num_cores", lambda v: _int(v, 1, 1024)),
+    "max_concurrency": ("max_concurrency", lambda v: _int(v, 1, 1 << 24)),
+    "max_num_buffers": ("max_num_buffers", lambda v: _int(v, 1, 1 << 24)),
+    "rcvbuf": ("rcvbuf", lambda v: _int(v, 1, 1 << 30)),
+    "sndbuf": ("sndbuf", lambda v: _int(v, 1, 1 << 30)),
+    "tcp_timeout": ("tcp_timeout", _seconds),
+    "tcp_timewait": ("tcp_timewait", lambda v: max(0.0, _seconds(v))),
+    "stat_print": ("stat_print", _names),
+}
+
+
+def _tunable_value(name, text):
+    typ = {f.name: f.type for f in dataclasses.fields(Tunables)}[name]
+    if typ is bool:
+        low = text.lower()
+        if low not in ("1", "0", "true", "false", "yes", "no", "on", "off"):
+            raise ValueError("want yes/no")
+        return low in ("1", "true", "yes", "on")
+    if typ is tuple:
+        return tuple(int(v) for v in text.split("-"))
+    if typ is int:
+        return int(text, 0)
+    return typ(text)
+
+
+def parse_config(text, path="<config>"):
+    """An MtcpConfig from the text of a configuration file."""
+    cfg = MtcpConfig(path=str(path))
+    tunable_names = {f.name for f in dataclasses.fields(Tunables)}
+    seen = {}
+    for lineno, raw in enumerate(text.splitlines(), 1):
+        line = raw.split("#", 1)[0].strip()
+        if not line:
+            continue
+        key, sep, value = (part.strip() for part in line.partition("="))
+        if not sep or not key:
+            raise ConfigError(path, lineno, "expected 'key = value', got %r" % raw.strip())
+        if not value:
+            raise ConfigError(path, lineno, "%s: no value" % key)
+        if key in seen:
+            raise ConfigError(path, lineno, "%s given twice (first on line %d)" % (key, seen[key]))
+        seen[key] = lineno
+        try:
+            if key in MTCP_KEYS:
+                attr, conv = MTCP_KEYS[key]
+                setattr(cfg, attr, conv(value))
+            elif key in IGNORED_KEYS:
+                cfg.ignored.append((lineno, key, IGNORED_KEYS[key]))
+            elif key in tunable_names:
+                cfg.tunables_overrides[key] = _tunable_value(key, value)
+            else:
+                raise ConfigError(path, lineno, "unknown key %r (mTCP keys: %s; or a tunable of "
+                                  "xdpmtcp/tunables.py)" % (key, ", ".join(sorted(MTCP_KEYS))))
+        except ValueError as e:
+            raise ConfigError(path, lineno, "%s = %s: bad value (%s)" % (key, value, e)) from None
+    if not cfg.ports:
+        raise ConfigError(path, 0, "no 'port = <interface>' line: which interface should the stack use?")
+    unknown_stat = [n for n in cfg.stat_print if n not in cfg.ports]
+    if unknown_stat:
+        raise ConfigError(path, seen["stat_print"], "stat_print names %s, not in 'port'"
+                          % ", ".join(unknown_stat))
+    try:
+        cfg.tunables()          # overrides must make a valid combination
+    except (TypeError, ValueError) as e:
+        raise ConfigError(path, 0, str(e)) from None
+    return cfg
+
+
+def load_config(path):
+    """Read and parse a configuration file (FileNotFoundError if missing)."""
+    with open(path) as f:
+        return parse_config(f.read(), path)
