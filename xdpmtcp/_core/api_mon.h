@@ -101,7 +101,7 @@
 #define XC_MON_EV_DATA 0x1000     /* DRAIN: arg = offset, val = length, pos = where in the output buffer */
 #define XC_MON_EV_GAP 0x2000      /* bytes the capture lacks: arg = offset, val = length */
 #define XC_MON_EV_OVERLAP 0x4000  /* overlapping bytes differed: arg = offset, val = bytes differing */
-#define XC_MON_EV_ALL 0x72f5
+#define XC_MON_EV_ALL 0x77f5
 
 /* ERROR codes. */
 #define XC_MON_ERR_OUTRUN 1       /* unread bytes dropped to make room (val) */
