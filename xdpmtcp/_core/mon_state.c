@@ -179,7 +179,8 @@ static void sender_pass(struct xc_mon *m, struct xc_mon_flow *f, int sd, const s
 		S->sflags |= XC_MON_SF_ACKED;
 	}
 	/* what its ACK proves it received */
-	if (S->state == XC_TCP_SYN_SENT && !syn && (R->sflags & XC_MON_SF_SYN) && seq_gt(g->ack, R->iss))
+	if (S->state == XC_TCP_SYN_SENT && !syn &&
+	    (R->sflags & (XC_MON_SF_SYN | XC_MON_SF_ISN_GUESSED)) && seq_gt(g->ack, R->iss))
 		set_state(m, f, sd, XC_MON_HK_SND, XC_TCP_ESTABLISHED);
 	if ((R->sflags & XC_MON_SF_FIN) && !(S->sflags & XC_MON_SF_FIN_RCVD) &&
 	    seq_gt(g->ack, R->fin_seq))
