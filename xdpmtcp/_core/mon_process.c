@@ -243,6 +243,16 @@ static void mon_frame(struct xc_mon *m, const struct xc_pkt *p, const uint8_t *f
 		mon_table_unhash(m, f);       /* a new connection on the tuple */
 		f = NULL;
 	}
+	if (f && f->status != XC_MON_FS_ENDED && f->status != XC_MON_FS_LINGER &&
+	    ts > f->last_ns + (f->status == XC_MON_FS_CLOSING ? m->cfg.close_timeout_ns
+							      : m->cfg.idle_timeout_ns)) {
+		/* timed out before this packet (inside a burst): end it first */
+		mon_emit(m, XC_MON_EV_TIMEOUT, f, XC_MON_BOTH, XC_MON_HK_NULL, 0, f->last_ns,
+			 ts - f->last_ns);
+		mon_end(m, f, XC_MON_END_TIMEOUT);
+		mon_table_unhash(m, f);
+		f = NULL;
+	}
 	if (f && pure_syn) {
 		int sd = (g.saddr == f->cli_addr && g.sport == f->cli_port) ? XC_MON_CLI : XC_MON_SVR;
 		const struct xc_mon_side *S = &f->side[sd];
@@ -314,7 +324,10 @@ int xc_mon_process(struct xc_mon *m, struct xc_burst *b, struct xc_mon_event *ev
 	if (!m || !b)
 		return -1;
 	begin_call(m, ev, max);
-	if (m->cursor == 0 && !mon_expire(m, now_ns ? now_ns : m->clock_ns)) {
+	uint64_t now = now_ns ? now_ns : m->clock_ns;
+	if (!now_ns && m->cursor < b->n && b->pkts[m->cursor].ts_ns > now)
+		now = b->pkts[m->cursor].ts_ns;   /* the packet clock: the burst's first packet */
+	if (m->cursor == 0 && !mon_expire(m, now)) {
 		m->busy = 1;
 		m->st.early_returns++;
 		return end_call(m);

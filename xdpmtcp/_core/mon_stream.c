@@ -215,17 +215,19 @@ void mon_stream_insert(struct xc_mon *m, struct xc_mon_flow *f, int side, int ho
 		if (cend - r->read_off > r->cap)
 			mon_stream_drain(m, f, side, 1);
 	}
-	struct xc_ring_stats before = r->stats;
-	uint64_t old_next = r->next_off;
-	int64_t adv = xc_ring_insert(r, uoff, data, caplen, XC_RING_DROP_OLDEST);
-	while (adv >= 0 && r->stats.frag_overflow != before.frag_overflow) {
+	struct xc_ring_stats before;
+	uint64_t old_next;
+	for (;;) {
+		before = r->stats;
+		old_next = r->next_off;
+		xc_ring_insert(r, uoff, data, caplen, XC_RING_DROP_OLDEST);
+		if (r->stats.frag_overflow == before.frag_overflow)
+			break;
+		/* refused whole (nothing else changed): make room or report */
 		if (!drain || !skip_one(m, f, side, hook)) {
 			mon_emit(m, XC_MON_EV_ERROR, f, side, hook, XC_MON_ERR_FRAGS, uoff, caplen);
 			break;
 		}
-		before.frag_overflow = r->stats.frag_overflow;
-		old_next = r->next_off;
-		adv = xc_ring_insert(r, uoff, data, caplen, XC_RING_DROP_OLDEST);
 	}
 	const struct xc_ring_stats *now = &r->stats;
 	if (now->gap_bytes != before.gap_bytes)
