@@ -28,6 +28,8 @@ class Tunables:
     max_concurrency: int = _t(10000, "connection blocks per engine (mTCP max_concurrency); at the "
                               "cap a SYN is dropped and counted, connect() fails with EAGAIN")
     rcvbuf: int = _t(262144, "receive buffer per connection in bytes (SO_RCVBUF default)")
+    rcvbuf_max: int = _t(4 << 20, "receive-buffer autotuning ceiling: a buffer 3/4 full doubles "
+                         "up to this (never past buffer_memory_max); rcvbuf or less: off")
     sndbuf: int = _t(262144, "send buffer per connection in bytes (SO_SNDBUF default)")
     buffer_memory_max: int = _t(1 << 30, "all connection buffers together, bytes; at the cap new "
                                 "connections are refused (SYN dropped, counted in mem_refused)")

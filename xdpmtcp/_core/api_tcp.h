@@ -216,7 +216,7 @@ struct xc_tcp_config {
 	uint32_t persist_min_us;
 	uint32_t persist_max_us;
 	uint32_t ttl;
-	uint32_t pad;
+	uint32_t rcvbuf_max;         /* autotuning ceiling: the window scale allows it */
 };
 
 struct xc_tcp_stats {

@@ -158,6 +158,8 @@ def _buf_set(which):
         setattr(sock.opts, which + "buf", size)
         conn = sock.live_conn()
         if conn is not None:
+            if which == "rcv":
+                conn.rcvbuf_autotune = False     # the application chose: keep it
             rcv, snd = conn.engine.resize_buffers(conn, **{which + "buf": size})
             setattr(sock.opts, which + "buf", rcv if which == "rcv" else snd)
         sock.wake()              # EPOLLOUT/EPOLLIN thresholds may have moved
@@ -405,6 +407,8 @@ def apply_before_syn(opts, conn):
     t = engine.tunables
     if (opts.rcvbuf, opts.sndbuf) != (t.rcvbuf, t.sndbuf):
         engine.resize_buffers(conn, opts.rcvbuf, opts.sndbuf)
+    if opts.rcvbuf != t.rcvbuf:
+        conn.rcvbuf_autotune = False             # SO_RCVBUF set: no autotuning
     apply_nodelay(opts, conn)
     apply_maxseg(opts, conn)
     apply_congestion(opts, conn)

@@ -30,6 +30,7 @@ class Connection:
         self.watchers = []            # callables(conn, Event bits)
         self.released = False
         self.final_counters = {}
+        self.rcvbuf_autotune = True   # off once SO_RCVBUF is set, as Linux does
         self.buffer_bytes = 0         # rcvbuf + sndbuf held (Engine.resize_buffers keeps it)
         self.ephemeral_port = True    # local port from the reserved range (else bound by the app)
 
@@ -213,6 +214,8 @@ class Connection:
             self.engine.timers.schedule(self.tcb, self.id, lib.xc_tcb_next_deadline(self.tcb))
         if bits & Event.RESET:
             self.error = errno.ECONNRESET
+        if bits & Event.READABLE and self.rcvbuf_autotune and not self.released:
+            self.engine.autotune_rcvbuf(self)
         if bits & (Event.STATE | Event.RESET):
             self._on_state()
         if bits & Event.TIMEWAIT_FIN and self.state == TcpState.TIME_WAIT:

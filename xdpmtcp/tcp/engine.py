@@ -50,6 +50,8 @@ class EngineStats:
     conn_refused_memory: int = 0 # buffer_memory_max reached
     timewait_reused: int = 0
     timers_fired: int = 0
+    rcvbuf_grown: int = 0        # autotuning doubled a receive buffer
+    rcvbuf_grow_refused: int = 0 # ... or would have, past buffer_memory_max
 
 
 class Engine:
@@ -77,6 +79,7 @@ class Engine:
         cfg.persist_min_us = 200000
         cfg.persist_max_us = 60000000
         cfg.ttl = t.ttl
+        cfg.rcvbuf_max = max(t.rcvbuf_max, t.rcvbuf)
         self.cc_algo = lib.xc_cc_by_name(t.congestion.encode())
         if self.cc_algo < 0:
             raise ValueError("unknown congestion control %r" % t.congestion)
@@ -244,6 +247,29 @@ class Engine:
             lib.xc_tcp_mark_output(self.raw, tcb)
             self.want_flush = True
         return tcb.rcv.cap, tcb.snd.cap
+
+    def autotune_rcvbuf(self, conn):
+        """Receive-buffer autotuning: when the sender has used 3/4 of the
+        window we offered (it is window-limited), or what the ring holds
+        (unread plus out of order) passes 3/4 of it, double the buffer up to
+        rcvbuf_max, as long as buffer_memory_max allows (policy at the cap:
+        stay as is)."""
+        tcb = conn.tcb
+        rcv = tcb.rcv
+        limit = self.tunables.rcvbuf_max
+        if rcv.cap >= limit:
+            return
+        window_left = (tcb.rcv_adv - tcb.rcv_nxt) & 0xffffffff
+        if window_left > 0x7fffffff:
+            window_left = 0
+        held = rcv.high_off - rcv.read_off
+        if window_left * 4 > rcv.cap and held * 4 < rcv.cap * 3:
+            return
+        try:
+            self.resize_buffers(conn, rcvbuf=min(rcv.cap * 2, limit))
+            self.stats.rcvbuf_grown += 1
+        except OSError:
+            self.stats.rcvbuf_grow_refused += 1
 
     def _offer_options(self, tcb):
         t = self.tunables
