@@ -96,7 +96,7 @@ def test_200mb_from_stack_under_faults(lab):
         assert c["fast_retrans"] > 0 and c["sack_retrans"] > 0 and c["recoveries"] > 0
         print("from stack: %.1f MB/s; %s" % (BULK / res["seconds"] / 1e6,
               {k: c[k] for k in ("retrans_segs", "fast_retrans", "sack_retrans", "rto_retrans",
-                                 "rto_events", "recoveries", "dsacks_in")}))
+                                 "rto_events", "recoveries", "dsacks_in", "undos")}))
 
 
 # --- options --------------------------------------------------------------------

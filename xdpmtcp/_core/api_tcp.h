@@ -122,6 +122,7 @@ struct xc_tcp_counters {
 	uint64_t early_retrans;      /* fast retransmits with a lowered threshold (RFC 5827) */
 	uint64_t limited_transmits;  /* new segments sent on the first dupACKs (RFC 3042) */
 	uint64_t lost_retrans;       /* retransmissions found lost by later SACKs (RACK-like) */
+	uint64_t undos;              /* recoveries undone: D-SACKs proved them spurious (RFC 3708) */
 };
 
 struct xc_tcb {
@@ -197,6 +198,10 @@ struct xc_tcb {
 	uint32_t queued;             /* bit 0: in the event list; bit 1: in the output list */
 	uint32_t last_ooo_len;       /* latest out-of-order segment: first SACK block (RFC 2018 §4) */
 	uint64_t last_ooo_off;
+	uint32_t prior_cwnd;         /* before the last fast recovery cut: undone if ... */
+	uint32_t prior_ssthresh;
+	uint32_t undo_retrans;       /* ... D-SACKs show all its retransmissions were needless */
+	uint32_t undo_marker;        /* snd_una when that recovery began */
 	uint32_t dsack_start;        /* duplicate data to report (RFC 2883), with XC_TF_DSACK */
 	uint32_t dsack_end;
 };

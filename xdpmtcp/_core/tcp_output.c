@@ -352,6 +352,23 @@ static void sent_data(struct xc_tcp_engine *e, struct xc_tcb *t, uint32_t seq, u
 		tcp_arm_tlp(e, t, now_ns);
 }
 
+/* A retransmission chosen by loss recovery (not by the RTO): counted, and
+ * remembered for lost-retransmission detection and for undo. */
+int tcp_fast_retransmit(struct xc_tcp_engine *e, struct xc_tcb *t, uint32_t seq, uint32_t len,
+			uint64_t now_ns)
+{
+	if (tcp_send_segment(e, t, seq, len, 0, now_ns) < 0)
+		return -1;
+	t->c.fast_retrans++;
+	t->undo_retrans++;
+	sent_data(e, t, seq, len, 0, now_ns);      /* retrans counters, Karn */
+	if (seq == t->snd_una) {
+		t->rxt_una_seq = seq;
+		t->rxt_una_mark = t->snd_max;
+	}
+	return 0;
+}
+
 /* RFC 6675 §5 (with SACK) during fast recovery: send while the pipe
  * leaves a segment's room in cwnd. */
 static int output_sack_recovery(struct xc_tcp_engine *e, struct xc_tcb *t, uint64_t now_ns)
@@ -370,16 +387,10 @@ static int output_sack_recovery(struct xc_tcp_engine *e, struct xc_tcb *t, uint6
 				len = data_end - seq;   /* never past the data (FIN is resent by RTO) */
 			if (!len || (int32_t)len < 0)
 				break;
-			if (tcp_send_segment(e, t, seq, len, 0, now_ns) < 0)
+			if (tcp_fast_retransmit(e, t, seq, len, now_ns) < 0)
 				break;
 			xc_sack_mark_rxt(&t->sack, seq, len);
-			if (seq == t->snd_una) {
-				t->rxt_una_seq = seq;
-				t->rxt_una_mark = t->snd_max;
-			}
-			t->c.fast_retrans++;
 			t->c.sack_retrans++;
-			sent_data(e, t, seq, len, 0, now_ns);
 			pipe += len;
 		} else if (r == 2) {
 			uint32_t wnd_end = t->snd_una + t->snd_wnd;
