@@ -22,12 +22,14 @@ class Tunables:
     # --- kernel contract ------------------------------------------------------
     ephemeral_ports: tuple = _t((61000, 61999), "ports for active opens, reserved with the kernel")
     neighbour_timeout_s: float = _t(1.0, "wait for the kernel to resolve a next hop's MAC")
-    next_hop_cache_s: float = _t(5.0, "a context reuses a resolved next-hop MAC for new connections "
-                                 "this long (0: ask the kernel's tables at every connect)")
+    neighbour_cache_s: float = _t(30.0, "reuse a next hop's MAC this long before asking the kernel "
+                                  "again (4096 entries; when full, the cache is emptied)")
     # --- TCP engine: memory (each cap has a named policy) ---------------------
     max_concurrency: int = _t(10000, "connection blocks per engine (mTCP max_concurrency); at the "
                               "cap a SYN is dropped and counted, connect() fails with EAGAIN")
     rcvbuf: int = _t(262144, "receive buffer per connection in bytes (SO_RCVBUF default)")
+    rcvbuf_max: int = _t(4 << 20, "receive-buffer autotuning ceiling: a buffer 3/4 full doubles "
+                         "up to this (never past buffer_memory_max); rcvbuf or less: off")
     sndbuf: int = _t(262144, "send buffer per connection in bytes (SO_SNDBUF default)")
     buffer_memory_max: int = _t(1 << 30, "all connection buffers together, bytes; at the cap new "
                                 "connections are refused (SYN dropped, counted in mem_refused)")

@@ -17,6 +17,8 @@ def test_demo_runs_and_cleans_up(lab_factory):   # lab_factory: root + netns pre
     assert r.returncode == 0, r.stdout + r.stderr
     assert "demo ok" in r.stdout
     assert "XDP program detached" in r.stdout
-    assert "hello xdpmtcp" in r.stdout and "kernel: hello kernel" in r.stdout
+    assert "hello from xdpmtcp" in r.stdout and "kernel: hello kernel" in r.stdout
+    assert "200 1000000 bytes, 0 new connection(s)" in r.stdout     # keep-alive on our server
+    assert "1000000 body bytes, sha256 matches" in r.stdout          # our client, kernel server
     assert "options [mss" in r.stdout          # rich did not eat tcpdump's brackets
     assert demo_namespaces() == before

@@ -80,8 +80,9 @@ def test_200mb_to_stack_under_faults(lab):
         assert conn["bytes_in"] == BULK and conn["sha256_in"] == res["sha256_sent"]
         c = conn["counters"]
         assert c["ooo_segs_in"] > 0 and c["sacks_sent"] > 0      # we reassembled and SACKed
+        assert c["dsacks_sent"] > 0                               # and reported duplicates
         print("to stack: %.1f MB/s; %s" % (BULK / res["seconds"] / 1e6,
-                                          {k: c[k] for k in ("ooo_segs_in", "dup_segs_in", "sacks_sent")}))
+                                          {k: c[k] for k in ("ooo_segs_in", "dup_segs_in", "sacks_sent", "dsacks_sent")}))
 
 
 def test_200mb_from_stack_under_faults(lab):
@@ -95,7 +96,7 @@ def test_200mb_from_stack_under_faults(lab):
         assert c["fast_retrans"] > 0 and c["sack_retrans"] > 0 and c["recoveries"] > 0
         print("from stack: %.1f MB/s; %s" % (BULK / res["seconds"] / 1e6,
               {k: c[k] for k in ("retrans_segs", "fast_retrans", "sack_retrans", "rto_retrans",
-                                 "rto_events", "recoveries", "dsacks_in")}))
+                                 "rto_events", "recoveries", "dsacks_in", "undos")}))
 
 
 # --- options --------------------------------------------------------------------
@@ -141,7 +142,8 @@ def test_1000_concurrent_connections(lab):
         assert final, sp.output()
         eng = final[-1]
         assert eng["tcbs_in_use"] == 0 and eng["buffer_memory"] == 0
-        assert eng["port"]["tx_no_room"] == 0
+        assert eng["port"]["tx_no_room"] == 0 and eng["port"]["tx_in_flight"] == 0
+        assert eng["port"]["rx_ring_full"] == 0
 
 
 # --- closes, resets, timeouts, crafted segments: the engine in this process ---------

@@ -240,7 +240,8 @@ def test_rcvbuf_before_connect_sets_the_syn_window_and_scale(pair, tmp_path):
     syn = next(f for f in frames if f.tcp.flags & TcpFlags.SYN and not f.tcp.flags & TcpFlags.ACK)
     assert syn.tcp.window == 4096 and syn.tcp.options.window_scale == 0
     synack = next(f for f in frames if f.tcp.flags & TcpFlags.SYN and f.tcp.flags & TcpFlags.ACK)
-    assert synack.tcp.window == 65535 and synack.tcp.options.window_scale == 3   # the default, 256 KiB
+    # the other side did not fix its buffer: scaled for autotuning's ceiling (rcvbuf_max, 4 MiB)
+    assert synack.tcp.window == 65535 and synack.tcp.options.window_scale == 7
     assert conn_of(a, srv).tcb.snd_wnd == 4096                    # what the peer will respect
     assert mtcp_getsockopt(b, cli, SOL_SOCKET, SO_RCVBUF) == 4096
     # the peer sends no more than the window while we do not read
@@ -546,7 +547,7 @@ def test_tcp_info_typed_and_raw(pair):
     assert isinstance(info, tcp_info)
     assert info.tcpi_state == 1 and info.tcpstate == TcpState.ESTABLISHED   # Linux's number
     assert info.tcpi_snd_mss == 1448 and info.tcpi_options == 7
-    assert info.tcpi_snd_wscale == 3 and info.tcpi_rcv_wscale == 3
+    assert info.tcpi_snd_wscale == 7 and info.tcpi_rcv_wscale == 7   # for autotuning's 4 MiB
     assert info.tcpi_bytes_acked == 10_000 and info.tcpi_snd_cwnd >= 10
     assert info.tcpi_rtt > 0 and info.tcpi_rto >= 200_000
     assert info.tcpi_snd_ssthresh == 0x7fffffff                      # no loss yet: "infinite"
@@ -677,3 +678,28 @@ def test_so_error_etimedout_when_retransmissions_give_up():
         mtcp_write(p.b, cli, b"x" * 1000)
         assert p.run_until(lambda: conn_of(p.b, cli).state == TcpState.CLOSED, 5)
         assert mtcp_getsockopt(p.b, cli, SOL_SOCKET, SO_ERROR) == errno.ETIMEDOUT
+
+
+def test_so_rcvbuf_fixes_the_buffer_autotuning_would_grow(pair):
+    a, b = pair.a, pair.b
+    _, srv_fixed, cli1 = connected(pair, server_setup=lambda s: mtcp_setsockopt(a, s, SOL_SOCKET, SO_RCVBUF,
+                                                                                   60000))
+    assert conn_of(a, srv_fixed).tcb.rcv_wscale == 0              # scaled for its own size
+    _, srv_auto, cli2 = connected(pair, port=PORT + 1)
+    for srv, cli in ((srv_fixed, cli1), (srv_auto, cli2)):
+        data, sent, got = os.urandom(3_000_000), 0, 0
+
+        def step():
+            nonlocal sent, got
+            try:
+                sent += mtcp_write(b, cli, data[sent:sent + 262144]) if sent < len(data) else 0
+            except BlockingIOError:
+                pass
+            while True:
+                try:
+                    got += len(mtcp_read(a, srv, 1 << 20))
+                except BlockingIOError:
+                    return got == len(data)
+        assert pair.run_until(step, 20)
+    assert mtcp_getsockopt(a, srv_fixed, SOL_SOCKET, SO_RCVBUF) == 60000
+    assert mtcp_getsockopt(a, srv_auto, SOL_SOCKET, SO_RCVBUF) > a.tunables.rcvbuf     # it grew

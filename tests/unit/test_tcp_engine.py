@@ -62,7 +62,7 @@ def test_handshake_negotiates_options(pair):
         info = conn.info()
         assert info["tcpi_options"] == 7                     # TS, SACK, WS
         assert info["tcpi_snd_mss"] == 1460 - 12
-        assert info["tcpi_rcv_wscale"] == 3                  # 256 KiB buffer
+        assert info["tcpi_rcv_wscale"] == 7                  # room to autotune to 4 MiB
         assert info["tcpi_snd_cwnd"] == 10                   # RFC 6928
     assert server.local == (ADDR_A, PORT) and server.remote == client.local
     assert 61000 <= client.local[1] <= 61999
@@ -89,6 +89,7 @@ def test_bulk_with_faults_recovers_by_sack(pair):
     assert c["retrans_segs"] > 0 and c["recoveries"] > 0
     assert c["sack_retrans"] > 0                             # RFC 6675 chose them
     assert server.counters()["ooo_segs_in"] > 0
+    assert server.counters()["dsacks_sent"] > 0 and c["dsacks_in"] > 0    # RFC 2883 both ways
 
 
 def test_bulk_without_sack_recovers_by_newreno():
@@ -185,7 +186,7 @@ def test_vanished_peer_times_out():
 
 
 def test_zero_window_probes_then_reader_catches_up():
-    with EnginePair(rcvbuf=32768) as p:
+    with EnginePair(rcvbuf=32768, rcvbuf_max=0) as p:     # no autotuning here
         _, server, client = connected(p)
         data = os.urandom(200_000)
         sent = client.send(data)
@@ -371,3 +372,17 @@ def test_isn_is_keyed_and_clocked():
         c = lib.xc_syncookie_make(1, 2, 3, 4, 777, 2, t0)
         assert (lib.xc_syncookie_check(1, 2, 3, 4, 777, c, t0 + age_min * 60 * 10**9) == 2) == ok
     assert lib.xc_syncookie_check(1, 2, 3, 4, 778, c, t0) == -1          # other peer ISN
+
+
+def test_receive_buffer_autotunes_within_the_memory_cap():
+    with EnginePair(rcvbuf=65536, rcvbuf_max=1 << 20) as p:
+        _, server, client = connected(p)
+        data = os.urandom(3_000_000)
+        assert transfer(p, client, server, data) == data
+        assert server.tcb.rcv.cap > 65536 and p.a.stats.rcvbuf_grown >= 1
+        assert server.tcb.rcv.cap <= 1 << 20
+        assert p.a.buffer_memory == server.tcb.rcv.cap + server.tcb.snd.cap
+    with EnginePair(rcvbuf=65536, rcvbuf_max=1 << 20, buffer_memory_max=65536 + 262144) as p:   # room for one connection, no more
+        _, server, client = connected(p)
+        assert transfer(p, client, server, os.urandom(1_000_000)) is not None
+        assert server.tcb.rcv.cap == 65536 and p.a.stats.rcvbuf_grow_refused >= 1

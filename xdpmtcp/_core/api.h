@@ -81,6 +81,10 @@ struct xc_port_stats {
 	uint64_t fault_hold_overflow[2];
 	uint64_t pcap_frames;
 	uint64_t pcap_dropped;     /* size cap reached or write error */
+	/* AF_XDP only, read when the stats are taken: */
+	uint64_t tx_in_flight;     /* gauge: umem TX frames with the kernel, not completed */
+	uint64_t rx_ring_full;     /* frames XDP redirected that found the RX ring full
+				      (XDP_STATISTICS rx_ring_full + rx_dropped) */
 };
 
 struct xc_port;

@@ -52,6 +52,7 @@
 #define XC_TF_WND_PROBE 0x4000   /* the next segment may exceed the window by a byte */
 #define XC_TF_TLP_OUT 0x8000     /* a tail loss probe is unanswered (until tlp_high_seq is acked) */
 #define XC_TF_TLP_NEW 0x10000    /* the next new segment may exceed cwnd (the probe itself) */
+#define XC_TF_DSACK 0x20000      /* the next ACK reports dsack_start..end as a D-SACK */
 
 /* Event bits for Python, collected per connection and drained per batch. */
 #define XC_EV_READABLE 0x1       /* new in-order data */
@@ -111,6 +112,7 @@ struct xc_tcp_counters {
 	uint64_t delayed_acks;       /* ACKs sent by the delayed-ACK timer */
 	uint64_t acks_sent;          /* pure ACKs */
 	uint64_t sacks_sent;         /* ACKs carrying SACK blocks */
+	uint64_t dsacks_sent;        /* of those, reporting duplicate data first (RFC 2883) */
 	uint64_t sack_blocks_in;
 	uint64_t dsacks_in;
 	uint64_t rcv_dropped;        /* bytes beyond the receive buffer */
@@ -120,6 +122,7 @@ struct xc_tcp_counters {
 	uint64_t early_retrans;      /* fast retransmits with a lowered threshold (RFC 5827) */
 	uint64_t limited_transmits;  /* new segments sent on the first dupACKs (RFC 3042) */
 	uint64_t lost_retrans;       /* retransmissions found lost by later SACKs (RACK-like) */
+	uint64_t undos;              /* recoveries undone: D-SACKs proved them spurious (RFC 3708) */
 };
 
 struct xc_tcb {
@@ -195,6 +198,12 @@ struct xc_tcb {
 	uint32_t queued;             /* bit 0: in the event list; bit 1: in the output list */
 	uint32_t last_ooo_len;       /* latest out-of-order segment: first SACK block (RFC 2018 §4) */
 	uint64_t last_ooo_off;
+	uint32_t prior_cwnd;         /* before the last fast recovery cut: undone if ... */
+	uint32_t prior_ssthresh;
+	uint32_t undo_retrans;       /* ... D-SACKs show all its retransmissions were needless */
+	uint32_t undo_marker;        /* snd_una when that recovery began */
+	uint32_t dsack_start;        /* duplicate data to report (RFC 2883), with XC_TF_DSACK */
+	uint32_t dsack_end;
 };
 
 /* Engine-wide settings; Python fills them from Tunables. */
@@ -212,7 +221,7 @@ struct xc_tcp_config {
 	uint32_t persist_min_us;
 	uint32_t persist_max_us;
 	uint32_t ttl;
-	uint32_t pad;
+	uint32_t rcvbuf_max;         /* autotuning ceiling: the window scale allows it */
 };
 
 struct xc_tcp_stats {

@@ -58,6 +58,8 @@ uint32_t xc_port_set_flags(struct xc_port *port, uint32_t flags)
 void xc_port_get_stats(struct xc_port *port, struct xc_port_stats *out)
 {
 	*out = port->stats;
+	if (port->ops->gauges)
+		port->ops->gauges(port, out);
 }
 
 static void pcap_tap(struct xc_port *port, const uint8_t *frame, uint32_t len)

@@ -249,7 +249,8 @@ void xc_tcp_init_conn(struct xc_tcp_engine *e, struct xc_tcb *t, uint64_t now_ns
 {
 	if (!t->rcv_mss)
 		t->rcv_mss = 1460;
-	t->rcv_wscale = wscale_for(t->rcv.cap);
+	/* scale for the largest the buffer may grow to (autotuning) */
+	t->rcv_wscale = wscale_for(t->rcv.cap > e->cfg.rcvbuf_max ? t->rcv.cap : e->cfg.rcvbuf_max);
 	t->rto_us = e->cfg.rto_initial_us;
 	t->recover = t->iss + 1;
 	t->snd_una = t->iss;

@@ -44,6 +44,10 @@ static void enter_recovery(struct xc_tcp_engine *e, struct xc_tcb *t, uint64_t n
 	t->flags &= ~XC_TF_RTT_TIMING;
 	t->recover = t->snd_max;
 	t->c.recoveries++;
+	t->prior_cwnd = t->cc.cwnd;
+	t->prior_ssthresh = t->cc.ssthresh;
+	t->undo_retrans = 0;
+	t->undo_marker = t->snd_una;
 	xc_cc_on_loss(&t->cc, flight, now_ns);
 	/* retransmit the first unacknowledged segment now */
 	uint32_t len = snd_data_end(t) - t->snd_una;
@@ -51,15 +55,9 @@ static void enter_recovery(struct xc_tcp_engine *e, struct xc_tcb *t, uint64_t n
 		len = 0;
 	if (len > t->mss)
 		len = t->mss;
-	if (len && tcp_send_segment(e, t, t->snd_una, len, 0, now_ns) == 0) {
-		t->c.retrans_segs++;
-		t->c.fast_retrans++;
-		t->c.bytes_retrans += len;
-		if (t->flags & XC_TF_SACK_OK)
-			xc_sack_mark_rxt(&t->sack, t->snd_una, len);
-		t->rxt_una_seq = t->snd_una;
-		t->rxt_una_mark = t->snd_max;
-	}
+	if (len && tcp_fast_retransmit(e, t, t->snd_una, len, now_ns) == 0 &&
+	    (t->flags & XC_TF_SACK_OK))
+		xc_sack_mark_rxt(&t->sack, t->snd_una, len);
 	if (!(t->flags & XC_TF_SACK_OK))
 		t->cc.cwnd = t->cc.ssthresh + 3 * t->mss;   /* RFC 6582 step 3 (inflation) */
 	tcp_rearm_rto(e, t, now_ns);
@@ -74,11 +72,8 @@ static void newreno_partial_ack(struct xc_tcp_engine *e, struct xc_tcb *t, uint3
 		len = 0;
 	if (len > t->mss)
 		len = t->mss;
-	if (len && tcp_send_segment(e, t, t->snd_una, len, 0, now_ns) == 0) {
-		t->c.retrans_segs++;
-		t->c.fast_retrans++;
-		t->c.bytes_retrans += len;
-	}
+	if (len)
+		tcp_fast_retransmit(e, t, t->snd_una, len, now_ns);
 	t->cc.cwnd = t->cc.cwnd > acked ? t->cc.cwnd - acked : t->mss;
 	if (acked >= t->mss)
 		t->cc.cwnd += t->mss;
@@ -102,12 +97,33 @@ static void check_lost_retransmit(struct xc_tcp_engine *e, struct xc_tcb *t, uin
 		len = t->sack.r[0].start - t->snd_una;
 	if (!len || (int32_t)len < 0)
 		return;
-	if (tcp_send_segment(e, t, t->snd_una, len, 0, now_ns) == 0) {
-		t->c.retrans_segs++;
-		t->c.fast_retrans++;
+	if (tcp_fast_retransmit(e, t, t->snd_una, len, now_ns) == 0)
 		t->c.lost_retrans++;
-		t->c.bytes_retrans += len;
-		t->rxt_una_mark = t->snd_max;
+}
+
+/* RFC 3708 / Linux's DSACK undo: when every retransmission of the last
+ * recovery came back as a duplicate, the loss was reordering: restore the
+ * window it cut. */
+static void dsack_undo(struct xc_tcb *t, uint32_t start, uint32_t end)
+{
+	if (!t->prior_cwnd || !t->undo_retrans)
+		return;
+	/* only a duplicate of what this recovery resent counts (the network
+	 * may duplicate other segments) */
+	if (seq_lt(start, t->undo_marker) || seq_gt(end, t->recover) ||
+	    !seq_lt(start, t->sack.high_rxt))
+		return;
+	if (--t->undo_retrans)
+		return;
+	if (t->cc.cwnd < t->prior_cwnd)
+		t->cc.cwnd = t->prior_cwnd;
+	if (t->cc.ssthresh < t->prior_ssthresh)
+		t->cc.ssthresh = t->prior_ssthresh;
+	t->prior_cwnd = 0;
+	t->c.undos++;
+	if (t->flags & XC_TF_IN_RECOVERY) {
+		t->flags &= ~XC_TF_IN_RECOVERY;
+		t->dupacks = 0;
 	}
 }
 
@@ -138,11 +154,13 @@ static int process_ack(struct xc_tcp_engine *e, struct xc_tcb *t, const struct t
 	int window_changed = 0;
 
 	if ((t->flags & XC_TF_SACK_OK) && s->opt.nsack) {
-		uint32_t newly = xc_sack_update(&t->sack, seq_gt(ack, t->snd_una) ? ack : t->snd_una,
-						t->snd_max, s->opt.sack, s->opt.nsack);
-		(void)newly;
+		uint64_t dsacks = t->sack.dsack_count;
+		xc_sack_update(&t->sack, seq_gt(ack, t->snd_una) ? ack : t->snd_una,
+			       t->snd_max, s->opt.sack, s->opt.nsack);
 		t->c.sack_blocks_in += s->opt.nsack;
-		t->c.dsacks_in = t->sack.dsack_count;
+		t->c.dsacks_in += t->sack.dsack_count - dsacks;
+		if (t->sack.dsack_count > dsacks)
+			dsack_undo(t, s->opt.sack[0], s->opt.sack[1]);
 	}
 	/* window update (RFC 9293 §3.10.7.4, SND.WL1/WL2 rule) */
 	if (seq_lt(t->snd_wl1, s->seq) || (t->snd_wl1 == s->seq && seq_leq(t->snd_wl2, ack))) {
@@ -251,6 +269,24 @@ static int process_ack(struct xc_tcp_engine *e, struct xc_tcb *t, const struct t
 	return 0;
 }
 
+/* After loss or reordering the sender's window is small: a delayed ACK
+ * would stall it for the whole delack timeout per odd segment.  ACK every
+ * segment for a while, as Linux's quick-ACK mode does. */
+static void quickack_mode(struct xc_tcp_engine *e, struct xc_tcb *t)
+{
+	if (t->quickacks < e->cfg.quickack_segs)
+		t->quickacks = e->cfg.quickack_segs;
+}
+
+static void note_dsack(struct xc_tcb *t, uint32_t start, uint32_t end)
+{
+	if (!(t->flags & XC_TF_SACK_OK))
+		return;
+	t->dsack_start = start;
+	t->dsack_end = end;
+	t->flags |= XC_TF_DSACK | XC_TF_ACK_NOW;
+}
+
 /* Data and FIN (RFC 9293 §3.10.7.4, seventh and eighth checks). */
 static void process_data(struct xc_tcp_engine *e, struct xc_tcb *t, const struct tcp_seg *s,
 			 uint64_t now_ns)
@@ -265,9 +301,13 @@ static void process_data(struct xc_tcp_engine *e, struct xc_tcb *t, const struct
 		t->c.data_segs_in++;
 		if (seq_lt(seq, t->rcv_nxt)) {
 			uint32_t skip = t->rcv_nxt - seq;
+			/* RFC 2883: tell the sender what it sent twice, so it can
+			 * undo a spurious retransmission's window cut */
+			note_dsack(t, seq, skip < len ? t->rcv_nxt : seq + len);
 			if (skip >= len) {
 				t->c.dup_segs_in++;
 				t->flags |= XC_TF_ACK_NOW;     /* a retransmission: the ACK was lost */
+				quickack_mode(e, t);
 				len = 0;
 			} else {
 				seq += skip;
@@ -279,7 +319,10 @@ static void process_data(struct xc_tcp_engine *e, struct xc_tcb *t, const struct
 			uint32_t frags_before = t->rcv.nfrags;
 			uint64_t off = rcv_off_of(t, seq);
 			uint64_t beyond_before = t->rcv.stats.bytes_beyond;
+			uint64_t dup_before = t->rcv.stats.bytes_dup;
 			int64_t adv = xc_ring_insert(&t->rcv, off, data, len, 0);
+			if (t->rcv.stats.bytes_dup - dup_before == len)
+				note_dsack(t, seq, seq + len);   /* all of it was held already */
 			t->c.rcv_dropped += t->rcv.stats.bytes_beyond - beyond_before;
 			if (seq != t->rcv_nxt) {
 				/* RFC 5681 §4.2: one duplicate ACK per out-of-order
@@ -289,13 +332,16 @@ static void process_data(struct xc_tcp_engine *e, struct xc_tcb *t, const struct
 				t->last_ooo_off = off;
 				t->last_ooo_len = len;
 				tcp_send_ack(e, t, now_ns);
+				quickack_mode(e, t);
 			}
 			if (adv > 0) {
 				t->rcv_nxt += (uint32_t)adv;
 				t->c.bytes_received += (uint64_t)adv;
 				tcb_event(e, t, XC_EV_READABLE);
-				if (frags_before)
+				if (frags_before) {
 					t->flags |= XC_TF_ACK_NOW; /* filled (part of) a hole */
+					quickack_mode(e, t);
+				}
 				t->ack_pending++;
 				/* RFC 5681 §4.2: ACK at least every second full-sized
 				 * segment; quick ACKs while the peer's window grows */

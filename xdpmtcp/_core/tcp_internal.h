@@ -177,6 +177,8 @@ int tcp_output(struct xc_tcp_engine *e, struct xc_tcb *t, uint64_t now_ns);
 int tcp_send_segment(struct xc_tcp_engine *e, struct xc_tcb *t, uint32_t seq, uint32_t len,
 		     uint8_t flags, uint64_t now_ns);
 void tcp_send_ack(struct xc_tcp_engine *e, struct xc_tcb *t, uint64_t now_ns);
+int tcp_fast_retransmit(struct xc_tcp_engine *e, struct xc_tcb *t, uint32_t seq, uint32_t len,
+			uint64_t now_ns);
 void tcp_tx_flush(struct xc_tcp_engine *e);
 uint32_t tcp_rcv_window(const struct xc_tcb *t);
 /* tcp_timer.c */

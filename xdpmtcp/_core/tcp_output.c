@@ -49,6 +49,13 @@ uint32_t tcp_rcv_window(const struct xc_tcb *t)
 	return space > old ? space : old;
 }
 
+static void put_block(uint8_t *o, uint32_t *n, uint32_t start, uint32_t end)
+{
+	wr32(o + *n, start);
+	wr32(o + *n + 4, end);
+	*n += 8;
+}
+
 /* Options for a segment of a synchronized connection: timestamps, then
  * SACK blocks (the newest out-of-order segment first, RFC 2018 §4). */
 static uint32_t put_opts(struct xc_tcb *t, uint8_t *o, uint64_t now_ns, int *with_sack)
@@ -60,7 +67,8 @@ static uint32_t put_opts(struct xc_tcb *t, uint8_t *o, uint64_t now_ns, int *wit
 		n += 8;
 	}
 	*with_sack = 0;
-	if ((t->flags & XC_TF_SACK_OK) && t->rcv.nfrags) {
+	int dsack = (t->flags & (XC_TF_DSACK | XC_TF_SACK_OK)) == (XC_TF_DSACK | XC_TF_SACK_OK);
+	if ((t->flags & XC_TF_SACK_OK) && (t->rcv.nfrags || dsack)) {
 		struct xc_ring_frag f[5];
 		uint32_t nf = xc_ring_fragments(&t->rcv, f, 5);
 		uint32_t room = (40 - n - 2) / 8;   /* 4 blocks, or 3 with timestamps */
@@ -68,16 +76,21 @@ static uint32_t put_opts(struct xc_tcb *t, uint8_t *o, uint64_t now_ns, int *wit
 		uint8_t *hdr = o + n;
 		n += 4;
 		hdr[0] = 1; hdr[1] = 1; hdr[2] = 5;
-		/* the block holding the latest segment first */
+		/* RFC 2883: a duplicate segment is reported first */
+		if (dsack) {
+			put_block(o, &n, t->dsack_start, t->dsack_end);
+			blocks++;
+			t->flags &= ~XC_TF_DSACK;
+			t->c.dsacks_sent++;
+		}
+		/* then the block holding the latest segment (RFC 2018 §4) */
 		int first = -1;
-		for (uint32_t i = 0; i < nf; i++) {
+		for (uint32_t i = 0; i < nf && blocks < room; i++) {
 			if (f[i].offset < t->rcv.next_off)
 				continue;       /* the in-order block is not a SACK */
 			if (t->last_ooo_off >= f[i].offset && t->last_ooo_off < f[i].offset + f[i].len) {
 				first = (int)i;
-				wr32(o + n, rcv_seq_of(t, f[i].offset));
-				wr32(o + n + 4, rcv_seq_of(t, f[i].offset + f[i].len));
-				n += 8;
+				put_block(o, &n, rcv_seq_of(t, f[i].offset), rcv_seq_of(t, f[i].offset + f[i].len));
 				blocks++;
 				break;
 			}
@@ -85,9 +98,7 @@ static uint32_t put_opts(struct xc_tcb *t, uint8_t *o, uint64_t now_ns, int *wit
 		for (uint32_t i = 0; i < nf && blocks < room; i++) {
 			if (f[i].offset < t->rcv.next_off || (int)i == first)
 				continue;
-			wr32(o + n, rcv_seq_of(t, f[i].offset));
-			wr32(o + n + 4, rcv_seq_of(t, f[i].offset + f[i].len));
-			n += 8;
+			put_block(o, &n, rcv_seq_of(t, f[i].offset), rcv_seq_of(t, f[i].offset + f[i].len));
 			blocks++;
 		}
 		if (blocks) {
@@ -341,6 +352,23 @@ static void sent_data(struct xc_tcp_engine *e, struct xc_tcb *t, uint32_t seq, u
 		tcp_arm_tlp(e, t, now_ns);
 }
 
+/* A retransmission chosen by loss recovery (not by the RTO): counted, and
+ * remembered for lost-retransmission detection and for undo. */
+int tcp_fast_retransmit(struct xc_tcp_engine *e, struct xc_tcb *t, uint32_t seq, uint32_t len,
+			uint64_t now_ns)
+{
+	if (tcp_send_segment(e, t, seq, len, 0, now_ns) < 0)
+		return -1;
+	t->c.fast_retrans++;
+	t->undo_retrans++;
+	sent_data(e, t, seq, len, 0, now_ns);      /* retrans counters, Karn */
+	if (seq == t->snd_una) {
+		t->rxt_una_seq = seq;
+		t->rxt_una_mark = t->snd_max;
+	}
+	return 0;
+}
+
 /* RFC 6675 §5 (with SACK) during fast recovery: send while the pipe
  * leaves a segment's room in cwnd. */
 static int output_sack_recovery(struct xc_tcp_engine *e, struct xc_tcb *t, uint64_t now_ns)
@@ -359,16 +387,10 @@ static int output_sack_recovery(struct xc_tcp_engine *e, struct xc_tcb *t, uint6
 				len = data_end - seq;   /* never past the data (FIN is resent by RTO) */
 			if (!len || (int32_t)len < 0)
 				break;
-			if (tcp_send_segment(e, t, seq, len, 0, now_ns) < 0)
+			if (tcp_fast_retransmit(e, t, seq, len, now_ns) < 0)
 				break;
 			xc_sack_mark_rxt(&t->sack, seq, len);
-			if (seq == t->snd_una) {
-				t->rxt_una_seq = seq;
-				t->rxt_una_mark = t->snd_max;
-			}
-			t->c.fast_retrans++;
 			t->c.sack_retrans++;
-			sent_data(e, t, seq, len, 0, now_ns);
 			pipe += len;
 		} else if (r == 2) {
 			uint32_t wnd_end = t->snd_una + t->snd_wnd;

@@ -156,11 +156,23 @@ static void xsk_close(struct xc_port *port)
 	xsk_free(port->backend);
 }
 
+static void xsk_gauges(struct xc_port *port, struct xc_port_stats *out)
+{
+	struct xsk_port *x = port->backend;
+	struct xdp_statistics st;
+	socklen_t len = sizeof(st);
+	reap_completions(x);
+	out->tx_in_flight = x->tx_outstanding;
+	if (getsockopt(xsk_socket__fd(x->xsk), SOL_XDP, XDP_STATISTICS, &st, &len) == 0)
+		out->rx_ring_full = st.rx_ring_full + st.rx_dropped;
+}
+
 static const struct xc_backend_ops xsk_ops = {
 	.recv = xsk_recv,
 	.send = xsk_send,
 	.kick = xsk_kick,
 	.close = xsk_close,
+	.gauges = xsk_gauges,
 };
 
 struct xc_port *xc_port_open_xsk(const char *ifname, uint32_t queue,

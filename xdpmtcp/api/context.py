@@ -188,9 +188,7 @@ class Context:
             check_core_queue(ifname, core)
             nif = NetIf(ifname, queue=core, tunables=tunables, force=force).open()
             self.netifs.append(nif)
-            eng = Engine.on_netif(nif, tunables=tunables)
-            eng.resolve = _cached_resolver(eng.resolve, tunables.next_hop_cache_s)
-            engines.append(eng)
+            engines.append(Engine.on_netif(nif, tunables=tunables))   # it caches next hops
         return engines
 
     def _close_interfaces(self):
@@ -455,24 +453,6 @@ class Context:
 
     def __exit__(self, *exc):
         self.close()
-
-
-def _cached_resolver(resolve, ttl):
-    """resolve(ip) -> MAC, remembered ttl seconds: a netlink round trip per
-    connect would cost more than the rest of connect together."""
-    if ttl <= 0:
-        return resolve
-    cache = {}
-
-    def cached(ip):
-        now = time.monotonic()
-        hit = cache.get(ip)
-        if hit is not None and now - hit[1] < ttl:
-            return hit[0]
-        mac = resolve(ip)
-        cache[ip] = (mac, now)
-        return mac
-    return cached
 
 
 class _InNetns:

@@ -40,6 +40,7 @@ class SocketOptions:
     linger_s: int = 0
     sndbuf: int = 0
     rcvbuf: int = 0
+    rcvbuf_locked: bool = False  # SO_RCVBUF was set: no autotuning, window scale from its size
     sndlowat: int = 1024
     rcvlowat: int = 1
     sndtimeo: float = 0.0       # seconds; 0 = wait forever
@@ -156,8 +157,12 @@ def _buf_set(which):
         t = sock.ctx.tunables
         size = min(max(v, t.sockbuf_min), t.sockbuf_max)
         setattr(sock.opts, which + "buf", size)
+        if which == "rcv":
+            sock.opts.rcvbuf_locked = True
         conn = sock.live_conn()
         if conn is not None:
+            if which == "rcv":
+                conn.rcvbuf_autotune = False     # the application chose: keep it
             rcv, snd = conn.engine.resize_buffers(conn, **{which + "buf": size})
             setattr(sock.opts, which + "buf", rcv if which == "rcv" else snd)
         sock.wake()              # EPOLLOUT/EPOLLIN thresholds may have moved
@@ -405,6 +410,8 @@ def apply_before_syn(opts, conn):
     t = engine.tunables
     if (opts.rcvbuf, opts.sndbuf) != (t.rcvbuf, t.sndbuf):
         engine.resize_buffers(conn, opts.rcvbuf, opts.sndbuf)
+    if opts.rcvbuf_locked:
+        conn.rcvbuf_autotune = False             # SO_RCVBUF set: no autotuning
     apply_nodelay(opts, conn)
     apply_maxseg(opts, conn)
     apply_congestion(opts, conn)

@@ -3,6 +3,7 @@ connection may have become readable or writable, and says when it is done."""
 import hashlib
 import os
 import random
+import time
 
 CHUNK = 65536
 
@@ -174,5 +175,47 @@ class HttpApp(_Base):
         while self.pending and self._write(conn, self.pending):
             pass
         if (eof or self.close_after) and not self.pending:
+            conn.close()
+            self.done = True
+
+
+class ClientApp(_Base):
+    """Send payload then nbytes of the seeded pattern, half-close, read
+    (into keep, if given) until the server closes, then close."""
+
+    def __init__(self, payload=b"", nbytes=0, seed=1, keep=None):
+        super().__init__()
+        self.pending = bytearray(payload)
+        self.left = nbytes
+        self.rng = random.Random(seed)
+        self.keep = keep
+        self.shut = False
+        self.eof = False
+        self.started = time.monotonic()
+        self.first_byte = None
+
+    def step(self, conn):
+        if conn.state.name in ("SYN_SENT", "SYN_RCVD"):
+            if conn.error:
+                self.error = conn.take_error()
+                self.done = True
+            return
+        while True:
+            if not self.pending and self.left:
+                n = min(self.left, CHUNK * 4)
+                self.pending += self.rng.randbytes(n)
+                self.left -= n
+            if not self.pending or not self._write(conn, self.pending):
+                break
+        if not self.pending and not self.left and not self.shut and not self.error:
+            conn.shutdown_write()
+            self.shut = True
+        if not self.eof:
+            before = self.bytes_in
+            self.eof = self._read_all(conn, self.keep)
+            if self.bytes_in > before and self.first_byte is None:
+                self.first_byte = time.monotonic() - self.started
+        # the server's FIN only ends its direction: finish sending first
+        if self.error or (self.eof and self.shut):
             conn.close()
             self.done = True

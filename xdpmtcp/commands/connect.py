@@ -4,8 +4,7 @@ import argparse
 import sys
 import time
 
-from ..apps import ConnectionRunner
-from ..apps.streams import CHUNK, _Base
+from ..apps import ClientApp, ConnectionRunner
 from ..xdp import XdpError
 from .common import add_iface_flags, console, fail, netns_context
 from .tcp_common import StopFlag, add_tcp_flags, conn_report, emit, engine_on
@@ -19,46 +18,6 @@ examples:
 The local port comes from the range reserved with the kernel (61000-61999
 by default); the next hop's MAC from the kernel's neighbour table.
 """
-
-
-class ClientApp(_Base):
-    def __init__(self, payload=b"", nbytes=0, seed=1, keep=None):
-        super().__init__()
-        import random
-        self.pending = bytearray(payload)
-        self.left = nbytes
-        self.rng = random.Random(seed)
-        self.keep = keep
-        self.shut = False
-        self.eof = False
-        self.started = time.monotonic()
-        self.first_byte = None
-
-    def step(self, conn):
-        if conn.state.name in ("SYN_SENT", "SYN_RCVD"):
-            if conn.error:
-                self.error = conn.take_error()
-                self.done = True
-            return
-        while True:
-            if not self.pending and self.left:
-                n = min(self.left, CHUNK * 4)
-                self.pending += self.rng.randbytes(n)
-                self.left -= n
-            if not self.pending or not self._write(conn, self.pending):
-                break
-        if not self.pending and not self.left and not self.shut and not self.error:
-            conn.shutdown_write()
-            self.shut = True
-        if not self.eof:
-            before = self.bytes_in
-            self.eof = self._read_all(conn, self.keep)
-            if self.bytes_in > before and self.first_byte is None:
-                self.first_byte = time.monotonic() - self.started
-        # the server's FIN only ends its direction: finish sending first
-        if self.error or (self.eof and self.shut):
-            conn.close()
-            self.done = True
 
 
 def add_parser(sub):
@@ -104,7 +63,7 @@ def run(args):
             else:
                 with open(args.output, "wb") as f:
                     f.write(keep)
-    except (XdpError, OSError) as e:
+    except (XdpError, OSError, ValueError) as e:   # ValueError: a bad tunable value
         return fail(str(e))
     if not ok:
         return fail("timed out after %.1fs" % args.timeout)

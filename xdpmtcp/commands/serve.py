@@ -98,7 +98,7 @@ def run(args):
                              "listener": lst.stats.__dict__, "port": nif.port.stats(),
                              "xdp": nif.program.counters()},
                  "engine: %s\nlistener: %s" % (eng.c_stats(), lst.stats))
-    except (XdpError, OSError) as e:
+    except (XdpError, OSError, ValueError) as e:   # ValueError: a bad tunable value
         return fail(str(e))
     return 0
 

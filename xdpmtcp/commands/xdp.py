@@ -1,7 +1,7 @@
 """xdpmtcp xdp: what XDP program an interface runs; remove a stale one."""
 import socket
 
-from ..xdp import PROG_NAME, attached_program
+from ..xdp import OUR_PROGRAMS, attached_program
 from .common import add_netns_flag, console, fail, netns_context
 
 
@@ -38,7 +38,7 @@ def status(args):
     else:
         console().print("%s: %s (id %d, %s mode)%s" % (
             args.iface, cur.name, cur.prog_id, cur.mode,
-            "" if cur.name == PROG_NAME else "  [not attached by xdpmtcp]"))
+            "" if cur.name in OUR_PROGRAMS else "  [not attached by xdpmtcp]"))
     return 0
 
 
@@ -51,7 +51,7 @@ def detach(args):
             if not cur.prog_id:
                 console().print("%s: no XDP program, nothing to do" % args.iface)
                 return 0
-            if cur.name != PROG_NAME and not args.force:
+            if cur.name not in OUR_PROGRAMS and not args.force:
                 return fail("%s runs %r, which xdpmtcp did not attach; use --force" % (args.iface, cur.name))
             flags = XDP_FLAGS_SKB_MODE if cur.mode == "skb" else XDP_FLAGS_DRV_MODE
             BPF.remove_xdp(args.iface.encode(), flags)

@@ -35,6 +35,7 @@ class Connection:
         self.watchers = []            # callables(conn, Event bits)
         self.released = False
         self.final_counters = {}
+        self.rcvbuf_autotune = True   # off once SO_RCVBUF is set, as Linux does
         self.buffer_bytes = 0         # rcvbuf + sndbuf held (Engine.resize_buffers keeps it)
         self.ephemeral_port = True    # local port from the reserved range (else bound by the app)
 
@@ -219,6 +220,8 @@ class Connection:
             self.engine.timers.schedule(self.tcb, self.id, lib.xc_tcb_next_deadline(self.tcb))
         if bits & lib.XC_EV_RESET:
             self.error = errno.ECONNRESET
+        if bits & lib.XC_EV_READABLE and self.rcvbuf_autotune and not self.released:
+            self.engine.autotune_rcvbuf(self)
         if bits & _EV_STATE_OR_RESET:
             self._on_state()
         if bits & lib.XC_EV_TIMEWAIT_FIN and self.state == TcpState.TIME_WAIT:

@@ -50,6 +50,8 @@ class EngineStats:
     conn_refused_memory: int = 0 # buffer_memory_max reached
     timewait_reused: int = 0
     timers_fired: int = 0
+    rcvbuf_grown: int = 0        # autotuning doubled a receive buffer
+    rcvbuf_grow_refused: int = 0 # ... or would have, past buffer_memory_max
 
 
 class Engine:
@@ -77,6 +79,7 @@ class Engine:
         cfg.persist_min_us = 200000
         cfg.persist_max_us = 60000000
         cfg.ttl = t.ttl
+        cfg.rcvbuf_max = max(t.rcvbuf_max, t.rcvbuf)
         self.cc_algo = lib.xc_cc_by_name(t.congestion.encode())
         if self.cc_algo < 0:
             raise ValueError("unknown congestion control %r" % t.congestion)
@@ -111,11 +114,20 @@ class Engine:
         from ..netif import interface_link
 
         mac, mtu = interface_link(netif.ifname)
-        timeout = netif.tunables.neighbour_timeout_s
+        tun = tunables or netif.tunables
+        cache = {}                    # ip -> (mac, expiry): one netlink lookup per peer
 
         def resolve(ip):
-            hop = resolve_next_hop(ip, timeout)
-            return bytes.fromhex(hop.dst_mac.replace(":", ""))
+            hit = cache.get(ip)
+            now = time.monotonic()
+            if hit and hit[1] > now:
+                return hit[0]
+            hop = resolve_next_hop(ip, tun.neighbour_timeout_s)
+            mac_bytes = bytes.fromhex(hop.dst_mac.replace(":", ""))
+            if len(cache) >= 4096:    # cap: forget everything, relearn on demand
+                cache.clear()
+            cache[ip] = (mac_bytes, now + tun.neighbour_cache_s)
+            return mac_bytes
 
         return cls(netif.port, mac, netif.addresses, tunables=tunables or netif.tunables, resolve=resolve,
                    steering=netif, mtu=mtu, **kwargs)
@@ -238,6 +250,41 @@ class Engine:
             self.want_flush = True
         return tcb.rcv.cap, tcb.snd.cap
 
+    @staticmethod
+    def _scale_for_fixed_buffer(conn):
+        """xc_tcp_init_conn sizes the window scale for the autotuning
+        ceiling; a buffer the application fixed (SO_RCVBUF, which turns
+        autotuning off) gets the scale of its own size, as in Linux."""
+        if not conn.rcvbuf_autotune:
+            tcb = conn.tcb
+            shift = 0
+            while shift < 14 and (tcb.rcv.cap >> shift) > 65535:
+                shift += 1
+            tcb.rcv_wscale = shift
+
+    def autotune_rcvbuf(self, conn):
+        """Receive-buffer autotuning: when the sender has used 3/4 of the
+        window we offered (it is window-limited), or what the ring holds
+        (unread plus out of order) passes 3/4 of it, double the buffer up to
+        rcvbuf_max, as long as buffer_memory_max allows (policy at the cap:
+        stay as is)."""
+        tcb = conn.tcb
+        rcv = tcb.rcv
+        limit = self.tunables.rcvbuf_max
+        if rcv.cap >= limit:
+            return
+        window_left = (tcb.rcv_adv - tcb.rcv_nxt) & 0xffffffff
+        if window_left > 0x7fffffff:
+            window_left = 0
+        held = rcv.high_off - rcv.read_off
+        if window_left * 4 > rcv.cap and held * 4 < rcv.cap * 3:
+            return
+        try:
+            self.resize_buffers(conn, rcvbuf=min(rcv.cap * 2, limit))
+            self.stats.rcvbuf_grown += 1
+        except OSError:
+            self.stats.rcvbuf_grow_refused += 1
+
     def _offer_options(self, tcb):
         t = self.tunables
         tcb.flags = ((lib.XC_TF_TS_OK if t.timestamps else 0) |
@@ -281,6 +328,7 @@ class Engine:
                 self.release(conn)
                 raise
         lib.xc_tcp_init_conn(self.raw, tcb, now)
+        self._scale_for_fixed_buffer(conn)
         if self.steering is not None:
             self.steering.own_flow(conn.local, conn.remote)
         conn._set_state(TcpState.SYN_SENT)
@@ -308,6 +356,7 @@ class Engine:
         tcb.irs = f.tcp.seq
         tcb.rcv_nxt = seq_add(f.tcp.seq, 1)
         lib.xc_tcp_init_conn(self.raw, tcb, now_ns)
+        self._scale_for_fixed_buffer(conn)
         conn._set_state(TcpState.SYN_RCVD)
         conn.syn_sent_ns = now_ns
         lib.xc_tcp_send_ctl(self.raw, tcb, lib.XC_CTL_SYNACK, now_ns)

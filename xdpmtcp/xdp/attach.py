@@ -18,7 +18,7 @@ from pyroute2.netns import setns
 
 from .._core import ffi, lib
 from ..osutil import pid_alive
-from .program import PROG_NAME, XdpError
+from .program import OUR_PROGRAMS, XdpError
 
 XDP_FLAGS_SKB_MODE = 1 << 1
 XDP_FLAGS_DRV_MODE = 1 << 2
@@ -102,7 +102,7 @@ class AttachGuard:
         cur = attached_program(self.ifindex)
         if not cur.prog_id:
             return
-        if cur.name != PROG_NAME:
+        if cur.name not in OUR_PROGRAMS:
             if not self.force:
                 raise XdpError(
                     "%s already runs XDP program %r (id %d, %s mode) that xdpmtcp "

@@ -1,5 +1,6 @@
 """BCC build of bpf/xdp_steer.c and access to its maps."""
 import ctypes as ct
+import re
 import socket
 import struct
 
@@ -7,6 +8,9 @@ from .._core import lib
 from .bcc_env import BPF_DIR, kernel_headers_note
 
 PROG_NAME = "xdpmtcp_steer"
+MONITOR_PROG_NAME = "xdpmtcp_monitor"
+# programs xdpmtcp attaches: one found on an interface is ours (maybe stale)
+OUR_PROGRAMS = (PROG_NAME, MONITOR_PROG_NAME)
 COUNTER_NAMES = {
     lib.XM_CNT_SEEN: "seen",
     lib.XM_CNT_REDIRECTED: "redirected",
@@ -31,27 +35,63 @@ def _port_be(port):
     return socket.htons(port)
 
 
-class SteeringProgram:
-    """Compiled and loaded (not yet attached) steering program."""
+def _source_with_helpers(src_name):
+    """The program's text with bpf/xdp_*.h pasted in: BCC rewrites map
+    calls (``counters.lookup``) only in its main text, not in headers."""
+    lines = []
+    for line in (BPF_DIR / src_name).read_text().splitlines():
+        m = re.match(r'#include "(xdp_\w+\.h)"', line.strip())
+        lines.append((BPF_DIR / m.group(1)).read_text() if m else line)
+    return "\n".join(lines) + "\n"
 
-    def __init__(self, max_flows=262144, max_listen=1024, max_queues=64):
+
+class BccXdpProgram:
+    """An XDP program of ours built by BCC: its XSKMAP and counters."""
+
+    def __init__(self, src_name, func_name, cflags):
         self.headers_note = kernel_headers_note()
         from bcc import BPF  # imported late: only here is BCC needed
         self._BPF = BPF
-        cflags = ["-I%s" % BPF_DIR, "-w",
-                  "-DXM_MAX_FLOWS=%d" % max_flows,
-                  "-DXM_MAX_LISTEN=%d" % max_listen,
-                  "-DXM_MAX_QUEUES=%d" % max_queues]
         try:
-            self.bpf = BPF(src_file=str(BPF_DIR / "xdp_steer.c").encode(), cflags=cflags)
-            self.fn = self.bpf.load_func(PROG_NAME.encode(), BPF.XDP)
+            self.bpf = BPF(text=_source_with_helpers(src_name).encode(),
+                           cflags=["-I%s" % BPF_DIR, "-w", *cflags])
+            self.fn = self.bpf.load_func(func_name.encode(), BPF.XDP)
         except Exception as e:  # BCC raises bare Exceptions
-            raise XdpError("cannot build the XDP program: %s" % e) from e
-        self._listen = self.bpf[b"listen_ports"]
-        self._flows = self.bpf[b"flows"]
+            raise XdpError("cannot build the XDP program %s: %s" % (src_name, e)) from e
         self._xsks = self.bpf[b"xsks"]
         self._counters = self.bpf[b"counters"]
         self.prog_id = lib.xc_prog_id(self.fn.fd)
+
+    def bind_socket(self, queue, fd):
+        self._xsks[ct.c_int(queue)] = ct.c_int(fd)
+
+    def unbind_socket(self, queue):
+        try:
+            del self._xsks[ct.c_int(queue)]
+        except KeyError:
+            pass
+
+    def counters(self):
+        out = {}
+        for idx, name in COUNTER_NAMES.items():
+            out[name] = sum(int(v) for v in self._counters[ct.c_int(idx)])
+        return out
+
+    def close(self):
+        if self.bpf is not None:
+            self.bpf.cleanup()
+            self.bpf = None
+
+
+class SteeringProgram(BccXdpProgram):
+    """Compiled and loaded (not yet attached) steering program."""
+
+    def __init__(self, max_flows=262144, max_listen=1024, max_queues=64):
+        super().__init__("xdp_steer.c", PROG_NAME, [
+            "-DXM_MAX_FLOWS=%d" % max_flows, "-DXM_MAX_LISTEN=%d" % max_listen,
+            "-DXM_MAX_QUEUES=%d" % max_queues])
+        self._listen = self.bpf[b"listen_ports"]
+        self._flows = self.bpf[b"flows"]
 
     # -- owned ports and flows --------------------------------------------------
     def _listen_key(self, addr, port):
@@ -95,24 +135,3 @@ class SteeringProgram:
                   (ip(k.remote_addr), socket.ntohs(k.remote_port)))
                  for k in self._flows.keys()]
         return listen, flows
-
-    # -- sockets and counters -----------------------------------------------------
-    def bind_socket(self, queue, fd):
-        self._xsks[ct.c_int(queue)] = ct.c_int(fd)
-
-    def unbind_socket(self, queue):
-        try:
-            del self._xsks[ct.c_int(queue)]
-        except KeyError:
-            pass
-
-    def counters(self):
-        out = {}
-        for idx, name in COUNTER_NAMES.items():
-            out[name] = sum(int(v) for v in self._counters[ct.c_int(idx)])
-        return out
-
-    def close(self):
-        if self.bpf is not None:
-            self.bpf.cleanup()
-            self.bpf = None

@@ -1,0 +1,60 @@
+/* Packet filters: a tcpdump-style expression (xdpmtcp/filter/) compiled to
+ * a short postfix program the C core runs per frame.  The same expression
+ * also compiles to C for the XDP program (see xdpmtcp/filter/program.py),
+ * so what XDP can check is checked before a frame is copied at all.
+ *
+ * Evaluation: a stack of booleans, at most XC_FILTER_STACK deep; the
+ * compiler never emits a deeper program (it checks), and the VM refuses
+ * one at load time.  Frames that are not IPv4 match only XC_FOP_TRUE-only
+ * programs; fields of a non-TCP/UDP IPv4 frame (ports) never match.
+ */
+#ifndef XC_API_FILTER_H
+#define XC_API_FILTER_H
+#include <stdint.h>
+#include "api.h"
+
+#define XC_FILTER_MAX_INSNS 256
+#define XC_FILTER_STACK 32
+
+/* Opcodes. */
+#define XC_FOP_TRUE 0
+#define XC_FOP_FALSE 1
+#define XC_FOP_ADDR 2        /* (addr & mask) == a on the side(s) in dir */
+#define XC_FOP_PORT 3        /* lo <= port <= hi on the side(s) in dir */
+#define XC_FOP_PROTO 4       /* IPv4 protocol == a */
+#define XC_FOP_LEN 5         /* frame length: cmp 0 less-or-equal a, 1 greater-or-equal a */
+#define XC_FOP_TCPFLAGS 6    /* (tcp flags & mask) != 0 */
+#define XC_FOP_AND 7
+#define XC_FOP_OR 8
+#define XC_FOP_NOT 9
+
+/* dir: which side of the packet a primitive looks at. */
+#define XC_FDIR_SRC 1
+#define XC_FDIR_DST 2
+#define XC_FDIR_EITHER 3     /* src or dst (tcpdump's default) */
+#define XC_FDIR_BOTH 4       /* src and dst */
+
+struct xc_filter_insn {
+	uint8_t op;
+	uint8_t dir;
+	uint16_t lo;             /* ports */
+	uint16_t hi;
+	uint16_t pad;
+	uint32_t a;              /* address (network order), protocol, length, flags mask */
+	uint32_t mask;           /* address mask (network order) */
+};
+
+struct xc_filter {
+	uint32_t n;
+	struct xc_filter_insn insns[256];   /* XC_FILTER_MAX_INSNS */
+};
+
+/* 0 if the program is well formed (ops known, stack never under- or
+ * overflows, exactly one value left), else -1. */
+int xc_filter_check(const struct xc_filter *f);
+/* 1 if the frame (from its Ethernet header) matches, 0 if not. */
+int xc_filter_match(const struct xc_filter *f, const uint8_t *frame, uint32_t len);
+/* Match every frame of a burst: out[i] = 0/1; returns how many matched. */
+uint32_t xc_filter_burst(const struct xc_filter *f, const struct xc_burst *b, uint8_t *out);
+
+#endif

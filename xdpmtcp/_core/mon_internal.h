@@ -1,0 +1,136 @@
+/* Private to the monitor's C files (mon_*.c): the monitor object, the
+ * parsed view of a frame, and the functions the files share. */
+#ifndef XC_MON_INTERNAL_H
+#define XC_MON_INTERNAL_H
+#include <stdint.h>
+#include <string.h>
+#include "api.h"
+#include "api_mon.h"
+#include "api_tcp.h"
+#include "tcp_internal.h"   /* seq_lt & co, struct tcp_opts, tcp_opts_parse, TCP_* flags */
+
+/* Private side flag: on the drain list. */
+#define SF_DIRTY 0x10000
+
+/* ---- one frame, as the monitor reads it (mon_parse.c) ---- */
+
+#define MON_P_OK 0
+#define MON_P_NOT_IPV4 1
+#define MON_P_NOT_TCP 2
+#define MON_P_FRAGMENT 3
+#define MON_P_MALFORMED 4
+
+struct mon_seg {
+	uint32_t saddr, daddr;      /* network order */
+	uint16_t sport, dport;      /* network order */
+	uint32_t seq, ack;
+	uint32_t wnd;               /* raw, as on the wire */
+	uint8_t flags;
+	uint8_t snapped;            /* the capture holds less than the packet */
+	uint16_t l2_len;            /* Ethernet (+VLAN) header bytes */
+	const uint8_t *payload;
+	uint32_t len;               /* payload bytes of the packet (IPv4 total length) */
+	uint32_t caplen;            /* of those, present in the frame */
+	uint32_t ip_len;            /* IPv4 total length */
+	struct tcp_opts opt;
+};
+
+int mon_parse(const uint8_t *frame, uint32_t len, struct mon_seg *s);
+
+/* ---- the monitor ---- */
+
+struct mon_slot {               /* hash table entry: canonical 4-tuple -> flow id */
+	uint32_t a_lo, a_hi;
+	uint16_t p_lo, p_hi;
+	uint32_t id;                /* 0 = empty */
+};
+
+struct mon_list {
+	uint32_t head, tail, n;
+};
+
+struct xc_mon {
+	struct xc_mon_config cfg;
+	struct xc_mon_stats st;
+	struct xc_mon_flow *flows;  /* [nslots + 1], index = id */
+	uint32_t nslots;
+	uint32_t *free_ids;
+	uint32_t nfree;
+	struct mon_slot *table;
+	uint32_t mask;
+	struct mon_list lists[5];   /* by XC_MON_FS_* (0 unused) */
+	uint64_t next_uid;
+	uint64_t clock_ns;          /* latest packet timestamp */
+	uint32_t buf_max;           /* largest per-side cap in use: output reserve */
+	/* the call in progress */
+	struct xc_mon_event *ev;
+	uint32_t nev, maxev;
+	uint32_t cur_pkt;
+	uint32_t cursor;            /* next frame of the burst being processed */
+	int busy;
+	uint32_t ev_reserve;        /* events one frame may need at most */
+	uint8_t *out;
+	uint32_t out_used;
+	uint32_t *dirty;            /* (id << 1 | side) with readable bytes to drain */
+	uint32_t ndirty, dirty_cap;
+};
+
+/* ---- events (mon_flow.c) ---- */
+
+struct xc_mon_event *mon_emit(struct xc_mon *m, uint32_t kind, const struct xc_mon_flow *f, int side,
+	      int hook, uint16_t code, uint64_t arg, uint64_t val);
+
+/* ---- flow table (mon_table.c) ---- */
+
+struct xc_mon_flow *mon_table_lookup(struct xc_mon *m, uint32_t a1, uint16_t p1,
+				     uint32_t a2, uint16_t p2);
+/* A flow with cli -> svr, or NULL (table full and REFUSE, or no memory). */
+struct xc_mon_flow *mon_flow_create(struct xc_mon *m, uint32_t cli_addr, uint16_t cli_port,
+				    uint32_t svr_addr, uint16_t svr_port, uint64_t ts);
+void mon_table_unhash(struct xc_mon *m, struct xc_mon_flow *f);
+void mon_list_move(struct xc_mon *m, struct xc_mon_flow *f, uint32_t list);
+/* Rings of flows ended by the previous call go; lingering ones expire. */
+void mon_reap(struct xc_mon *m);
+/* Idle timeouts; returns 0 if it stopped for lack of room. */
+int mon_expire(struct xc_mon *m, uint64_t now);
+uint32_t mon_live(const struct xc_mon *m);
+
+/* ---- one endpoint's receive stream (mon_stream.c) ---- */
+
+int mon_side_init(struct xc_mon *m, struct xc_mon_flow *f, int side);
+void mon_side_release(struct xc_mon *m, struct xc_mon_flow *f, int side);
+/* Store payload at offset off of side's ring (the receiver's). */
+void mon_stream_insert(struct xc_mon *m, struct xc_mon_flow *f, int side, int hook,
+		       int64_t off, const uint8_t *data, uint32_t caplen, uint32_t len);
+/* Skip holes the side has acknowledged (the capture lacks them). */
+void mon_stream_settle(struct xc_mon *m, struct xc_mon_flow *f, int side, int hook);
+/* Copy out / discard the readable block; force: even without room. */
+void mon_stream_drain(struct xc_mon *m, struct xc_mon_flow *f, int side, int force);
+/* The flow ends: everything stored becomes DATA/GAP; trailing gap. */
+void mon_stream_finish(struct xc_mon *m, struct xc_mon_flow *f, int side);
+void mon_drain_dirty(struct xc_mon *m);
+int mon_grow(struct xc_mon *m, struct xc_mon_flow *f, int side, uint64_t need);
+
+/* ---- emulated endpoints (mon_state.c) ---- */
+
+void mon_packet(struct xc_mon *m, struct xc_mon_flow *f, int sender, const struct mon_seg *s,
+		uint64_t ts);
+void mon_end(struct xc_mon *m, struct xc_mon_flow *f, uint32_t reason);
+void mon_hist(struct xc_mon_flow *f, int sender, char letter);
+
+/* Offset in side's ring of sequence number seq (of the peer's stream);
+ * may be negative (before the first byte). */
+static inline int64_t mon_rcv_off(const struct xc_mon_flow *f, int side, uint32_t seq)
+{
+	const struct xc_ring *r = &f->side[side].rcv;
+	uint32_t base = f->side[side ^ 1].iss + 1;
+	uint64_t ref = r->next_off;
+	return (int64_t)ref + (int32_t)(seq - (base + (uint32_t)ref));
+}
+
+static inline int mon_wants(const struct xc_mon *m, uint32_t kind)
+{
+	return (m->cfg.event_mask & kind) != 0;
+}
+
+#endif
