@@ -162,13 +162,13 @@
 struct xc_mon_config {
 	uint32_t max_flows;         /* live flows (default 65536) */
 	uint32_t table_policy;      /* XC_MON_TABLE_* */
-	uint32_t buf_cap;           /* ring bytes per side (default 1 MiB; 0 = no buffering) */
+	uint32_t buf_cap;           /* ring bytes per side (default 8 MiB: above Linux's default largest window, 6 MiB; 0 = no buffering) */
 	uint32_t frag_cap;          /* out-of-order fragments per ring (default 256) */
 	uint64_t mem_max;           /* all rings together (default 1 GiB) */
 	uint32_t overlap;           /* XC_OVERLAP_* of new flows */
 	uint32_t flags;             /* XC_MON_F_* */
 	uint32_t event_mask;        /* XC_MON_EV_* written */
-	uint32_t out_cap;           /* DRAIN output buffer (default 8 MiB; 0 = discard) */
+	uint32_t out_cap;           /* DRAIN output buffer (default 40 MiB, at least 4 buf_cap + 64 KiB; 0 = discard) */
 	uint64_t idle_timeout_ns;   /* no packet for this long: TIMEOUT (default 300 s) */
 	uint64_t close_timeout_ns;  /* the same for closing flows (default 10 s) */
 	uint64_t linger_ns;         /* ended flows absorb late packets (default 2 s) */

@@ -14,13 +14,13 @@ void xc_mon_config_default(struct xc_mon_config *c)
 	memset(c, 0, sizeof(*c));
 	c->max_flows = DEF_MAX_FLOWS;
 	c->table_policy = XC_MON_TABLE_EVICT;
-	c->buf_cap = 1u << 20;
+	c->buf_cap = 8u << 20;
 	c->frag_cap = 256;
 	c->mem_max = 1ull << 30;
 	c->overlap = XC_OVERLAP_FIRST;
 	c->flags = 0;
 	c->event_mask = XC_MON_EV_ALL;
-	c->out_cap = 8u << 20;
+	c->out_cap = 40u << 20;
 	c->idle_timeout_ns = 300ull * 1000000000ull;
 	c->close_timeout_ns = 10ull * 1000000000ull;
 	c->linger_ns = 2ull * 1000000000ull;

@@ -55,8 +55,10 @@ def add_parser(sub):
                    default="first", help="which bytes win in overlaps (default: %(default)s)")
     p.add_argument("--midstream", action="store_true",
                    help="pick up connections whose SYN the capture lacks")
-    p.add_argument("--buf", type=size, default=1 << 20, metavar="BYTES",
-                   help="reassembly buffer per direction (default 1m)")
+    p.add_argument("--buf", type=size, default=8 << 20, metavar="BYTES",
+                   help="reassembly buffer per direction (default 8m): a sender may run "
+                        "this far past a hole before the hole is given up as a gap; "
+                        "keep it above the receivers' window")
     p.add_argument("--mem-max", type=size, default=1 << 30, metavar="BYTES",
                    help="all reassembly buffers together (default 1g)")
     p.add_argument("--max-flows", type=int, default=65536, metavar="N",
@@ -81,7 +83,7 @@ def run(args):
     mon = Monitor(buf_cap=args.buf, mem_max=args.mem_max, max_flows=args.max_flows,
                   overlap=args.overlap, midstream=args.midstream,
                   idle_timeout=args.idle_timeout, verify_csum=args.verify_csum,
-                  events=BULK_EVENTS, out_cap=(8 << 20) if args.streams else 0)
+                  events=BULK_EVENTS, out_cap=(4 * args.buf + (8 << 20)) if args.streams else 0)
     streams = StreamWriter(args.streams) if args.streams else None
     conn_log = None
     if args.json:

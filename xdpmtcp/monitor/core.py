@@ -84,9 +84,9 @@ class Monitor:
     a flow that ended is freed by the next call.
     """
 
-    def __init__(self, *, max_flows=65536, table_policy="evict", buf_cap=1 << 20,
+    def __init__(self, *, max_flows=65536, table_policy="evict", buf_cap=8 << 20,
                  frag_cap=256, mem_max=1 << 30, overlap="first", midstream=False,
-                 drain=True, out_cap=8 << 20, events=EV_ALL, idle_timeout=300.0,
+                 drain=True, out_cap=40 << 20, events=EV_ALL, idle_timeout=300.0,
                  close_timeout=10.0, linger=2.0, verify_csum=False, step=False,
                  ack_gaps=True):
         cfg = ffi.new("struct xc_mon_config *")
