@@ -304,6 +304,8 @@ uint32_t xc_mon_flow_count(struct xc_mon *m);   /* live flows */
 int xc_mon_set_buf(struct xc_mon *m, uint32_t id, int side, uint32_t cap);  /* 0 disables */
 int xc_mon_set_overlap(struct xc_mon *m, uint32_t id, int side, uint32_t policy);
 int xc_mon_stop(struct xc_mon *m, uint32_t id, int side);    /* side or BOTH */
+/* Which event kinds are written from now on. */
+void xc_mon_set_event_mask(struct xc_mon *m, uint32_t mask);
 /* Consume n readable bytes of side's ring, then skip holes the receiver
  * acknowledged; returns bytes consumed. */
 int64_t xc_mon_consume(struct xc_mon *m, uint32_t id, int side, uint64_t n);

@@ -461,6 +461,12 @@ int xc_mon_set_buf(struct xc_mon *m, uint32_t id, int side, uint32_t cap)
 	return 0;
 }
 
+void xc_mon_set_event_mask(struct xc_mon *m, uint32_t mask)
+{
+	if (m)
+		m->cfg.event_mask = mask;
+}
+
 int xc_mon_set_overlap(struct xc_mon *m, uint32_t id, int side, uint32_t policy)
 {
 	struct xc_mon_flow *f = live_flow(m, id);
