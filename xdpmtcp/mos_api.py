@@ -789,12 +789,12 @@ def mtcp_setlastpkt(mctx, sock, side, offset, data, option):
         _err(E.EINVAL, "mtcp_setlastpkt: no operation (DROP, OVERWRITE, CHOMP, INSERT)")
     if option & MOS_UPDATE_IP_CHKSUM or option & (MOS_CHOMP | MOS_INSERT):
         struct.pack_into("!H", frame, l2 + 10, 0)
-        struct.pack_into("!H", frame, l2 + 10, _csum(bytes(frame[l2:tcp])))
+        struct.pack_into("=H", frame, l2 + 10, _csum(bytes(frame[l2:tcp])))
     if option & MOS_UPDATE_TCP_CHKSUM:
         seg = bytes(frame[tcp:l2 + tot])
         pseudo = bytes(frame[l2 + 12:l2 + 20]) + struct.pack("!BBH", 0, 6, len(seg))
         seg = seg[:16] + b"\0\0" + seg[18:]
-        struct.pack_into("!H", frame, tcp + 16, _csum(pseudo + seg))
+        struct.pack_into("=H", frame, tcp + 16, _csum(pseudo + seg))
     ffi.memmove(raw.data + p.off, bytes(frame), len(frame))
     p.len = len(frame)
     return 0
@@ -871,6 +871,23 @@ def _callbacks(ctx, s, event, hook):
     return out
 
 
+def _subtree(event):
+    out, todo = set(), [event]
+    while todo:
+        e = todo.pop()
+        out.add(e)
+        todo.extend(u.id for u in _ude_children.get(e, ()))
+    return out
+
+
+def _wants(ctx, s, ude):
+    """Does s (or its listener) have a callback for ude or an event built
+    on it?  Filters of events nobody listens to are not run."""
+    tree = _subtree(ude)
+    owners = [s] + ([ctx.socks[s.listener]] if s.listener in ctx.socks else [])
+    return any(ev in tree for o in owners for (ev, _h) in o.callbacks)
+
+
 def _fire(ctx, s, event, hook, side, arg=None, direct=False):
     """Callbacks of s (and its listener) for event at hook, then the
     user-defined events built on it whose filters pass."""
@@ -882,7 +899,7 @@ def _fire(ctx, s, event, hook, side, arg=None, direct=False):
             for cb in _callbacks(ctx, s, event, h):
                 cb(ctx, s.id, side, event, arg)
         for u in _ude_children.get(event, ()):
-            if u.filter is None:
+            if u.filter is None or not _wants(ctx, s, u.id):
                 continue
             if u.filter(ctx, s.id, side, event, u.arg):
                 _fire(ctx, s, u.id, hook, side, u.arg, direct)

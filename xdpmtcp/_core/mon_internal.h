@@ -93,6 +93,7 @@ void mon_list_move(struct xc_mon *m, struct xc_mon_flow *f, uint32_t list);
 void mon_reap(struct xc_mon *m);
 /* Idle timeouts; returns 0 if it stopped for lack of room. */
 int mon_expire(struct xc_mon *m, uint64_t now);
+uint64_t mon_next_deadline(const struct xc_mon *m);   /* earliest timeout, UINT64_MAX if none */
 uint32_t mon_live(const struct xc_mon *m);
 
 /* ---- one endpoint's receive stream (mon_stream.c) ---- */

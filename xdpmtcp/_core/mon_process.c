@@ -327,7 +327,7 @@ int xc_mon_process(struct xc_mon *m, struct xc_burst *b, struct xc_mon_event *ev
 	uint64_t now = now_ns ? now_ns : m->clock_ns;
 	if (!now_ns && m->cursor < b->n && b->pkts[m->cursor].ts_ns > now)
 		now = b->pkts[m->cursor].ts_ns;   /* the packet clock: the burst's first packet */
-	if (m->cursor == 0 && !mon_expire(m, now)) {
+	if (!mon_expire(m, now)) {
 		m->busy = 1;
 		m->st.early_returns++;
 		return end_call(m);
@@ -340,9 +340,19 @@ int xc_mon_process(struct xc_mon *m, struct xc_burst *b, struct xc_mon_event *ev
 			m->st.early_returns++;
 			return end_call(m);
 		}
+		const struct xc_pkt *p = &b->pkts[i];
+		if (!now_ns && p->ts_ns > mon_next_deadline(m)) {
+			/* the packet clock passed a timeout inside the burst */
+			m->cur_pkt = XC_MON_NO_PKT;
+			if (!mon_expire(m, p->ts_ns)) {
+				m->cursor = i;
+				m->busy = 1;
+				m->st.early_returns++;
+				return end_call(m);
+			}
+		}
 		uint32_t before = m->nev;
 		m->cur_pkt = i;
-		const struct xc_pkt *p = &b->pkts[i];
 		mon_frame(m, p, b->data + p->off);
 		done++;
 		if ((m->cfg.flags & XC_MON_F_STEP) && m->nev > before && i + 1 < b->n) {

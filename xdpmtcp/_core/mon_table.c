@@ -227,6 +227,18 @@ static int room_for_end(const struct xc_mon *m)
 	       (!m->out || m->out_used + 2ull * m->buf_max + XC_FRAME_MAX <= m->cfg.out_cap);
 }
 
+uint64_t mon_next_deadline(const struct xc_mon *m)
+{
+	uint64_t d = UINT64_MAX;
+	uint32_t id = m->lists[XC_MON_FS_CLOSING].head;
+	if (id)
+		d = m->flows[id].last_ns + m->cfg.close_timeout_ns;
+	id = m->lists[XC_MON_FS_ACTIVE].head;
+	if (id && m->flows[id].last_ns + m->cfg.idle_timeout_ns < d)
+		d = m->flows[id].last_ns + m->cfg.idle_timeout_ns;
+	return d;
+}
+
 int mon_expire(struct xc_mon *m, uint64_t now)
 {
 	static const uint32_t lists[2] = { XC_MON_FS_CLOSING, XC_MON_FS_ACTIVE };
