@@ -1049,6 +1049,12 @@ def mtcp_app_join(mctx):
     try:
         with PcapInput(ctx.conf["pcap"], burst=256) as src:
             for burst, now in src.bursts():
+                if ctx.clock_ns == 0 and len(burst):
+                    # timers set before the input started count from its first packet
+                    start = now or int(burst.raw.pkts[0].ts_ns)
+                    ctx.timers = [(due + start, seq, sid, cb) for due, seq, sid, cb in ctx.timers]
+                    heapq.heapify(ctx.timers)
+                    ctx.clock_ns = start
                 ctx.burst = burst
                 ctx.verdict = bytearray(b"\1" * len(burst))
                 ctx.injected = []
