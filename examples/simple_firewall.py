@@ -13,6 +13,7 @@ The user-defined event "initial SYN" is built on MOS_ON_PKT_IN with a
 filter, as in the C sample; its callbacks never see other packets.
 """
 import argparse
+import json
 import os
 import sys
 
@@ -60,6 +61,9 @@ class Firewall:
         mtcp_register_callback(mctx, sock, MOS_ON_CONN_END, MOS_HK_SND, self.on_end)
 
     def on_syn(self, mctx, sock, side, event, arg):
+        if sock in self.dropped:             # a retransmitted SYN of a denied flow
+            mtcp_setlastpkt(mctx, sock, side, 0, None, MOS_DROP)
+            return
         (cip, cport), (sip, sport) = mtcp_getpeername(mctx, sock, MOS_SIDE_BOTH)
         action, expr = "ACCEPT", None
         for act, flt, text in self.rules:
@@ -84,21 +88,30 @@ class Firewall:
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--pcap", required=True, help="capture to replay (live inline: not yet)")
-    p.add_argument("--out", help="write what the firewall forwards to this pcap")
+    src = p.add_mutually_exclusive_group(required=True)
+    src.add_argument("--pcap", help="capture to replay through the firewall")
+    src.add_argument("--iface", help="live: one side (with --inline OTHER: bump in the wire)")
+    p.add_argument("--inline", help="the other side")
+    p.add_argument("--out", help="--pcap: write what the firewall forwards to this pcap")
     p.add_argument("--rule", action="append", default=[], help="ACTION EXPR (repeatable)")
     p.add_argument("--rules", help="file of rules")
+    p.add_argument("--duration", type=float, help="live: stop after this many seconds")
     args = p.parse_args(argv)
     lines = list(args.rule)
     if args.rules:
         with open(args.rules) as f:
             lines += f.read().splitlines()
-    fw = Firewall(mctx := mtcp_create_context(0, pcap=args.pcap, pcap_out=args.out),
-                  parse_rules(lines))
+    if args.pcap:
+        mctx = mtcp_create_context(0, pcap=args.pcap, pcap_out=args.out)
+    else:
+        ports = args.iface + (" " + args.inline if args.inline else "")
+        mctx = mtcp_create_context(0, port=ports, duration=args.duration)
+    fw = Firewall(mctx, parse_rules(lines))
+    print(json.dumps({"ready": True}), flush=True)
     mtcp_app_join(mctx)
     for (c, s, action, expr) in fw.decisions:
-        print("%s:%d > %s:%d %s%s" % (c[0], c[1], s[0], s[1], action,
-                                      " (%s)" % expr if expr else " (default)"))
+        print(json.dumps({"client": "%s:%d" % c, "server": "%s:%d" % s, "action": action,
+                          "rule": expr}), flush=True)
     return 0
 
 

@@ -323,7 +323,7 @@ _conf: Dict[str, Any] = {}
 
 
 def _ctx(mctx):
-    if not isinstance(mctx, mctx_t) or not mctx.alive:
+    if not isinstance(mctx, mctx_t) or not (mctx.alive or getattr(mctx, "_running", False)):
         _err(E.EACCES, "invalid context")
     return mctx
 
@@ -348,7 +348,7 @@ def _same_thread(ctx, what):
 
 # ---------------------------------------------------------------- contexts
 
-_CONF_KEYS = {"pcap": str, "pcap_out": str, "port": str, "num_cores": int,
+_CONF_KEYS = {"pcap": str, "pcap_out": str, "port": str, "duration": float, "num_cores": int,
               "max_concurrency": int, "max_num_buffers": int, "rcvbuf": int, "sndbuf": int,
               "tcp_timeout": float, "tcp_timewait": float, "stat_print": str,
               "midstream": int, "overlap": str}
@@ -395,9 +395,10 @@ def mtcp_create_context(cpu=0, **overrides):
 
 
 def mtcp_destroy_context(mctx):
+    """Ends the context; a running mtcp_app_join returns after its burst."""
     ctx = _ctx(mctx)
     ctx.alive = False
-    if ctx.mon is not None:
+    if ctx.mon is not None and not getattr(ctx, "_running", False):
         ctx.mon.close()
     _contexts.pop(id(ctx), None)
 
@@ -807,8 +808,9 @@ def mtcp_sendpkt(mctx, sock, pkt):
     _same_thread(ctx, "mtcp_sendpkt")
     _sock(ctx, sock)
     frame = pkt.frame if isinstance(pkt, pkt_info) else bytes(pkt)
-    if not ctx.conf.get("pcap_out"):
-        _err(E.ENOSYS, "mtcp_sendpkt: no inline output (set pcap_out; live inline is not yet)")
+    src = getattr(ctx, "source", None)
+    if not ctx.conf.get("pcap_out") and not (src is not None and src.inline):
+        _err(E.ENOSYS, "mtcp_sendpkt: no inline output (inline ports, or pcap_out offline)")
     ctx.injected.append((ctx.pkt, frame))
     return 0
 
@@ -1035,43 +1037,98 @@ class _PcapOut:
 
 
 def mtcp_app_join(mctx):
-    """Run the context's input to its end: a capture file (pcap=...) is read
-    through the core, callbacks run as their events come; flows still open
-    at the end get MOS_ON_CONN_END."""
-    from .monitor.source import PcapInput
+    """Run the context's input: a capture file (pcap=...) to its end, or
+    live interfaces (port="IF" standalone, port="IF1 IF2" inline) until
+    mtcp_destroy_context or `duration` seconds.  Callbacks run as their
+    events come; flows still open at the end get MOS_ON_CONN_END.  Inline,
+    every frame is forwarded out of the other interface unless a callback
+    dropped it (MOS_DROP), as edited (mtcp_setlastpkt)."""
+    from .monitor.source import LiveInput, PcapInput
     ctx = _ctx(mctx)
-    if not ctx.conf.get("pcap"):
-        _err(E.ENOSYS, "mtcp_app_join: live input (port=...) is not implemented yet; "
-                       "give pcap=FILE")
+    if ctx.conf.get("pcap"):
+        source = PcapInput(ctx.conf["pcap"], burst=256)
+    elif ctx.conf.get("port"):
+        source = LiveInput(str(ctx.conf["port"]).split(), stop=lambda: not ctx.alive,
+                           duration=ctx.conf.get("duration"))
+    else:
+        _err(E.EINVAL, "mtcp_app_join: no input (give pcap=FILE or port=IF [IF2])")
     ctx._start()
     ctx._refresh_mask()
+    ctx.source = source
     out = _PcapOut(ctx.conf["pcap_out"]) if ctx.conf.get("pcap_out") else None
+    ctx._running = True
     try:
-        with PcapInput(ctx.conf["pcap"], burst=256) as src:
-            for burst, now in src.bursts():
-                if ctx.clock_ns == 0 and len(burst):
-                    # timers set before the input started count from its first packet
+        with source:
+            for burst, now in source.bursts():
+                if ctx.clock_ns == 0 and (len(burst) or now):
+                    # timers set before the input started count from its start
                     start = now or int(burst.raw.pkts[0].ts_ns)
                     ctx.timers = [(due + start, seq, sid, cb) for due, seq, sid, cb in ctx.timers]
                     heapq.heapify(ctx.timers)
                     ctx.clock_ns = start
-                ctx.burst = burst
-                ctx.verdict = bytearray(b"\1" * len(burst))
-                ctx.injected = []
-                ctx.last_sender = {}
-                _raw_sockets(ctx, burst)
-                for events in ctx.mon.feed(burst, now):
-                    _dispatch(ctx, events)
+                if now:
+                    ctx.clock_ns = max(ctx.clock_ns, now)
+                verdict = _process_burst(ctx, burst, now)
+                _run_timers(ctx, ctx.clock_ns)
+                source.after(burst, verdict)
+                if source.inline:
+                    for _, frame in ctx.injected:
+                        source.send(frame, 1 - source.port_index)
                 if out is not None:
                     _write_forwarded(ctx, burst, out)
             ctx.burst = None
             for events in ctx.mon.flush():
                 _dispatch(ctx, events)
     finally:
+        ctx._running = False
         ctx.burst = None
         if out is not None:
             out.close()
     return 0
+
+
+def _process_burst(ctx, burst, now):
+    """Callbacks for one burst; returns its verdicts (0 = dropped).  With
+    raw sockets listening, frames go one at a time (raw callbacks, which
+    may edit a frame, run before the flow code sees it, and after it saw
+    the frame before), else the whole burst in one call (the core still
+    returns after every packet that raised an event)."""
+    ctx.injected = []
+    raws = [s for s in ctx.socks.values() if s.type == MOS_SOCK_MONITOR_RAW and s.callbacks]
+    if not raws:
+        ctx.burst = burst
+        ctx.verdict = bytearray(b"\1" * len(burst))
+        ctx.last_sender = {}
+        for events in ctx.mon.feed(burst, now):
+            _dispatch(ctx, events)
+        return ctx.verdict
+    from .monitor.source import Burst
+    single = getattr(ctx, "_single", None) or Burst(1)
+    ctx._single = single
+    raw, one = burst.raw, single.raw
+    verdict = bytearray(b"\1" * len(burst))
+    injected = []
+    for i in range(raw.n):
+        p, q = raw.pkts + i, one.pkts
+        ffi.memmove(one.data, raw.data + p.off, p.len)
+        q.off, q.len, q.flow_hash, q.payload_len = 0, p.len, p.flow_hash, p.payload_len
+        q.seg_class, q.owner, q.ts_ns = p.seg_class, p.owner, p.ts_ns
+        one.n = 1
+        ctx.burst = single
+        ctx.verdict = bytearray(b"\1")
+        ctx.last_sender = {}
+        ctx.injected = []
+        _raw_sockets(ctx, single)
+        for events in ctx.mon.feed(single, now):
+            _dispatch(ctx, events)
+        ffi.memmove(raw.data + p.off, one.data, q.len)     # edits go out
+        p.len = q.len
+        verdict[i] = ctx.verdict[0]
+        injected += [(i, f) for _, f in ctx.injected]
+    ctx.burst = burst
+    ctx.injected = injected
+    ctx.verdict = verdict
+    return verdict
 
 
 def _write_forwarded(ctx, burst, out):

@@ -98,7 +98,9 @@ def test_cli_gaps_are_listed_not_padded(tmp_path, capsys):
 
 
 def test_cli_refuses_what_is_not_there_yet(tmp_path, capsys):
-    assert main(["monitor", "--iface", "eth0"]) == 2
+    assert main(["monitor", "--pcap", "x.pcap", "--inline", "eth1"]) == 2
+    assert main(["monitor", "--pcap", "x.pcap", "--filter", "port 80"]) == 2
+    assert main(["monitor", "--iface", "nosuchif0"]) == 1
     assert main(["monitor", "--pcap", str(tmp_path / "missing.pcap")]) == 1
     assert "missing.pcap" in capsys.readouterr().err.replace("\n", "")
 

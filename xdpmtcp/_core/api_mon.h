@@ -304,6 +304,12 @@ uint32_t xc_mon_flow_count(struct xc_mon *m);   /* live flows */
 int xc_mon_set_buf(struct xc_mon *m, uint32_t id, int side, uint32_t cap);  /* 0 disables */
 int xc_mon_set_overlap(struct xc_mon *m, uint32_t id, int side, uint32_t policy);
 int xc_mon_stop(struct xc_mon *m, uint32_t id, int side);    /* side or BOTH */
+/* Inline forwarding: send the frames of b whose verdict is non-zero
+ * (verdict NULL: all) out of port, in order, one xc_port_tx per 64 frames;
+ * returns how many the port took (the rest count in its tx_no_room).
+ * flags: XC_TX_FILL_CSUM to recompute checksums. */
+int xc_mon_tx_burst(struct xc_port *port, const struct xc_burst *b, const uint8_t *verdict,
+		    uint32_t flags);
 /* Which event kinds are written from now on. */
 void xc_mon_set_event_mask(struct xc_mon *m, uint32_t mask);
 /* Consume n readable bytes of side's ring, then skip holes the receiver

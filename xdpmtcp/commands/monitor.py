@@ -1,5 +1,5 @@
-"""xdpmtcp monitor: follow every TCP connection of a capture (or, later, a
-live interface), reassemble both directions, and report each connection.
+"""xdpmtcp monitor: follow every TCP connection of a capture or a live
+interface, reassemble both directions, and report each connection.
 
 Each flow gets two emulated endpoints (client = the SYN's sender) with
 their TCP states, and one reassembly ring per direction; gaps the capture
@@ -11,15 +11,21 @@ import json
 import os
 import sys
 
-from ..monitor import Monitor, MonitorRun, PcapInput, StreamWriter
+from ..monitor import LiveInput, Monitor, MonitorRun, PcapInput, StreamWriter
 from ..monitor.runner import BULK_EVENTS
-from .common import console, fail
+from .common import add_netns_flag, console, fail, netns_context
 
 EPILOG = """\
 examples:
   xdpmtcp monitor --pcap trace.pcap --streams out/      # out/000001.c2s, .s2c, index.json
   xdpmtcp monitor --pcap trace.pcapng --json            # one conn.log-like line per connection
   xdpmtcp monitor --pcap t.pcap --overlap linux --midstream --json
+  xdpmtcp monitor --iface eth1 --json --duration 60           # standalone (mirror/tap port)
+  xdpmtcp monitor --iface eth1 --inline eth2 --streams out/   # bump in the wire
+
+Live input uses AF_PACKET sockets for now (the AF_XDP path behind the XDP
+program is the next step); inline mode forwards every frame it receives on
+one interface out of the other once the monitor has seen it.
 
 --overlap decides which bytes win when segments overlap with different
 content: first, last (mOS), or as the target OS would (linux, bsd,
@@ -44,8 +50,11 @@ def add_parser(sub):
                        formatter_class=argparse.RawDescriptionHelpFormatter)
     src = p.add_mutually_exclusive_group(required=True)
     src.add_argument("--pcap", metavar="FILE", help="read a pcap or pcapng file ('-': stdin)")
-    src.add_argument("--iface", metavar="IF", help="watch a live interface (not yet)")
-    p.add_argument("--inline", metavar="IF2", help="bump in the wire between --iface and IF2 (not yet)")
+    src.add_argument("--iface", metavar="IF", help="watch a live interface")
+    p.add_argument("--inline", metavar="IF2",
+                   help="bump in the wire: forward between --iface and IF2")
+    p.add_argument("--duration", type=float, metavar="S",
+                   help="live input: stop after S seconds (default: until SIGINT/SIGTERM)")
     p.add_argument("--filter", metavar="EXPR", help="tcpdump-style flow filter (not yet)")
     p.add_argument("--streams", metavar="DIR",
                    help="write DIR/<flow>.c2s, DIR/<flow>.s2c and DIR/index.json")
@@ -67,17 +76,26 @@ def add_parser(sub):
     p.add_argument("--verify-csum", action="store_true",
                    help="drop frames with bad IPv4/TCP checksums (not for captures taken "
                         "on a host with checksum offload)")
+    add_netns_flag(p)
     p.set_defaults(func=run)
 
 
 def run(args):
-    if args.iface or args.inline:
-        return fail("live monitoring (--iface/--inline) is not implemented yet; use --pcap", 2)
+    if args.inline and not args.iface:
+        return fail("--inline needs --iface (the other side)", 2)
     if args.filter:
         return fail("--filter is not implemented yet", 2)
     out = console()
+    stop = None
     try:
-        source = PcapInput(sys.stdin.fileno() if args.pcap == "-" else args.pcap)
+        if args.pcap:
+            source = PcapInput(sys.stdin.fileno() if args.pcap == "-" else args.pcap)
+        else:
+            from .tcp_common import StopFlag
+            stop = StopFlag()
+            with netns_context(args.netns):
+                source = LiveInput([args.iface] + ([args.inline] if args.inline else []),
+                                   stop=lambda: bool(stop), duration=args.duration)
     except OSError as e:
         return fail(str(e))
     mon = Monitor(buf_cap=args.buf, mem_max=args.mem_max, max_flows=args.max_flows,
@@ -99,15 +117,16 @@ def run(args):
     finally:
         if streams is not None:
             streams.close(run.summary())
-    size_b = summary["input"]["file_bytes"]
-    summary["mb_per_s"] = round(size_b / 1e6 / seconds, 1) if seconds > 0 else None
+    size_b = summary["input"].get("file_bytes") if args.pcap else None
+    if size_b is not None:
+        summary["mb_per_s"] = round(size_b / 1e6 / seconds, 1) if seconds > 0 else None
     if args.json:
         sys.stdout.write(json.dumps(dict(event="summary", **summary)) + "\n")
         sys.stdout.flush()
         return 0
     st = summary["monitor"]
     out.print("%s: %d frames, %d connections (%d mid-stream), %d orphans, %d malformed"
-              % (args.pcap, st["frames"], st["flows_created"], st["flows_midstream"],
+              % (args.pcap or args.iface, st["frames"], st["flows_created"], st["flows_midstream"],
                  st["orphans"], st["malformed"] + st["ip_fragments"]), markup=False)
     out.print("ended: %d fin, %d rst, %d timeout, %d evicted, %d at end of input"
               % (st["end_fin"], st["end_rst"], st["end_timeout"], st["end_evicted"],
@@ -115,6 +134,9 @@ def run(args):
     if streams is not None:
         out.print("streams: %d bytes in %s (index.json)" % (streams.bytes, streams.dir),
                   markup=False)
-    out.print("%.1f MB of capture in %.3f s (%s MB/s)" % (size_b / 1e6, seconds,
-                                                         summary["mb_per_s"]), markup=False)
+    if size_b is not None:
+        out.print("%.1f MB of capture in %.3f s (%s MB/s)" % (size_b / 1e6, seconds,
+                                                             summary["mb_per_s"]), markup=False)
+    elif source.inline:
+        out.print("forwarded %d + %d frames" % tuple(source.forwarded), markup=False)
     return 0
