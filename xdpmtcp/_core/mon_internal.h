@@ -73,7 +73,14 @@ struct xc_mon {
 	uint32_t out_used;
 	uint32_t *dirty;            /* (id << 1 | side) with readable bytes to drain */
 	uint32_t ndirty, dirty_cap;
+	struct xc_mon_filter_op filter[XC_MON_FILTER_MAX];
+	uint32_t nfilter;
 };
+
+/* ---- the flow filter (mon_filter.c) ---- */
+
+/* 1 if (a1:p1 -> a2:p2, network order) passes the filter (or none is set). */
+int mon_filter_pass(const struct xc_mon *m, uint32_t a1, uint16_t p1, uint32_t a2, uint16_t p2);
 
 /* ---- events (mon_flow.c) ---- */
 

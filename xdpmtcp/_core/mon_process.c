@@ -278,7 +278,8 @@ static void mon_frame(struct xc_mon *m, const struct xc_pkt *p, const uint8_t *f
 			f = pickup(m, &g, ts);
 		else {
 			m->st.orphans++;
-			mon_emit(m, XC_MON_EV_ORPHAN, NULL, XC_MON_NOSIDE, XC_MON_HK_NULL, 0, 0, 0);
+			if (mon_filter_pass(m, g.saddr, g.sport, g.daddr, g.dport))
+				mon_emit(m, XC_MON_EV_ORPHAN, NULL, XC_MON_NOSIDE, XC_MON_HK_NULL, 0, 0, 0);
 			return;
 		}
 		if (!f)

@@ -188,6 +188,14 @@ struct xc_mon_flow *mon_flow_create(struct xc_mon *m, uint32_t cli_addr, uint16_
 	mon_side_init(m, f, XC_MON_SVR);
 	f->side[XC_MON_CLI].state = XC_TCP_CLOSED;
 	f->side[XC_MON_SVR].state = XC_TCP_LISTEN;
+	if (!mon_filter_pass(m, cli_addr, cli_port, svr_addr, svr_port)) {
+		/* tracked silently: its packets are its own, not orphans */
+		for (int s = 0; s < 2; s++) {
+			f->side[s].buf_want = 0;
+			f->side[s].sflags |= XC_MON_SF_STOPPED;
+		}
+		m->st.flows_filtered++;
+	}
 	table_insert(m, f);
 	mon_list_move(m, f, XC_MON_FS_CLOSING);    /* no handshake yet */
 	m->st.flows_created++;

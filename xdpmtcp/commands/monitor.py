@@ -55,7 +55,10 @@ def add_parser(sub):
                    help="bump in the wire: forward between --iface and IF2")
     p.add_argument("--duration", type=float, metavar="S",
                    help="live input: stop after S seconds (default: until SIGINT/SIGTERM)")
-    p.add_argument("--filter", metavar="EXPR", help="tcpdump-style flow filter (not yet)")
+    p.add_argument("--filter", metavar="EXPR",
+                   help="follow only flows matching this tcpdump-style expression over "
+                        "client -> server (tcp, host, net, port, portrange, src, dst, "
+                        "and, or, not), e.g. 'dst port 80 and net 198.18.0.0/15'")
     p.add_argument("--streams", metavar="DIR",
                    help="write DIR/<flow>.c2s, DIR/<flow>.s2c and DIR/index.json")
     p.add_argument("--json", action="store_true",
@@ -83,8 +86,13 @@ def add_parser(sub):
 def run(args):
     if args.inline and not args.iface:
         return fail("--inline needs --iface (the other side)", 2)
+    flow_filter = None
     if args.filter:
-        return fail("--filter is not implemented yet", 2)
+        from ..monitor.filter import Filter, FilterError
+        try:
+            flow_filter = Filter(args.filter, flow=True)
+        except FilterError as e:
+            return fail("--filter: %s" % e, 2)
     out = console()
     stop = None
     try:
@@ -107,6 +115,10 @@ def run(args):
     if args.json:
         def conn_log(rec):
             sys.stdout.write(json.dumps(dict(event="conn", **rec)) + "\n")
+            if not args.pcap:
+                sys.stdout.flush()
+    if flow_filter is not None:
+        mon.set_filter(flow_filter)
     run = MonitorRun(mon, streams=streams, conn_log=conn_log)
     try:
         with source:

@@ -156,6 +156,21 @@ class Monitor:
         """The bytes of a DATA event (valid until the next call)."""
         return self._out[pos:pos + n]
 
+    def set_filter(self, flt):
+        """Follow only flows a monitor.filter.Filter accepts (checked in C,
+        once per flow); None removes it."""
+        from .filter import XC_FILTER_MAX, program
+        prog = program(flt.tree) if flt is not None else []
+        if len(prog) > XC_FILTER_MAX:
+            raise ValueError("filter too long (%d operations, at most %d)"
+                             % (len(prog), XC_FILTER_MAX))
+        ops = ffi.new("struct xc_mon_filter_op[]", max(1, len(prog)))
+        for i, (op, d, lo, hi, net, mask) in enumerate(prog):
+            ops[i].op, ops[i].dir, ops[i].lo, ops[i].hi = op, d, lo, hi
+            ops[i].net, ops[i].mask = net, mask
+        if lib.xc_mon_set_filter(self._m, ops, len(prog)) < 0:
+            raise ValueError("the core refused the filter program")
+
     def flow(self, flow_id):
         p = lib.xc_mon_flow_get(self._m, flow_id)
         return None if p == ffi.NULL else p

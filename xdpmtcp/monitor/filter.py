@@ -19,6 +19,7 @@ flow monitor.
 import ipaddress
 import re
 
+XC_FILTER_MAX = 64           # operations in the C program (XC_MON_FILTER_MAX)
 FLOW_KEYWORDS = {"tcp", "host", "src", "dst", "net", "mask", "port", "portrange",
                  "and", "or", "not", "&&", "||", "!", "(", ")"}
 PROTOS = {"ip": None, "tcp": 6, "udp": 17, "icmp": 1}
@@ -66,8 +67,9 @@ class _Parser:
 
     def term(self):
         node = self.factor()
-        while self.peek() in ("and", "&&"):
-            self.take()
+        while self.peek() is not None and self.peek() not in ("or", "||", ")"):
+            if self.peek() in ("and", "&&"):      # tcpdump: "and" may be left out
+                self.take()
             node = ("and", node, self.factor())
         return node
 
@@ -182,6 +184,37 @@ class Filter:
         if not isinstance(daddr, ipaddress.IPv4Address):
             daddr = ipaddress.IPv4Address(daddr)
         return _match(self.tree, saddr, sport, daddr, dport, proto)
+
+
+DIRS = {"src": 1, "dst": 2, "either": 3, "both": 4}
+
+
+def program(tree):
+    """The tree as the C core's postfix program: a list of (op, dir, lo,
+    hi, net, mask) with XC_MON_FOP_* codes (api_mon.h)."""
+    out = []
+
+    def emit(node):
+        kind = node[0]
+        if kind in ("and", "or"):
+            emit(node[1])
+            emit(node[2])
+            out.append((4 if kind == "and" else 5, 0, 0, 0, 0, 0))
+        elif kind == "not":
+            emit(node[1])
+            out.append((3, 0, 0, 0, 0, 0))
+        elif kind == "proto":
+            out.append((0, 0, 0, 0, 0, 0))
+            if node[1] not in (None, 6):          # a TCP flow is never udp/icmp
+                out.append((3, 0, 0, 0, 0, 0))
+        elif kind == "host":
+            net = node[2]
+            out.append((1, DIRS[node[1]], 0, 0, int(net.network_address), int(net.netmask)))
+        else:
+            out.append((2, DIRS[node[1]], node[2], node[3], 0, 0))
+    if tree is not None:
+        emit(tree)
+    return out
 
 
 def _is_value(tok):
