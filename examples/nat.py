@@ -97,6 +97,8 @@ def main(argv=None):
     p.add_argument("--public", required=True, help="the address clients are hidden behind")
     p.add_argument("--ports", default="20000-29999")
     p.add_argument("--duration", type=float, help="live: stop after this many seconds")
+    p.add_argument("--backend", choices=["xdp", "afpacket"], default="xdp",
+                   help="live: the monitor's XDP program + AF_XDP (default) or AF_PACKET")
     args = p.parse_args(argv)
     lo, hi = (int(x) for x in args.ports.split("-"))
     if args.pcap:
@@ -105,7 +107,7 @@ def main(argv=None):
         if not args.inline:
             p.error("--iface needs --inline")
         mctx = mtcp_create_context(0, port="%s %s" % (args.iface, args.inline),
-                                   duration=args.duration)
+                                   duration=args.duration, backend=args.backend)
     nat = Nat(mctx, args.public, (lo, hi))
     print(json.dumps({"ready": True}), flush=True)
     mtcp_app_join(mctx)

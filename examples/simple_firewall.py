@@ -96,6 +96,8 @@ def main(argv=None):
     p.add_argument("--rule", action="append", default=[], help="ACTION EXPR (repeatable)")
     p.add_argument("--rules", help="file of rules")
     p.add_argument("--duration", type=float, help="live: stop after this many seconds")
+    p.add_argument("--backend", choices=["xdp", "afpacket"], default="xdp",
+                   help="live: the monitor's XDP program + AF_XDP (default) or AF_PACKET")
     args = p.parse_args(argv)
     lines = list(args.rule)
     if args.rules:
@@ -105,7 +107,8 @@ def main(argv=None):
         mctx = mtcp_create_context(0, pcap=args.pcap, pcap_out=args.out)
     else:
         ports = args.iface + (" " + args.inline if args.inline else "")
-        mctx = mtcp_create_context(0, port=ports, duration=args.duration)
+        mctx = mtcp_create_context(0, port=ports, duration=args.duration,
+                                   backend=args.backend)
     fw = Firewall(mctx, parse_rules(lines))
     print(json.dumps({"ready": True}), flush=True)
     mtcp_app_join(mctx)

@@ -348,7 +348,8 @@ def _same_thread(ctx, what):
 
 # ---------------------------------------------------------------- contexts
 
-_CONF_KEYS = {"pcap": str, "pcap_out": str, "port": str, "duration": float, "num_cores": int,
+_CONF_KEYS = {"pcap": str, "pcap_out": str, "port": str, "duration": float, "backend": str,
+              "num_cores": int,
               "max_concurrency": int, "max_num_buffers": int, "rcvbuf": int, "sndbuf": int,
               "tcp_timeout": float, "tcp_timewait": float, "stat_print": str,
               "midstream": int, "overlap": str}
@@ -1049,7 +1050,8 @@ def mtcp_app_join(mctx):
         source = PcapInput(ctx.conf["pcap"], burst=256)
     elif ctx.conf.get("port"):
         source = LiveInput(str(ctx.conf["port"]).split(), stop=lambda: not ctx.alive,
-                           duration=ctx.conf.get("duration"))
+                           duration=ctx.conf.get("duration"),
+                           backend=ctx.conf.get("backend", "xdp"))
     else:
         _err(E.EINVAL, "mtcp_app_join: no input (give pcap=FILE or port=IF [IF2])")
     ctx._start()

@@ -23,9 +23,12 @@ examples:
   xdpmtcp monitor --iface eth1 --json --duration 60           # standalone (mirror/tap port)
   xdpmtcp monitor --iface eth1 --inline eth2 --streams out/   # bump in the wire
 
-Live input uses AF_PACKET sockets for now (the AF_XDP path behind the XDP
-program is the next step); inline mode forwards every frame it receives on
-one interface out of the other once the monitor has seen it.
+Live input runs the monitor's XDP program on each interface and reads
+AF_XDP sockets (--backend afpacket: packet sockets instead). Standalone,
+the XDP program sends the monitor IPv4 TCP that may match --filter (the
+port and address checks it can make) and passes the rest to the kernel;
+inline, every frame goes to the monitor, which forwards it out of the
+other interface (AF_XDP TX) once it has seen it.
 
 --overlap decides which bytes win when segments overlap with different
 content: first, last (mOS), or as the target OS would (linux, bsd,
@@ -55,6 +58,13 @@ def add_parser(sub):
                    help="bump in the wire: forward between --iface and IF2")
     p.add_argument("--duration", type=float, metavar="S",
                    help="live input: stop after S seconds (default: until SIGINT/SIGTERM)")
+    p.add_argument("--backend", choices=["xdp", "afpacket"], default="xdp",
+                   help="live input: the monitor's XDP program and AF_XDP sockets (default), "
+                        "or AF_PACKET sockets (no BPF needed)")
+    p.add_argument("--xdp-mode", choices=["auto", "native", "skb"], default="auto",
+                   help="XDP attach mode (default: %(default)s)")
+    p.add_argument("--force", action="store_true",
+                   help="replace an XDP program xdpmtcp did not attach")
     p.add_argument("--filter", metavar="EXPR",
                    help="follow only flows matching this tcpdump-style expression over "
                         "client -> server (tcp, host, net, port, portrange, src, dst, "
@@ -103,8 +113,10 @@ def run(args):
             stop = StopFlag()
             with netns_context(args.netns):
                 source = LiveInput([args.iface] + ([args.inline] if args.inline else []),
-                                   stop=lambda: bool(stop), duration=args.duration)
-    except OSError as e:
+                                   stop=lambda: bool(stop), duration=args.duration,
+                                   backend=args.backend, flow_filter=flow_filter,
+                                   xdp_mode=args.xdp_mode, force=args.force)
+    except (OSError, RuntimeError) as e:
         return fail(str(e))
     mon = Monitor(buf_cap=args.buf, mem_max=args.mem_max, max_flows=args.max_flows,
                   overlap=args.overlap, midstream=args.midstream,

@@ -217,5 +217,36 @@ def program(tree):
     return out
 
 
+def offload(tree, max_ports=1024):
+    """A necessary condition of the filter that XDP can check cheaply:
+    (ports, nets), each a set (either direction) or None (no condition).
+    A frame of a matching flow always has a port in ports (if given) and
+    an address in nets (if given); the core still checks the exact filter."""
+    def cond(node):
+        kind = node[0]
+        if kind == "port":
+            if node[3] - node[2] + 1 > max_ports:
+                return None, None
+            return set(range(node[2], node[3] + 1)), None
+        if kind == "host":
+            return None, {str(node[2])}
+        if kind == "and":
+            (p1, n1), (p2, n2) = cond(node[1]), cond(node[2])
+            ports = p1 if p1 is not None else p2          # each side is a necessary condition
+            nets = n1 if n1 is not None else n2
+            return ports, nets
+        if kind == "or":
+            (p1, n1), (p2, n2) = cond(node[1]), cond(node[2])
+            ports = p1 | p2 if p1 is not None and p2 is not None else None
+            nets = n1 | n2 if n1 is not None and n2 is not None else None
+            if ports is not None and len(ports) > max_ports:
+                ports = None
+            return ports, nets
+        return None, None                                 # not, proto: no condition
+    if tree is None:
+        return None, None
+    return cond(tree)
+
+
 def _is_value(tok):
     return bool(re.match(r"^[0-9./\-]+$", tok))

@@ -50,8 +50,10 @@ class LiveInput:
     (inline, bump in the wire: what arrives on one leaves by the other
     once the monitor has seen it, minus what a verdict dropped).
 
-    Ports are AF_PACKET sockets (any interface, promiscuous); the AF_XDP
-    path behind the XDP program is the next step.  ``bursts()`` yields
+    backend "afpacket": packet sockets (any interface, promiscuous).
+    backend "xdp": the monitor's XDP program (bpf/xdp_monitor.c) on each
+    interface and an AF_XDP socket on its queue 0; inline, forwarding goes
+    out through the other interface's AF_XDP TX.  ``bursts()`` yields
     (burst, now_ns) until ``stop()`` is true or ``duration`` seconds
     passed, also empty bursts when idle so timeouts still run; call
     ``after(burst, verdict)`` once the burst is processed (inline: it is
@@ -60,21 +62,29 @@ class LiveInput:
     live = True
 
     def __init__(self, ifaces, burst=256, poll_ms=50, stop=None, duration=None,
-                 ring_frames=0):
+                 ring_frames=0, backend="afpacket", flow_filter=None, xdp_mode="auto",
+                 force=False, umem_frames=4096):
         from ..phy.port import Port
         if len(ifaces) not in (1, 2):
             raise ValueError("one interface (standalone) or two (inline)")
+        if backend not in ("afpacket", "xdp"):
+            raise ValueError("backend: afpacket or xdp")
         self.ifaces = list(ifaces)
+        self.backend = backend
         self.ports = []
+        self.xdp = []                     # (program, guard) per interface
+        self.inline = len(self.ifaces) == 2
         try:
             for name in self.ifaces:
-                port = Port.open_afpacket(name, ring_frames)
+                if backend == "afpacket":
+                    port = Port.open_afpacket(name, ring_frames)
+                else:
+                    port = self._open_xdp(name, flow_filter, xdp_mode, force, umem_frames)
                 port.set_flags(verify_csum=False, classify=True)
                 self.ports.append(port)
-        except OSError:
+        except BaseException:
             self.close()
             raise
-        self.inline = len(self.ports) == 2
         self._burst = Burst(burst)
         self.poll_ms = poll_ms
         self.stop = stop or (lambda: False)
@@ -119,18 +129,52 @@ class LiveInput:
         """Inline: inject a frame out of port toward_port (mtcp_sendpkt)."""
         return self.ports[toward_port].tx([frame])
 
+    def _open_xdp(self, name, flow_filter, mode, force, umem_frames):
+        """The monitor's XDP program on name (one per interface: each has
+        its own socket map), an AF_XDP socket on queue 0 bound into it.
+        Inline, every frame goes to the socket; standalone, only IPv4 TCP
+        that passes the filter's offloadable checks."""
+        from ..phy.port import Port
+        from ..xdp import AttachGuard
+        from ..xdp.monitor_program import MonitorProgram
+        from .filter import offload
+        prog = MonitorProgram()
+        guard = None
+        try:
+            guard = AttachGuard(prog, name, mode, force).attach()
+            ports, nets = offload(flow_filter.tree) if flow_filter is not None else (None, None)
+            prog.configure(all_frames=self.inline, ports=ports, nets=nets)
+            port = Port.open_xsk(name, 0, umem_frames)
+            prog.bind_socket(0, port.fd)
+        except BaseException:
+            if guard is not None:
+                guard.detach()
+            prog.close()
+            raise
+        self.xdp.append((prog, guard))
+        return port
+
     def stats(self):
         out = {}
-        for name, port in zip(self.ifaces, self.ports):
+        for i, (name, port) in enumerate(zip(self.ifaces, self.ports)):
             st = port.stats()
-            st.update(port.afpacket_stats())
+            if self.backend == "afpacket":
+                st.update(port.afpacket_stats())
+            else:
+                st.update({"xdp_" + k: v for k, v in self.xdp[i][0].counters().items()})
             out[name] = st
         out["forwarded"] = list(self.forwarded)
         return out
 
     def close(self):
+        for prog, _ in self.xdp:
+            prog.unbind_socket(0)
         for port in self.ports:
             port.close()
+        for prog, guard in self.xdp:
+            guard.detach()
+            prog.close()
+        self.ports, self.xdp = [], []
 
     def __enter__(self):
         return self

@@ -102,7 +102,7 @@ class AttachGuard:
         cur = attached_program(self.ifindex)
         if not cur.prog_id:
             return
-        if cur.name != PROG_NAME:
+        if cur.name != getattr(self.program, "prog_name", PROG_NAME):
             if not self.force:
                 raise XdpError(
                     "%s already runs XDP program %r (id %d, %s mode) that xdpmtcp "
