@@ -32,9 +32,13 @@
  *
  * Events.  Per packet, in this order: for the sender (hook SND) PKT_IN,
  * CONN_START, STATE, REXMIT; then for the receiver (hook RCV) PKT_IN,
- * CONN_START, DATA/GAP, NEW_DATA, OVERLAP, ERROR, STATE; then CONN_END
- * (side BOTH, hook NULL) if the packet ended the flow.  Kinds not in
- * config.event_mask are not written.  ORPHAN has flow 0.
+ * CONN_START, NEW_DATA, OVERLAP, ERROR, STATE; then CONN_END (side BOTH,
+ * hook NULL) if the packet ended the flow.  GAP comes where a hole is
+ * given up (the receiver's ACK: hook SND; its ring: RCV; flow end: NULL).
+ * DATA (draining) comes before any GAP of the same ring and before the
+ * flow's CONN_END, otherwise at the end of the call.  Kinds not in
+ * config.event_mask are not written; events of a stopped side are not
+ * written.  ORPHAN has flow 0.  TIMEOUT precedes its CONN_END.
  *
  * Draining (XC_MON_F_DRAIN).  The core consumes in-order bytes itself:
  * with an output buffer (out_cap > 0) each ring's readable block is copied
