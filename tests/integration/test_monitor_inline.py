@@ -187,3 +187,53 @@ def test_nat_sample_inline_rewrites_and_transfers_complete(inline_lab):
     assert c["received_sha256"] == s["sent_sha256"] and c["received"] == 300_000
     stats = [l for l in finish(p) if "translated_in" in l][0]
     assert stats["translated_in"] > 0 and stats["exhausted"] == 0
+
+
+EVENT_LOGGER = r"""
+import json, sys
+from xdpmtcp import mos_api as M
+a, b, backend = sys.argv[1], sys.argv[2], sys.argv[3]
+mctx = M.mtcp_create_context(0, port="%s %s" % (a, b), duration=6, backend=backend)
+s = M.mtcp_socket(mctx, M.AF_INET, M.MOS_SOCK_MONITOR_STREAM, 0)
+M.mtcp_bind_monitor_filter(mctx, s, "tcp and dst port 5001")
+log = []
+names = {M.MOS_ON_CONN_START: "START", M.MOS_ON_TCP_STATE_CHANGE: "STATE",
+         M.MOS_ON_CONN_END: "END"}
+for hook, hname in ((M.MOS_HK_SND, "SND"), (M.MOS_HK_RCV, "RCV")):
+    for ev in names:
+        def cb(m, sock, side, e, arg, hname=hname):
+            st = ""
+            if e == M.MOS_ON_TCP_STATE_CHANGE:
+                opt = M.MOS_TCP_STATE_CLI if side == 0 else M.MOS_TCP_STATE_SVR
+                st = M.tcpstate(M.mtcp_getsockopt(m, sock, M.SOL_MONSOCKET, opt)).name[4:]
+            log.append([names[e], hname, side, st])
+        M.mtcp_register_callback(mctx, s, ev, hook, cb)
+print(json.dumps({"ready": True}), flush=True)
+M.mtcp_app_join(mctx)
+print(json.dumps({"log": log}), flush=True)
+"""
+
+EXPECTED_LIVE = [
+    ["START", "SND", 0, ""], ["STATE", "SND", 0, "SYN_SENT"],
+    ["START", "RCV", 1, ""], ["STATE", "RCV", 1, "SYN_RCVD"],
+    ["STATE", "RCV", 0, "ESTABLISHED"], ["STATE", "RCV", 1, "ESTABLISHED"],
+    ["STATE", "SND", 0, "FIN_WAIT_1"], ["STATE", "RCV", 1, "CLOSE_WAIT"],
+    ["STATE", "RCV", 0, "FIN_WAIT_2"],
+    ["STATE", "SND", 1, "LAST_ACK"], ["STATE", "RCV", 0, "TIME_WAIT"],
+    ["STATE", "RCV", 1, "CLOSED"],
+    ["END", "SND", 0, ""], ["END", "RCV", 1, ""]]
+
+
+@pytest.mark.parametrize("backend", ["xdp", "afpacket"])
+def test_events_in_documented_order_on_a_live_flow(inline_lab, backend):
+    lab = inline_lab
+    a, b = ifaces(lab)
+    p = lab.host("monitor").popen([sys.executable, "-c", EVENT_LOGGER, a, b, backend],
+                                  stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                                  env=ENV)
+    wait_ready(p)
+    time.sleep(0.5)
+    t = tcp_transfer(lab.host("client"), lab.host("server"), 300_000, 100_000, timeout=30)
+    assert t["server"]["received_sha256"] == t["client"]["sent_sha256"]
+    log = [l for l in finish(p) if "log" in l][0]["log"]
+    assert log == EXPECTED_LIVE
