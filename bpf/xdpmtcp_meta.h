@@ -28,9 +28,7 @@ enum xm_seg_class {
 /* Why the frame is ours. */
 enum xm_owner {
 	XM_OWNER_LISTEN = 1,   /* destination matches an owned listen port */
-	XM_OWNER_FLOW = 2,     /* 4-tuple matches a connection we opened */
-	XM_OWNER_MONITOR = 3   /* selected by the monitor's filter (0 in inline
-				  mode: only to be forwarded) */
+	XM_OWNER_FLOW = 2      /* 4-tuple matches a connection we opened */
 };
 
 /* Written with bpf_xdp_adjust_meta right before the Ethernet header.

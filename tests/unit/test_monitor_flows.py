@@ -339,3 +339,32 @@ def test_set_buf_overlap_and_stop():
     assert lib.xc_mon_stop(m, 1, BOTH) == 0
     r.feed([c.c(ACK | PSH, b"z"), c.s(ACK)])
     assert len(r.events) == before                                # silent from now on
+
+
+def test_flow_filter_in_the_core_tracks_rejected_flows_silently():
+    from xdpmtcp.monitor.filter import Filter
+    web, ssh = Conv(cport=8001, sport=80), Conv(cport=8002, sport=22)
+    frames = web.handshake() + ssh.handshake()
+    frames += [web.c(ACK | PSH, b"GET"), ssh.c(ACK | PSH, b"SSH-2.0")] + web.close() + ssh.close()
+    o = Conv(cport=8003, sport=22)
+    o.handshake()
+    frames += [o.c(ACK | PSH, b"orphan22")]
+    r = Run()
+    r.mon.set_filter(Filter("dst port 80 or dst portrange 8000-8100", flow=True))
+    r.feed(frames)
+    st = r.mon.stats()
+    assert st["flows_created"] == 2 and st["flows_filtered"] == 1
+    assert ends(r) == [(1, lib.XC_MON_END_FIN)]              # the ssh flow ends silently
+    assert {e[1] for e in r.events} <= {0, 1}
+    assert st["orphans"] == 1 and not r.of(Ev.ORPHAN)        # counted, no event: filtered
+    assert bytes(r.data[(1, SVR)]) == b"GET" and (2, SVR) not in r.data
+    assert r.mon.flow_count() == 0 and st["end_fin"] == 2
+    r.mon.set_filter(None)
+    r.feed([Conv(cport=8004, sport=22).c(SYN, ack=0)])
+    assert r.mon.stats()["flows_filtered"] == 1              # removed: the next one is followed
+    from xdpmtcp._core import ffi
+    bad = ffi.new("struct xc_mon_filter_op[2]")
+    bad[0].op = lib.XC_MON_FOP_AND                           # stack underflow
+    assert lib.xc_mon_set_filter(r.mon.raw, bad, 1) == -1
+    bad[0].op, bad[1].op = lib.XC_MON_FOP_TRUE, lib.XC_MON_FOP_TRUE   # two results
+    assert lib.xc_mon_set_filter(r.mon.raw, bad, 2) == -1

@@ -98,7 +98,9 @@ def test_cli_gaps_are_listed_not_padded(tmp_path, capsys):
 
 
 def test_cli_refuses_what_is_not_there_yet(tmp_path, capsys):
-    assert main(["monitor", "--iface", "eth0"]) == 2
+    assert main(["monitor", "--pcap", "x.pcap", "--inline", "eth1"]) == 2
+    assert main(["monitor", "--pcap", "x.pcap", "--filter", "udp port 53"]) == 2
+    assert main(["monitor", "--iface", "nosuchif0"]) == 1
     assert main(["monitor", "--pcap", str(tmp_path / "missing.pcap")]) == 1
     assert "missing.pcap" in capsys.readouterr().err.replace("\n", "")
 
@@ -115,3 +117,34 @@ def test_stream_writer_caps_open_files(tmp_path):
     assert all((tmp_path / ("%06d.c2s" % i)).read_bytes() == b"0,1,2," for i in range(10))
     idx = json.load(open(tmp_path / "index.json"))
     assert len(idx["flows"]) == 10 and idx["summary"] == {"ok": True}
+
+
+def test_cli_filter_follows_only_matching_flows(tmp_path, capsys):
+    pcap = write_pcap(tmp_path / "t.pcap", _two_flows())
+    out = tmp_path / "s"
+    assert main(["monitor", "--pcap", str(pcap), "--streams", str(out), "--json",
+                 "--filter", "src port 40001 and dst port 80"]) == 0
+    lines = [json.loads(l) for l in capsys.readouterr().out.splitlines()]
+    assert [l["id.orig_p"] for l in lines if l["event"] == "conn"] == [40001]
+    assert lines[-1]["monitor"]["flows_filtered"] == 1 and lines[-1]["monitor"]["orphans"] == 0
+    idx = json.load(open(out / "index.json"))
+    assert [f["client"]["port"] for f in idx["flows"]] == [40001]
+    assert not (out / "000002.c2s").exists()
+
+
+def test_flow_filter_expressions():
+    from xdpmtcp.monitor.filter import Filter, FilterError
+    f = Filter("tcp and (dst port 80 or dst portrange 8000-8080) and not src net 10.0.0.0/8")
+    assert f("192.0.2.1", 5000, "192.0.2.2", 80)
+    assert f("192.0.2.1", 5000, "192.0.2.2", 8042)
+    assert not f("10.1.2.3", 5000, "192.0.2.2", 80)
+    assert not f("192.0.2.1", 5000, "192.0.2.2", 443)
+    assert Filter("host 192.0.2.2")("192.0.2.2", 1, "1.1.1.1", 2)
+    assert Filter("src or dst host 192.0.2.2")("1.1.1.1", 1, "192.0.2.2", 2)
+    assert not Filter("src and dst net 192.0.2.0 mask 255.255.255.0")("192.0.2.9", 1, "1.1.1.1", 2)
+    assert Filter("")("1.1.1.1", 1, "2.2.2.2", 2)
+    assert Filter("udp port 53")("1.1.1.1", 5353, "8.8.8.8", 53, proto=17)
+    assert Filter("port 1 port 2")("1.1.1.1", 1, "2.2.2.2", 2)       # implicit "and"
+    for bad in ("not tcp", "udp", "port", "host 300.1.1.1", "(port 1", "port 1 )"):
+        with pytest.raises(FilterError):
+            Filter(bad, flow=True)

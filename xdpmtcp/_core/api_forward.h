@@ -16,10 +16,5 @@
  * Frames to cannot take are dropped and counted in to's tx_no_room. */
 int xc_port_forward(struct xc_port *from, struct xc_port *to, uint32_t max);
 
-/* Send the frames of a received burst unchanged (or as edited in place) on
- * port, skipping those whose keep[i] is 0 (keep NULL: all).  For inline
- * monitors: receive, judge the batch, then forward it.  Returns the frames
- * handed to the backend; what finds no room counts in tx_no_room. */
-int xc_port_tx_burst(struct xc_port *port, const struct xc_burst *b, const uint8_t *keep);
 
 #endif

@@ -32,9 +32,13 @@
  *
  * Events.  Per packet, in this order: for the sender (hook SND) PKT_IN,
  * CONN_START, STATE, REXMIT; then for the receiver (hook RCV) PKT_IN,
- * CONN_START, DATA/GAP, NEW_DATA, OVERLAP, ERROR, STATE; then CONN_END
- * (side BOTH, hook NULL) if the packet ended the flow.  Kinds not in
- * config.event_mask are not written.  ORPHAN has flow 0.
+ * CONN_START, NEW_DATA, OVERLAP, ERROR, STATE; then CONN_END (side BOTH,
+ * hook NULL) if the packet ended the flow.  GAP comes where a hole is
+ * given up (the receiver's ACK: hook SND; its ring: RCV; flow end: NULL).
+ * DATA (draining) comes before any GAP of the same ring and before the
+ * flow's CONN_END, otherwise at the end of the call.  Kinds not in
+ * config.event_mask are not written; events of a stopped side are not
+ * written.  ORPHAN has flow 0.  TIMEOUT precedes its CONN_END.
  *
  * Draining (XC_MON_F_DRAIN).  The core consumes in-order bytes itself:
  * with an output buffer (out_cap > 0) each ring's readable block is copied
@@ -162,13 +166,13 @@
 struct xc_mon_config {
 	uint32_t max_flows;         /* live flows (default 65536) */
 	uint32_t table_policy;      /* XC_MON_TABLE_* */
-	uint32_t buf_cap;           /* ring bytes per side (default 1 MiB; 0 = no buffering) */
+	uint32_t buf_cap;           /* ring bytes per side (default 8 MiB: above Linux's default largest window, 6 MiB; 0 = no buffering) */
 	uint32_t frag_cap;          /* out-of-order fragments per ring (default 256) */
 	uint64_t mem_max;           /* all rings together (default 1 GiB) */
 	uint32_t overlap;           /* XC_OVERLAP_* of new flows */
 	uint32_t flags;             /* XC_MON_F_* */
 	uint32_t event_mask;        /* XC_MON_EV_* written */
-	uint32_t out_cap;           /* DRAIN output buffer (default 8 MiB; 0 = discard) */
+	uint32_t out_cap;           /* DRAIN output buffer (default 40 MiB, at least 4 buf_cap + 64 KiB; 0 = discard) */
 	uint64_t idle_timeout_ns;   /* no packet for this long: TIMEOUT (default 300 s) */
 	uint64_t close_timeout_ns;  /* the same for closing flows (default 10 s) */
 	uint64_t linger_ns;         /* ended flows absorb late packets (default 2 s) */
@@ -190,6 +194,7 @@ struct xc_mon_stats {
 	uint64_t flows_ended;
 	uint64_t end_fin, end_rst, end_timeout, end_evicted, end_flush, end_reused;
 	uint64_t flows_refused;     /* table full with XC_MON_TABLE_REFUSE */
+	uint64_t flows_filtered;    /* rejected by the flow filter: tracked silently */
 	uint64_t flows_live;        /* gauge: active + closing */
 	uint64_t flows_peak;
 	uint64_t orphans;
@@ -273,6 +278,29 @@ struct xc_mon_flow {
 	uint32_t pad2;
 };
 
+/* Flow filter: a postfix program over the flow's client and server
+ * (a tcpdump-style expression compiled by xdpmtcp/monitor/filter.py).
+ * Flows it rejects are tracked silently (both sides stopped: no events,
+ * no buffering, flows_filtered); orphans it rejects raise no ORPHAN. */
+#define XC_MON_FILTER_MAX 64
+#define XC_MON_FOP_TRUE 0         /* push 1 ("tcp") */
+#define XC_MON_FOP_NET 1          /* push (addr & mask) == net, by dir */
+#define XC_MON_FOP_PORT 2         /* push lo <= port <= hi, by dir */
+#define XC_MON_FOP_NOT 3
+#define XC_MON_FOP_AND 4
+#define XC_MON_FOP_OR 5
+#define XC_MON_FDIR_SRC 1         /* the client's (the sender's, for orphans) */
+#define XC_MON_FDIR_DST 2
+#define XC_MON_FDIR_EITHER 3
+#define XC_MON_FDIR_BOTH 4
+
+struct xc_mon_filter_op {
+	uint8_t op;
+	uint8_t dir;
+	uint16_t lo, hi;            /* ports, host order */
+	uint32_t net, mask;         /* host order */
+};
+
 struct xc_mon;
 
 void xc_mon_config_default(struct xc_mon_config *cfg);
@@ -304,6 +332,17 @@ uint32_t xc_mon_flow_count(struct xc_mon *m);   /* live flows */
 int xc_mon_set_buf(struct xc_mon *m, uint32_t id, int side, uint32_t cap);  /* 0 disables */
 int xc_mon_set_overlap(struct xc_mon *m, uint32_t id, int side, uint32_t policy);
 int xc_mon_stop(struct xc_mon *m, uint32_t id, int side);    /* side or BOTH */
+/* Inline forwarding: send the frames of b whose verdict is non-zero
+ * (verdict NULL: all) out of port, in order, one xc_port_tx per 64 frames;
+ * returns how many the port took (the rest count in its tx_no_room).
+ * flags: XC_TX_FILL_CSUM to recompute checksums. */
+int xc_mon_tx_burst(struct xc_port *port, const struct xc_burst *b, const uint8_t *verdict,
+		    uint32_t flags);
+/* Install a filter program (n ops; 0 removes it); -1 if malformed
+ * (too long, stack under/overflow, not exactly one result). */
+int xc_mon_set_filter(struct xc_mon *m, const struct xc_mon_filter_op *prog, uint32_t n);
+/* Which event kinds are written from now on. */
+void xc_mon_set_event_mask(struct xc_mon *m, uint32_t mask);
 /* Consume n readable bytes of side's ring, then skip holes the receiver
  * acknowledged; returns bytes consumed. */
 int64_t xc_mon_consume(struct xc_mon *m, uint32_t id, int side, uint64_t n);

@@ -34,25 +34,3 @@ int xc_port_forward(struct xc_port *from, struct xc_port *to, uint32_t max)
 	from->flags = saved;
 	return sent;
 }
-
-int xc_port_tx_burst(struct xc_port *port, const struct xc_burst *b, const uint8_t *keep)
-{
-	uint8_t *frames[XC_FORWARD_BATCH];
-	uint32_t lens[XC_FORWARD_BATCH];
-	uint32_t n = 0;
-	int sent = 0;
-
-	for (uint32_t i = 0; i < b->n; i++) {
-		if (keep && !keep[i])
-			continue;
-		frames[n] = b->data + b->pkts[i].off;
-		lens[n] = b->pkts[i].len;
-		if (++n == XC_FORWARD_BATCH) {
-			sent += xc_port_send_inplace(port, frames, lens, n);
-			n = 0;
-		}
-	}
-	if (n)
-		sent += xc_port_send_inplace(port, frames, lens, n);
-	return sent;
-}

@@ -73,7 +73,14 @@ struct xc_mon {
 	uint32_t out_used;
 	uint32_t *dirty;            /* (id << 1 | side) with readable bytes to drain */
 	uint32_t ndirty, dirty_cap;
+	struct xc_mon_filter_op filter[XC_MON_FILTER_MAX];
+	uint32_t nfilter;
 };
+
+/* ---- the flow filter (mon_filter.c) ---- */
+
+/* 1 if (a1:p1 -> a2:p2, network order) passes the filter (or none is set). */
+int mon_filter_pass(const struct xc_mon *m, uint32_t a1, uint16_t p1, uint32_t a2, uint16_t p2);
 
 /* ---- events (mon_flow.c) ---- */
 
@@ -93,6 +100,7 @@ void mon_list_move(struct xc_mon *m, struct xc_mon_flow *f, uint32_t list);
 void mon_reap(struct xc_mon *m);
 /* Idle timeouts; returns 0 if it stopped for lack of room. */
 int mon_expire(struct xc_mon *m, uint64_t now);
+uint64_t mon_next_deadline(const struct xc_mon *m);   /* earliest timeout, UINT64_MAX if none */
 uint32_t mon_live(const struct xc_mon *m);
 
 /* ---- one endpoint's receive stream (mon_stream.c) ---- */

@@ -14,13 +14,13 @@ void xc_mon_config_default(struct xc_mon_config *c)
 	memset(c, 0, sizeof(*c));
 	c->max_flows = DEF_MAX_FLOWS;
 	c->table_policy = XC_MON_TABLE_EVICT;
-	c->buf_cap = 1u << 20;
+	c->buf_cap = 8u << 20;
 	c->frag_cap = 256;
 	c->mem_max = 1ull << 30;
 	c->overlap = XC_OVERLAP_FIRST;
 	c->flags = 0;
 	c->event_mask = XC_MON_EV_ALL;
-	c->out_cap = 8u << 20;
+	c->out_cap = 40u << 20;
 	c->idle_timeout_ns = 300ull * 1000000000ull;
 	c->close_timeout_ns = 10ull * 1000000000ull;
 	c->linger_ns = 2ull * 1000000000ull;
@@ -278,7 +278,8 @@ static void mon_frame(struct xc_mon *m, const struct xc_pkt *p, const uint8_t *f
 			f = pickup(m, &g, ts);
 		else {
 			m->st.orphans++;
-			mon_emit(m, XC_MON_EV_ORPHAN, NULL, XC_MON_NOSIDE, XC_MON_HK_NULL, 0, 0, 0);
+			if (mon_filter_pass(m, g.saddr, g.sport, g.daddr, g.dport))
+				mon_emit(m, XC_MON_EV_ORPHAN, NULL, XC_MON_NOSIDE, XC_MON_HK_NULL, 0, 0, 0);
 			return;
 		}
 		if (!f)
@@ -327,7 +328,7 @@ int xc_mon_process(struct xc_mon *m, struct xc_burst *b, struct xc_mon_event *ev
 	uint64_t now = now_ns ? now_ns : m->clock_ns;
 	if (!now_ns && m->cursor < b->n && b->pkts[m->cursor].ts_ns > now)
 		now = b->pkts[m->cursor].ts_ns;   /* the packet clock: the burst's first packet */
-	if (m->cursor == 0 && !mon_expire(m, now)) {
+	if (!mon_expire(m, now)) {
 		m->busy = 1;
 		m->st.early_returns++;
 		return end_call(m);
@@ -340,9 +341,19 @@ int xc_mon_process(struct xc_mon *m, struct xc_burst *b, struct xc_mon_event *ev
 			m->st.early_returns++;
 			return end_call(m);
 		}
+		const struct xc_pkt *p = &b->pkts[i];
+		if (!now_ns && p->ts_ns > mon_next_deadline(m)) {
+			/* the packet clock passed a timeout inside the burst */
+			m->cur_pkt = XC_MON_NO_PKT;
+			if (!mon_expire(m, p->ts_ns)) {
+				m->cursor = i;
+				m->busy = 1;
+				m->st.early_returns++;
+				return end_call(m);
+			}
+		}
 		uint32_t before = m->nev;
 		m->cur_pkt = i;
-		const struct xc_pkt *p = &b->pkts[i];
 		mon_frame(m, p, b->data + p->off);
 		done++;
 		if ((m->cfg.flags & XC_MON_F_STEP) && m->nev > before && i + 1 < b->n) {
@@ -459,6 +470,12 @@ int xc_mon_set_buf(struct xc_mon *m, uint32_t id, int side, uint32_t cap)
 	if (cap > m->buf_max)
 		m->buf_max = cap;
 	return 0;
+}
+
+void xc_mon_set_event_mask(struct xc_mon *m, uint32_t mask)
+{
+	if (m)
+		m->cfg.event_mask = mask;
 }
 
 int xc_mon_set_overlap(struct xc_mon *m, uint32_t id, int side, uint32_t policy)

@@ -208,12 +208,12 @@ void mon_stream_insert(struct xc_mon *m, struct xc_mon_flow *f, int side, int ho
 		return;                        /* consumed already: a plain duplicate */
 	if (s->buf_want)
 		mon_grow(m, f, side, cend - r->read_off);
-	if (drain && r->cap) {
-		/* never let the window slide over stored bytes: they go out first */
+	if (drain && r->cap && cend - r->read_off > r->cap) {
+		/* never let the window slide over stored bytes: the readable
+		 * ones go out first; only if that is not enough, holes go */
+		mon_stream_drain(m, f, side, 1);
 		while (cend - r->read_off > r->cap && skip_one(m, f, side, hook))
 			;
-		if (cend - r->read_off > r->cap)
-			mon_stream_drain(m, f, side, 1);
 	}
 	struct xc_ring_stats before;
 	uint64_t old_next;

@@ -188,6 +188,14 @@ struct xc_mon_flow *mon_flow_create(struct xc_mon *m, uint32_t cli_addr, uint16_
 	mon_side_init(m, f, XC_MON_SVR);
 	f->side[XC_MON_CLI].state = XC_TCP_CLOSED;
 	f->side[XC_MON_SVR].state = XC_TCP_LISTEN;
+	if (!mon_filter_pass(m, cli_addr, cli_port, svr_addr, svr_port)) {
+		/* tracked silently: its packets are its own, not orphans */
+		for (int s = 0; s < 2; s++) {
+			f->side[s].buf_want = 0;
+			f->side[s].sflags |= XC_MON_SF_STOPPED;
+		}
+		m->st.flows_filtered++;
+	}
 	table_insert(m, f);
 	mon_list_move(m, f, XC_MON_FS_CLOSING);    /* no handshake yet */
 	m->st.flows_created++;
@@ -225,6 +233,18 @@ static int room_for_end(const struct xc_mon *m)
 	return m->nev + m->ev_reserve <= m->maxev &&
 	       m->lists[XC_MON_FS_ENDED].n + 2 < XC_MON_ENDED_MAX &&
 	       (!m->out || m->out_used + 2ull * m->buf_max + XC_FRAME_MAX <= m->cfg.out_cap);
+}
+
+uint64_t mon_next_deadline(const struct xc_mon *m)
+{
+	uint64_t d = UINT64_MAX;
+	uint32_t id = m->lists[XC_MON_FS_CLOSING].head;
+	if (id)
+		d = m->flows[id].last_ns + m->cfg.close_timeout_ns;
+	id = m->lists[XC_MON_FS_ACTIVE].head;
+	if (id && m->flows[id].last_ns + m->cfg.idle_timeout_ns < d)
+		d = m->flows[id].last_ns + m->cfg.idle_timeout_ns;
+	return d;
 }
 
 int mon_expire(struct xc_mon *m, uint64_t now)

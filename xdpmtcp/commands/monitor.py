@@ -1,5 +1,5 @@
-"""xdpmtcp monitor: follow every TCP connection of a capture (or, later, a
-live interface), reassemble both directions, and report each connection.
+"""xdpmtcp monitor: follow every TCP connection of a capture or a live
+interface, reassemble both directions, and report each connection.
 
 Each flow gets two emulated endpoints (client = the SYN's sender) with
 their TCP states, and one reassembly ring per direction; gaps the capture
@@ -11,15 +11,24 @@ import json
 import os
 import sys
 
-from ..monitor import Monitor, MonitorRun, PcapInput, StreamWriter
+from ..monitor import LiveInput, Monitor, MonitorRun, PcapInput, StreamWriter
 from ..monitor.runner import BULK_EVENTS
-from .common import console, fail
+from .common import add_netns_flag, console, fail, netns_context
 
 EPILOG = """\
 examples:
   xdpmtcp monitor --pcap trace.pcap --streams out/      # out/000001.c2s, .s2c, index.json
   xdpmtcp monitor --pcap trace.pcapng --json            # one conn.log-like line per connection
   xdpmtcp monitor --pcap t.pcap --overlap linux --midstream --json
+  xdpmtcp monitor --iface eth1 --json --duration 60           # standalone (mirror/tap port)
+  xdpmtcp monitor --iface eth1 --inline eth2 --streams out/   # bump in the wire
+
+Live input runs the monitor's XDP program on each interface and reads
+AF_XDP sockets (--backend afpacket: packet sockets instead). Standalone,
+the XDP program sends the monitor IPv4 TCP that may match --filter (the
+port and address checks it can make) and passes the rest to the kernel;
+inline, every frame goes to the monitor, which forwards it out of the
+other interface (AF_XDP TX) once it has seen it.
 
 --overlap decides which bytes win when segments overlap with different
 content: first, last (mOS), or as the target OS would (linux, bsd,
@@ -44,9 +53,22 @@ def add_parser(sub):
                        formatter_class=argparse.RawDescriptionHelpFormatter)
     src = p.add_mutually_exclusive_group(required=True)
     src.add_argument("--pcap", metavar="FILE", help="read a pcap or pcapng file ('-': stdin)")
-    src.add_argument("--iface", metavar="IF", help="watch a live interface (not yet)")
-    p.add_argument("--inline", metavar="IF2", help="bump in the wire between --iface and IF2 (not yet)")
-    p.add_argument("--filter", metavar="EXPR", help="tcpdump-style flow filter (not yet)")
+    src.add_argument("--iface", metavar="IF", help="watch a live interface")
+    p.add_argument("--inline", metavar="IF2",
+                   help="bump in the wire: forward between --iface and IF2")
+    p.add_argument("--duration", type=float, metavar="S",
+                   help="live input: stop after S seconds (default: until SIGINT/SIGTERM)")
+    p.add_argument("--backend", choices=["xdp", "afpacket"], default="xdp",
+                   help="live input: the monitor's XDP program and AF_XDP sockets (default), "
+                        "or AF_PACKET sockets (no BPF needed)")
+    p.add_argument("--xdp-mode", choices=["auto", "native", "skb"], default="auto",
+                   help="XDP attach mode (default: %(default)s)")
+    p.add_argument("--force", action="store_true",
+                   help="replace an XDP program xdpmtcp did not attach")
+    p.add_argument("--filter", metavar="EXPR",
+                   help="follow only flows matching this tcpdump-style expression over "
+                        "client -> server (tcp, host, net, port, portrange, src, dst, "
+                        "and, or, not), e.g. 'dst port 80 and net 198.18.0.0/15'")
     p.add_argument("--streams", metavar="DIR",
                    help="write DIR/<flow>.c2s, DIR/<flow>.s2c and DIR/index.json")
     p.add_argument("--json", action="store_true",
@@ -55,8 +77,10 @@ def add_parser(sub):
                    default="first", help="which bytes win in overlaps (default: %(default)s)")
     p.add_argument("--midstream", action="store_true",
                    help="pick up connections whose SYN the capture lacks")
-    p.add_argument("--buf", type=size, default=1 << 20, metavar="BYTES",
-                   help="reassembly buffer per direction (default 1m)")
+    p.add_argument("--buf", type=size, default=8 << 20, metavar="BYTES",
+                   help="reassembly buffer per direction (default 8m): a sender may run "
+                        "this far past a hole before the hole is given up as a gap; "
+                        "keep it above the receivers' window")
     p.add_argument("--mem-max", type=size, default=1 << 30, metavar="BYTES",
                    help="all reassembly buffers together (default 1g)")
     p.add_argument("--max-flows", type=int, default=65536, metavar="N",
@@ -65,28 +89,48 @@ def add_parser(sub):
     p.add_argument("--verify-csum", action="store_true",
                    help="drop frames with bad IPv4/TCP checksums (not for captures taken "
                         "on a host with checksum offload)")
+    add_netns_flag(p)
     p.set_defaults(func=run)
 
 
 def run(args):
-    if args.iface or args.inline:
-        return fail("live monitoring (--iface/--inline) is not implemented yet; use --pcap", 2)
+    if args.inline and not args.iface:
+        return fail("--inline needs --iface (the other side)", 2)
+    flow_filter = None
     if args.filter:
-        return fail("--filter is not implemented yet", 2)
+        from ..monitor.filter import Filter, FilterError
+        try:
+            flow_filter = Filter(args.filter, flow=True)
+        except FilterError as e:
+            return fail("--filter: %s" % e, 2)
     out = console()
+    stop = None
     try:
-        source = PcapInput(sys.stdin.fileno() if args.pcap == "-" else args.pcap)
-    except OSError as e:
+        if args.pcap:
+            source = PcapInput(sys.stdin.fileno() if args.pcap == "-" else args.pcap)
+        else:
+            from .tcp_common import StopFlag
+            stop = StopFlag()
+            with netns_context(args.netns):
+                source = LiveInput([args.iface] + ([args.inline] if args.inline else []),
+                                   stop=lambda: bool(stop), duration=args.duration,
+                                   backend=args.backend, flow_filter=flow_filter,
+                                   xdp_mode=args.xdp_mode, force=args.force)
+    except (OSError, RuntimeError) as e:
         return fail(str(e))
     mon = Monitor(buf_cap=args.buf, mem_max=args.mem_max, max_flows=args.max_flows,
                   overlap=args.overlap, midstream=args.midstream,
                   idle_timeout=args.idle_timeout, verify_csum=args.verify_csum,
-                  events=BULK_EVENTS, out_cap=(8 << 20) if args.streams else 0)
+                  events=BULK_EVENTS, out_cap=(4 * args.buf + (8 << 20)) if args.streams else 0)
     streams = StreamWriter(args.streams) if args.streams else None
     conn_log = None
     if args.json:
         def conn_log(rec):
             sys.stdout.write(json.dumps(dict(event="conn", **rec)) + "\n")
+            if not args.pcap:
+                sys.stdout.flush()
+    if flow_filter is not None:
+        mon.set_filter(flow_filter)
     run = MonitorRun(mon, streams=streams, conn_log=conn_log)
     try:
         with source:
@@ -97,15 +141,16 @@ def run(args):
     finally:
         if streams is not None:
             streams.close(run.summary())
-    size_b = summary["input"]["file_bytes"]
-    summary["mb_per_s"] = round(size_b / 1e6 / seconds, 1) if seconds > 0 else None
+    size_b = summary["input"].get("file_bytes") if args.pcap else None
+    if size_b is not None:
+        summary["mb_per_s"] = round(size_b / 1e6 / seconds, 1) if seconds > 0 else None
     if args.json:
         sys.stdout.write(json.dumps(dict(event="summary", **summary)) + "\n")
         sys.stdout.flush()
         return 0
     st = summary["monitor"]
     out.print("%s: %d frames, %d connections (%d mid-stream), %d orphans, %d malformed"
-              % (args.pcap, st["frames"], st["flows_created"], st["flows_midstream"],
+              % (args.pcap or args.iface, st["frames"], st["flows_created"], st["flows_midstream"],
                  st["orphans"], st["malformed"] + st["ip_fragments"]), markup=False)
     out.print("ended: %d fin, %d rst, %d timeout, %d evicted, %d at end of input"
               % (st["end_fin"], st["end_rst"], st["end_timeout"], st["end_evicted"],
@@ -113,6 +158,9 @@ def run(args):
     if streams is not None:
         out.print("streams: %d bytes in %s (index.json)" % (streams.bytes, streams.dir),
                   markup=False)
-    out.print("%.1f MB of capture in %.3f s (%s MB/s)" % (size_b / 1e6, seconds,
-                                                         summary["mb_per_s"]), markup=False)
+    if size_b is not None:
+        out.print("%.1f MB of capture in %.3f s (%s MB/s)" % (size_b / 1e6, seconds,
+                                                             summary["mb_per_s"]), markup=False)
+    elif source.inline:
+        out.print("forwarded %d + %d frames" % tuple(source.forwarded), markup=False)
     return 0

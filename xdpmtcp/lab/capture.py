@@ -15,7 +15,7 @@ import select
 import signal
 import subprocess
 import time
-from typing import Dict, Optional
+from typing import Dict, List, Optional, Tuple
 
 from .impair import impaired_path
 from .probes import tcp_transfer
@@ -132,8 +132,17 @@ def capture_impaired_transfer(lab, nbytes: int, faults: Optional[str], pcap_path
 class FollowedStream:
     node0: str          # "ip:port" of the side that sent the first packet
     node1: str
-    data0: bytes        # node0 -> node1, as tshark reassembled it
+    data0: bytes        # node0 -> node1, as tshark reassembled it (gap markers removed)
     data1: bytes        # node1 -> node0
+    gaps0: List[Tuple[int, int]] = dataclasses.field(default_factory=list)
+    gaps1: List[Tuple[int, int]] = dataclasses.field(default_factory=list)
+    # (offset in the stream, length) of every "[N bytes missing in capture
+    # file]" tshark wrote: it skips a hole once the receiver acknowledged
+    # past it, writes that marker, and goes on with the data after it
+
+
+# tshark's chunk for bytes the capture lacks (epan/dissectors/packet-tcp.c)
+_MISSING = re.compile(rb"^\[(\d+) bytes missing in capture file\]\x00?$")
 
 
 def tshark_follow(pcap: str, stream_index: int = 0, *,
@@ -144,6 +153,18 @@ def tshark_follow(pcap: str, stream_index: int = 0, *,
     proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     nodes = {}
     data = (bytearray(), bytearray())
+    gaps = ([], [])
+    skipped = [0, 0]      # gap bytes so far: stream offset = data + skipped
+
+    def chunk(node, hexline):
+        b = bytes.fromhex(hexline.decode())
+        m = _MISSING.match(b)
+        if m:
+            n = int(m.group(1))
+            gaps[node].append((len(data[node]) + skipped[node], n))
+            skipped[node] += n
+        else:
+            data[node].extend(b)
     rules = 0
     try:
         for raw in proc.stdout:  # streamed: memory stays ~ the stream size
@@ -157,9 +178,9 @@ def tshark_follow(pcap: str, stream_index: int = 0, *,
             if m:
                 nodes[int(m.group(1))] = m.group(2).decode()
             elif line.startswith(b"\t"):
-                data[1].extend(bytes.fromhex(line[1:].decode()))
+                chunk(1, line[1:])
             elif line and b":" not in line:
-                data[0].extend(bytes.fromhex(line.decode()))
+                chunk(0, line)
         err = proc.stderr.read()
         proc.wait(timeout)
     finally:
@@ -171,4 +192,4 @@ def tshark_follow(pcap: str, stream_index: int = 0, *,
                            f"{err.decode(errors='replace').strip()[-1000:]}")
     if nodes[0] == ":0" and nodes[1] == ":0":
         raise CaptureError(f"{pcap} has no TCP stream {stream_index}")
-    return FollowedStream(nodes[0], nodes[1], bytes(data[0]), bytes(data[1]))
+    return FollowedStream(nodes[0], nodes[1], bytes(data[0]), bytes(data[1]), gaps[0], gaps[1])

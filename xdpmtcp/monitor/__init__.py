@@ -4,8 +4,8 @@ files, connection records, Community ID."""
 from .community_id import community_id_v1
 from .core import Ev, Monitor, TcpState, flow_summary
 from .runner import MonitorRun
-from .source import PcapInput, PortInput
+from .source import LiveInput, PcapInput
 from .streams import StreamWriter
 
-__all__ = ["Ev", "Monitor", "MonitorRun", "PcapInput", "PortInput", "StreamWriter",
+__all__ = ["Ev", "Monitor", "MonitorRun", "LiveInput", "PcapInput", "StreamWriter",
            "TcpState", "community_id_v1", "flow_summary"]

@@ -84,9 +84,9 @@ class Monitor:
     a flow that ended is freed by the next call.
     """
 
-    def __init__(self, *, max_flows=65536, table_policy="evict", buf_cap=1 << 20,
+    def __init__(self, *, max_flows=65536, table_policy="evict", buf_cap=8 << 20,
                  frag_cap=256, mem_max=1 << 30, overlap="first", midstream=False,
-                 drain=True, out_cap=8 << 20, events=EV_ALL, idle_timeout=300.0,
+                 drain=True, out_cap=40 << 20, events=EV_ALL, idle_timeout=300.0,
                  close_timeout=10.0, linger=2.0, verify_csum=False, step=False,
                  ack_gaps=True):
         cfg = ffi.new("struct xc_mon_config *")
@@ -155,6 +155,21 @@ class Monitor:
     def out(self, pos, n):
         """The bytes of a DATA event (valid until the next call)."""
         return self._out[pos:pos + n]
+
+    def set_filter(self, flt):
+        """Follow only flows a monitor.filter.Filter accepts (checked in C,
+        once per flow); None removes it."""
+        from .filter import XC_FILTER_MAX, program
+        prog = program(flt.tree) if flt is not None else []
+        if len(prog) > XC_FILTER_MAX:
+            raise ValueError("filter too long (%d operations, at most %d)"
+                             % (len(prog), XC_FILTER_MAX))
+        ops = ffi.new("struct xc_mon_filter_op[]", max(1, len(prog)))
+        for i, (op, d, lo, hi, net, mask) in enumerate(prog):
+            ops[i].op, ops[i].dir, ops[i].lo, ops[i].hi = op, d, lo, hi
+            ops[i].net, ops[i].mask = net, mask
+        if lib.xc_mon_set_filter(self._m, ops, len(prog)) < 0:
+            raise ValueError("the core refused the filter program")
 
     def flow(self, flow_id):
         p = lib.xc_mon_flow_get(self._m, flow_id)

@@ -96,6 +96,7 @@ class MonitorRun:
         start = time.perf_counter()
         for burst, now_ns in source.bursts():
             self.feed(burst, now_ns)
+            source.after(burst)
         self.finish()
         return time.perf_counter() - start
 

@@ -13,6 +13,7 @@ class PcapInput:
     """Offline: a pcap or pcapng file through the C reader."""
 
     live = False
+    inline = False
 
     def __init__(self, path, burst=1024):
         self.path = path
@@ -28,6 +29,9 @@ class PcapInput:
                 return
             yield b, 0
 
+    def after(self, burst, verdict=None):
+        return 0
+
     def stats(self):
         return self._src.stats()
 
@@ -41,34 +45,136 @@ class PcapInput:
         self.close()
 
 
-class PortInput:
-    """Live: any port of xdpmtcp.phy (AF_XDP behind the XDP program,
-    AF_PACKET on a mirror/tap interface); ``stop`` ends the loop."""
+class LiveInput:
+    """Live: one interface (standalone, e.g. a mirror or tap port) or two
+    (inline, bump in the wire: what arrives on one leaves by the other
+    once the monitor has seen it, minus what a verdict dropped).
+
+    backend "afpacket": packet sockets (any interface, promiscuous).
+    backend "xdp": the monitor's XDP program (bpf/xdp_monitor.c) on each
+    interface and an AF_XDP socket on its queue 0; inline, forwarding goes
+    out through the other interface's AF_XDP TX.  ``bursts()`` yields
+    (burst, now_ns) until ``stop()`` is true or ``duration`` seconds
+    passed, also empty bursts when idle so timeouts still run; call
+    ``after(burst, verdict)`` once the burst is processed (inline: it is
+    forwarded then)."""
 
     live = True
 
-    def __init__(self, port, burst=256, poll_ms=100, stop=None):
-        self.port = port
+    def __init__(self, ifaces, burst=256, poll_ms=50, stop=None, duration=None,
+                 ring_frames=0, backend="afpacket", flow_filter=None, xdp_mode="auto",
+                 force=False, umem_frames=4096):
+        from ..phy.port import Port
+        if len(ifaces) not in (1, 2):
+            raise ValueError("one interface (standalone) or two (inline)")
+        if backend not in ("afpacket", "xdp"):
+            raise ValueError("backend: afpacket or xdp")
+        self.ifaces = list(ifaces)
+        self.backend = backend
+        self.ports = []
+        self.xdp = []                     # (program, guard) per interface
+        self.inline = len(self.ifaces) == 2
+        try:
+            for name in self.ifaces:
+                if backend == "afpacket":
+                    port = Port.open_afpacket(name, ring_frames)
+                else:
+                    port = self._open_xdp(name, flow_filter, xdp_mode, force, umem_frames)
+                port.set_flags(verify_csum=False, classify=True)
+                self.ports.append(port)
+        except BaseException:
+            self.close()
+            raise
         self._burst = Burst(burst)
         self.poll_ms = poll_ms
         self.stop = stop or (lambda: False)
+        self.deadline = time.monotonic() + duration if duration else None
+        self.port_index = 0
+        self.forwarded = [0, 0]
 
     def bursts(self):
         import select
+        poller = select.poll()
+        for port in self.ports:
+            poller.register(port.fd, select.POLLIN)
+        by_fd = {port.fd: i for i, port in enumerate(self.ports)}
         b = self._burst
-        fd = self.port.fd()
-        while not self.stop():
-            b.clear()
-            n = self.port.rx(b)
-            if not n and fd >= 0:
-                select.select([fd], [], [], self.poll_ms / 1000)
-            yield b, time.time_ns()
+        while not self.stop() and (self.deadline is None or time.monotonic() < self.deadline):
+            ready = poller.poll(self.poll_ms)
+            if not ready:
+                b.clear()
+                self.port_index = -1
+                yield b, time.time_ns()
+                continue
+            for fd, _ in ready:
+                i = by_fd[fd]
+                b.clear()
+                if not self.ports[i].rx(b):
+                    continue
+                self.port_index = i
+                yield b, time.time_ns()
+
+    def after(self, burst, verdict=None):
+        """Inline: forward what the monitor let through."""
+        from .._core import ffi, lib
+        i = self.port_index
+        if not self.inline or i < 0 or not len(burst):
+            return 0
+        v = ffi.from_buffer(verdict) if verdict is not None else ffi.NULL
+        n = lib.xc_mon_tx_burst(self.ports[1 - i].raw, burst.raw, v, 0)
+        self.forwarded[i] += n
+        return n
+
+    def send(self, frame, toward_port):
+        """Inline: inject a frame out of port toward_port (mtcp_sendpkt)."""
+        return self.ports[toward_port].tx([frame])
+
+    def _open_xdp(self, name, flow_filter, mode, force, umem_frames):
+        """The monitor's XDP program on name (one per interface: each has
+        its own socket map), an AF_XDP socket on queue 0 bound into it.
+        Inline, every frame goes to the socket; standalone, only IPv4 TCP
+        that passes the filter's offloadable checks."""
+        from ..phy.port import Port
+        from ..xdp import AttachGuard
+        from ..xdp.monitor_program import MonitorProgram
+        from .filter import offload
+        prog = MonitorProgram()
+        guard = None
+        try:
+            guard = AttachGuard(prog, name, mode, force).attach()
+            ports, nets = offload(flow_filter.tree) if flow_filter is not None else (None, None)
+            prog.configure(all_frames=self.inline, ports=ports, nets=nets)
+            port = Port.open_xsk(name, 0, umem_frames)
+            prog.bind_socket(0, port.fd)
+        except BaseException:
+            if guard is not None:
+                guard.detach()
+            prog.close()
+            raise
+        self.xdp.append((prog, guard))
+        return port
 
     def stats(self):
-        return self.port.stats()
+        out = {}
+        for i, (name, port) in enumerate(zip(self.ifaces, self.ports)):
+            st = port.stats()
+            if self.backend == "afpacket":
+                st.update(port.afpacket_stats())
+            else:
+                st.update({"xdp_" + k: v for k, v in self.xdp[i][0].counters().items()})
+            out[name] = st
+        out["forwarded"] = list(self.forwarded)
+        return out
 
     def close(self):
-        pass
+        for prog, _ in self.xdp:
+            prog.unbind_socket(0)
+        for port in self.ports:
+            port.close()
+        for prog, guard in self.xdp:
+            guard.detach()
+            prog.close()
+        self.ports, self.xdp = [], []
 
     def __enter__(self):
         return self
