@@ -17,7 +17,7 @@
 #include <linux/ip.h>
 #include <linux/tcp.h>
 #include <linux/in.h>
-#include "xdpmtcp_meta.h"
+#include "xdp_segment.h"
 
 #ifndef XM_MAX_QUEUES
 #define XM_MAX_QUEUES 64
@@ -101,8 +101,7 @@ int xdpmtcp_monitor(struct xdp_md *ctx)
 	struct ethhdr *eth = data;
 	struct iphdr *ip;
 	struct tcphdr *tcp;
-	__u32 zero = 0, flags = 0, ihl, ip_len, frame_ip_len, doff, payload = 0;
-	__u8 seg_class;
+	__u32 zero = 0, flags = 0, ihl, payload = 0;
 
 	__u32 *cfg = mon_cfg.lookup(&zero);
 	if (cfg)
@@ -126,26 +125,8 @@ int xdpmtcp_monitor(struct xdp_md *ctx)
 		return XDP_PASS;
 	}
 
-	ip_len = ntohs(ip->tot_len);
-	frame_ip_len = data_end - (void *)ip;
-	doff = tcp->doff * 4;
-	if ((ip->frag_off & htons(0x2000)) || ip_len > frame_ip_len || ip_len < ihl + doff ||
-	    doff < sizeof(*tcp)) {
-		seg_class = XM_SEG_MALFORMED;
-	} else {
-		payload = ip_len - ihl - doff;
-		seg_class = xm_classify(((__u8 *)tcp)[13], payload);
-	}
-	__u32 hash = xm_flow_hash(ip->saddr, ip->daddr, tcp->source, tcp->dest);
-	if (bpf_xdp_adjust_meta(ctx, -(int)sizeof(struct xm_meta)) == 0) {
-		struct xm_meta *meta = (void *)(long)ctx->data_meta;
-		if ((void *)(meta + 1) <= (void *)(long)ctx->data) {
-			meta->magic = XM_META_MAGIC;
-			meta->flow_hash = hash;
-			meta->payload_len = payload;
-			meta->seg_class = seg_class;
-			meta->owner = owner;
-		}
-	}
+	__u8 seg_class = xm_segment_class(ip, tcp, data_end, &payload);
+	xm_write_meta(ctx, xm_flow_hash(ip->saddr, ip->daddr, tcp->source, tcp->dest), payload,
+		      seg_class, owner);
 	return to_socket(ctx);
 }
