@@ -1,137 +1,45 @@
-"""tcpdump-style filter expressions for the monitor (the subset mOS's
-``mtcp_bind_monitor_filter`` accepts for flows, plus ip/tcp/udp for raw
-sockets), compiled to a predicate over one packet's or flow's addresses.
+"""Flow filters for the monitor: the tcpdump-style expressions of
+xdpmtcp.filter (one parser, checked against tcpdump), turned into the tuple
+tree the monitor core compiles (core.py: xc_mon_filter_op programs) and
+source.py offloads to XDP, plus a Python predicate over a flow's 4-tuple.
 
-Grammar (precedence: not > and > or; parentheses group):
-
-    expr    := term ("or" | "||") term ...
-    term    := factor ("and" | "&&") factor ...
-    factor  := ("not" | "!") factor | "(" expr ")" | prim
-    prim    := "tcp" | "ip" | "udp" | "icmp"
-             | [dir] "host" ADDR | [dir] "net" ADDR["/"LEN] ["mask" MASK]
-             | [dir] "port" N | [dir] "portrange" N"-"M
-    dir     := "src" | "dst" | "src or dst" | "src and dst"
-
-Flow rules (``FLOW_KEYWORDS``) may use only tcp, host, src, dst, net,
-mask, port, portrange, and, or, not: like mOS, "not tcp" is refused for a
-flow monitor.
+A flow filter (``flow=True``, mOS's SYN/orphan filters) may use only what
+decides a TCP flow: tcp, host, net, port, portrange with their direction
+qualifiers, and, or, not; "not tcp" is refused.  A packet filter (raw
+sockets) may also name ip, udp and icmp.
 """
 import ipaddress
-import re
+
+from ..filter.grammar import (Addr, And, Everything, FilterError, Length, Not, Or, Port, Proto,
+                              TcpFlagsAny, parse)
+
+__all__ = ["Filter", "FilterError", "program", "offload", "XC_FILTER_MAX"]
 
 XC_FILTER_MAX = 64           # operations in the C program (XC_MON_FILTER_MAX)
-FLOW_KEYWORDS = {"tcp", "host", "src", "dst", "net", "mask", "port", "portrange",
-                 "and", "or", "not", "&&", "||", "!", "(", ")"}
-PROTOS = {"ip": None, "tcp": 6, "udp": 17, "icmp": 1}
-_TOKEN = re.compile(r"\s*(\(|\)|&&|\|\||!|[^\s()!]+)")
 
 
-class FilterError(ValueError):
-    pass
-
-
-def _tokens(text):
-    pos, out = 0, []
-    text = text.strip()
-    while pos < len(text):
-        m = _TOKEN.match(text, pos)
-        if not m:
-            raise FilterError("cannot read %r" % text[pos:])
-        out.append(m.group(1).lower() if m.group(1).isalpha() else m.group(1))
-        pos = m.end()
-    return out
-
-
-class _Parser:
-    def __init__(self, toks, flow):
-        self.t = toks
-        self.i = 0
-        self.flow = flow
-
-    def peek(self):
-        return self.t[self.i] if self.i < len(self.t) else None
-
-    def take(self, want=None):
-        tok = self.peek()
-        if tok is None or (want is not None and tok != want):
-            raise FilterError("expected %s, got %s" % (want or "more", tok or "the end"))
-        self.i += 1
-        return tok
-
-    def expr(self):
-        node = self.term()
-        while self.peek() in ("or", "||"):
-            self.take()
-            node = ("or", node, self.term())
-        return node
-
-    def term(self):
-        node = self.factor()
-        while self.peek() is not None and self.peek() not in ("or", "||", ")"):
-            if self.peek() in ("and", "&&"):      # tcpdump: "and" may be left out
-                self.take()
-            node = ("and", node, self.factor())
-        return node
-
-    def factor(self):
-        tok = self.peek()
-        if tok in ("not", "!"):
-            self.take()
-            inner = self.factor()
-            if self.flow and inner == ("proto", 6):
-                raise FilterError("'not tcp' is not a rule for a TCP flow monitor")
-            return ("not", inner)
-        if tok == "(":
-            self.take()
-            node = self.expr()
-            self.take(")")
-            return node
-        return self.prim()
-
-    def prim(self):
-        tok = self.take()
-        if tok in PROTOS:
-            if self.flow and tok != "tcp":
-                raise FilterError("%r is not a flow keyword" % tok)
-            return ("proto", PROTOS[tok])
-        direction = "either"
-        if tok in ("src", "dst"):
-            direction = tok
-            if self.peek() in ("or", "and") and self.i + 1 < len(self.t) and \
-                    self.t[self.i + 1] == ("dst" if tok == "src" else "src"):
-                direction = "either" if self.take() == "or" else "both"
-                self.take()
-            tok = self.take()
-        if tok == "host":
-            return ("host", direction, ipaddress.IPv4Network(self._addr(self.take())))
-        if tok == "net":
-            text = self.take()
-            if self.peek() == "mask":
-                self.take()
-                net = ipaddress.IPv4Network("%s/%s" % (text, self.take()), strict=False)
-            else:
-                net = ipaddress.IPv4Network(text, strict=False)
-            return ("host", direction, net)
-        if tok == "port":
-            p = self._port(self.take())
-            return ("port", direction, p, p)
-        if tok == "portrange":
-            lo, _, hi = self.take().partition("-")
-            return ("port", direction, self._port(lo), self._port(hi))
-        raise FilterError("unknown keyword %r" % tok)
-
-    @staticmethod
-    def _addr(text):
-        try:
-            return str(ipaddress.IPv4Address(text))
-        except ValueError:
-            raise FilterError("not an IPv4 address: %r" % text) from None
-
-    @staticmethod
-    def _port(text):
-        if not text.isdigit() or int(text) > 65535:
-            raise FilterError("not a port: %r" % text)
-        return int(text)
+def _convert(node, flow, text):
+    if isinstance(node, Addr):
+        net = ipaddress.IPv4Network((node.addr, node.prefix), strict=False)
+        return ("host", node.dir, net)
+    if isinstance(node, Port):
+        return ("port", node.dir, node.lo, node.hi)
+    if isinstance(node, Proto):
+        if flow and node.number != 6:
+            raise FilterError(text, 0, "%s is not a rule for a TCP flow monitor"
+                              % ("ip" if node.number is None else "protocol %d" % node.number))
+        return ("proto", node.number)
+    if isinstance(node, (Length, TcpFlagsAny)):
+        raise FilterError(text, 0, "lengths and TCP flags are per packet, not rules for a flow")
+    if isinstance(node, Not):
+        inner = _convert(node.arg, flow, text)
+        if flow and inner == ("proto", 6):
+            raise FilterError(text, 0, "'not tcp' is not a rule for a TCP flow monitor")
+        return ("not", inner)
+    if isinstance(node, (And, Or)):
+        return ("and" if isinstance(node, And) else "or",
+                _convert(node.left, flow, text), _convert(node.right, flow, text))
+    raise TypeError(node)
 
 
 def _match(node, saddr, sport, daddr, dport, proto):
@@ -159,22 +67,13 @@ def _match(node, saddr, sport, daddr, dport, proto):
 
 class Filter:
     """compile(text) once, then ``f(saddr, sport, daddr, dport, proto=6)``
-    with addresses as ipaddress.IPv4Address (or text)."""
+    with addresses as ipaddress.IPv4Address (or text).  ``tree`` is None
+    for an empty expression (everything matches)."""
 
     def __init__(self, text, flow=False):
         self.text = text or ""
-        toks = _tokens(self.text)
-        if flow:
-            bad = [t for t in toks if t not in FLOW_KEYWORDS and not _is_value(t)]
-            if bad:
-                raise FilterError("invalid keyword in a flow filter: %r" % bad[0])
-        if not toks:
-            self.tree = None
-            return
-        p = _Parser(toks, flow)
-        self.tree = p.expr()
-        if p.peek() is not None:
-            raise FilterError("unexpected %r" % p.peek())
+        node = parse(self.text)
+        self.tree = None if isinstance(node, Everything) else _convert(node, flow, self.text)
 
     def __call__(self, saddr, sport, daddr, dport, proto=6):
         if self.tree is None:
@@ -184,8 +83,6 @@ class Filter:
         if not isinstance(daddr, ipaddress.IPv4Address):
             daddr = ipaddress.IPv4Address(daddr)
         return _match(self.tree, saddr, sport, daddr, dport, proto)
-
-
 DIRS = {"src": 1, "dst": 2, "either": 3, "both": 4}
 
 
@@ -246,7 +143,3 @@ def offload(tree, max_ports=1024):
     if tree is None:
         return None, None
     return cond(tree)
-
-
-def _is_value(tok):
-    return bool(re.match(r"^[0-9./\-]+$", tok))
