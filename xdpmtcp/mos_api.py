@@ -51,7 +51,6 @@ import errno as E
 import heapq
 import ipaddress
 import itertools
-import socket as _socket
 import struct
 import threading
 from typing import Any, Callable, Dict, List, Optional
@@ -61,7 +60,11 @@ from .monitor.core import (CLI, HK_NULL, HK_RCV, HK_SND, SVR, Ev, Monitor, TcpSt
                            port_of)
 from .monitor.filter import Filter, FilterError
 
-AF_INET = _socket.AF_INET
+# Values shared with the endpoint API (xdpmtcp/api/constants.py), declared once there.
+from .api.constants import (AF_INET, MOS_CLIBUF, MOS_CLIOVERLAP, MOS_FRAGINFO_CLIBUF,  # noqa: F401
+                            MOS_FRAGINFO_SVRBUF, MOS_INFO_CLIBUF, MOS_INFO_SVRBUF, MOS_STOP_MON,
+                            MOS_SVRBUF, MOS_SVROVERLAP, MOS_TCP_STATE_CLI, MOS_TCP_STATE_SVR,
+                            SO_ERROR, SOL_MONSOCKET, SOL_SOCKET)
 
 # socket types (mtcp_api.h enum socket_type)
 MOS_SOCK_UNUSED = 0
@@ -94,24 +97,10 @@ BUILTIN_EVENTS = (MOS_ON_PKT_IN, MOS_ON_CONN_START, MOS_ON_CONN_NEW_DATA, MOS_ON
 
 MOS_SIDE_CLI, MOS_SIDE_SVR, MOS_SIDE_BOTH = 0, 1, 2
 
-SOL_SOCKET = _socket.SOL_SOCKET
-SOL_MONSOCKET = 0xfffe
-SO_ERROR = _socket.SO_ERROR
-MOS_FRAGINFO_CLIBUF = 0x01
-MOS_FRAGINFO_SVRBUF = 0x02
-MOS_INFO_CLIBUF = 0x03
-MOS_INFO_SVRBUF = 0x04
-MOS_TCP_STATE_CLI = 0x05
-MOS_TCP_STATE_SVR = 0x06
 MOS_TIMESTAMP = 0x07
-MOS_CLIBUF = 0x09
-MOS_SVRBUF = 0x0a
 MOS_SEQ_REMAP = 0x0b
-MOS_STOP_MON = 0x0c
 MOS_FRAG_CLIBUF = 0x0d
 MOS_FRAG_SVRBUF = 0x0e
-MOS_CLIOVERLAP = 0x0f
-MOS_SVROVERLAP = 0x10
 
 MOS_OVERLAP_POLICY_FIRST = 0
 MOS_OVERLAP_POLICY_LAST = 1
