@@ -363,8 +363,8 @@ def test_flow_filter_in_the_core_tracks_rejected_flows_silently():
     r.feed([Conv(cport=8004, sport=22).c(SYN, ack=0)])
     assert r.mon.stats()["flows_filtered"] == 1              # removed: the next one is followed
     from xdpmtcp._core import ffi
-    bad = ffi.new("struct xc_mon_filter_op[2]")
-    bad[0].op = lib.XC_MON_FOP_AND                           # stack underflow
-    assert lib.xc_mon_set_filter(r.mon.raw, bad, 1) == -1
-    bad[0].op, bad[1].op = lib.XC_MON_FOP_TRUE, lib.XC_MON_FOP_TRUE   # two results
-    assert lib.xc_mon_set_filter(r.mon.raw, bad, 2) == -1
+    bad = ffi.new("struct xc_filter *")
+    bad.n, bad.insns[0].op = 1, lib.XC_FOP_AND                # stack underflow
+    assert lib.xc_mon_set_filter(r.mon.raw, bad) == -1
+    bad.n, bad.insns[0].op, bad.insns[1].op = 2, lib.XC_FOP_TRUE, lib.XC_FOP_TRUE   # two results
+    assert lib.xc_mon_set_filter(r.mon.raw, bad) == -1

@@ -54,6 +54,11 @@ struct xc_filter {
 int xc_filter_check(const struct xc_filter *f);
 /* 1 if the frame (from its Ethernet header) matches, 0 if not. */
 int xc_filter_match(const struct xc_filter *f, const uint8_t *frame, uint32_t len);
+/* Match a TCP flow by its 4-tuple (network order; src = the client, or the
+ * sender of an orphan): the monitor's flow filter, run once per new flow.
+ * Length and flag tests see a zero-length frame with no flags. */
+int xc_filter_match_tuple(const struct xc_filter *f, uint32_t saddr, uint16_t sport,
+			  uint32_t daddr, uint16_t dport);
 /* Match every frame of a burst: out[i] = 0/1; returns how many matched. */
 uint32_t xc_filter_burst(const struct xc_filter *f, const struct xc_burst *b, uint8_t *out);
 

@@ -81,6 +81,7 @@
 #include <stdint.h>
 #include "api.h"
 #include "api_ring.h"
+#include "api_filter.h"
 
 #define XC_MON_CLI 0
 #define XC_MON_SVR 1
@@ -278,29 +279,6 @@ struct xc_mon_flow {
 	uint32_t pad2;
 };
 
-/* Flow filter: a postfix program over the flow's client and server
- * (a tcpdump-style expression compiled by xdpmtcp/monitor/filter.py).
- * Flows it rejects are tracked silently (both sides stopped: no events,
- * no buffering, flows_filtered); orphans it rejects raise no ORPHAN. */
-#define XC_MON_FILTER_MAX 64
-#define XC_MON_FOP_TRUE 0         /* push 1 ("tcp") */
-#define XC_MON_FOP_NET 1          /* push (addr & mask) == net, by dir */
-#define XC_MON_FOP_PORT 2         /* push lo <= port <= hi, by dir */
-#define XC_MON_FOP_NOT 3
-#define XC_MON_FOP_AND 4
-#define XC_MON_FOP_OR 5
-#define XC_MON_FDIR_SRC 1         /* the client's (the sender's, for orphans) */
-#define XC_MON_FDIR_DST 2
-#define XC_MON_FDIR_EITHER 3
-#define XC_MON_FDIR_BOTH 4
-
-struct xc_mon_filter_op {
-	uint8_t op;
-	uint8_t dir;
-	uint16_t lo, hi;            /* ports, host order */
-	uint32_t net, mask;         /* host order */
-};
-
 struct xc_mon;
 
 void xc_mon_config_default(struct xc_mon_config *cfg);
@@ -338,9 +316,12 @@ int xc_mon_stop(struct xc_mon *m, uint32_t id, int side);    /* side or BOTH */
  * flags: XC_TX_FILL_CSUM to recompute checksums. */
 int xc_mon_tx_burst(struct xc_port *port, const struct xc_burst *b, const uint8_t *verdict,
 		    uint32_t flags);
-/* Install a filter program (n ops; 0 removes it); -1 if malformed
- * (too long, stack under/overflow, not exactly one result). */
-int xc_mon_set_filter(struct xc_mon *m, const struct xc_mon_filter_op *prog, uint32_t n);
+/* Follow only the flows filter accepts (api_filter.h, matched on the
+ * client's 4-tuple once per flow, and on the sender's for orphans): the
+ * others are tracked silently (both sides stopped: no events, no
+ * buffering, flows_filtered); orphans it rejects raise no ORPHAN.  NULL
+ * removes it; -1 if the program is malformed. */
+int xc_mon_set_filter(struct xc_mon *m, const struct xc_filter *filter);
 /* Which event kinds are written from now on. */
 void xc_mon_set_event_mask(struct xc_mon *m, uint32_t mask);
 /* Consume n readable bytes of side's ring, then skip holes the receiver

@@ -1,5 +1,6 @@
 /* The packet-filter VM (see api_filter.h). */
 #include <string.h>
+#include <arpa/inet.h>
 #include "api_filter.h"
 #include "frame.h"
 
@@ -85,12 +86,10 @@ int xc_filter_check(const struct xc_filter *f)
 	return depth == 1 ? 0 : -1;
 }
 
-int xc_filter_match(const struct xc_filter *f, const uint8_t *frame, uint32_t len)
+static int run(const struct xc_filter *f, const struct fields *x)
 {
 	uint8_t st[XC_FILTER_STACK];
 	int sp = 0;
-	struct fields x;
-	load(frame, len, &x);
 	for (uint32_t k = 0; k < f->n && k < XC_FILTER_MAX_INSNS; k++) {
 		const struct xc_filter_insn *i = &f->insns[k];
 		switch (i->op) {
@@ -110,10 +109,27 @@ int xc_filter_match(const struct xc_filter *f, const uint8_t *frame, uint32_t le
 			break;
 		default:
 			if (sp == XC_FILTER_STACK) return 0;   /* refused by check; never a crash */
-			st[sp++] = (uint8_t)eval_one(i, &x);
+			st[sp++] = (uint8_t)eval_one(i, x);
 		}
 	}
 	return sp == 1 ? st[0] : 0;
+}
+
+int xc_filter_match(const struct xc_filter *f, const uint8_t *frame, uint32_t len)
+{
+	struct fields x;
+	load(frame, len, &x);
+	return run(f, &x);
+}
+
+int xc_filter_match_tuple(const struct xc_filter *f, uint32_t saddr, uint16_t sport,
+			  uint32_t daddr, uint16_t dport)
+{
+	struct fields x = {
+		.ipv4 = 1, .proto = 6, .has_ports = 1,
+		.saddr = saddr, .daddr = daddr, .sport = ntohs(sport), .dport = ntohs(dport),
+	};
+	return run(f, &x);
 }
 
 uint32_t xc_filter_burst(const struct xc_filter *f, const struct xc_burst *b, uint8_t *out)

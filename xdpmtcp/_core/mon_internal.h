@@ -73,8 +73,8 @@ struct xc_mon {
 	uint32_t out_used;
 	uint32_t *dirty;            /* (id << 1 | side) with readable bytes to drain */
 	uint32_t ndirty, dirty_cap;
-	struct xc_mon_filter_op filter[XC_MON_FILTER_MAX];
-	uint32_t nfilter;
+	struct xc_filter filter;
+	uint32_t has_filter;
 };
 
 /* ---- the flow filter (mon_filter.c) ---- */

@@ -157,18 +157,10 @@ class Monitor:
         return self._out[pos:pos + n]
 
     def set_filter(self, flt):
-        """Follow only flows a monitor.filter.Filter accepts (checked in C,
-        once per flow); None removes it."""
-        from .filter import XC_FILTER_MAX, program
-        prog = program(flt.tree) if flt is not None else []
-        if len(prog) > XC_FILTER_MAX:
-            raise ValueError("filter too long (%d operations, at most %d)"
-                             % (len(prog), XC_FILTER_MAX))
-        ops = ffi.new("struct xc_mon_filter_op[]", max(1, len(prog)))
-        for i, (op, d, lo, hi, net, mask) in enumerate(prog):
-            ops[i].op, ops[i].dir, ops[i].lo, ops[i].hi = op, d, lo, hi
-            ops[i].net, ops[i].mask = net, mask
-        if lib.xc_mon_set_filter(self._m, ops, len(prog)) < 0:
+        """Follow only flows a monitor.filter.Filter accepts (the packet
+        filter VM in C, once per flow); None removes it."""
+        prog = None if flt is None or flt.tree is None else flt.compiled()
+        if lib.xc_mon_set_filter(self._m, ffi.NULL if prog is None else prog.raw) < 0:
             raise ValueError("the core refused the filter program")
 
     def flow(self, flow_id):

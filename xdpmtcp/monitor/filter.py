@@ -1,7 +1,7 @@
 """Flow filters for the monitor: the tcpdump-style expressions of
 xdpmtcp.filter (one parser, checked against tcpdump), turned into the tuple
-tree the monitor core compiles (core.py: xc_mon_filter_op programs) and
-source.py offloads to XDP, plus a Python predicate over a flow's 4-tuple.
+tree source.py offloads to XDP, the C program the monitor core runs once
+per flow (``compiled()``), and a Python predicate over a flow's 4-tuple.
 
 A flow filter (``flow=True``, mOS's SYN/orphan filters) may use only what
 decides a TCP flow: tcp, host, net, port, portrange with their direction
@@ -13,9 +13,7 @@ import ipaddress
 from ..filter.grammar import (Addr, And, Everything, FilterError, Length, Not, Or, Port, Proto,
                               TcpFlagsAny, parse)
 
-__all__ = ["Filter", "FilterError", "program", "offload", "XC_FILTER_MAX"]
-
-XC_FILTER_MAX = 64           # operations in the C program (XC_MON_FILTER_MAX)
+__all__ = ["Filter", "FilterError", "offload"]
 
 
 def _convert(node, flow, text):
@@ -75,6 +73,11 @@ class Filter:
         node = parse(self.text)
         self.tree = None if isinstance(node, Everything) else _convert(node, flow, self.text)
 
+    def compiled(self):
+        """The same expression as the C core's program (xdpmtcp.filter)."""
+        from ..filter import Filter as PacketFilter
+        return PacketFilter(self.text)
+
     def __call__(self, saddr, sport, daddr, dport, proto=6):
         if self.tree is None:
             return True
@@ -83,37 +86,6 @@ class Filter:
         if not isinstance(daddr, ipaddress.IPv4Address):
             daddr = ipaddress.IPv4Address(daddr)
         return _match(self.tree, saddr, sport, daddr, dport, proto)
-DIRS = {"src": 1, "dst": 2, "either": 3, "both": 4}
-
-
-def program(tree):
-    """The tree as the C core's postfix program: a list of (op, dir, lo,
-    hi, net, mask) with XC_MON_FOP_* codes (api_mon.h)."""
-    out = []
-
-    def emit(node):
-        kind = node[0]
-        if kind in ("and", "or"):
-            emit(node[1])
-            emit(node[2])
-            out.append((4 if kind == "and" else 5, 0, 0, 0, 0, 0))
-        elif kind == "not":
-            emit(node[1])
-            out.append((3, 0, 0, 0, 0, 0))
-        elif kind == "proto":
-            out.append((0, 0, 0, 0, 0, 0))
-            if node[1] not in (None, 6):          # a TCP flow is never udp/icmp
-                out.append((3, 0, 0, 0, 0, 0))
-        elif kind == "host":
-            net = node[2]
-            out.append((1, DIRS[node[1]], 0, 0, int(net.network_address), int(net.netmask)))
-        else:
-            out.append((2, DIRS[node[1]], node[2], node[3], 0, 0))
-    if tree is not None:
-        emit(tree)
-    return out
-
-
 def offload(tree, max_ports=1024):
     """A necessary condition of the filter that XDP can check cheaply:
     (ports, nets), each a set (either direction) or None (no condition).
