@@ -5,35 +5,22 @@ import ctypes as ct
 import ipaddress
 import socket
 
-from .bcc_env import BPF_DIR, kernel_headers_note
-from .program import XdpError
+from .program import MONITOR_PROG_NAME as PROG_NAME
+from .program import BccXdpProgram
 
-PROG_NAME = "xdpmtcp_monitor"
 XMON_ALL, XMON_PORTS, XMON_NETS = 1, 2, 4
 COUNTERS = ("seen", "redirected", "passed", "filtered", "no_socket")
 MAX_PORTS = MAX_NETS = 1024
 
 
-class MonitorProgram:
-    prog_name = PROG_NAME          # AttachGuard: ours, not a foreign program
+class MonitorProgram(BccXdpProgram):
+    counter_names = dict(enumerate(COUNTERS))
 
     def __init__(self, max_queues=64):
-        self.headers_note = kernel_headers_note()
-        from bcc import BPF
-        self._BPF = BPF
-        try:
-            self.bpf = BPF(src_file=str(BPF_DIR / "xdp_monitor.c").encode(),
-                           cflags=["-I%s" % BPF_DIR, "-w", "-DXM_MAX_QUEUES=%d" % max_queues])
-            self.fn = self.bpf.load_func(PROG_NAME.encode(), BPF.XDP)
-        except Exception as e:  # BCC raises bare Exceptions
-            raise XdpError("cannot build the monitor's XDP program: %s" % e) from e
-        from .._core import lib
-        self.prog_id = lib.xc_prog_id(self.fn.fd)
+        super().__init__("xdp_monitor.c", PROG_NAME, ["-DXM_MAX_QUEUES=%d" % max_queues])
         self._cfg = self.bpf[b"mon_cfg"]
         self._ports = self.bpf[b"mon_ports"]
         self._nets = self.bpf[b"mon_nets"]
-        self._xsks = self.bpf[b"xsks"]
-        self._counters = self.bpf[b"counters"]
         self.flags = 0
 
     def _set_flags(self, flags):
@@ -62,21 +49,3 @@ class MonitorProgram:
                 self._nets[k] = ct.c_uint32(1)
             flags |= XMON_NETS
         self._set_flags(flags)
-
-    def bind_socket(self, queue, fd):
-        self._xsks[ct.c_int(queue)] = ct.c_int(fd)
-
-    def unbind_socket(self, queue):
-        try:
-            del self._xsks[ct.c_int(queue)]
-        except KeyError:
-            pass
-
-    def counters(self):
-        return {name: sum(int(v) for v in self._counters[ct.c_int(i)])
-                for i, name in enumerate(COUNTERS)}
-
-    def close(self):
-        if self.bpf is not None:
-            self.bpf.cleanup()
-            self.bpf = None

@@ -47,6 +47,7 @@ def _source_with_helpers(src_name):
 
 class BccXdpProgram:
     """An XDP program of ours built by BCC: its XSKMAP and counters."""
+    counter_names = COUNTER_NAMES      # index in the counters map -> name
 
     def __init__(self, src_name, func_name, cflags):
         self.headers_note = kernel_headers_note()
@@ -73,7 +74,7 @@ class BccXdpProgram:
 
     def counters(self):
         out = {}
-        for idx, name in COUNTER_NAMES.items():
+        for idx, name in self.counter_names.items():
             out[name] = sum(int(v) for v in self._counters[ct.c_int(idx)])
         return out
 
