@@ -7,7 +7,7 @@ import threading
 
 from . import constants as C
 from .errors import error
-from .sockets import Descriptor
+from .sockets import Descriptor, scatter
 
 
 class PipeBuffer:
@@ -82,15 +82,7 @@ class PipeEnd(Descriptor):
 
     def recv_into(self, buffers):
         views = [memoryview(v).cast("B") for v in buffers]
-        data = self.recv(sum(len(v) for v in views))
-        off = 0
-        for v in views:
-            k = min(len(v), len(data) - off)
-            if k <= 0:
-                break
-            v[:k] = data[off:off + k]
-            off += k
-        return len(data)
+        return scatter(self.recv(sum(len(v) for v in views)), views)
 
     def send(self, data):
         if self.closed:

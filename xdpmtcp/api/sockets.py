@@ -36,6 +36,18 @@ _free_space = lib.xc_ring_free_space
 _addressof = ffi.addressof
 
 
+def scatter(data, views):
+    """readv: copy data over the byte views in order; returns len(data)."""
+    off = 0
+    for v in views:
+        k = min(len(v), len(data) - off)
+        if k <= 0:
+            break
+        v[:k] = data[off:off + k]
+        off += k
+    return len(data)
+
+
 class Descriptor:
     """One entry of a context's descriptor table."""
     kind = C.MTCP_SOCK_UNUSED
@@ -468,15 +480,7 @@ class TcpSocket(Descriptor):
         if total == 0:
             self._stream()
             return 0
-        data = self.recv(total)
-        off = 0
-        for v in views:
-            k = min(len(v), len(data) - off)
-            if k <= 0:
-                break
-            v[:k] = data[off:off + k]
-            off += k
-        return len(data)
+        return scatter(self.recv(total), views)
 
     def send(self, data):
         """Bytes taken.  Non-blocking: what fits (EAGAIN if not even

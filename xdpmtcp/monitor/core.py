@@ -12,6 +12,7 @@ import weakref
 
 from .._core import ffi, lib
 from ..storage.ring import POLICIES
+from ..tcp.state import TcpState as EngineState
 
 EVENT = struct.Struct("<IIIBBHQQII")
 assert EVENT.size == ffi.sizeof("struct xc_mon_event")
@@ -38,19 +39,11 @@ class Ev(enum.IntFlag):
 EV_ALL = lib.XC_MON_EV_ALL
 
 
-class TcpState(enum.IntEnum):
-    """mOS's enum tcpstate (mos_getsockopt.3), values 0..10."""
-    TCP_CLOSED = 0
-    TCP_LISTEN = 1
-    TCP_SYN_SENT = 2
-    TCP_SYN_RCVD = 3
-    TCP_ESTABLISHED = 4
-    TCP_FIN_WAIT_1 = 5
-    TCP_FIN_WAIT_2 = 6
-    TCP_CLOSE_WAIT = 7
-    TCP_CLOSING = 8
-    TCP_LAST_ACK = 9
-    TCP_TIME_WAIT = 10
+# mOS's enum tcpstate (mos_getsockopt.3): the engine's states with the
+# page's TCP_ names, values declared once (api_tcp.h).
+TcpState = enum.IntEnum("TcpState", [("TCP_" + s.name, s.value) for s in EngineState],
+                        module=__name__)
+TcpState.__doc__ = "mOS's enum tcpstate (mos_getsockopt.3), values 0..10."
 
 
 ERRORS = {lib.XC_MON_ERR_OUTRUN: "outrun", lib.XC_MON_ERR_MEMORY: "memory",
