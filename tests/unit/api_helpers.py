@@ -1,5 +1,7 @@
 """Shared by the API unit tests: two contexts over the in-memory link, a
 connected pair of descriptors, and reading what crossed the wire."""
+import pytest
+
 from xdpmtcp.api.loopback import ADDR_A, ADDR_B, ContextPair  # noqa: F401
 from xdpmtcp.mtcp_api import (AF_INET, SOCK_STREAM, mtcp_accept, mtcp_bind, mtcp_connect,
                               mtcp_listen, mtcp_socket)
@@ -8,6 +10,18 @@ from xdpmtcp.tcp import TcpState
 from xdpmtcp.wire import MalformedFrame, parse_tcp_frame
 
 PORT = 8080
+
+
+@pytest.fixture
+def pair():
+    """Two contexts over the in-memory link (import it into a test module)."""
+    p = ContextPair(tcp_timewait=0.2, fin_wait2_timeout=0.5)
+    yield p
+    p.close()
+
+
+def errno_of(excinfo):
+    return excinfo.value.errno
 
 
 def listening(ctx, port=PORT, setup=None, backlog=64):

@@ -13,18 +13,7 @@ from xdpmtcp.tcp import TcpState
 from xdpmtcp.tcp.loopback import MAC_A, MAC_B
 from xdpmtcp.wire import TcpFlags, TcpOptions, build_tcp_frame
 
-from api_helpers import ADDR_A, ADDR_B, PORT, ContextPair, conn_of, connected, listening
-
-
-@pytest.fixture
-def pair():
-    p = ContextPair(tcp_timewait=0.2, fin_wait2_timeout=0.5)
-    yield p
-    p.close()
-
-
-def errno_of(excinfo):
-    return excinfo.value.errno
+from api_helpers import errno_of, pair, ADDR_A, ADDR_B, PORT, ContextPair, conn_of, connected, listening
 
 
 def watch(ctx, fd, events, data=None):

@@ -14,19 +14,8 @@ from xdpmtcp.phy import FaultInjector
 from xdpmtcp.tcp import TcpState
 from xdpmtcp.wire import TcpFlags
 
-from api_helpers import (ADDR_A, PORT, ContextPair, conn_of, connected, listening, tap,
+from api_helpers import (errno_of, pair, ADDR_A, PORT, ContextPair, conn_of, connected, listening, tap,
                          tcp_frames)
-
-
-@pytest.fixture
-def pair():
-    p = ContextPair(tcp_timewait=0.2, fin_wait2_timeout=0.5)
-    yield p
-    p.close()
-
-
-def errno_of(excinfo):
-    return excinfo.value.errno
 
 
 def drop_all_received(pair, side):

@@ -10,18 +10,7 @@ from xdpmtcp.api.context import Context
 from xdpmtcp.mtcp_api import *  # noqa: F403
 from xdpmtcp.tcp import TcpState
 
-from api_helpers import ADDR_A, ADDR_B, PORT, ContextPair, conn_of, connected, listening
-
-
-@pytest.fixture
-def pair():
-    p = ContextPair(tcp_timewait=0.2, fin_wait2_timeout=0.5)
-    yield p
-    p.close()
-
-
-def errno_of(excinfo):
-    return excinfo.value.errno
+from api_helpers import errno_of, pair, ADDR_A, ADDR_B, PORT, ContextPair, conn_of, connected, listening
 
 
 # --- mtcp_socket.3 -------------------------------------------------------------------------
