@@ -28,6 +28,11 @@ static __always_inline __u8 xm_segment_class(struct iphdr *ip, struct tcphdr *tc
 static __always_inline void xm_write_meta(struct xdp_md *ctx, __u32 hash, __u32 payload,
 					  __u8 seg_class, __u8 owner)
 {
+#ifdef XM_NO_META
+	/* built for a kernel whose verifier refuses bpf_xdp_adjust_meta in XDP
+	 * programs: the core classifies every frame itself */
+	return;
+#endif
 	if (bpf_xdp_adjust_meta(ctx, -(int)sizeof(struct xm_meta)) == 0) {
 		struct xm_meta *meta = (void *)(long)ctx->data_meta;
 		if ((void *)(meta + 1) <= (void *)(long)ctx->data) {

@@ -64,6 +64,8 @@ class NetIf:
         out = []
         if self.program is not None and self.program.headers_note:
             out.append(self.program.headers_note)
+        if self.program is not None and self.program.metadata_note:
+            out.append(self.program.metadata_note)
         if self.guard is not None:
             out.extend(self.guard.notes)
         return out

@@ -145,6 +145,9 @@ int xc_frame_classify(const uint8_t *frame, uint32_t len, struct xc_pkt *out);
 /* The XDP program attached to ifindex: id, attach mode and name (libbpf). */
 int xc_xdp_query(int ifindex, uint32_t *prog_id, uint32_t *mode,
 		 char *name, size_t namelen);
+/* 1 when the kernel lets XDP programs call bpf_xdp_adjust_meta, 0 when its
+ * verifier refuses the helper (XDP metadata then stays unwritten). */
+int xc_xdp_meta_supported(void);
 
 /* Kernel id of a loaded program, 0 on error. */
 uint32_t xc_prog_id(int prog_fd);

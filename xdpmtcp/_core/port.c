@@ -78,6 +78,10 @@ static void accept_rx(struct xc_port *port, struct xc_burst *b,
 	struct xc_port_stats *st = &port->stats;
 	struct xc_pkt pkt = *meta;
 
+	/* no XDP metadata (AF_PACKET, a kernel that refuses the helper):
+	 * classify here, so impossible flags are dropped as XDP would */
+	if (pkt.seg_class == XM_SEG_NONE && (port->flags & XC_CLASSIFY))
+		xc_frame_classify(frame, len, &pkt);
 	if (port->flags & XC_VERIFY_CSUM) {
 		if (pkt.seg_class == XM_SEG_MALFORMED) {
 			st->rx_malformed++;
@@ -95,8 +99,6 @@ static void accept_rx(struct xc_port *port, struct xc_burst *b,
 			return;
 		}
 	}
-	if (pkt.seg_class == XM_SEG_NONE && (port->flags & XC_CLASSIFY))
-		xc_frame_classify(frame, len, &pkt);
 	st->rx_frames++;
 	st->rx_bytes += len;
 	if (!b)

@@ -1,6 +1,7 @@
 /* Which XDP program is attached to an interface (libbpf). */
 #include <string.h>
 #include <unistd.h>
+#include <linux/bpf.h>
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 #include "api.h"
@@ -41,4 +42,23 @@ uint32_t xc_prog_id(int prog_fd)
 	if (bpf_obj_get_info_by_fd(prog_fd, &info, &len))
 		return 0;
 	return info.id;
+}
+
+int xc_xdp_meta_supported(void)
+{
+	/* r2 = -4; call bpf_xdp_adjust_meta(ctx, r2); r0 = XDP_PASS; exit.
+	 * (libbpf's helper probe reads the verifier's words, which newer
+	 * kernels changed: loading the real call is the only sure test.) */
+	struct bpf_insn insns[] = {
+		{ .code = BPF_ALU64 | BPF_MOV | BPF_K, .dst_reg = BPF_REG_2, .imm = -4 },
+		{ .code = BPF_JMP | BPF_CALL, .imm = BPF_FUNC_xdp_adjust_meta },
+		{ .code = BPF_ALU64 | BPF_MOV | BPF_K, .dst_reg = BPF_REG_0, .imm = XDP_PASS },
+		{ .code = BPF_JMP | BPF_EXIT },
+	};
+	int fd = bpf_prog_load(BPF_PROG_TYPE_XDP, "xm_meta_probe", "GPL", insns,
+			       sizeof(insns) / sizeof(insns[0]), NULL);
+	if (fd < 0)
+		return 0;
+	close(fd);
+	return 1;
 }

@@ -1,14 +1,24 @@
 """Drive many connections' applications from one engine loop: a
 connection is stepped only when the engine reported activity on it."""
+import collections
 import time
+import traceback
 
 
 class ConnectionRunner:
+    """Apps keyed by connection.  Finished (conn, app) pairs wait in
+    ``finished`` until the owner takes them (``take_finished``); nothing is
+    kept after that, so a server's memory does not grow with the
+    connections it has served.  An app that raises ends its own connection
+    (RST) and nothing else: the failure is kept in ``app.failure``."""
+
     def __init__(self, engine):
         self.engine = engine
         self.apps = {}                # Connection -> app
         self.ready = set()
-        self.finished = []            # (conn description, app) in end order
+        self.finished = collections.deque()   # (conn, app) in end order, until taken
+        self.finished_total = 0
+        self.app_failures = 0
 
     def add(self, conn, app):
         self.apps[conn] = app
@@ -19,20 +29,36 @@ class ConnectionRunner:
         if conn in self.apps:
             self.ready.add(conn)
 
+    def take_finished(self):
+        """The finished (conn, app) pairs not taken yet, oldest first."""
+        while self.finished:
+            yield self.finished.popleft()
+
+    def _finish(self, conn, app):
+        del self.apps[conn]
+        conn.watchers.remove(self._wake)
+        self.finished.append((conn, app))
+        self.finished_total += 1
+
     def step(self):
         ready, self.ready = self.ready, set()
         for conn in ready:
             app = self.apps.get(conn)
             if app is None:
                 continue
-            app.step(conn)
+            try:
+                app.step(conn)
+            except Exception as e:      # one app's bug must not stop the others
+                self.app_failures += 1
+                app.failure = "%s: %s" % (type(e).__name__, e)
+                app.failure_trace = traceback.format_exc()
+                app.done = True
+                conn.abort()
             if app.done:
-                del self.apps[conn]
-                self.finished.append((conn, app))
+                self._finish(conn, app)
             elif conn.released:
                 app.done = True
-                del self.apps[conn]
-                self.finished.append((conn, app))
+                self._finish(conn, app)
 
     def run(self, until, timeout=None, poll=0.01):
         """Poll and step until until() or timeout; returns until()."""

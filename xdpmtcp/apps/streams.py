@@ -6,6 +6,11 @@ import random
 import time
 
 CHUNK = 65536
+SEND_CHUNK = CHUNK * 4
+# An app stops reading while this much waits to be sent: a peer that writes
+# and never reads meets a full window, as with the kernel, not our memory.
+BACKLOG_MAX = 4 * SEND_CHUNK
+REQUEST_MAX = 65536          # an HTTP request head larger than this gets 431
 
 
 def pattern_bytes(seed, n):
@@ -23,16 +28,20 @@ class _Base:
         self._in_hash = hashlib.sha256()
         self._out_hash = hashlib.sha256()
         self.error = None
+        self.failure = None    # set by the runner when step() raised
 
-    def _read_all(self, conn, keep=None):
-        """Drain what is readable; True at end of stream."""
+    def _read_all(self, conn, keep=None, limit=None):
+        """Drain what is readable (into keep, up to limit bytes held there);
+        True at end of stream or on an error."""
         while True:
+            if limit is not None and len(keep) >= limit:
+                return False
             try:
                 chunk = conn.recv(CHUNK)
             except BlockingIOError:
                 return False
             except OSError as e:
-                self.error = e.errno
+                self._failed(e.errno)
                 return True
             if not chunk:
                 return True
@@ -43,28 +52,50 @@ class _Base:
                 keep.extend(chunk)
 
     def _write(self, conn, pending):
-        """Send from the bytearray pending; returns bytes taken."""
+        """Send from the bytearray pending; returns bytes taken.  On an error
+        (the peer reset, the connection timed out) pending is dropped, the
+        errno kept in self.error and the app's step() ends the connection."""
         if not pending:
             return 0
+        view = memoryview(pending)
         try:
-            n = conn.send(memoryview(pending)[:CHUNK * 4])
+            n = conn.send(view[:SEND_CHUNK])
         except OSError as e:
-            self.error = e.errno
+            self._failed(e.errno)
+            n = -1
+        if n > 0 and self.hashed:
+            self._out_hash.update(view[:n])
+        # the bytearray cannot shrink while a view of it lives: release ours;
+        # the exception (and the slice its traceback held) is gone by now
+        view.release()
+        if n < 0:
             pending.clear()
             return 0
         if n:
-            if self.hashed:
-                self._out_hash.update(memoryview(pending)[:n])
             del pending[:n]
             self.bytes_out += n
         return n
+
+    def _failed(self, err):
+        # the first error is the cause (ECONNRESET, then EPIPE on the next send)
+        if self.error is None:
+            self.error = err
+
+    def _end_on_error(self, conn):
+        """A failed connection ends the app: abort what is left, done."""
+        if self.error is None:
+            return False
+        conn.abort()
+        self.done = True
+        return True
 
     def report(self):
         h_in = self._in_hash.hexdigest() if self.hashed else None
         h_out = self._out_hash.hexdigest() if self.hashed else None
         return {"bytes_in": self.bytes_in, "sha256_in": h_in,
                 "bytes_out": self.bytes_out, "sha256_out": h_out,
-                "error": os.strerror(self.error) if self.error else None}
+                "error": os.strerror(self.error) if self.error else None,
+                **({"failure": self.failure} if self.failure else {})}
 
 
 class EchoApp(_Base):
@@ -76,10 +107,17 @@ class EchoApp(_Base):
         self.eof = False
 
     def step(self, conn):
-        if not self.eof:
-            self.eof = self._read_all(conn, self.pending)
-        while self.pending and self._write(conn, self.pending):
-            pass
+        while True:
+            if not self.eof and len(self.pending) < BACKLOG_MAX:
+                self.eof = self._read_all(conn, self.pending, BACKLOG_MAX)
+            sent = 0
+            while self.pending and self._write(conn, self.pending):
+                sent += 1
+            # the send buffer took it all and more is readable: go again
+            if not sent or self.eof or self.pending:
+                break
+        if self._end_on_error(conn):
+            return
         if self.eof and not self.pending:
             conn.close()
             self.done = True
@@ -93,7 +131,7 @@ class SinkApp(_Base):
         self.hashed = hashed
 
     def step(self, conn):
-        if self._read_all(conn):
+        if self._read_all(conn) and not self._end_on_error(conn):
             conn.close()
             self.done = True
 
@@ -121,6 +159,8 @@ class SourceApp(_Base):
                 self.left -= n
             if not self.pending or not self._write(conn, self.pending):
                 break
+        if self._end_on_error(conn):
+            return
         if not self.pending and not self.left and not self.closed:
             conn.close()
             self.closed = True
@@ -164,7 +204,10 @@ class HttpApp(_Base):
         self.close_after = not keep
 
     def step(self, conn):
-        eof = self._read_all(conn, self.buf)
+        # pipelined requests wait in the receive window while answers queue
+        eof = False
+        if len(self.pending) < BACKLOG_MAX:
+            eof = self._read_all(conn, self.buf, REQUEST_MAX)
         while not self.close_after:
             end = self.buf.find(b"\r\n\r\n")
             if end < 0:
@@ -172,8 +215,13 @@ class HttpApp(_Base):
             head = bytes(self.buf[:end])
             del self.buf[:end + 4]
             self._respond(head)
+        if len(self.buf) >= REQUEST_MAX and self.buf.find(b"\r\n\r\n") < 0:
+            self.pending += b"HTTP/1.1 431 Request Header Fields Too Large\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+            self.close_after = True
         while self.pending and self._write(conn, self.pending):
             pass
+        if self._end_on_error(conn):
+            return
         if (eof or self.close_after) and not self.pending:
             conn.close()
             self.done = True
@@ -216,6 +264,8 @@ class ClientApp(_Base):
             if self.bytes_in > before and self.first_byte is None:
                 self.first_byte = time.monotonic() - self.started
         # the server's FIN only ends its direction: finish sending first
-        if self.error or (self.eof and self.shut):
+        if self._end_on_error(conn):
+            return
+        if self.eof and self.shut:
             conn.close()
             self.done = True

@@ -71,12 +71,14 @@ def run(args):
 
             def finished():
                 nonlocal reported
-                for conn, app in runner.finished[reported:]:
+                for conn, app in runner.take_finished():
                     rec = conn_report(conn, app)
                     rec["counters"] = conn.counters()
                     emit(out, args, dict(event="conn", **rec),
-                         "%(remote)s: in %(bytes_in)d B sha256 %(sha256_in)s, out %(bytes_out)d B" % rec)
-                reported = len(runner.finished)
+                         "%(remote)s: in %(bytes_in)d B sha256 %(sha256_in)s, out %(bytes_out)d B" % rec
+                         + (" (%s)" % rec["error"] if rec["error"] else "")
+                         + (" app failed: %s" % rec["failure"] if "failure" in rec else ""))
+                    reported += 1
                 if stop or (args.count and reported >= args.count):
                     return True
                 return args.duration is not None and time.monotonic() - start >= args.duration
@@ -95,7 +97,7 @@ def run(args):
                 runner.step()
             emit(out, args, {"event": "engine", "c": eng.c_stats(), "py": eng.stats.__dict__,
                              "tcbs_in_use": eng.tcb_count(), "buffer_memory": eng.buffer_memory,
-                             "listener": lst.stats.__dict__, "port": nif.port.stats(),
+                             "listener": lst.stats.__dict__, "app_failures": runner.app_failures, "port": nif.port.stats(),
                              "xdp": nif.program.counters()},
                  "engine: %s\nlistener: %s" % (eng.c_stats(), lst.stats))
     except (XdpError, OSError, ValueError) as e:   # ValueError: a bad tunable value

@@ -143,6 +143,43 @@ s.close()
 print(json.dumps({"reset": True}))
 """
 
+# connect; send a request (may be empty); read N bytes; then reset
+# (SO_LINGER 0) while the server still has bytes to send.
+RESET_READER = r"""
+import json, socket, struct, sys
+ip, port, request, nbytes = sys.argv[1], int(sys.argv[2]), sys.argv[3].encode(), int(sys.argv[4])
+s = socket.create_connection((ip, port), timeout=10)
+s.sendall(request)
+got = 0
+while got < nbytes:
+    chunk = s.recv(65536)
+    if not chunk:
+        break
+    got += len(chunk)
+s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+s.close()
+print(json.dumps({"reset": True, "read": got}))
+"""
+
+# connect; write for T seconds and never read; report what the kernel took
+# (bounded when the server applies backpressure); then reset.
+WRITE_NO_READ = r"""
+import json, select, socket, struct, sys, time
+ip, port, seconds = sys.argv[1], int(sys.argv[2]), float(sys.argv[3])
+s = socket.create_connection((ip, port), timeout=10)
+s.setblocking(False)
+block, sent, end = b"w" * 65536, 0, time.monotonic() + seconds
+while time.monotonic() < end:
+    select.select([], [s], [], 0.05)
+    try:
+        sent += s.send(block)
+    except BlockingIOError:
+        pass
+s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+s.close()
+print(json.dumps({"sent": sent}))
+"""
+
 
 def bulk_client(host, ip, port, nbytes, seed=1, timeout=120.0, opts=""):
     return run_json(host, BULK_CLIENT, ip, port, nbytes, seed, timeout, opts, timeout=timeout + 30)
@@ -160,3 +197,11 @@ def many_clients(host, ip, port, n, timeout=60.0):
 
 def reset_after(host, ip, port, nbytes):
     return run_json(host, RESET_AFTER, ip, port, nbytes, timeout=30)
+
+
+def reset_reader(host, ip, port, nbytes, request=""):
+    return run_json(host, RESET_READER, ip, port, request, nbytes, timeout=30)
+
+
+def write_no_read(host, ip, port, seconds):
+    return run_json(host, WRITE_NO_READ, ip, port, seconds, timeout=seconds + 30)

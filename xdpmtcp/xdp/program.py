@@ -53,15 +53,25 @@ class BccXdpProgram:
         self.headers_note = kernel_headers_note()
         from bcc import BPF  # imported late: only here is BCC needed
         self._BPF = BPF
+        # Some kernels' verifiers refuse bpf_xdp_adjust_meta in XDP programs;
+        # everything the metadata carries the core can compute from the frame.
+        self.metadata = bool(lib.xc_xdp_meta_supported())
+        self.metadata_note = None if self.metadata else (
+            "this kernel refuses bpf_xdp_adjust_meta in XDP programs: frames carry no "
+            "XDP metadata and the core classifies them")
+        self._build(src_name, func_name, cflags if self.metadata else [*cflags, "-DXM_NO_META"])
+        self._xsks = self.bpf[b"xsks"]
+        self._counters = self.bpf[b"counters"]
+        self.prog_id = lib.xc_prog_id(self.fn.fd)
+
+    def _build(self, src_name, func_name, cflags):
+        BPF = self._BPF
         try:
             self.bpf = BPF(text=_source_with_helpers(src_name).encode(),
                            cflags=["-I%s" % BPF_DIR, "-w", *cflags])
             self.fn = self.bpf.load_func(func_name.encode(), BPF.XDP)
-        except Exception as e:  # BCC raises bare Exceptions
+        except Exception as e:  # BCC raises bare Exceptions; the verifier's log is on stderr
             raise XdpError("cannot build the XDP program %s: %s" % (src_name, e)) from e
-        self._xsks = self.bpf[b"xsks"]
-        self._counters = self.bpf[b"counters"]
-        self.prog_id = lib.xc_prog_id(self.fn.fd)
 
     def bind_socket(self, queue, fd):
         self._xsks[ct.c_int(queue)] = ct.c_int(fd)
