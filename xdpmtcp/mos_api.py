@@ -260,6 +260,7 @@ class mctx_t:  # noqa: N801 (mOS's name)
 
     def __init__(self, cpu, conf):
         self.cpu = cpu
+        self.live_input = None        # live port=: opened by mtcp_create_context
         self.conf = dict(conf)
         self.thread = threading.get_ident()
         self.alive = True
@@ -379,16 +380,30 @@ def mtcp_create_context(cpu=0, **overrides):
     conf = dict(_conf)
     conf.update(overrides)
     ctx = mctx_t(cpu, conf)
+    if conf.get("port") and not conf.get("pcap"):
+        # live: attach now, as mOS starts a context's I/O here, so that once
+        # this returns the interface's frames already reach the context
+        ctx.live_input = _open_live(ctx)
     _contexts[id(ctx)] = ctx
     return ctx
+
+
+def _open_live(ctx):
+    from .monitor.source import LiveInput
+    return LiveInput(str(ctx.conf["port"]).split(), stop=lambda: not ctx.alive,
+                     duration=ctx.conf.get("duration"), backend=ctx.conf.get("backend", "xdp"))
 
 
 def mtcp_destroy_context(mctx):
     """Ends the context; a running mtcp_app_join returns after its burst."""
     ctx = _ctx(mctx)
     ctx.alive = False
-    if ctx.mon is not None and not getattr(ctx, "_running", False):
-        ctx.mon.close()
+    if not getattr(ctx, "_running", False):
+        if ctx.mon is not None:
+            ctx.mon.close()
+        if ctx.live_input is not None:
+            ctx.live_input.close()
+            ctx.live_input = None
     _contexts.pop(id(ctx), None)
 
 
@@ -1032,14 +1047,13 @@ def mtcp_app_join(mctx):
     events come; flows still open at the end get MOS_ON_CONN_END.  Inline,
     every frame is forwarded out of the other interface unless a callback
     dropped it (MOS_DROP), as edited (mtcp_setlastpkt)."""
-    from .monitor.source import LiveInput, PcapInput
+    from .monitor.source import PcapInput
     ctx = _ctx(mctx)
     if ctx.conf.get("pcap"):
         source = PcapInput(ctx.conf["pcap"], burst=256)
     elif ctx.conf.get("port"):
-        source = LiveInput(str(ctx.conf["port"]).split(), stop=lambda: not ctx.alive,
-                           duration=ctx.conf.get("duration"),
-                           backend=ctx.conf.get("backend", "xdp"))
+        source = ctx.live_input or _open_live(ctx)
+        ctx.live_input = None
     else:
         _err(E.EINVAL, "mtcp_app_join: no input (give pcap=FILE or port=IF [IF2])")
     ctx._start()

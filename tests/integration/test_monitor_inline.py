@@ -54,7 +54,7 @@ def test_cli_inline_forwards_and_reassembles(inline_lab, tmp_path, backend):
     p = start_in_monitor(lab, ["-m", "xdpmtcp", "monitor", "--iface", a, "--inline", b, "--json",
                                "--streams", str(out_dir), "--duration", "6",
                                "--backend", backend])
-    time.sleep(1.0)
+    wait_ready(p)
     t = tcp_transfer(lab.host("client"), lab.host("server"), 8_000_000, 2_000_000, timeout=60)
     assert t["server"]["received_sha256"] == t["client"]["sent_sha256"]
     assert t["client"]["received_sha256"] == t["server"]["sent_sha256"]
@@ -100,7 +100,7 @@ def test_standalone_xdp_takes_only_what_the_filter_may_match(lab):
     p = peer.popen([sys.executable, "-m", "xdpmtcp", "monitor", "--iface", peer.ifname, "--json",
                     "--filter", "dst port 5555", "--duration", "5", "--idle-timeout", "60"],
                    stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=ENV)
-    time.sleep(2.5)
+    wait_ready(p)
     r = stack.run([SYSTEM_PYTHON, "-c", SYN_SENDER, stack.ip, peer.ip, "5555"])
     assert r.returncode == 0, r.stderr
     t = tcp_transfer(stack, peer, 1_000_000, 1000, port=5001, timeout=30)

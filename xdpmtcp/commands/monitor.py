@@ -118,6 +118,10 @@ def run(args):
                                    xdp_mode=args.xdp_mode, force=args.force)
     except (OSError, RuntimeError) as e:
         return fail(str(e))
+    if args.json and not args.pcap:
+        # frames reach the monitor from here on (XDP attached, sockets bound)
+        print(json.dumps({"event": "ready", "ready": True, "input": source.ifaces,
+                          "backend": args.backend}), flush=True)
     mon = Monitor(buf_cap=args.buf, mem_max=args.mem_max, max_flows=args.max_flows,
                   overlap=args.overlap, midstream=args.midstream,
                   idle_timeout=args.idle_timeout, verify_csum=args.verify_csum,
