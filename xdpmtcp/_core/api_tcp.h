@@ -7,9 +7,13 @@
  *    §3.10.7.4, RFC 5961), PAWS, ACK processing, RTT samples, congestion
  *    control, SACK and NewReno loss recovery, reassembly, the FIN and
  *    ACK-of-FIN state transitions, and building every segment sent.
+ *  - C also owns every timer: a heap of connections by earliest deadline,
+ *    run by xc_engine_timers; retransmission, delayed ACK, persist, tail
+ *    loss probe, keepalive, TIME-WAIT, orphaned FIN-WAIT-2 and the idle
+ *    timeout all fire and act here.  Python learns only the next wake-up
+ *    time (xc_engine_next_timer).
  *  - Python: LISTEN/SYN-SENT/SYN-RCVD (handshakes, SYN cookies), unknown
- *    flows, timers (C keeps the deadlines, Python's heap fires them), what
- *    the application sees (errors, wakeups, close, TIME-WAIT, teardown).
+ *    flows, what the application sees (errors, wakeups, close, teardown).
  * C reports what Python must react to as per-connection event bits, once
  * per batch.
  */
@@ -53,14 +57,15 @@
 #define XC_TF_TLP_OUT 0x8000     /* a tail loss probe is unanswered (until tlp_high_seq is acked) */
 #define XC_TF_TLP_NEW 0x10000    /* the next new segment may exceed cwnd (the probe itself) */
 #define XC_TF_DSACK 0x20000      /* the next ACK reports dsack_start..end as a D-SACK */
+#define XC_TF_ORPHAN 0x40000     /* the application closed it: C may end it alone */
 
 /* Event bits for Python, collected per connection and drained per batch. */
 #define XC_EV_READABLE 0x1       /* new in-order data */
 #define XC_EV_WRITABLE 0x2       /* send-buffer space was freed */
 #define XC_EV_STATE 0x4          /* C changed the state (FIN in, FIN acked) */
 #define XC_EV_RESET 0x8          /* an acceptable RST: connection is CLOSED */
-#define XC_EV_TIMER 0x10         /* a deadline became earlier than timer_queued_ns */
-#define XC_EV_TIMEWAIT_FIN 0x20  /* FIN retransmitted in TIME-WAIT: restart 2MSL */
+#define XC_EV_TIMEDOUT 0x10      /* C gave up (retries, keepalive, idle): CLOSED, ETIMEDOUT */
+#define XC_EV_RELEASE 0x20       /* C is done with the block (TIME-WAIT over, orphan closed) */
 #define XC_EV_SYN_IN_TW 0x40     /* SYN on a TIME-WAIT connection (Python may reuse) */
 #define XC_EV_ACKED 0x80         /* snd_una advanced */
 
@@ -68,15 +73,11 @@
 #define XC_T_RTO 0               /* retransmission (and SYN/SYN-ACK/FIN) */
 #define XC_T_DELACK 1
 #define XC_T_PERSIST 2           /* zero-window probe */
-#define XC_T_KEEPALIVE 3         /* armed by Python */
-#define XC_T_TIMEWAIT 4          /* armed by Python; also idle timeout */
+#define XC_T_KEEPALIVE 3         /* SO_KEEPALIVE probes (xc_tcp_set_keepalive) */
+#define XC_T_TIMEWAIT 4          /* TIME-WAIT, orphaned FIN-WAIT-2, or the idle timeout */
 #define XC_T_TLP 5               /* tail loss probe (RFC 8985 §7) */
 #define XC_T_COUNT 6
 
-/* Verdicts of xc_tcp_timer (what Python must do). */
-#define XC_TV_NONE 0
-#define XC_TV_GIVE_UP 1          /* retries exhausted: abort with ETIMEDOUT */
-#define XC_TV_EXPIRED 2          /* a Python-owned timer is due */
 
 /* xc_tcp_send_ctl kinds: control segments built in C. */
 #define XC_CTL_SYN 1
@@ -181,10 +182,13 @@ struct xc_tcb {
 	uint32_t quickacks;          /* ACK every segment while > 0 (start, after idle) */
 	uint32_t probes;             /* zero-window or keepalive probes unanswered */
 	uint32_t cc_algo;
-	uint32_t keepalive_idle_s;   /* Python sets, C reads nothing: TCP_KEEPIDLE */
+	uint32_t keepalive_idle_ms;  /* TCP_KEEPIDLE, TCP_KEEPINTVL, TCP_KEEPCNT */
+	uint32_t keepalive_intvl_ms;
+	uint32_t keepalive_cnt;
 	/* timers */
 	uint64_t timer_due[6];        /* XC_T_COUNT */
-	uint64_t timer_queued_ns;    /* earliest deadline Python has in its heap */
+	uint64_t timer_queued_ns;    /* this block's key in the engine's timer heap (0: not in it) */
+	uint32_t timer_heap_pos;     /* 1-based slot in the timer heap, 0 = none */
 	uint64_t last_recv_ns;       /* for keepalive and idle timeout */
 	uint64_t last_send_ns;       /* for restart after idle */
 	/* loss recovery and congestion */
@@ -222,6 +226,9 @@ struct xc_tcp_config {
 	uint32_t persist_max_us;
 	uint32_t ttl;
 	uint32_t rcvbuf_max;         /* autotuning ceiling: the window scale allows it */
+	uint32_t timewait_ms;        /* TIME-WAIT length; 0: none (the block goes at once) */
+	uint32_t fin_wait2_ms;       /* orphaned FIN-WAIT-2 lifetime */
+	uint32_t idle_timeout_ms;    /* synchronized connection silent this long: RST; 0 = none */
 };
 
 struct xc_tcp_stats {
@@ -236,6 +243,9 @@ struct xc_tcp_stats {
 	uint64_t challenge_acks_limited;
 	uint64_t tcbs_alloc_failed;
 	uint64_t flow_table_full;
+	uint64_t timers_fired;       /* deadlines run by xc_engine_timers */
+	uint64_t timewait_expired;
+	uint64_t timeouts;           /* connections ended with ETIMEDOUT */
 };
 
 struct xc_tcp_engine;
@@ -285,10 +295,19 @@ uint32_t xc_tcp_write(struct xc_tcp_engine *e, struct xc_tcb *t, const uint8_t *
 uint32_t xc_tcp_read(struct xc_tcp_engine *e, struct xc_tcb *t, uint8_t *dst, uint32_t n, int peek);
 void xc_tcp_shutdown_send(struct xc_tcp_engine *e, struct xc_tcb *t);   /* queue FIN */
 void xc_tcp_mark_output(struct xc_tcp_engine *e, struct xc_tcb *t);
-/* A timer of kind is due: the C part of its handling. */
-int xc_tcp_timer(struct xc_tcp_engine *e, struct xc_tcb *t, int kind, uint64_t now_ns);
+/* Run every deadline due by now_ns (events say what changed); returns how
+ * many fired.  xc_engine_next_timer: the earliest deadline, 0 if none. */
+uint32_t xc_engine_timers(struct xc_tcp_engine *e, uint64_t now_ns);
+uint64_t xc_engine_next_timer(struct xc_tcp_engine *e);
 /* Earliest armed deadline of the connection, 0 if none. */
 uint64_t xc_tcb_next_deadline(const struct xc_tcb *t);
+/* The application closed the connection (it may now end without Python:
+ * orphaned FIN-WAIT-2 timeout, release after CLOSED). */
+void xc_tcp_orphan(struct xc_tcp_engine *e, struct xc_tcb *t, uint64_t now_ns);
+/* SO_KEEPALIVE with TCP_KEEPIDLE/KEEPINTVL (ms) and TCP_KEEPCNT; armed
+ * once synchronized. */
+void xc_tcp_set_keepalive(struct xc_tcp_engine *e, struct xc_tcb *t, int on, uint32_t idle_ms,
+			  uint32_t intvl_ms, uint32_t cnt, uint64_t now_ns);
 int xc_tcp_set_rcvbuf(struct xc_tcp_engine *e, struct xc_tcb *t, uint32_t bytes);
 int xc_tcp_set_sndbuf(struct xc_tcp_engine *e, struct xc_tcb *t, uint32_t bytes);
 

@@ -28,7 +28,8 @@ struct xc_tcp_engine *xc_engine_new(struct xc_port *port, const struct xc_tcp_co
 	e->ev_list = calloc(n, sizeof(uint32_t));
 	e->out_list = calloc(n, sizeof(uint32_t));
 	e->flows = calloc(slots, sizeof(struct flow_slot));
-	if (!e->tcbs || !e->free_ids || !e->ev_list || !e->out_list || !e->flows) {
+	e->theap = calloc(n, sizeof(uint32_t));
+	if (!e->tcbs || !e->free_ids || !e->ev_list || !e->out_list || !e->flows || !e->theap) {
 		xc_engine_free(e);
 		return NULL;
 	}
@@ -58,6 +59,7 @@ void xc_engine_free(struct xc_tcp_engine *e)
 	free(e->ev_list);
 	free(e->out_list);
 	free(e->flows);
+	free(e->theap);
 	free(e);
 }
 
@@ -184,6 +186,7 @@ void xc_tcb_free(struct xc_tcp_engine *e, struct xc_tcb *t)
 	if (!t || e->tcbs[t->id] != t)
 		return;
 	flow_unbind(e, t);
+	timer_heap_remove(e, t);
 	if (t->queued & Q_EVENT)
 		list_remove(e->ev_list, &e->nev, t->id);
 	if (t->queued & Q_OUTPUT)
@@ -217,6 +220,7 @@ uint32_t xc_engine_events(struct xc_tcp_engine *e, uint32_t *ids, uint32_t *bits
 int xc_engine_flush(struct xc_tcp_engine *e, uint64_t now_ns)
 {
 	int sent = 0;
+	e->now_ns = now_ns;
 	/* output may queue events but never more output: the list is stable */
 	for (uint32_t i = 0; i < e->nout; i++) {
 		struct xc_tcb *t = e->tcbs[e->out_list[i]];
@@ -285,6 +289,11 @@ void xc_tcp_init_established(struct xc_tcp_engine *e, struct xc_tcb *t, uint64_t
 	t->last_recv_ns = now_ns;
 	if (seq_lt(t->rcv_adv, t->rcv_nxt))
 		t->rcv_adv = t->rcv_nxt;
+	/* SO_KEEPALIVE set before the handshake, and the idle timeout, start now */
+	if (t->flags & XC_TF_KEEPALIVE)
+		tcb_timer_set(e, t, XC_T_KEEPALIVE, now_ns + (uint64_t)t->keepalive_idle_ms * 1000000u);
+	if (e->cfg.idle_timeout_ms)
+		tcb_timer_set(e, t, XC_T_TIMEWAIT, now_ns + (uint64_t)e->cfg.idle_timeout_ms * 1000000u);
 }
 
 /* --- application side ------------------------------------------------------- */

@@ -364,8 +364,9 @@ static void process_data(struct xc_tcp_engine *e, struct xc_tcb *t, const struct
 		uint32_t fseq = s->seq + s->len;
 		if (t->flags & XC_TF_FIN_RCVD) {
 			t->flags |= XC_TF_ACK_NOW;        /* retransmitted FIN */
-			if (t->state == XC_TCP_TIME_WAIT)
-				tcb_event(e, t, XC_EV_TIMEWAIT_FIN);
+			if (t->state == XC_TCP_TIME_WAIT)   /* restart 2MSL (RFC 9293 §3.10.7.4) */
+				tcb_timer_set(e, t, XC_T_TIMEWAIT,
+					      now_ns + (uint64_t)e->cfg.timewait_ms * 1000000u);
 			tcb_output(e, t);
 		} else {
 			t->flags |= XC_TF_FIN_OOO;         /* consumed once rcv_nxt reaches it */
@@ -425,9 +426,8 @@ static int input_seg(struct xc_tcp_engine *e, struct xc_tcb *t, const struct tcp
 	if (s->flags & TCP_RST) {
 		/* RFC 5961 §3.2: only an exact match resets; in-window gets a challenge */
 		if (s->seq == t->rcv_nxt) {
-			t->state = XC_TCP_CLOSED;
-			t->timer_due[XC_T_RTO] = t->timer_due[XC_T_DELACK] = t->timer_due[XC_T_PERSIST] = 0;
-			tcb_event(e, t, XC_EV_RESET | XC_EV_STATE);
+			tcb_event(e, t, XC_EV_RESET);
+			tcb_set_state(e, t, XC_TCP_CLOSED);    /* timers off; an orphan is released */
 		} else {
 			tcp_challenge_ack(e, t, now_ns);
 		}
@@ -468,6 +468,7 @@ int xc_tcp_input(struct xc_tcp_engine *e, struct xc_tcb *t, const uint8_t *frame
 		e->stats.malformed++;
 		return -1;
 	}
+	e->now_ns = now_ns;
 	return input_seg(e, t, &s, now_ns);
 }
 
@@ -477,6 +478,7 @@ int xc_engine_rx(struct xc_tcp_engine *e, struct xc_burst *in, uint32_t *slow, u
 		 uint64_t now_ns)
 {
 	uint32_t nslow = 0;
+	e->now_ns = now_ns;
 	for (uint32_t i = 0; i < in->n; i++) {
 		struct xc_pkt *p = &in->pkts[i];
 		const uint8_t *frame = in->data + p->off;

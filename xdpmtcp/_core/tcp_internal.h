@@ -82,6 +82,12 @@ struct xc_tcp_engine {
 	uint32_t *out_list;          /* ids to visit at the next flush */
 	uint32_t nout;
 	uint16_t ip_id;
+	/* timers: a binary min-heap of tcb ids keyed by timer_queued_ns, one
+	 * entry per block at most (tcb->timer_heap_pos); later deadlines
+	 * are found lazily when the entry fires */
+	uint32_t *theap;             /* [max_tcbs], 0-based; pos = index + 1 */
+	uint32_t nheap;
+	uint64_t now_ns;             /* clock of the call in progress */
 	/* RFC 5961 §7 challenge-ACK budget, refilled every second */
 	uint64_t challenge_epoch_ns;
 	uint32_t challenge_left;
@@ -112,12 +118,19 @@ static inline void tcb_output(struct xc_tcp_engine *e, struct xc_tcb *t)
 	}
 }
 
-/* Arm a timer; tell Python when it must wake earlier than planned. */
+/* tcp_timer.c: the heap entry of t fires no later than due. */
+void timer_heap_schedule(struct xc_tcp_engine *e, struct xc_tcb *t, uint64_t due);
+void timer_heap_remove(struct xc_tcp_engine *e, struct xc_tcb *t);
+/* tcp_timer.c: what entering a state starts (TIME-WAIT, orphan ends). */
+void tcp_state_entered(struct xc_tcp_engine *e, struct xc_tcb *t);
+
+/* Arm a timer.  Moving a deadline later costs nothing: the heap entry
+ * fires early, finds nothing due and is pushed back at the real one. */
 static inline void tcb_timer_set(struct xc_tcp_engine *e, struct xc_tcb *t, int kind, uint64_t due)
 {
 	t->timer_due[kind] = due;
 	if (due && (t->timer_queued_ns == 0 || due < t->timer_queued_ns))
-		tcb_event(e, t, XC_EV_TIMER);
+		timer_heap_schedule(e, t, due);
 }
 
 static inline void tcb_set_state(struct xc_tcp_engine *e, struct xc_tcb *t, uint32_t state)
@@ -125,6 +138,8 @@ static inline void tcb_set_state(struct xc_tcp_engine *e, struct xc_tcb *t, uint
 	if (t->state != state) {
 		t->state = state;
 		tcb_event(e, t, XC_EV_STATE);
+		if (state == XC_TCP_TIME_WAIT || state == XC_TCP_FIN_WAIT_2 || state == XC_TCP_CLOSED)
+			tcp_state_entered(e, t);
 	}
 }
 
@@ -185,6 +200,9 @@ uint32_t tcp_rcv_window(const struct xc_tcb *t);
 void tcp_rtt_sample(struct xc_tcp_engine *e, struct xc_tcb *t, uint32_t rtt_us);
 void tcp_rearm_rto(struct xc_tcp_engine *e, struct xc_tcb *t, uint64_t now_ns);
 void tcp_arm_tlp(struct xc_tcp_engine *e, struct xc_tcb *t, uint64_t now_ns);
+void tcp_timers_clear(struct xc_tcb *t);
+/* The connection is dead by timeout: CLOSED, timers off, XC_EV_TIMEDOUT. */
+void tcp_timed_out(struct xc_tcp_engine *e, struct xc_tcb *t);
 /* tcp_input.c */
 int tcp_challenge_ack(struct xc_tcp_engine *e, struct xc_tcb *t, uint64_t now_ns);
 

@@ -1,6 +1,89 @@
-/* RTT estimation (RFC 6298) and the C half of every timer: the
- * deadlines live in the tcb, Python's heap decides when to call here. */
+/* RTT estimation (RFC 6298) and every timer: the deadlines live in the
+ * tcb, a heap of blocks by earliest deadline says which to look at, and
+ * xc_engine_timers runs what is due. */
 #include "tcp_internal.h"
+
+/* What a deadline's handler asks of xc_engine_timers. */
+#define XC_TV_NONE 0
+#define XC_TV_GIVE_UP 1          /* retries or probes exhausted: ETIMEDOUT */
+
+/* --- the heap -------------------------------------------------------------- */
+
+static uint64_t heap_key(const struct xc_tcp_engine *e, uint32_t i)
+{
+	return e->tcbs[e->theap[i]]->timer_queued_ns;
+}
+
+static void heap_put(struct xc_tcp_engine *e, uint32_t i, uint32_t id)
+{
+	e->theap[i] = id;
+	e->tcbs[id]->timer_heap_pos = i + 1;
+}
+
+static void heap_up(struct xc_tcp_engine *e, uint32_t i)
+{
+	uint32_t id = e->theap[i];
+	uint64_t key = e->tcbs[id]->timer_queued_ns;
+	while (i) {
+		uint32_t parent = (i - 1) / 2;
+		if (heap_key(e, parent) <= key)
+			break;
+		heap_put(e, i, e->theap[parent]);
+		i = parent;
+	}
+	heap_put(e, i, id);
+}
+
+static void heap_down(struct xc_tcp_engine *e, uint32_t i)
+{
+	uint32_t id = e->theap[i];
+	uint64_t key = e->tcbs[id]->timer_queued_ns;
+	for (;;) {
+		uint32_t c = 2 * i + 1;
+		if (c >= e->nheap)
+			break;
+		if (c + 1 < e->nheap && heap_key(e, c + 1) < heap_key(e, c))
+			c++;
+		if (heap_key(e, c) >= key)
+			break;
+		heap_put(e, i, e->theap[c]);
+		i = c;
+	}
+	heap_put(e, i, id);
+}
+
+void timer_heap_schedule(struct xc_tcp_engine *e, struct xc_tcb *t, uint64_t due)
+{
+	if (!e->theap || e->tcbs[t->id] != t)   /* a block outside the engine's table */
+		return;
+	t->timer_queued_ns = due;
+	if (t->timer_heap_pos) {
+		heap_up(e, t->timer_heap_pos - 1);        /* keys only move earlier */
+		return;
+	}
+	e->theap[e->nheap] = t->id;
+	heap_up(e, e->nheap++);
+}
+
+void timer_heap_remove(struct xc_tcp_engine *e, struct xc_tcb *t)
+{
+	if (!t->timer_heap_pos)
+		return;
+	uint32_t i = t->timer_heap_pos - 1;
+	t->timer_heap_pos = 0;
+	t->timer_queued_ns = 0;
+	uint32_t last = e->theap[--e->nheap];
+	if (i == e->nheap)
+		return;
+	heap_put(e, i, last);
+	heap_up(e, i);
+	heap_down(e, e->tcbs[last]->timer_heap_pos - 1);
+}
+
+uint64_t xc_engine_next_timer(struct xc_tcp_engine *e)
+{
+	return e->nheap ? heap_key(e, 0) : 0;
+}
 
 static uint32_t clamp_rto(const struct xc_tcp_engine *e, uint64_t us)
 {
@@ -164,10 +247,74 @@ static int on_persist(struct xc_tcp_engine *e, struct xc_tcb *t, uint64_t now_ns
 	return XC_TV_NONE;
 }
 
-int xc_tcp_timer(struct xc_tcp_engine *e, struct xc_tcb *t, int kind, uint64_t now_ns)
+void tcp_timers_clear(struct xc_tcb *t)
 {
-	if (kind < 0 || kind >= XC_T_COUNT)
+	for (int k = 0; k < XC_T_COUNT; k++)
+		t->timer_due[k] = 0;
+}
+
+void tcp_timed_out(struct xc_tcp_engine *e, struct xc_tcb *t)
+{
+	e->stats.timeouts++;
+	tcp_timers_clear(t);
+	tcb_event(e, t, XC_EV_TIMEDOUT);
+	tcb_set_state(e, t, XC_TCP_CLOSED);
+}
+
+static uint64_t ms_ns(uint32_t ms)
+{
+	return (uint64_t)ms * 1000000u;
+}
+
+/* SO_KEEPALIVE: after keepalive_idle_ms of silence a probe every
+ * keepalive_intvl_ms; keepalive_cnt unanswered ones end the connection. */
+static int on_keepalive(struct xc_tcp_engine *e, struct xc_tcb *t, uint64_t now_ns)
+{
+	if (!(t->flags & XC_TF_KEEPALIVE) || !tcb_synchronized(t) || t->state == XC_TCP_TIME_WAIT)
 		return XC_TV_NONE;
+	uint64_t idle = ms_ns(t->keepalive_idle_ms), intvl = ms_ns(t->keepalive_intvl_ms);
+	if (!t->probes && now_ns - t->last_recv_ns < idle) {
+		tcb_timer_set(e, t, XC_T_KEEPALIVE, t->last_recv_ns + idle);
+		return XC_TV_NONE;
+	}
+	if (t->probes && t->last_recv_ns + intvl * t->probes > now_ns) {
+		t->probes = 0;                    /* the peer answered a probe */
+		tcb_timer_set(e, t, XC_T_KEEPALIVE, now_ns + idle);
+		return XC_TV_NONE;
+	}
+	if (t->probes >= t->keepalive_cnt)
+		return XC_TV_GIVE_UP;
+	t->probes++;
+	xc_tcp_send_ctl(e, t, XC_CTL_KEEPALIVE, now_ns);
+	tcb_timer_set(e, t, XC_T_KEEPALIVE, now_ns + intvl);
+	return XC_TV_NONE;
+}
+
+/* One slot, three lifetimes: TIME-WAIT's 2MSL, an orphaned FIN-WAIT-2,
+ * and the idle timeout of a synchronized connection. */
+static int on_lifetime(struct xc_tcp_engine *e, struct xc_tcb *t, uint64_t now_ns)
+{
+	if (t->state == XC_TCP_TIME_WAIT || (t->state == XC_TCP_FIN_WAIT_2 && (t->flags & XC_TF_ORPHAN))) {
+		if (t->state == XC_TCP_TIME_WAIT)
+			e->stats.timewait_expired++;
+		tcp_timers_clear(t);
+		tcb_event(e, t, XC_EV_RELEASE);
+		tcb_set_state(e, t, XC_TCP_CLOSED);
+		return XC_TV_NONE;
+	}
+	if (!e->cfg.idle_timeout_ms || !tcb_synchronized(t))
+		return XC_TV_NONE;
+	uint64_t limit = ms_ns(e->cfg.idle_timeout_ms);
+	if (now_ns - t->last_recv_ns < limit) {
+		tcb_timer_set(e, t, XC_T_TIMEWAIT, t->last_recv_ns + limit);
+		return XC_TV_NONE;
+	}
+	xc_tcp_send_ctl(e, t, XC_CTL_RST, now_ns);
+	return XC_TV_GIVE_UP;
+}
+
+static int run_timer(struct xc_tcp_engine *e, struct xc_tcb *t, int kind, uint64_t now_ns)
+{
 	t->timer_due[kind] = 0;
 	switch (kind) {
 	case XC_T_RTO:
@@ -183,7 +330,86 @@ int xc_tcp_timer(struct xc_tcp_engine *e, struct xc_tcb *t, int kind, uint64_t n
 		return on_persist(e, t, now_ns);
 	case XC_T_TLP:
 		return on_tlp(e, t, now_ns);
+	case XC_T_KEEPALIVE:
+		return on_keepalive(e, t, now_ns);
 	default:
-		return XC_TV_EXPIRED;
+		return on_lifetime(e, t, now_ns);
 	}
+}
+
+uint32_t xc_engine_timers(struct xc_tcp_engine *e, uint64_t now_ns)
+{
+	uint32_t fired = 0;
+	e->now_ns = now_ns;
+	while (e->nheap && heap_key(e, 0) <= now_ns) {
+		struct xc_tcb *t = e->tcbs[e->theap[0]];
+		timer_heap_remove(e, t);
+		for (int k = 0; k < XC_T_COUNT && t->state != XC_TCP_CLOSED; k++) {
+			if (!t->timer_due[k] || t->timer_due[k] > now_ns)
+				continue;
+			fired++;
+			e->stats.timers_fired++;
+			if (run_timer(e, t, k, now_ns) == XC_TV_GIVE_UP)
+				tcp_timed_out(e, t);
+		}
+		uint64_t next = xc_tcb_next_deadline(t);
+		if (next && t->state != XC_TCP_CLOSED)
+			timer_heap_schedule(e, t, next);
+	}
+	return fired;
+}
+
+void tcp_state_entered(struct xc_tcp_engine *e, struct xc_tcb *t)
+{
+	switch (t->state) {
+	case XC_TCP_TIME_WAIT:
+		t->timer_due[XC_T_RTO] = t->timer_due[XC_T_TLP] = t->timer_due[XC_T_PERSIST] = 0;
+		t->timer_due[XC_T_KEEPALIVE] = 0;
+		if (!e->cfg.timewait_ms) {
+			/* no TIME-WAIT: the ACK of the peer's FIN leaves now, before
+			 * the block goes (the peer's FIN retransmission would draw a RST) */
+			if (t->last_ack_sent != t->rcv_nxt || (t->flags & XC_TF_ACK_NOW))
+				xc_tcp_send_ctl(e, t, XC_CTL_ACK, e->now_ns);
+			tcp_timers_clear(t);
+			tcb_event(e, t, XC_EV_RELEASE);
+			t->state = XC_TCP_CLOSED;
+			return;
+		}
+		tcb_timer_set(e, t, XC_T_TIMEWAIT, e->now_ns + ms_ns(e->cfg.timewait_ms));
+		break;
+	case XC_TCP_FIN_WAIT_2:
+		if (t->flags & XC_TF_ORPHAN)
+			tcb_timer_set(e, t, XC_T_TIMEWAIT, e->now_ns + ms_ns(e->cfg.fin_wait2_ms));
+		break;
+	case XC_TCP_CLOSED:
+		tcp_timers_clear(t);
+		if (t->flags & XC_TF_ORPHAN)
+			tcb_event(e, t, XC_EV_RELEASE);
+		break;
+	}
+}
+
+void xc_tcp_orphan(struct xc_tcp_engine *e, struct xc_tcb *t, uint64_t now_ns)
+{
+	e->now_ns = now_ns;
+	t->flags |= XC_TF_ORPHAN;
+	if (t->state == XC_TCP_FIN_WAIT_2)
+		tcb_timer_set(e, t, XC_T_TIMEWAIT, now_ns + ms_ns(e->cfg.fin_wait2_ms));
+}
+
+void xc_tcp_set_keepalive(struct xc_tcp_engine *e, struct xc_tcb *t, int on, uint32_t idle_ms,
+			  uint32_t intvl_ms, uint32_t cnt, uint64_t now_ns)
+{
+	t->keepalive_idle_ms = idle_ms ? idle_ms : 1;
+	t->keepalive_intvl_ms = intvl_ms ? intvl_ms : 1;
+	t->keepalive_cnt = cnt;
+	t->probes = 0;
+	t->timer_due[XC_T_KEEPALIVE] = 0;
+	if (!on) {
+		t->flags &= ~XC_TF_KEEPALIVE;
+		return;
+	}
+	t->flags |= XC_TF_KEEPALIVE;
+	if (tcb_synchronized(t) && t->state != XC_TCP_TIME_WAIT)
+		tcb_timer_set(e, t, XC_T_KEEPALIVE, now_ns + ms_ns(t->keepalive_idle_ms));
 }

@@ -228,7 +228,7 @@ class Context:
         wait = timeout
         now = time.monotonic_ns()
         for eng in engines:
-            for due in (eng.timers.next_due(), eng.port.next_due_ns()):
+            for due in (eng.next_timer_ns(), eng.port.next_due_ns()):
                 if due:
                     wait = min(wait, max(0.0, (due - now) / 1e9))
         if wait <= 0:

@@ -395,12 +395,8 @@ def apply_keepalive(opts, conn):
     conn.keepalive_idle_s = opts.keepidle
     conn.keepalive_intvl_s = opts.keepintvl
     conn.keepalive_cnt = opts.keepcnt
-    if conn.state.synchronized:
-        conn.set_keepalive(opts.keepalive)      # (re)armed with the new idle time
-    elif opts.keepalive:
-        conn.tcb.flags |= lib.XC_TF_KEEPALIVE    # armed when the handshake ends
-    else:
-        conn.tcb.flags &= ~lib.XC_TF_KEEPALIVE
+    # (re)armed with the new idle time; before the handshake, armed when it ends
+    conn.set_keepalive(opts.keepalive)
 
 
 def apply_before_syn(opts, conn):

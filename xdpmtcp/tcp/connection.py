@@ -8,12 +8,12 @@ holds the connection, its keepalive settings, and who to wake.
 import errno
 
 from .._core import ffi, lib
-from .state import Event, TcpState, Timer
+from .state import Event, TcpState
 
 # state number -> TcpState without an enum call (the property is read per batch per connection)
 _STATES = {int(s): s for s in TcpState}
 # event bits as plain ints: IntFlag arithmetic costs a Python call per operation
-_EV_STATE_OR_RESET = lib.XC_EV_STATE | lib.XC_EV_RESET
+_EV_STATE_OR_RESET = lib.XC_EV_STATE | lib.XC_EV_RESET | lib.XC_EV_TIMEDOUT
 
 
 class Connection:
@@ -142,8 +142,8 @@ class Connection:
             self.abort()
         else:
             self.shutdown_write()
-            if self.state == TcpState.FIN_WAIT_2:
-                self._arm_python_timer(self.engine.tunables.fin_wait2_timeout)
+            # from here C may end it alone (orphaned FIN-WAIT-2, TIME-WAIT)
+            lib.xc_tcp_orphan(self.engine.raw, self.tcb, self.engine.now_ns())
 
     def abort(self):
         """Send RST and release at once (SO_LINGER zero, mtcp_abort)."""
@@ -204,11 +204,6 @@ class Connection:
     def _set_state(self, state):
         self.tcb.state = int(state)
 
-    def _arm_python_timer(self, seconds, kind=Timer.TIMEWAIT):
-        due = self.engine.now_ns() + int(seconds * 1e9)
-        self.tcb.timer_due[kind] = due
-        self.engine.timers.schedule(self.tcb, self.id, due)
-
     def notify(self, bits):
         for w in list(self.watchers):
             w(self, bits)
@@ -216,91 +211,24 @@ class Connection:
     def on_events(self, bits):
         """React to what the C engine did during the batch (bits: an int of
         XC_EV_* / Event values)."""
-        if bits & lib.XC_EV_TIMER:
-            self.engine.timers.schedule(self.tcb, self.id, lib.xc_tcb_next_deadline(self.tcb))
         if bits & lib.XC_EV_RESET:
             self.error = errno.ECONNRESET
+        if bits & lib.XC_EV_TIMEDOUT:
+            self.error = errno.ETIMEDOUT
         if bits & lib.XC_EV_READABLE and self.rcvbuf_autotune and not self.released:
             self.engine.autotune_rcvbuf(self)
-        if bits & _EV_STATE_OR_RESET:
-            self._on_state()
-        if bits & lib.XC_EV_TIMEWAIT_FIN and self.state == TcpState.TIME_WAIT:
-            self._arm_python_timer(self.engine.tunables.tcp_timewait)
         if self.listener is not None and bits & _EV_STATE_OR_RESET:
             self.listener.on_child_change(self)
-        if not self.released:
+        if bits & lib.XC_EV_RELEASE:
+            self.engine.release(self)
+        elif not self.released:
             self.notify(bits)
 
-    def _on_state(self):
-        st = self.state
-        if st == TcpState.TIME_WAIT:
-            self.tcb.timer_due[Timer.RTO] = 0
-            if self.engine.tunables.tcp_timewait <= 0:
-                # no TIME-WAIT: the ACK of the peer's FIN must leave before
-                # the block goes (it would wait for the next flush and be
-                # lost; the peer's FIN retransmission would then draw a RST)
-                t = self.tcb
-                if t.last_ack_sent != t.rcv_nxt or t.flags & lib.XC_TF_ACK_NOW:
-                    lib.xc_tcp_send_ctl(self.engine.raw, t, lib.XC_CTL_ACK, self.engine.now_ns())
-                self.engine.release(self)
-            else:
-                self._arm_python_timer(self.engine.tunables.tcp_timewait)
-        elif st == TcpState.CLOSED:
-            if self.orphan:
-                self.engine.release(self)
-        elif st == TcpState.FIN_WAIT_2 and self.orphan:
-            self._arm_python_timer(self.engine.tunables.fin_wait2_timeout)
-
-    def on_timer(self, kind, now_ns):
-        """A deadline of ``kind`` is due."""
-        verdict = lib.xc_tcp_timer(self.engine.raw, self.tcb, kind, now_ns)
-        if verdict == lib.XC_TV_GIVE_UP:
-            self.fail(errno.ETIMEDOUT)
-        elif verdict == lib.XC_TV_EXPIRED:
-            if kind == Timer.KEEPALIVE:
-                self._keepalive(now_ns)
-            elif kind == Timer.TIMEWAIT:
-                self._python_timeout()
-
-    def _python_timeout(self):
-        st = self.state
-        if st == TcpState.TIME_WAIT or (st == TcpState.FIN_WAIT_2 and self.orphan):
-            self._set_state(TcpState.CLOSED)
-            self.engine.release(self)
-        elif self.engine.tunables.tcp_timeout > 0 and st.synchronized:
-            idle = (self.engine.now_ns() - self.tcb.last_recv_ns) / 1e9
-            if idle >= self.engine.tunables.tcp_timeout:
-                self.fail(errno.ETIMEDOUT, send_rst=True)
-            else:
-                self._arm_python_timer(self.engine.tunables.tcp_timeout - idle)
-
     def set_keepalive(self, on):
-        if on:
-            self.tcb.flags |= lib.XC_TF_KEEPALIVE
-            self.tcb.probes = 0
-            self._arm_python_timer(self.keepalive_idle_s, Timer.KEEPALIVE)
-        else:
-            self.tcb.flags &= ~lib.XC_TF_KEEPALIVE
-            self.tcb.timer_due[Timer.KEEPALIVE] = 0
-
-    def _keepalive(self, now_ns):
-        t = self.tcb
-        if not t.flags & lib.XC_TF_KEEPALIVE or not self.state.synchronized:
-            return
-        idle = (now_ns - t.last_recv_ns) / 1e9
-        if idle < self.keepalive_idle_s and t.probes == 0:
-            self._arm_python_timer(self.keepalive_idle_s - idle, Timer.KEEPALIVE)
-            return
-        if t.probes and t.last_recv_ns > now_ns - int(self.keepalive_intvl_s * 1e9) * t.probes:
-            t.probes = 0          # the peer answered a probe
-            self._arm_python_timer(self.keepalive_idle_s, Timer.KEEPALIVE)
-            return
-        if t.probes >= self.keepalive_cnt:
-            self.fail(errno.ETIMEDOUT)
-            return
-        t.probes += 1
-        lib.xc_tcp_send_ctl(self.engine.raw, t, lib.XC_CTL_KEEPALIVE, now_ns)
-        self._arm_python_timer(self.keepalive_intvl_s, Timer.KEEPALIVE)
+        """SO_KEEPALIVE with this connection's idle, interval and count."""
+        lib.xc_tcp_set_keepalive(self.engine.raw, self.tcb, 1 if on else 0,
+                                 int(self.keepalive_idle_s * 1000), int(self.keepalive_intvl_s * 1000),
+                                 int(self.keepalive_cnt), self.engine.now_ns())
 
     def fail(self, err, send_rst=False):
         """The connection is dead (timeout, refused, reset): record the error,

@@ -2,8 +2,8 @@
 
 Each ``poll`` is one batch: receive frames, let C run every synchronized
 connection's segments, handle the rest here (handshakes, unknown tuples),
-react to C's events, fire due timers, and send.  Python is called per batch
-and per handshake segment, never per data segment.
+let C run the due timers, react to C's events, and send.  Python is called
+per batch and per handshake segment, never per data segment or timer.
 """
 import errno
 import os
@@ -21,8 +21,7 @@ from ..wire.seq import seq_add
 from .connection import Connection
 from .listener import Listener
 from .ports import EphemeralPorts
-from .state import Event, TcpState, Timer
-from .timers import TimerHeap
+from .state import Event, TcpState
 
 EVENT_CHUNK = 1024
 
@@ -49,7 +48,6 @@ class EngineStats:
     conn_refused_cap: int = 0    # max_concurrency reached
     conn_refused_memory: int = 0 # buffer_memory_max reached
     timewait_reused: int = 0
-    timers_fired: int = 0
     rcvbuf_grown: int = 0        # autotuning doubled a receive buffer
     rcvbuf_grow_refused: int = 0 # ... or would have, past buffer_memory_max
 
@@ -80,6 +78,9 @@ class Engine:
         cfg.persist_max_us = 60000000
         cfg.ttl = t.ttl
         cfg.rcvbuf_max = max(t.rcvbuf_max, t.rcvbuf)
+        cfg.timewait_ms = int(t.tcp_timewait * 1000) if t.tcp_timewait > 0 else 0
+        cfg.fin_wait2_ms = int(t.fin_wait2_timeout * 1000)
+        cfg.idle_timeout_ms = int(t.tcp_timeout * 1000) if t.tcp_timeout > 0 else 0
         self.cc_algo = lib.xc_cc_by_name(t.congestion.encode())
         if self.cc_algo < 0:
             raise ValueError("unknown congestion control %r" % t.congestion)
@@ -94,7 +95,6 @@ class Engine:
         self.conns = {}               # id -> Connection
         self.by_tuple = {}            # (lip, lport, rip, rport) -> Connection
         self.listeners = {}           # (addr or None, port) -> Listener
-        self.timers = TimerHeap()
         self.ephemeral = EphemeralPorts(*t.ephemeral_ports)
         self.stats = EngineStats()
         self.buffer_memory = 0
@@ -416,10 +416,6 @@ class Engine:
         if rtt_ns > 0:
             lib.xc_tcp_rtt_sample(self.raw, tcb, max(1, rtt_ns // 1000))
         conn._set_state(TcpState.ESTABLISHED)
-        if tcb.flags & lib.XC_TF_KEEPALIVE:
-            conn.set_keepalive(True)      # SO_KEEPALIVE set before the handshake
-        if self.tunables.tcp_timeout > 0:
-            conn._arm_python_timer(self.tunables.tcp_timeout)   # idle timeout
         if conn.orphan:
             conn.shutdown_write()
 
@@ -429,7 +425,7 @@ class Engine:
         Returns the number of frames received."""
         if timeout > 0 and self._poller is not None and not self.want_flush:
             wait = timeout
-            for due in (self.timers.next_due(), self.port.next_due_ns()):
+            for due in (self.next_timer_ns(), self.port.next_due_ns()):
                 if due:
                     wait = min(wait, max(0.0, (due - self.now_ns()) / 1e9))
             if wait > 0:
@@ -442,13 +438,15 @@ class Engine:
             for k in range(nslow):
                 self._slow_path(burst.frame(self._slow[k]).data, now)
             burst.clear()
+        lib.xc_engine_timers(self.raw, now)
         self._drain_events()
-        if self.timers.next_due() and self.timers.next_due() <= now:
-            self._run_timers(now)
-            self._drain_events()
         self.want_flush = False
         lib.xc_engine_flush(self.raw, now)
         return n
+
+    def next_timer_ns(self):
+        """The earliest deadline C holds (CLOCK_MONOTONIC ns), 0 if none."""
+        return lib.xc_engine_next_timer(self.raw)
 
     def run_until(self, predicate, timeout=10.0, step=0.01):
         """Poll until predicate() is true; False on timeout."""
@@ -470,24 +468,6 @@ class Engine:
                     conn.on_events(self._ev_bits[k])      # a plain int: cheaper than Event()
             if n < EVENT_CHUNK:
                 return
-
-    def _run_timers(self, now):
-        for due, conn_id in self.timers.pop_due(now):
-            conn = self.conns.get(conn_id)
-            if conn is None or conn.released:
-                continue
-            tcb = conn.tcb
-            if tcb.timer_queued_ns == due:
-                tcb.timer_queued_ns = 0
-            for kind in Timer:
-                if conn.released:
-                    break
-                d = tcb.timer_due[kind]
-                if d and d <= now:
-                    self.stats.timers_fired += 1
-                    conn.on_timer(kind, now)
-            if not conn.released:
-                self.timers.schedule(tcb, conn_id, lib.xc_tcb_next_deadline(tcb))
 
     # -- slow path ---------------------------------------------------------------------------
     def _slow_path(self, data, now):

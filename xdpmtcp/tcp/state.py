@@ -34,8 +34,8 @@ class Event(enum.IntFlag):
     WRITABLE = lib.XC_EV_WRITABLE
     STATE = lib.XC_EV_STATE
     RESET = lib.XC_EV_RESET
-    TIMER = lib.XC_EV_TIMER
-    TIMEWAIT_FIN = lib.XC_EV_TIMEWAIT_FIN
+    TIMEDOUT = lib.XC_EV_TIMEDOUT
+    RELEASE = lib.XC_EV_RELEASE
     SYN_IN_TW = lib.XC_EV_SYN_IN_TW
     ACKED = lib.XC_EV_ACKED
 
