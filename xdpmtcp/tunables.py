@@ -35,6 +35,7 @@ class Tunables:
                                 "connections are refused (SYN dropped, counted in mem_refused)")
     syn_backlog: int = _t(256, "half-open connections per listener; beyond it SYN cookies answer")
     syncookies: bool = _t(True, "answer SYNs with cookies when the SYN queue is full (else drop)")
+    max_listeners: int = _t(64, "listening (address, port) pairs per engine; one more: EADDRINUSE")
     # --- TCP engine: timers ----------------------------------------------------
     tcp_timeout: float = _t(0.0, "idle timeout of a connection in seconds; 0 = none (mTCP tcp_timeout)")
     tcp_timewait: float = _t(60.0, "TIME-WAIT length in seconds (2*MSL; Linux uses 60)")

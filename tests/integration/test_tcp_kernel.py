@@ -163,7 +163,7 @@ def poll_until(eng, predicate, timeout=10.0):
 
 
 def accept_one(eng, lst, timeout=5.0):
-    assert poll_until(eng, lambda: lst.accept_queue, timeout)
+    assert poll_until(eng, lambda: lst.pending(), timeout)
     return lst.accept()
 
 

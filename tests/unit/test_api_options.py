@@ -598,7 +598,7 @@ def test_reuseport_lets_two_listeners_share_a_port(pair):
         with pytest.raises(BlockingIOError):
             mtcp_connect(b, c, (ADDR_A, PORT))
         clients.append(c)
-    assert pair.run_until(lambda: sum(len(l.accept_queue) for l in a.table.get(l1).group.listeners) == 2, 3)
+    assert pair.run_until(lambda: sum(l.pending() for l in a.table.get(l1).group.listeners) == 2, 3)
     s1, _ = mtcp_accept(a, l1)
     s2, _ = mtcp_accept(a, l2)
     assert {mtcp_getpeername(a, s1), mtcp_getpeername(a, s2)} == {mtcp_getsockname(b, c) for c in clients}

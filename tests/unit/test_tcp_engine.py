@@ -28,7 +28,7 @@ def pair():
 def connected(p, port=PORT):
     lst = p.a.listen(port)
     client = p.b.connect((ADDR_A, port))
-    assert p.run_until(lambda: lst.accept_queue and client.state == TcpState.ESTABLISHED, 3)
+    assert p.run_until(lambda: lst.pending() and client.state == TcpState.ESTABLISHED, 3)
     return lst, lst.accept(), client
 
 
@@ -207,7 +207,7 @@ def test_syn_cookies_when_syn_queue_full():
     with EnginePair(syn_backlog=0) as p:
         lst = p.a.listen(PORT)
         client = p.b.connect((ADDR_A, PORT))
-        assert p.run_until(lambda: lst.accept_queue, 3)
+        assert p.run_until(lambda: lst.pending(), 3)
         server = lst.accept()
         assert lst.stats.cookies_sent == 1 and lst.stats.cookies_accepted == 1
         data = os.urandom(20_000)
@@ -218,7 +218,7 @@ def test_syn_cookies_when_syn_queue_full():
 def test_many_connections_open_and_close_cleanly(pair):
     lst = pair.a.listen(PORT, backlog=512)
     clients = [pair.b.connect((ADDR_A, PORT)) for _ in range(300)]
-    assert pair.run_until(lambda: len(lst.accept_queue) == 300, 10)
+    assert pair.run_until(lambda: lst.pending() == 300, 10)
     servers = [lst.accept() for _ in range(300)]
     for i, c in enumerate(clients):
         c.send(b"%d" % i)

@@ -12,8 +12,12 @@
  *    loss probe, keepalive, TIME-WAIT, orphaned FIN-WAIT-2 and the idle
  *    timeout all fire and act here.  Python learns only the next wake-up
  *    time (xc_engine_next_timer).
- *  - Python: LISTEN/SYN-SENT/SYN-RCVD (handshakes, SYN cookies), unknown
- *    flows, what the application sees (errors, wakeups, close, teardown).
+ *  - C owns passive opens: listeners with their SYN and accept queues, SYN
+ *    cookies, SYN-RECEIVED, and the answer to every segment of no
+ *    connection.  Python meets a passive connection once, at accept.
+ *  - Python: active opens (SYN-SENT, simultaneous open), a SYN that reuses
+ *    a TIME-WAIT tuple, what the application sees (errors, wakeups, close,
+ *    teardown).
  * C reports what Python must react to as per-connection event bits, once
  * per batch.
  */
@@ -208,6 +212,12 @@ struct xc_tcb {
 	uint32_t undo_marker;        /* snd_una when that recovery began */
 	uint32_t dsack_start;        /* duplicate data to report (RFC 2883), with XC_TF_DSACK */
 	uint32_t dsack_end;
+	/* passive opens until accepted: the listener (id + 1, 0 = none), the
+	 * accept queue's links, and when our SYN-ACK first left */
+	uint32_t listen_id;
+	uint32_t q_prev;
+	uint32_t q_next;
+	uint64_t hs_start_ns;
 };
 
 /* Engine-wide settings; Python fills them from Tunables. */
@@ -229,6 +239,11 @@ struct xc_tcp_config {
 	uint32_t timewait_ms;        /* TIME-WAIT length; 0: none (the block goes at once) */
 	uint32_t fin_wait2_ms;       /* orphaned FIN-WAIT-2 lifetime */
 	uint32_t idle_timeout_ms;    /* synchronized connection silent this long: RST; 0 = none */
+	uint64_t buffer_memory_max;  /* all connection buffers together; new connections refused past it */
+	uint32_t syn_backlog;        /* half-open connections per listener; beyond: cookies or drop */
+	uint32_t syncookies;         /* 1: answer SYNs beyond syn_backlog with cookies */
+	uint32_t max_listeners;
+	uint8_t local_mac[6];        /* source MAC of what the engine sends on its own */
 };
 
 struct xc_tcp_stats {
@@ -246,7 +261,46 @@ struct xc_tcp_stats {
 	uint64_t timers_fired;       /* deadlines run by xc_engine_timers */
 	uint64_t timewait_expired;
 	uint64_t timeouts;           /* connections ended with ETIMEDOUT */
+	uint64_t rst_sent;           /* answers to segments for no connection */
+	uint64_t refused_cap;        /* SYNs dropped: max_concurrency blocks in use */
+	uint64_t refused_memory;     /* SYNs dropped: buffer_memory_max reached */
+	uint64_t buffer_bytes;       /* receive + send buffer capacity of every block now */
+	uint64_t listen_segments;    /* segments a listener handled (SYN, cookie ACK, probe) */
 };
+
+/* A listener: what its connections inherit (the listening socket's
+ * options), and its counters.  Ids are small ints, 0..max_listeners-1. */
+struct xc_listen_conf {
+	uint32_t backlog;            /* established connections waiting for accept */
+	uint32_t rcvbuf;
+	uint32_t sndbuf;
+	uint32_t rcvbuf_fixed;       /* SO_RCVBUF set: the window scale of this size */
+	uint32_t flags;              /* XC_TF_NODELAY, XC_TF_KEEPALIVE, and the offered TS/SACK/WS */
+	uint16_t rcv_mss;
+	uint16_t cc_algo;
+	uint32_t keepalive_idle_ms;
+	uint32_t keepalive_intvl_ms;
+	uint32_t keepalive_cnt;
+};
+
+struct xc_listen_stats {
+	uint64_t syns;
+	uint64_t synacks;
+	uint64_t syn_retransmits_seen;
+	uint64_t accept_overflow;    /* SYN dropped: accept queue full */
+	uint64_t syn_queue_overflow; /* SYN answered with a cookie (or dropped without cookies) */
+	uint64_t cookies_sent;
+	uint64_t cookies_accepted;
+	uint64_t cookies_rejected;
+	uint64_t refused_no_memory;  /* SYN dropped: connection or buffer cap reached */
+	uint64_t established;
+	uint64_t half_open_failed;   /* SYN-RECEIVED ended by RST or timeout */
+	uint64_t probes_dropped;     /* FIN/NULL/Xmas and other no-ACK segments (RFC 9293 §3.10.7.2) */
+	uint64_t aborted_unaccepted; /* established, then reset or timed out before accept */
+};
+
+/* Listener events come out of xc_engine_events with this bit on the id. */
+#define XC_LISTEN_EVENT 0x80000000
 
 struct xc_tcp_engine;
 
@@ -310,6 +364,25 @@ void xc_tcp_set_keepalive(struct xc_tcp_engine *e, struct xc_tcb *t, int on, uin
 			  uint32_t intvl_ms, uint32_t cnt, uint64_t now_ns);
 int xc_tcp_set_rcvbuf(struct xc_tcp_engine *e, struct xc_tcb *t, uint32_t bytes);
 int xc_tcp_set_sndbuf(struct xc_tcp_engine *e, struct xc_tcb *t, uint32_t bytes);
+
+/* Listeners.  Addresses and ports in network order; addr 0 = every local
+ * address.  open: the id, or -1 (that address and port listen already, or
+ * max_listeners).  close resets what is not accepted.  accept: the next
+ * established connection (then Python's), NULL when none. */
+int xc_listen_open(struct xc_tcp_engine *e, uint32_t addr, uint16_t port,
+		   const struct xc_listen_conf *conf);
+void xc_listen_configure(struct xc_tcp_engine *e, int id, const struct xc_listen_conf *conf);
+void xc_listen_close(struct xc_tcp_engine *e, int id, uint64_t now_ns);
+struct xc_tcb *xc_listen_accept(struct xc_tcp_engine *e, int id);
+uint32_t xc_listen_pending(struct xc_tcp_engine *e, int id);
+void xc_listen_get_stats(struct xc_tcp_engine *e, int id, struct xc_listen_stats *out);
+/* The listener of a segment for no connection, run on one frame: a SYN
+ * that reuses a TIME-WAIT tuple, once Python released the old block. */
+int xc_listen_input(struct xc_tcp_engine *e, const uint8_t *frame, uint32_t len, uint64_t now_ns);
+/* Move a handshaking block to ESTABLISHED on the segment frame that
+ * acknowledged our SYN (rtt_us 0: no sample, the SYN was retransmitted). */
+void xc_tcp_establish(struct xc_tcp_engine *e, struct xc_tcb *t, const uint8_t *frame, uint32_t len,
+		      uint32_t rtt_us, uint64_t now_ns);
 
 /* RFC 6528 ISN: keyed hash of the 4-tuple plus a 4 µs clock. */
 void xc_isn_set_key(const uint8_t *key16);

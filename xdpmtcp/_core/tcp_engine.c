@@ -29,7 +29,8 @@ struct xc_tcp_engine *xc_engine_new(struct xc_port *port, const struct xc_tcp_co
 	e->out_list = calloc(n, sizeof(uint32_t));
 	e->flows = calloc(slots, sizeof(struct flow_slot));
 	e->theap = calloc(n, sizeof(uint32_t));
-	if (!e->tcbs || !e->free_ids || !e->ev_list || !e->out_list || !e->flows || !e->theap) {
+	if (!e->tcbs || !e->free_ids || !e->ev_list || !e->out_list || !e->flows || !e->theap ||
+	    tcp_listen_init(e) < 0) {
 		xc_engine_free(e);
 		return NULL;
 	}
@@ -60,6 +61,7 @@ void xc_engine_free(struct xc_tcp_engine *e)
 	free(e->out_list);
 	free(e->flows);
 	free(e->theap);
+	tcp_listen_free(e);
 	free(e);
 }
 
@@ -163,6 +165,7 @@ struct xc_tcb *xc_tcb_alloc(struct xc_tcp_engine *e, uint32_t rcvbuf, uint32_t s
 	t->id = e->free_ids[--e->nfree];
 	e->tcbs[t->id] = t;
 	e->ntcbs++;
+	e->stats.buffer_bytes += t->rcv.cap + t->snd.cap;
 	return t;
 }
 
@@ -194,6 +197,7 @@ void xc_tcb_free(struct xc_tcp_engine *e, struct xc_tcb *t)
 	e->tcbs[t->id] = NULL;
 	e->free_ids[e->nfree++] = t->id;
 	e->ntcbs--;
+	e->stats.buffer_bytes -= t->rcv.cap + t->snd.cap;
 	xc_ring_free(&t->rcv);
 	xc_ring_free(&t->snd);
 	free(t);
@@ -214,6 +218,8 @@ uint32_t xc_engine_events(struct xc_tcp_engine *e, uint32_t *ids, uint32_t *bits
 	/* keep the rest for the next call */
 	memmove(e->ev_list, e->ev_list + n, (e->nev - n) * sizeof(uint32_t));
 	e->nev -= n;
+	if (n < max)
+		n += tcp_listen_events(e, ids + n, bits + n, max - n);
 	return n;
 }
 
@@ -296,6 +302,36 @@ void xc_tcp_init_established(struct xc_tcp_engine *e, struct xc_tcb *t, uint64_t
 		tcb_timer_set(e, t, XC_T_TIMEWAIT, now_ns + (uint64_t)e->cfg.idle_timeout_ms * 1000000u);
 }
 
+/* Move a handshaking block to ESTABLISHED on segment s, which
+ * acknowledged our SYN. */
+void tcp_establish(struct xc_tcp_engine *e, struct xc_tcb *t, const struct tcp_seg *s,
+		   uint32_t rtt_us, uint64_t now_ns)
+{
+	t->snd_una = s->ack;
+	if (seq_lt(t->snd_nxt, t->snd_una))
+		t->snd_nxt = s->ack;
+	t->snd_max = t->snd_nxt;
+	/* the window in a SYN-ACK is never scaled (RFC 7323 §2.2) */
+	t->snd_wnd = (s->flags & TCP_SYN) ? s->wnd : s->wnd << t->snd_wscale;
+	t->max_snd_wnd = t->snd_wnd;
+	t->snd_wl1 = s->seq;
+	t->snd_wl2 = s->ack;
+	xc_tcp_init_established(e, t, now_ns);
+	if (rtt_us)
+		tcp_rtt_sample(e, t, rtt_us);
+	tcb_set_state(e, t, XC_TCP_ESTABLISHED);
+}
+
+void xc_tcp_establish(struct xc_tcp_engine *e, struct xc_tcb *t, const uint8_t *frame, uint32_t len,
+		      uint32_t rtt_us, uint64_t now_ns)
+{
+	struct tcp_seg s;
+	if (tcp_seg_parse(frame, len, &s) < 0)
+		return;
+	e->now_ns = now_ns;
+	tcp_establish(e, t, &s, rtt_us, now_ns);
+}
+
 /* --- application side ------------------------------------------------------- */
 
 uint32_t xc_tcp_write(struct xc_tcp_engine *e, struct xc_tcb *t, const uint8_t *data, uint32_t len)
@@ -334,17 +370,23 @@ void xc_tcp_shutdown_send(struct xc_tcp_engine *e, struct xc_tcb *t)
 }
 
 /* Resizing keeps the data; a smaller buffer than the data held is refused. */
+static int resize_counted(struct xc_tcp_engine *e, struct xc_ring *r, uint32_t bytes)
+{
+	uint32_t before = r->cap;
+	int rc = xc_ring_resize(r, bytes);
+	e->stats.buffer_bytes += (uint64_t)r->cap - before;
+	return rc;
+}
+
 int xc_tcp_set_rcvbuf(struct xc_tcp_engine *e, struct xc_tcb *t, uint32_t bytes)
 {
-	(void)e;
 	/* the scale is fixed by the SYN; before it, follow the new size */
 	if (t->state == XC_TCP_CLOSED || t->state == XC_TCP_LISTEN)
 		t->rcv_wscale = wscale_for(bytes);
-	return xc_ring_resize(&t->rcv, bytes);
+	return resize_counted(e, &t->rcv, bytes);
 }
 
 int xc_tcp_set_sndbuf(struct xc_tcp_engine *e, struct xc_tcb *t, uint32_t bytes)
 {
-	(void)e;
-	return xc_ring_resize(&t->snd, bytes);
+	return resize_counted(e, &t->snd, bytes);
 }

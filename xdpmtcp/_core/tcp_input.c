@@ -394,7 +394,7 @@ static void process_data(struct xc_tcp_engine *e, struct xc_tcb *t, const struct
 	}
 }
 
-static int input_seg(struct xc_tcp_engine *e, struct xc_tcb *t, const struct tcp_seg *s, uint64_t now_ns)
+int tcp_input_seg(struct xc_tcp_engine *e, struct xc_tcb *t, const struct tcp_seg *s, uint64_t now_ns)
 {
 	uint32_t seglen = s->len + !!(s->flags & TCP_SYN) + !!(s->flags & TCP_FIN);
 	t->c.segs_in++;
@@ -469,7 +469,7 @@ int xc_tcp_input(struct xc_tcp_engine *e, struct xc_tcb *t, const uint8_t *frame
 		return -1;
 	}
 	e->now_ns = now_ns;
-	return input_seg(e, t, &s, now_ns);
+	return tcp_input_seg(e, t, &s, now_ns);
 }
 
 /* The batch entry point: fast path for synchronized connections, the
@@ -498,14 +498,26 @@ int xc_engine_rx(struct xc_tcp_engine *e, struct xc_burst *in, uint32_t *slow, u
 		}
 		struct xc_tcb *t = xc_tcb_lookup(e, s.daddr, s.saddr, s.dport, s.sport);
 		if (t && tcb_synchronized(t)) {
-			if (input_seg(e, t, &s, now_ns) != 1) {
+			if (tcp_input_seg(e, t, &s, now_ns) != 1) {
 				e->stats.fast_path++;
 				continue;
 			}
+		} else if (t && t->listen_id && t->state == XC_TCP_SYN_RCVD) {
+			tcp_syn_rcvd_input(e, t, &s, now_ns);
+			e->stats.listen_segments++;
+			continue;
+		} else if (!t) {
+			if (tcp_listen_input(e, &s, now_ns)) {
+				e->stats.listen_segments++;
+			} else if (!(s.flags & TCP_RST)) {
+				tcp_queue_reset_for(e, &s);    /* no connection, no listener */
+			}
+			continue;
 		}
 		e->stats.slow_path++;
 		if (nslow < slow_max)
 			slow[nslow++] = i;
 	}
+	tcp_listen_reap(e);
 	return (int)nslow;
 }

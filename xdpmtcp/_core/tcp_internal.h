@@ -88,6 +88,14 @@ struct xc_tcp_engine {
 	uint32_t *theap;             /* [max_tcbs], 0-based; pos = index + 1 */
 	uint32_t nheap;
 	uint64_t now_ns;             /* clock of the call in progress */
+	/* listeners (tcp_listen.c): slots by id, a hash of (addr, port) -> id + 1 */
+	struct tcp_listener *listeners;
+	uint32_t *listen_hash;
+	uint32_t listen_mask;
+	uint32_t *lev_list;          /* listener ids with a new connection to accept */
+	uint32_t nlev;
+	uint32_t *reap_list;         /* unaccepted blocks that closed: freed after the batch */
+	uint32_t nreap;
 	/* RFC 5961 §7 challenge-ACK budget, refilled every second */
 	uint64_t challenge_epoch_ns;
 	uint32_t challenge_left;
@@ -100,6 +108,20 @@ struct xc_tcp_engine {
 
 #define Q_EVENT 1
 #define Q_OUTPUT 2
+#define Q_REAP 4
+
+/* A listening endpoint (tcp_listen.c). */
+struct tcp_listener {
+	uint32_t used;
+	uint32_t addr;               /* network order; 0 = any */
+	uint16_t port;
+	uint8_t event_queued;
+	struct xc_listen_conf conf;
+	struct xc_listen_stats st;
+	uint32_t nsyn;               /* SYN-RECEIVED children */
+	uint32_t naccept;            /* established, not accepted */
+	uint32_t q_head, q_tail;     /* accept queue (tcb ids), oldest first */
+};
 
 static inline void tcb_event(struct xc_tcp_engine *e, struct xc_tcb *t, uint32_t bits)
 {
@@ -205,5 +227,24 @@ void tcp_timers_clear(struct xc_tcb *t);
 void tcp_timed_out(struct xc_tcp_engine *e, struct xc_tcb *t);
 /* tcp_input.c */
 int tcp_challenge_ack(struct xc_tcp_engine *e, struct xc_tcb *t, uint64_t now_ns);
+int tcp_input_seg(struct xc_tcp_engine *e, struct xc_tcb *t, const struct tcp_seg *s, uint64_t now_ns);
+/* tcp_output.c: control segments queued for the batch's transmit */
+void tcp_queue_ctl(struct xc_tcp_engine *e, struct xc_tcb *t, int kind, uint64_t now_ns);
+int tcp_queue_reset_for(struct xc_tcp_engine *e, const struct tcp_seg *s);
+/* tcp_engine.c */
+void tcp_establish(struct xc_tcp_engine *e, struct xc_tcb *t, const struct tcp_seg *s,
+		   uint32_t rtt_us, uint64_t now_ns);
+/* tcp_listen.c */
+int tcp_listen_init(struct xc_tcp_engine *e);
+void tcp_listen_free(struct xc_tcp_engine *e);
+/* 1: a listener took the segment (no connection of that tuple) */
+int tcp_listen_input(struct xc_tcp_engine *e, const struct tcp_seg *s, uint64_t now_ns);
+/* a listener-owned block in SYN-RECEIVED */
+void tcp_syn_rcvd_input(struct xc_tcp_engine *e, struct xc_tcb *t, const struct tcp_seg *s,
+			uint64_t now_ns);
+/* an unaccepted block closed: it goes at the end of the batch */
+void tcp_listen_child_closed(struct xc_tcp_engine *e, struct xc_tcb *t);
+void tcp_listen_reap(struct xc_tcp_engine *e);
+uint32_t tcp_listen_events(struct xc_tcp_engine *e, uint32_t *ids, uint32_t *bits, uint32_t max);
 
 #endif

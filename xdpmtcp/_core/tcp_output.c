@@ -251,7 +251,7 @@ static int send_syn(struct xc_tcp_engine *e, struct xc_tcb *t, int synack, uint6
 	return 0;
 }
 
-int xc_tcp_send_ctl(struct xc_tcp_engine *e, struct xc_tcb *t, int kind, uint64_t now_ns)
+void tcp_queue_ctl(struct xc_tcp_engine *e, struct xc_tcb *t, int kind, uint64_t now_ns)
 {
 	switch (kind) {
 	case XC_CTL_SYN:
@@ -278,12 +278,39 @@ int xc_tcp_send_ctl(struct xc_tcp_engine *e, struct xc_tcb *t, int kind, uint64_
 		break;
 	}
 	default:
-		return -1;
+		return;
 	}
 	if (kind == XC_CTL_SYN || kind == XC_CTL_SYNACK)
 		tcp_rearm_rto(e, t, now_ns);
+}
+
+int xc_tcp_send_ctl(struct xc_tcp_engine *e, struct xc_tcb *t, int kind, uint64_t now_ns)
+{
+	if (kind < XC_CTL_SYN || kind > XC_CTL_KEEPALIVE)
+		return -1;
+	tcp_queue_ctl(e, t, kind, now_ns);
 	tcp_tx_flush(e);
 	xc_port_flush(e->port);
+	return 0;
+}
+
+/* RFC 9293 §3.10.7.1: the RST that answers s, a segment of no connection
+ * (the caller checked it carries no RST itself). */
+int tcp_queue_reset_for(struct xc_tcp_engine *e, const struct tcp_seg *s)
+{
+	uint8_t *f = tx_slot(e);
+	uint8_t *tcp = put_headers(e, f, s->daddr, s->saddr, s->frame, s->frame + 6, TCP_HDR_LEN);
+	uint32_t seq = 0, ack = 0;
+	uint8_t flags = TCP_RST;
+	if (s->flags & TCP_ACK) {
+		seq = s->ack;
+	} else {
+		ack = s->seq + s->len + !!(s->flags & TCP_SYN) + !!(s->flags & TCP_FIN);
+		flags |= TCP_ACK;
+	}
+	put_tcp(tcp, s->dport, s->sport, seq, ack, TCP_HDR_LEN, flags, 0);
+	queue_frame(e, ETH_HDR_LEN + 20 + TCP_HDR_LEN);
+	e->stats.rst_sent++;
 	return 0;
 }
 
@@ -292,18 +319,7 @@ int xc_tcp_send_reset_for(struct xc_tcp_engine *e, const uint8_t *frame, uint32_
 	struct tcp_seg s;
 	if (tcp_seg_parse(frame, len, &s) < 0 || (s.flags & TCP_RST))
 		return -1;
-	uint8_t *f = tx_slot(e);
-	uint8_t *tcp = put_headers(e, f, s.daddr, s.saddr, frame, frame + 6, TCP_HDR_LEN);
-	uint32_t seq = 0, ack = 0;
-	uint8_t flags = TCP_RST;
-	if (s.flags & TCP_ACK) {
-		seq = s.ack;
-	} else {
-		ack = s.seq + s.len + !!(s.flags & TCP_SYN) + !!(s.flags & TCP_FIN);
-		flags |= TCP_ACK;
-	}
-	put_tcp(tcp, s.dport, s.sport, seq, ack, TCP_HDR_LEN, flags, 0);
-	queue_frame(e, ETH_HDR_LEN + 20 + TCP_HDR_LEN);
+	tcp_queue_reset_for(e, &s);
 	tcp_tx_flush(e);
 	xc_port_flush(e->port);
 	return 0;

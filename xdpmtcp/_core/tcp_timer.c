@@ -356,6 +356,7 @@ uint32_t xc_engine_timers(struct xc_tcp_engine *e, uint64_t now_ns)
 		if (next && t->state != XC_TCP_CLOSED)
 			timer_heap_schedule(e, t, next);
 	}
+	tcp_listen_reap(e);
 	return fired;
 }
 
@@ -383,7 +384,9 @@ void tcp_state_entered(struct xc_tcp_engine *e, struct xc_tcb *t)
 		break;
 	case XC_TCP_CLOSED:
 		tcp_timers_clear(t);
-		if (t->flags & XC_TF_ORPHAN)
+		if (t->listen_id)
+			tcp_listen_child_closed(e, t);   /* never accepted: C frees it */
+		else if (t->flags & XC_TF_ORPHAN)
 			tcb_event(e, t, XC_EV_RELEASE);
 		break;
 	}

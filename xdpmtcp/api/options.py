@@ -347,6 +347,9 @@ def setsockopt(sock, level, optname, value):
     else:
         v = name_value(value)
     opt.set(sock, v)
+    group = getattr(sock, "group", None)
+    if group is not None and group.members and group.members[0] is sock:
+        group.configure(sock.opts)        # a listener's children inherit it
 
 
 # --- effects on a connection -----------------------------------------------------------------
@@ -399,9 +402,27 @@ def apply_keepalive(opts, conn):
     conn.set_keepalive(opts.keepalive)
 
 
+def inherit_options(opts, children, engine):
+    """What apply_before_syn does to a connection, for the ones a listener
+    will make (xdpmtcp.tcp.listener.ChildOptions; C applies them at the SYN)."""
+    t = engine.tunables
+    children.rcvbuf, children.sndbuf = opts.rcvbuf, opts.sndbuf
+    if engine.buffer_memory + opts.rcvbuf + opts.sndbuf > t.buffer_memory_max:
+        children.rcvbuf, children.sndbuf = t.rcvbuf, t.sndbuf   # the default buffers, as before
+    children.rcvbuf_fixed = bool(opts.rcvbuf_locked)
+    children.nodelay = bool(opts.nodelay)
+    children.mss = min(engine.mss, opts.maxseg) if opts.maxseg else engine.mss
+    algo = lib.xc_cc_by_name(opts.congestion.encode())
+    children.cc_algo = algo if algo >= 0 else engine.cc_algo
+    children.keepalive = bool(opts.keepalive)
+    children.keepalive_idle_s = opts.keepidle
+    children.keepalive_intvl_s = opts.keepintvl
+    children.keepalive_cnt = opts.keepcnt
+
+
 def apply_before_syn(opts, conn):
     """Everything that shapes a connection's SYN or SYN-ACK (Engine.connect's
-    setup hook, a listener's child_setup)."""
+    setup hook)."""
     engine = conn.engine
     t = engine.tunables
     if (opts.rcvbuf, opts.sndbuf) != (t.rcvbuf, t.sndbuf):

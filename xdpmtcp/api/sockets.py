@@ -18,7 +18,7 @@ from .._core import ffi, lib
 from ..tcp import Event, TcpState
 from . import constants as C
 from .errors import error
-from .options import SocketOptions, apply_before_syn
+from .options import SocketOptions, apply_before_syn, inherit_options
 
 log = logging.getLogger("xdpmtcp.api")
 TRACE_LEN = 256                       # SO_DEBUG records kept per socket
@@ -150,14 +150,13 @@ class ListenGroup:
     sharing them: one socket, or several with SO_REUSEPORT (then each may
     accept from the one queue)."""
 
-    def __init__(self, ctx, addr, port, backlog, child_setup):
+    def __init__(self, ctx, addr, port, backlog, opts):
         self.ctx = ctx
         self.key = (addr, port)
         self.listeners = []
         try:
             for eng in ctx.engines:
                 lst = eng.listen(port, addr, backlog)
-                lst.child_setup = child_setup
                 lst.watchers.append(self._on_listener)
                 self.listeners.append(lst)
         except BaseException:
@@ -165,13 +164,21 @@ class ListenGroup:
             raise
         self.members = []
         self._next = 0
+        self.configure(opts)
+
+    def configure(self, opts):
+        """The listening socket's options, inherited by every connection
+        from the next SYN on (C builds the children; Linux does the same)."""
+        for lst in self.listeners:
+            inherit_options(opts, lst.children, lst.engine)
+            lst.configure()
 
     def _on_listener(self, lst, bits):
         for sock in self.members:
             sock.wake()
 
     def pending(self):
-        return any(lst.accept_queue for lst in self.listeners)
+        return any(lst.pending() for lst in self.listeners)
 
     def set_backlog(self, backlog):
         for lst in self.listeners:
@@ -182,7 +189,7 @@ class ListenGroup:
         n = len(self.listeners)
         for k in range(n):
             lst = self.listeners[(self._next + k) % n]
-            if lst.accept_queue:
+            if lst.pending():
                 self._next = (self._next + k + 1) % n
                 return lst.accept()
         return None
@@ -329,7 +336,7 @@ class TcpSocket(Descriptor):
         if group is None:
             if self.ctx.port_listening(ip, port):
                 raise error(errno.EADDRINUSE, "%s:%d is already listening" % self.bound)
-            group = ListenGroup(self.ctx, key[0], port, backlog, self._child_setup)
+            group = ListenGroup(self.ctx, key[0], port, backlog, self.opts)
             self.ctx.groups[key] = group
         elif not (self.opts.reuseport and all(m.opts.reuseport for m in group.members)):
             raise error(errno.EADDRINUSE, "%s:%d is already listening (SO_REUSEPORT on both "
@@ -360,14 +367,6 @@ class TcpSocket(Descriptor):
         sock._attach(conn, conn.engine)
         sock.trace("accepted from %s:%d" % conn.remote)
         return sock, conn.remote
-
-    def _child_setup(self, conn):
-        """A new connection of our listener, before its SYN-ACK."""
-        try:
-            apply_before_syn(self.opts, conn)
-        except OSError as e:
-            # ENOBUFS: buffer_memory_max reached; the connection keeps the default buffers
-            log.debug("listener %d: options not applied to %s: %s", self.fd, conn, e)
 
     def _child_options(self):
         opts = copy.copy(self.opts)          # inherited, as in Linux (copy: cheaper than replace)

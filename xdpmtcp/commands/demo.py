@@ -60,7 +60,7 @@ def _serve_until(eng, lst, runner, root, done, timeout=30.0):
     end = time.monotonic() + timeout
     while not done() and time.monotonic() < end:
         eng.poll(0 if runner.ready else 0.005)
-        while lst.accept_queue:
+        while lst.pending():
             runner.add(lst.accept(), HttpApp(root))
         runner.step()
 

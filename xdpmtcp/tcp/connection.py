@@ -12,21 +12,18 @@ from .state import Event, TcpState
 
 # state number -> TcpState without an enum call (the property is read per batch per connection)
 _STATES = {int(s): s for s in TcpState}
-# event bits as plain ints: IntFlag arithmetic costs a Python call per operation
-_EV_STATE_OR_RESET = lib.XC_EV_STATE | lib.XC_EV_RESET | lib.XC_EV_TIMEDOUT
 
 
 class Connection:
-    def __init__(self, engine, tcb, local, remote, listener=None):
+    def __init__(self, engine, tcb, local, remote):
         self.engine = engine
         self.tcb = tcb
         self.id = tcb.id
         self.local = local            # (ip, port)
         self.remote = remote
-        self.listener = listener      # passive opens, until accepted
         self.error = 0                # pending errno (SO_ERROR)
         self.orphan = False           # the application closed it
-        self.active = listener is None
+        self.active = True            # we opened it (Engine.adopt: a listener's)
         self.syn_sent_ns = 0
         self.syn_retransmitted = False
         self.keepalive_idle_s = engine.tunables.keepalive_idle_s
@@ -36,7 +33,6 @@ class Connection:
         self.released = False
         self.final_counters = {}
         self.rcvbuf_autotune = True   # off once SO_RCVBUF is set, as Linux does
-        self.buffer_bytes = 0         # rcvbuf + sndbuf held (Engine.resize_buffers keeps it)
         self.ephemeral_port = True    # local port from the reserved range (else bound by the app)
 
     # -- what the application sees ------------------------------------------------
@@ -217,8 +213,6 @@ class Connection:
             self.error = errno.ETIMEDOUT
         if bits & lib.XC_EV_READABLE and self.rcvbuf_autotune and not self.released:
             self.engine.autotune_rcvbuf(self)
-        if self.listener is not None and bits & _EV_STATE_OR_RESET:
-            self.listener.on_child_change(self)
         if bits & lib.XC_EV_RELEASE:
             self.engine.release(self)
         elif not self.released:
@@ -241,8 +235,6 @@ class Connection:
         self._set_state(TcpState.CLOSED)
         for k in range(lib.XC_T_COUNT):
             self.tcb.timer_due[k] = 0
-        if self.listener is not None:
-            self.listener.on_child_change(self)
         if self.orphan:
             self.engine.release(self)
         else:

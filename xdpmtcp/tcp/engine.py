@@ -8,8 +8,6 @@ per batch and per handshake segment, never per data segment or timer.
 import errno
 import os
 import select
-import socket
-import struct
 import time
 from dataclasses import dataclass
 
@@ -18,35 +16,25 @@ from ..phy import Burst
 from ..tunables import DEFAULTS
 from ..wire import MalformedFrame, TcpFlags, parse_tcp_frame
 from ..wire.seq import seq_add
+from .addr import ip_be, ip_str, port_be, port_str
 from .connection import Connection
 from .listener import Listener
 from .ports import EphemeralPorts
 from .state import Event, TcpState
 
 EVENT_CHUNK = 1024
-
-
-def ip_be(ip):
-    """Dotted quad -> the uint32 C keeps in network order."""
-    return struct.unpack("=I", socket.inet_aton(ip))[0]
-
-
-def port_be(port):
-    return socket.htons(port)
-
-
-def ip_str(v):
-    return socket.inet_ntoa(struct.pack("=I", v))
+_LISTEN_EVENT = lib.XC_LISTEN_EVENT   # on an event's id: a listener's, not a connection's
 
 
 @dataclass
 class EngineStats:
+    """What Python's slow path counts (C counts the rest: c_stats())."""
     slow_segments: int = 0
-    rst_sent: int = 0            # answers to segments for no connection
+    rst_sent: int = 0            # answers to segments for no connection (here; C counts its own)
     malformed: int = 0
     syn_sent_bad_ack: int = 0
-    conn_refused_cap: int = 0    # max_concurrency reached
-    conn_refused_memory: int = 0 # buffer_memory_max reached
+    conn_refused_cap: int = 0    # active opens refused: max_concurrency reached
+    conn_refused_memory: int = 0 # active opens refused: buffer_memory_max reached
     timewait_reused: int = 0
     rcvbuf_grown: int = 0        # autotuning doubled a receive buffer
     rcvbuf_grow_refused: int = 0 # ... or would have, past buffer_memory_max
@@ -64,7 +52,7 @@ class Engine:
         self.steering = steering
         self.mss = mtu - 40
         cfg = ffi.new("struct xc_tcp_config *")
-        cfg.max_tcbs = t.max_concurrency + 1          # one scratch block
+        cfg.max_tcbs = t.max_concurrency
         cfg.delack_us = int(t.delack_ms * 1000)
         cfg.rto_initial_us = int(t.rto_initial_ms * 1000)
         cfg.rto_min_us = int(t.rto_min_ms * 1000)
@@ -81,6 +69,11 @@ class Engine:
         cfg.timewait_ms = int(t.tcp_timewait * 1000) if t.tcp_timewait > 0 else 0
         cfg.fin_wait2_ms = int(t.fin_wait2_timeout * 1000)
         cfg.idle_timeout_ms = int(t.tcp_timeout * 1000) if t.tcp_timeout > 0 else 0
+        cfg.buffer_memory_max = t.buffer_memory_max
+        cfg.syn_backlog = t.syn_backlog
+        cfg.syncookies = 1 if t.syncookies else 0
+        cfg.max_listeners = t.max_listeners
+        ffi.memmove(cfg.local_mac, self.local_mac, 6)
         self.cc_algo = lib.xc_cc_by_name(t.congestion.encode())
         if self.cc_algo < 0:
             raise ValueError("unknown congestion control %r" % t.congestion)
@@ -97,10 +90,8 @@ class Engine:
         self.listeners = {}           # (addr or None, port) -> Listener
         self.ephemeral = EphemeralPorts(*t.ephemeral_ports)
         self.stats = EngineStats()
-        self.buffer_memory = 0
         self.want_flush = False
-        # answers without a connection (cookie SYN-ACKs) are sent from this block
-        self._scratch = lib.xc_tcb_alloc(self.raw, t.rcvbuf, 0)
+        self._listeners_by_id = {}    # C listener id -> Listener
         self._poller = None
         if port.fd >= 0:
             self._poller = select.poll()
@@ -171,8 +162,15 @@ class Engine:
         return {name: getattr(s, name) for name, _ in ffi.typeof("struct xc_tcp_stats").fields}
 
     def tcb_count(self):
-        """Connection blocks in use (the scratch block not counted)."""
-        return lib.xc_engine_tcb_count(self.raw) - 1
+        """Connection blocks in use (unaccepted passive opens included)."""
+        return lib.xc_engine_tcb_count(self.raw)
+
+    @property
+    def buffer_memory(self):
+        """Receive and send buffer capacity of every block (C keeps it exact)."""
+        s = ffi.new("struct xc_tcp_stats *")
+        lib.xc_engine_get_stats(self.raw, s)
+        return s.buffer_bytes
 
     # -- opening ----------------------------------------------------------------------
     def listen(self, port, addr=None, backlog=128):
@@ -181,16 +179,18 @@ class Engine:
             raise OSError(errno.EADDRINUSE, "port %d already listening" % port)
         lst = Listener(self, addr, port, backlog)
         self.listeners[key] = lst
+        self._listeners_by_id[lst.id] = lst
         if self.steering is not None:
             self.steering.listen(port, addr)
         return lst
 
     def unlisten(self, lst):
         self.listeners.pop((lst.addr, lst.port), None)
+        self._listeners_by_id.pop(lst.id, None)
         if self.steering is not None:
             self.steering.unlisten(lst.port, lst.addr)
 
-    def _new_conn(self, local, remote, remote_mac, listener):
+    def _new_conn(self, local, remote, remote_mac):
         t = self.tunables
         if len(self.conns) >= t.max_concurrency:
             self.stats.conn_refused_cap += 1
@@ -202,7 +202,6 @@ class Engine:
         if tcb == ffi.NULL:
             self.stats.conn_refused_memory += 1
             return None
-        self.buffer_memory += t.rcvbuf + t.sndbuf
         tcb.local_addr, tcb.local_port = ip_be(local[0]), port_be(local[1])
         tcb.remote_addr, tcb.remote_port = ip_be(remote[0]), port_be(remote[1])
         ffi.memmove(tcb.local_mac, self.local_mac, 6)
@@ -211,13 +210,26 @@ class Engine:
         tcb.cc_algo = self.cc_algo
         if lib.xc_tcb_bind(self.raw, tcb) < 0:
             lib.xc_tcb_free(self.raw, tcb)
-            self.buffer_memory -= t.rcvbuf + t.sndbuf
             return None
-        conn = Connection(self, tcb, local, remote, listener)
-        conn.buffer_bytes = t.rcvbuf + t.sndbuf
+        return self._track(Connection(self, tcb, local, remote))
+
+    def _track(self, conn):
         self.conns[conn.id] = conn
-        self.by_tuple[local + remote] = conn
+        self.by_tuple[conn.local + conn.remote] = conn
         return conn
+
+    def adopt(self, tcb, children):
+        """A connection C established for a listener, now accepted: Python
+        meets it here for the first time."""
+        conn = Connection(self, tcb, (ip_str(tcb.local_addr), port_str(tcb.local_port)),
+                          (ip_str(tcb.remote_addr), port_str(tcb.remote_port)))
+        conn.active = False
+        conn.ephemeral_port = False
+        conn.rcvbuf_autotune = not children.rcvbuf_fixed
+        conn.keepalive_idle_s = children.keepalive_idle_s
+        conn.keepalive_intvl_s = children.keepalive_intvl_s
+        conn.keepalive_cnt = children.keepalive_cnt
+        return self._track(conn)
 
     def resize_buffers(self, conn, rcvbuf=None, sndbuf=None):
         """Resize a connection's receive and/or send buffer (SO_RCVBUF,
@@ -230,8 +242,7 @@ class Engine:
                        int(tcb.rcv.high_off - tcb.rcv.read_off))
         want_snd = max(tcb.snd.cap if sndbuf is None else int(sndbuf),
                        int(tcb.snd.high_off - tcb.snd.read_off))
-        before = tcb.rcv.cap + tcb.snd.cap
-        grow = want_rcv + want_snd - before
+        grow = want_rcv + want_snd - (tcb.rcv.cap + tcb.snd.cap)
         if grow > 0 and self.buffer_memory + grow > self.tunables.buffer_memory_max:
             raise OSError(errno.ENOBUFS, "buffer_memory_max (%d bytes) reached"
                           % self.tunables.buffer_memory_max)
@@ -239,9 +250,6 @@ class Engine:
             raise OSError(errno.ENOMEM, "cannot resize the receive buffer")
         if want_snd != tcb.snd.cap and lib.xc_tcp_set_sndbuf(self.raw, tcb, want_snd) < 0:
             raise OSError(errno.ENOMEM, "cannot resize the send buffer")
-        after = tcb.rcv.cap + tcb.snd.cap
-        self.buffer_memory += after - before
-        conn.buffer_bytes += after - before
         if tcb.state >= TcpState.ESTABLISHED and grow > 0:
             # a grown buffer is announced at once (a peer facing a zero
             # window would otherwise wait for its persist timer)
@@ -285,11 +293,12 @@ class Engine:
         except OSError:
             self.stats.rcvbuf_grow_refused += 1
 
-    def _offer_options(self, tcb):
+    def offered_options(self):
+        """The XC_TF_* options our SYNs and SYN-ACKs offer."""
         t = self.tunables
-        tcb.flags = ((lib.XC_TF_TS_OK if t.timestamps else 0) |
-                     (lib.XC_TF_SACK_OK if t.sack else 0) |
-                     (lib.XC_TF_WS_OK if t.window_scaling else 0))
+        return ((lib.XC_TF_TS_OK if t.timestamps else 0) |
+                (lib.XC_TF_SACK_OK if t.sack else 0) |
+                (lib.XC_TF_WS_OK if t.window_scaling else 0))
 
     def connect(self, remote, local_addr=None, local_port=None, setup=None):
         """Active open; returns the connection in SYN-SENT (non-blocking).
@@ -311,7 +320,7 @@ class Engine:
             lport = self.ephemeral.take(lambda p: (lip, p, rip, rport) in self.by_tuple)
             if lport is None:
                 raise OSError(errno.EADDRNOTAVAIL, "no free port in the reserved range")
-        conn = self._new_conn((lip, lport), (rip, rport), mac, None)
+        conn = self._new_conn((lip, lport), (rip, rport), mac)
         if conn is None:
             if not local_port:
                 self.ephemeral.release(lport)
@@ -320,7 +329,7 @@ class Engine:
         now = self.now_ns()
         tcb = conn.tcb
         tcb.iss = lib.xc_isn(tcb.local_addr, tcb.remote_addr, tcb.local_port, tcb.remote_port, now)
-        self._offer_options(tcb)
+        tcb.flags = self.offered_options()
         if setup is not None:
             try:
                 setup(conn)
@@ -335,52 +344,6 @@ class Engine:
         conn.syn_sent_ns = now
         lib.xc_tcp_send_ctl(self.raw, tcb, lib.XC_CTL_SYN, now)
         self._drain_events()
-        return conn
-
-    def _conn_answering(self, f, listener):
-        """A new block for the tuple of segment f, seen from our side."""
-        return self._new_conn((f.ip.dst, f.tcp.dst_port), (f.ip.src, f.tcp.src_port), f.eth.src,
-                              listener)
-
-    def passive_open(self, listener, f, now_ns):
-        """A SYN-RCVD connection answering SYN f (SYN-ACK sent)."""
-        conn = self._conn_answering(f, listener)
-        if conn is None:
-            return None
-        tcb = conn.tcb
-        tcb.iss = lib.xc_isn(tcb.local_addr, tcb.remote_addr, tcb.local_port, tcb.remote_port, now_ns)
-        self._offer_options(tcb)
-        if listener.child_setup is not None:
-            listener.child_setup(conn)    # the listening socket's options
-        self._negotiate(tcb, f)
-        tcb.irs = f.tcp.seq
-        tcb.rcv_nxt = seq_add(f.tcp.seq, 1)
-        lib.xc_tcp_init_conn(self.raw, tcb, now_ns)
-        self._scale_for_fixed_buffer(conn)
-        conn._set_state(TcpState.SYN_RCVD)
-        conn.syn_sent_ns = now_ns
-        lib.xc_tcp_send_ctl(self.raw, tcb, lib.XC_CTL_SYNACK, now_ns)
-        return conn
-
-    def cookie_open(self, listener, f, mss, now_ns):
-        """A connection rebuilt from a valid SYN-cookie ACK (no options
-        beyond the MSS survive a cookie)."""
-        conn = self._conn_answering(f, listener)
-        if conn is None:
-            return None
-        tcb = conn.tcb
-        tcb.iss = (f.tcp.ack - 1) & 0xffffffff
-        tcb.irs = (f.tcp.seq - 1) & 0xffffffff
-        tcb.rcv_nxt = f.tcp.seq
-        tcb.flags = 0
-        tcb.peer_mss = mss
-        if listener.child_setup is not None:
-            listener.child_setup(conn)
-        lib.xc_tcp_init_conn(self.raw, tcb, now_ns)
-        tcb.rcv_wscale = 0
-        # the window the stateless SYN-ACK offered (unscaled, as in any SYN)
-        tcb.rcv_adv = (tcb.rcv_nxt + min(self.tunables.rcvbuf, 65535)) & 0xffffffff
-        self._establish(conn, f, now_ns, rtt_ns=0)
         return conn
 
     def _negotiate(self, tcb, f):
@@ -398,24 +361,10 @@ class Engine:
         tcb.flags = (tcb.flags & ~(lib.XC_TF_TS_OK | lib.XC_TF_SACK_OK | lib.XC_TF_WS_OK)) | keep
         tcb.peer_mss = o.mss or 536
 
-    def _establish(self, conn, f, now_ns, rtt_ns):
-        """Move a handshaking connection to ESTABLISHED on segment f, which
-        acknowledged our SYN."""
-        tcb = conn.tcb
-        tcb.snd_una = f.tcp.ack
-        if ((tcb.snd_nxt - tcb.snd_una) & 0xffffffff) > 0x7fffffff:
-            tcb.snd_nxt = f.tcp.ack
-        tcb.snd_max = tcb.snd_nxt
-        syn = f.tcp.flags & TcpFlags.SYN
-        # the window in a SYN-ACK is never scaled (RFC 7323 §2.2)
-        tcb.snd_wnd = f.tcp.window if syn else f.tcp.window << tcb.snd_wscale
-        tcb.max_snd_wnd = tcb.snd_wnd
-        tcb.snd_wl1 = f.tcp.seq
-        tcb.snd_wl2 = f.tcp.ack
-        lib.xc_tcp_init_established(self.raw, tcb, now_ns)
-        if rtt_ns > 0:
-            lib.xc_tcp_rtt_sample(self.raw, tcb, max(1, rtt_ns // 1000))
-        conn._set_state(TcpState.ESTABLISHED)
+    def _establish(self, conn, data, now_ns, rtt_ns):
+        """Move a handshaking connection to ESTABLISHED on the segment
+        (frame bytes) that acknowledged our SYN."""
+        lib.xc_tcp_establish(self.raw, conn.tcb, data, len(data), max(0, rtt_ns) // 1000, now_ns)
         if conn.orphan:
             conn.shutdown_write()
 
@@ -463,7 +412,13 @@ class Engine:
         while True:
             n = lib.xc_engine_events(self.raw, self._ev_ids, self._ev_bits, EVENT_CHUNK)
             for k in range(n):
-                conn = self.conns.get(self._ev_ids[k])
+                cid = self._ev_ids[k]
+                if cid & _LISTEN_EVENT:
+                    lst = self._listeners_by_id.get(cid & ~_LISTEN_EVENT)
+                    if lst is not None:
+                        lst.on_events(self._ev_bits[k])
+                    continue
+                conn = self.conns.get(cid)          # None: a listener's child, C's alone
                 if conn is not None:
                     conn.on_events(self._ev_bits[k])      # a plain int: cheaper than Event()
             if n < EVENT_CHUNK:
@@ -471,56 +426,46 @@ class Engine:
 
     # -- slow path ---------------------------------------------------------------------------
     def _slow_path(self, data, now):
+        """A segment C left to Python: for an active open (SYN-SENT, or
+        SYN-RECEIVED after a simultaneous open), a closed block, or a SYN
+        that may reuse a TIME-WAIT tuple.  Passive opens and segments of no
+        connection never come here."""
         self.stats.slow_segments += 1
         try:
             f = parse_tcp_frame(data)
         except MalformedFrame:
             self.stats.malformed += 1
             return
-        key = (f.ip.dst, f.tcp.dst_port, f.ip.src, f.tcp.src_port)
-        conn = self.by_tuple.get(key)
+        conn = self.by_tuple.get((f.ip.dst, f.tcp.dst_port, f.ip.src, f.tcp.src_port))
         flags = f.tcp.flags
-        if conn is not None:
-            st = conn.state
-            if st == TcpState.SYN_SENT:
-                return self._in_syn_sent(conn, f, data, now)
-            if st == TcpState.SYN_RCVD:
-                return self._in_syn_rcvd(conn, f, data, now)
-            if st == TcpState.TIME_WAIT and flags & TcpFlags.SYN and not flags & TcpFlags.ACK:
-                # RFC 9293 §3.10.7.4 / RFC 6191: a new SYN beyond the old
-                # sequence space may reopen the tuple
-                if ((f.tcp.seq - conn.tcb.rcv_nxt) & 0xffffffff) < 0x80000000 and \
-                        self._listener_for(f) is not None:
-                    self.stats.timewait_reused += 1
-                    self.release(conn)
-                    conn = None
-                else:
-                    return
-            elif st == TcpState.CLOSED:
-                if not flags & TcpFlags.RST:
-                    self._reset(data)
-                return
-            else:
-                # synchronized since C saw the frame (its handshake ended
-                # earlier in this batch): C's input takes it now
-                lib.xc_tcp_input(self.raw, conn.tcb, data, len(data), now)
-                return
-        lst = self._listener_for(f)
-        if lst is not None and not lst.closed:
-            if flags & TcpFlags.SYN and not flags & (TcpFlags.ACK | TcpFlags.RST | TcpFlags.FIN):
-                return lst.on_syn(f, now)
-            if flags & TcpFlags.ACK and not flags & TcpFlags.RST:
-                conn = lst.on_bare_ack(f, now)
-                if conn is not None:
-                    if f.tcp.payload or flags & TcpFlags.FIN:
-                        lib.xc_tcp_input(self.raw, conn.tcb, data, len(data), now)
-                    return
-        if not flags & TcpFlags.RST:
-            self._reset(data)
+        if conn is None:                  # released earlier in this batch: a listener's, or none
+            lib.xc_listen_input(self.raw, data, len(data), now)
+            return
+        st = conn.state
+        if st == TcpState.SYN_SENT:
+            return self._in_syn_sent(conn, f, data, now)
+        if st == TcpState.SYN_RCVD:
+            return self._in_syn_rcvd(conn, f, data, now)
+        if st == TcpState.TIME_WAIT and flags & TcpFlags.SYN and not flags & TcpFlags.ACK:
+            # RFC 9293 §3.10.7.4 / RFC 6191: a new SYN beyond the old
+            # sequence space may reopen the tuple for a listener
+            if ((f.tcp.seq - conn.tcb.rcv_nxt) & 0xffffffff) < 0x80000000 and \
+                    self._listener_for(f) is not None:
+                self.stats.timewait_reused += 1
+                self.release(conn)
+                lib.xc_listen_input(self.raw, data, len(data), now)
+            return
+        if st == TcpState.CLOSED:
+            if not flags & TcpFlags.RST:
+                self._reset(data)
+            return
+        # synchronized since C saw the frame (its handshake ended earlier
+        # in this batch): C's input takes it now
+        lib.xc_tcp_input(self.raw, conn.tcb, data, len(data), now)
 
     def _listener_for(self, f):
-        return self.listeners.get((f.ip.dst, f.tcp.dst_port)) or \
-            self.listeners.get((None, f.tcp.dst_port))
+        lst = self.listeners.get((f.ip.dst, f.tcp.dst_port)) or self.listeners.get((None, f.tcp.dst_port))
+        return None if lst is None or lst.closed else lst
 
     def _reset(self, data):
         self.stats.rst_sent += 1
@@ -549,7 +494,7 @@ class Engine:
         tcb.rcv_adv = tcb.rcv_nxt
         if flags & TcpFlags.ACK:
             rtt = 0 if tcb.c.retrans_segs else now - conn.syn_sent_ns
-            self._establish(conn, f, now, rtt)
+            self._establish(conn, data, now, rtt)
             lib.xc_tcp_send_ctl(self.raw, tcb, lib.XC_CTL_ACK, now)
             conn.notify(Event.WRITABLE)
         else:
@@ -558,25 +503,21 @@ class Engine:
             lib.xc_tcp_send_ctl(self.raw, tcb, lib.XC_CTL_SYNACK, now)
 
     def _in_syn_rcvd(self, conn, f, data, now):
-        """RFC 9293 §3.10.7.4 for SYN-RECEIVED."""
+        """RFC 9293 §3.10.7.4 for SYN-RECEIVED after a simultaneous open."""
         tcb = conn.tcb
         flags = f.tcp.flags
         in_window = ((f.tcp.seq - tcb.rcv_nxt) & 0xffffffff) < max(1, tcb.rcv.cap)
         if flags & TcpFlags.RST:
             if in_window:
-                if conn.listener is not None:
-                    conn.orphan = True
                 conn.fail(errno.ECONNREFUSED)
             return
         if flags & TcpFlags.SYN:
             if f.tcp.seq == tcb.irs and not flags & TcpFlags.ACK:
-                if conn.listener is not None:
-                    conn.listener.stats.syn_retransmits_seen += 1
                 lib.xc_tcp_send_ctl(self.raw, tcb, lib.XC_CTL_SYNACK, now)
             elif flags & TcpFlags.ACK and f.tcp.ack == tcb.snd_nxt:
-                # the peer's SYN-ACK in a simultaneous open
+                # the peer's SYN-ACK crossing ours
                 tcb.rcv_adv = tcb.rcv_nxt
-                self._establish(conn, f, now, 0)
+                self._establish(conn, data, now, 0)
                 lib.xc_tcp_send_ctl(self.raw, tcb, lib.XC_CTL_ACK, now)
                 conn.notify(Event.WRITABLE)
             return
@@ -590,12 +531,8 @@ class Engine:
         o = f.tcp.options
         if tcb.flags & lib.XC_TF_TS_OK and o.timestamp is not None:
             tcb.ts_recent = o.timestamp[0]
-        rtt = 0 if tcb.c.retrans_segs else now - conn.syn_sent_ns
-        self._establish(conn, f, now, rtt)
-        if conn.listener is not None:
-            conn.listener.on_child_change(conn)
-        else:
-            conn.notify(Event.WRITABLE)
+        self._establish(conn, data, now, 0)
+        conn.notify(Event.WRITABLE)
         if f.tcp.payload or flags & TcpFlags.FIN:
             lib.xc_tcp_input(self.raw, tcb, data, len(data), now)
 
@@ -608,23 +545,11 @@ class Engine:
         conn.released = True
         self.conns.pop(conn.id, None)
         self.by_tuple.pop(conn.local + conn.remote, None)
-        if conn.listener is not None:
-            conn.listener.forget(conn)
         if conn.active:
             if self.steering is not None:
                 self.steering.release_flow(conn.local, conn.remote)
             if conn.ephemeral_port:
                 self.ephemeral.release(conn.local[1])
-        self.buffer_memory -= conn.buffer_bytes   # what it holds, resized or not
         lib.xc_tcb_free(self.raw, conn.tcb)
         conn.tcb = None
         conn.notify(Event.STATE)
-
-    def scratch_for(self, f):
-        """The scratch block addressed as a reply to f (stateless answers)."""
-        t = self._scratch
-        t.local_addr, t.local_port = ip_be(f.ip.dst), port_be(f.tcp.dst_port)
-        t.remote_addr, t.remote_port = ip_be(f.ip.src), port_be(f.tcp.src_port)
-        ffi.memmove(t.local_mac, self.local_mac, 6)
-        ffi.memmove(t.remote_mac, f.eth.src, 6)
-        return t

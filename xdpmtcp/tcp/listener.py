@@ -1,21 +1,19 @@
-"""Passive open: a listening endpoint with its SYN queue (half-open
-connections, capped; SYN cookies beyond the cap) and its accept queue
-(established, not yet accepted; capped by the backlog, SYNs dropped when
-full, as Linux does)."""
+"""Passive open, as Python sees it: a handle on one of the C engine's
+listeners.  C keeps the SYN queue (half-open connections, capped; SYN
+cookies beyond the cap), the accept queue (established, not yet accepted;
+capped by the backlog, SYNs dropped when full, as Linux does) and every
+handshake; Python meets a connection once, when it is accepted."""
 import errno
-from collections import deque
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 
-from .._core import lib
-from ..wire import TcpFlags
+from .._core import ffi, lib
+from .addr import ip_be, port_be
 from .state import Event, TcpState
-
-# MSS values a SYN cookie can carry (2 bits), as Linux's msstab does.
-COOKIE_MSS = (536, 1300, 1440, 1460)
 
 
 @dataclass
 class ListenerStats:
+    """struct xc_listen_stats, read from C."""
     syns: int = 0
     synacks: int = 0
     syn_retransmits_seen: int = 0
@@ -27,6 +25,44 @@ class ListenerStats:
     refused_no_memory: int = 0   # SYN dropped: connection or buffer cap reached
     established: int = 0
     half_open_failed: int = 0    # SYN-RCVD ended by RST or timeout
+    probes_dropped: int = 0      # FIN/NULL/Xmas and other no-ACK segments
+    aborted_unaccepted: int = 0  # established, then reset or timed out before accept
+
+
+_STAT_NAMES = [f.name for f in fields(ListenerStats)]
+
+
+class ChildOptions:
+    """What a listener's new connections inherit (the listening socket's
+    options): struct xc_listen_conf, built from Python values."""
+
+    def __init__(self, engine, backlog):
+        t = engine.tunables
+        self.backlog = max(1, int(backlog))
+        self.rcvbuf, self.sndbuf = t.rcvbuf, t.sndbuf
+        self.rcvbuf_fixed = False
+        self.nodelay = False
+        self.mss = engine.mss
+        self.cc_algo = engine.cc_algo
+        self.keepalive = False
+        self.keepalive_idle_s = t.keepalive_idle_s
+        self.keepalive_intvl_s = t.keepalive_intvl_s
+        self.keepalive_cnt = t.keepalive_cnt
+        self.offered = engine.offered_options()
+
+    def to_c(self):
+        c = ffi.new("struct xc_listen_conf *")
+        c.backlog = self.backlog
+        c.rcvbuf, c.sndbuf = self.rcvbuf, self.sndbuf
+        c.rcvbuf_fixed = 1 if self.rcvbuf_fixed else 0
+        c.flags = (self.offered | (lib.XC_TF_NODELAY if self.nodelay else 0) |
+                   (lib.XC_TF_KEEPALIVE if self.keepalive else 0))
+        c.rcv_mss = self.mss
+        c.cc_algo = self.cc_algo
+        c.keepalive_idle_ms = max(1, int(self.keepalive_idle_s * 1000))
+        c.keepalive_intvl_ms = max(1, int(self.keepalive_intvl_s * 1000))
+        c.keepalive_cnt = self.keepalive_cnt
+        return c
 
 
 class Listener:
@@ -34,15 +70,14 @@ class Listener:
         self.engine = engine
         self.addr = addr              # None = every local address
         self.port = port
-        self.backlog = max(1, int(backlog))
-        self.syn_queue = {}           # id -> Connection in SYN-RCVD
-        self.accept_queue = deque()
-        self.stats = ListenerStats()
+        self.children = ChildOptions(engine, backlog)
+        self.id = lib.xc_listen_open(engine.raw, ip_be(addr) if addr else 0, port_be(port),
+                                     self.children.to_c())
+        if self.id < 0:
+            raise OSError(errno.EADDRINUSE, "port %d already listening (or too many listeners)" % port)
         self.watchers = []
         self.closed = False
-        # child_setup(conn): runs on each new connection before its SYN-ACK
-        # (the listening socket's options: buffers, MSS, Nagle, cc)
-        self.child_setup = None
+        self._final_stats = None
 
     def __repr__(self):
         return "<Listener %s:%d backlog %d>" % (self.addr or "*", self.port, self.backlog)
@@ -51,113 +86,55 @@ class Listener:
     def state(self):
         return TcpState.CLOSED if self.closed else TcpState.LISTEN
 
+    @property
+    def backlog(self):
+        return self.children.backlog
+
+    @backlog.setter
+    def backlog(self, value):
+        self.children.backlog = max(1, int(value))
+        self.configure()
+
+    def configure(self):
+        """Push self.children to C: connections from the next SYN on get it."""
+        if not self.closed:
+            lib.xc_listen_configure(self.engine.raw, self.id, self.children.to_c())
+
+    @property
+    def stats(self):
+        if self.closed:
+            return self._final_stats
+        s = ffi.new("struct xc_listen_stats *")
+        lib.xc_listen_get_stats(self.engine.raw, self.id, s)
+        return ListenerStats(*(getattr(s, n) for n in _STAT_NAMES))
+
     # -- application side ----------------------------------------------------------
+    def pending(self):
+        """Established connections waiting for accept."""
+        return 0 if self.closed else lib.xc_listen_pending(self.engine.raw, self.id)
+
     def accept(self):
         """The next established connection; BlockingIOError when none."""
         if self.closed:
             raise OSError(errno.EINVAL, "listener closed")
-        if not self.accept_queue:
+        tcb = lib.xc_listen_accept(self.engine.raw, self.id)
+        if tcb == ffi.NULL:
             raise BlockingIOError(errno.EAGAIN, "no connection to accept")
-        conn = self.accept_queue.popleft()
-        conn.listener = None
-        return conn
+        return self.engine.adopt(tcb, self.children)
 
     def close(self):
         """Stop listening; connections not yet accepted are reset."""
         if self.closed:
             return
+        self._final_stats = self.stats
+        lib.xc_listen_close(self.engine.raw, self.id, self.engine.now_ns())
         self.closed = True
-        for conn in list(self.syn_queue.values()) + list(self.accept_queue):
-            conn.listener = None
-            conn.abort()
-        self.syn_queue.clear()
-        self.accept_queue.clear()
         self.engine.unlisten(self)
 
     def notify(self, bits):
         for w in list(self.watchers):
             w(self, bits)
 
-    # -- slow path ---------------------------------------------------------------------
-    def on_syn(self, f, now_ns):
-        """A SYN for this listener and no connection of that tuple yet."""
-        self.stats.syns += 1
-        if len(self.accept_queue) >= self.backlog:
-            self.stats.accept_overflow += 1
-            return
-        if len(self.syn_queue) >= self.engine.tunables.syn_backlog:
-            self.stats.syn_queue_overflow += 1
-            if self.engine.tunables.syncookies:
-                self._send_cookie(f, now_ns)
-            return
-        conn = self.engine.passive_open(self, f, now_ns)
-        if conn is None:
-            self.stats.refused_no_memory += 1
-            return
-        self.syn_queue[conn.id] = conn
-        self.stats.synacks += 1
-
-    def _send_cookie(self, f, now_ns):
-        opts = f.tcp.options
-        peer_mss = opts.mss or 536
-        index = max(i for i, m in enumerate(COOKIE_MSS) if m <= peer_mss or i == 0)
-        eng = self.engine
-        t = eng.scratch_for(f)
-        t.iss = lib.xc_syncookie_make(t.local_addr, t.remote_addr, t.local_port, t.remote_port,
-                                      f.tcp.seq, index, now_ns)
-        t.irs = f.tcp.seq
-        t.rcv_nxt = (f.tcp.seq + 1) & 0xffffffff
-        t.rcv_mss = min(eng.mss, COOKIE_MSS[index])
-        t.flags = 0                   # no state: no options a cookie cannot remember
-        lib.xc_tcp_init_conn(eng.raw, t, now_ns)
-        lib.xc_tcp_send_ctl(eng.raw, t, lib.XC_CTL_SYNACK, now_ns)
-        t.timer_due[lib.XC_T_RTO] = 0
-        self.stats.cookies_sent += 1
-
-    def on_bare_ack(self, f, now_ns):
-        """An ACK for a tuple we do not know: maybe the end of a cookie
-        handshake.  Returns the new connection, or None."""
-        if not self.engine.tunables.syncookies or f.tcp.flags & (TcpFlags.SYN | TcpFlags.RST):
-            return None
-        eng = self.engine
-        t = eng.scratch_for(f)
-        peer_isn = (f.tcp.seq - 1) & 0xffffffff
-        index = lib.xc_syncookie_check(t.local_addr, t.remote_addr, t.local_port, t.remote_port,
-                                       peer_isn, (f.tcp.ack - 1) & 0xffffffff, now_ns)
-        if index < 0:
-            self.stats.cookies_rejected += 1
-            return None
-        if len(self.accept_queue) >= self.backlog:
-            self.stats.accept_overflow += 1
-            return None
-        conn = eng.cookie_open(self, f, COOKIE_MSS[index], now_ns)
-        if conn is None:
-            self.stats.refused_no_memory += 1
-            return None
-        self.stats.cookies_accepted += 1
-        self._established(conn)
-        return conn
-
-    def on_child_change(self, conn):
-        """A connection of ours changed state before being accepted."""
-        if conn.id in self.syn_queue and conn.state != TcpState.SYN_RCVD:
-            del self.syn_queue[conn.id]
-            if conn.state.synchronized:
-                self._established(conn)
-                return
-            self.stats.half_open_failed += 1
-            if conn in self.accept_queue:
-                self.accept_queue.remove(conn)
-
-    def _established(self, conn):
-        self.stats.established += 1
-        self.accept_queue.append(conn)
+    def on_events(self, bits):
+        """C queued new connections for accept."""
         self.notify(Event.READABLE)
-
-    def forget(self, conn):
-        """The engine released conn."""
-        self.syn_queue.pop(conn.id, None)
-        try:
-            self.accept_queue.remove(conn)
-        except ValueError:
-            pass

@@ -1,0 +1,20 @@
+"""Addresses as the C core keeps them: network byte order in host ints."""
+import socket
+import struct
+
+
+def ip_be(ip):
+    """Dotted quad -> the uint32 C keeps in network order."""
+    return struct.unpack("=I", socket.inet_aton(ip))[0]
+
+
+def port_be(port):
+    return socket.htons(port)
+
+
+def ip_str(v):
+    return socket.inet_ntoa(struct.pack("=I", v))
+
+
+def port_str(v):
+    return socket.ntohs(v)
