@@ -151,6 +151,18 @@ TUNABLE_BOUNDS = {
 CHOICES = {"xdp_mode": ("auto", "native", "skb")}
 
 
+def port_range(text):
+    """(FIRST, LAST) from "FIRST-LAST", both TCP ports, FIRST <= LAST."""
+    first, sep, last = text.partition("-")
+    try:
+        ports = (_int(first, 1, 65535), _int(last, 1, 65535)) if sep else ()
+    except ValueError:
+        ports = ()
+    if not ports or ports[0] > ports[1]:
+        raise ValueError("want FIRST-LAST, two ports (1-65535) with FIRST <= LAST")
+    return ports
+
+
 def _within(name, value, default):
     low, high = TUNABLE_BOUNDS.get(name, default)
     if value < low or (high is not None and value > high):
@@ -174,12 +186,8 @@ def tunable_value(name, text):
         if low not in ("1", "0", "true", "false", "yes", "no", "on", "off"):
             raise ValueError("want yes/no")
         return low in ("1", "true", "yes", "on")
-    if typ is tuple:                             # ephemeral_ports: FIRST-LAST
-        first, sep, last = text.partition("-")
-        ports = (_int(first, 1, 65535), _int(last, 1, 65535)) if sep else ()
-        if not ports or ports[0] > ports[1]:
-            raise ValueError("want FIRST-LAST, two ports with FIRST <= LAST")
-        return ports
+    if typ is tuple:                             # ephemeral_ports
+        return port_range(text)
     if typ is int:
         try:
             value = int(text, 0)
