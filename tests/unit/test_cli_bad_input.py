@@ -10,6 +10,7 @@ import pytest
 
 from pcapgen import pcap_file
 from xdpmtcp.api.config import ConfigError, load_config
+from xdpmtcp.cli import build_parser
 from xdpmtcp.lab.exampleproc import ROOT, example_argv, example_env
 from xdpmtcp.mtcp_api import mtcp_destroy, mtcp_init
 
@@ -127,6 +128,8 @@ BAD_ARGUMENTS = [
     (CONNECT + ["port"], "'port'"),
     (["connect", "-i", "eth0", "0.0.0.0", "80"], "'0.0.0.0'"),
     (["connect", "-i", "eth0", "example", "80"], "'example'"),
+    (CONNECT + ["80", "--send", "GET \\x"], "GET"),
+    (CONNECT + ["80", "--send", "\\u20ac"], "u20ac"),
     (CONNECT + ["80", "--send-bytes", "-1"], "'-1'"),
     (CONNECT + ["80", "--timeout", "0"], "'0'"),
     (CONNECT + ["80", "-o", "/nonexistent-xm/page"], "'/nonexistent-xm/page'"),
@@ -201,3 +204,19 @@ def test_example_bad_argument_is_a_one_line_usage_error(tmp_path, empty_pcap, na
     args = [str(empty_pcap) if a == "x.pcap" else a for a in args]
     line = assert_one_line_error(example(name, *args), bad)
     assert line.startswith("%s: error: " % name)
+
+
+# --- good values still parse, to the types the commands use -------------------------
+
+def test_good_values_parse_to_their_types(tmp_path):
+    parse = build_parser().parse_args
+    a = parse(SERVE + ["--root", str(tmp_path), "--bytes", "0", "--count", "3", "--duration", "0.5",
+                       "--backlog", "1", "--pcap", str(tmp_path / "s.pcap")])
+    assert (a.port, a.root, a.bytes, a.count, a.duration, a.backlog) == (80, str(tmp_path), 0, 3, 0.5, 1)
+    a = parse(["connect", "-i", "eth0", "198.18.0.2", "65535", "--send", r"GET /\r\n\x00é",
+               "--timeout", "1.5", "-o", "-"])
+    assert (a.host, a.port, a.send, a.timeout, a.output) == (
+        "198.18.0.2", 65535, b"GET /\r\n\x00\xc3\xa9", 1.5, "-")
+    a = parse(MONITOR + ["--buf", "256k", "--mem-max", "1g", "--max-flows", "1", "--idle-timeout", "60",
+                         "--streams", str(tmp_path / "new")])
+    assert (a.buf, a.mem_max, a.max_flows, a.idle_timeout) == (256 << 10, 1 << 30, 1, 60.0)

@@ -22,6 +22,16 @@ by default); the next hop's MAC from the kernel's neighbour table.
 """
 
 
+def escaped_text(text):
+    """--send TEXT as the bytes to send: backslash escapes (\\r, \\n, \\xHH)
+    resolved, other characters as their UTF-8 bytes."""
+    try:
+        return text.encode().decode("unicode_escape").encode("latin-1")
+    except UnicodeError as e:       # a truncated escape, or one above \xff
+        raise argparse.ArgumentTypeError("must be text with \\r \\n \\xHH escapes, got %r (%s)"
+                                         % (text, e.reason)) from None
+
+
 def add_parser(sub):
     p = sub.add_parser("connect", help="open a TCP connection from the stack (nc-like)",
                        description=__doc__, epilog=EPILOG,
@@ -29,7 +39,7 @@ def add_parser(sub):
     add_iface_flags(p)
     p.add_argument("host", type=ipv4_host, help="IPv4 address of the server")
     p.add_argument("port", type=port)
-    p.add_argument("--send", default="", help="send this text first (\\r\\n escapes allowed)")
+    p.add_argument("--send", type=escaped_text, default="", help="send this text first (\\r\\n escapes allowed)")
     p.add_argument("--send-bytes", type=non_negative_int, default=0, help="send this many pattern bytes")
     p.add_argument("--seed", type=int, default=1)
     p.add_argument("-o", "--output", type=output_file, help="write what the server sends to this file ('-': stdout)")
@@ -42,12 +52,11 @@ def run(args):
     out = console()
     stop = StopFlag()
     keep = bytearray() if args.output else None
-    payload = args.send.encode().decode("unicode_escape").encode("latin-1")
     try:
         with netns_context(args.netns), engine_on(args) as (nif, eng):
             start = time.monotonic()
             conn = eng.connect((args.host, args.port))
-            app = ClientApp(payload, args.send_bytes, args.seed, keep)
+            app = ClientApp(args.send, args.send_bytes, args.seed, keep)
             runner = ConnectionRunner(eng)
             runner.add(conn, app)
             ok = runner.run(lambda: app.done or stop, timeout=args.timeout)
