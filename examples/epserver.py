@@ -240,14 +240,16 @@ class Server:
 def parse_args(argv=None):
     p = OneLineErrorParser(prog="epserver.py", description=__doc__, epilog=EPILOG,
                            formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("-p", dest="root", metavar="ROOT", type=existing_dir, required=True, help="directory of the files to serve")
+    p.add_argument("-p", dest="root", metavar="ROOT", type=existing_dir, required=True,
+                   help="directory of the files to serve")
     p.add_argument("-f", dest="conf", metavar="CONF", required=True,
                    help="mtcp.conf-style configuration (the interface is its 'port' line)")
     p.add_argument("-N", dest="cores", metavar="CORES", type=non_negative_int, default=0,
                    help="cores (contexts) to run; default: num_cores of CONF")
     p.add_argument("--port", type=port, default=80, help="TCP port to listen on (default 80)")
     p.add_argument("--backlog", type=positive_int, default=4096, help="listen backlog (default 4096)")
-    p.add_argument("--netns", metavar="NS", type=netns_name, help="run inside network namespace NS (a lab's stack side)")
+    p.add_argument("--netns", metavar="NS", type=netns_name,
+                   help="run inside network namespace NS (a lab's stack side)")
     return p.parse_args(argv)
 
 

@@ -239,7 +239,8 @@ def parse_args(argv=None):
     p.add_argument("-f", dest="conf", metavar="CONF", required=True, help="mtcp.conf-style configuration")
     p.add_argument("-k", "--keep-alive", action="store_true",
                    help="reuse each connection for the next request (HTTP/1.1 keep-alive)")
-    p.add_argument("--timeout", type=positive_seconds, default=10.0, help="seconds one request may take (default 10)")
+    p.add_argument("--timeout", type=positive_seconds, default=10.0,
+                   help="seconds one request may take (default 10)")
     p.add_argument("--netns", metavar="NS", type=netns_name, help="run inside network namespace NS")
     p.add_argument("--json", action="store_true", help="print the result as one JSON line")
     args = p.parse_args(argv)

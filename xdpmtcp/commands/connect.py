@@ -39,10 +39,12 @@ def add_parser(sub):
     add_iface_flags(p)
     p.add_argument("host", type=ipv4_host, help="IPv4 address of the server")
     p.add_argument("port", type=port)
-    p.add_argument("--send", type=escaped_text, default="", help="send this text first (\\r\\n escapes allowed)")
+    p.add_argument("--send", type=escaped_text, default="",
+                   help="send this text first (\\r\\n escapes allowed)")
     p.add_argument("--send-bytes", type=non_negative_int, default=0, help="send this many pattern bytes")
     p.add_argument("--seed", type=int, default=1)
-    p.add_argument("-o", "--output", type=output_file, help="write what the server sends to this file ('-': stdout)")
+    p.add_argument("-o", "--output", type=output_file,
+                   help="write what the server sends to this file ('-': stdout)")
     p.add_argument("--timeout", type=positive_seconds, default=60.0, help="give up after this many seconds")
     add_tcp_flags(p)
     p.set_defaults(func=run)

@@ -27,7 +27,8 @@ def add_parser(sub):
                        formatter_class=__import__("argparse").RawDescriptionHelpFormatter)
     add_iface_flags(p)
     p.add_argument("-p", "--port", type=port, required=True, help="TCP port to own")
-    p.add_argument("--duration", type=positive_seconds, help="stop after this many seconds (default: until Ctrl-C)")
+    p.add_argument("--duration", type=positive_seconds,
+                   help="stop after this many seconds (default: until Ctrl-C)")
     p.add_argument("-q", "--quiet", action="store_true", help="do not print each segment")
     p.set_defaults(func=run)
 
