@@ -1,7 +1,8 @@
 """Bad input to the command line, the examples and mtcp.conf: each is
-refused before anything opens, in one line on stderr naming the bad value,
-with no traceback (issue 10, "Bad input").  The commands run as users run
-them, in a child process; none of these needs privileges."""
+refused in one line on stderr naming the bad value, with no traceback
+(issue 10, "Bad input"); bad arguments before anything opens.  The
+commands run as users run them, in a child process; none of these needs
+privileges."""
 import os
 import subprocess
 import sys
@@ -9,7 +10,7 @@ import sys
 import pytest
 
 from pcapgen import pcap_file
-from xdpmtcp.api.config import ConfigError, load_config
+from xdpmtcp.api.config import ConfigError, load_config, parse_config
 from xdpmtcp.cli import build_parser
 from xdpmtcp.lab.exampleproc import ROOT, example_argv, example_env
 from xdpmtcp.mtcp_api import mtcp_destroy, mtcp_init
@@ -66,6 +67,14 @@ def test_mtcp_init_refuses_a_file_that_is_not_text(tmp_path, data, line, words):
         mtcp_destroy()
     assert e.value.lineno == line and words in str(e.value)
     assert "%s:%d: " % (path, line) in str(e.value)
+
+
+@pytest.mark.parametrize("line", ["ttl = 0", "rcvbuf_max = -1", "delack_ms = inf",
+                                  "ephemeral_ports = 62000", "xdp_mode = fast"])
+def test_config_tunables_are_checked_like_tcp_flags(line):
+    with pytest.raises(ConfigError) as e:
+        parse_config("port = eth0\n%s\n" % line, "my.conf")
+    assert e.value.lineno == 2 and line in str(e.value)
 
 
 def test_a_text_config_still_loads(tmp_path):
