@@ -12,6 +12,7 @@ from _example import StopFlag, in_netns, note
 import xdpmtcp
 from xdpmtcp.api import load_config
 from xdpmtcp.api.constants import SO_REUSEADDR, SOL_SOCKET
+from xdpmtcp.commands.common import OneLineErrorParser, netns_name, port
 from xdpmtcp.mtcp_api import MTCP_EPOLLERR, MTCP_EPOLLHUP, MTCP_EPOLLIN, MTCP_EPOLLOUT
 
 PROG = "echo"
@@ -103,11 +104,11 @@ class Echo:
 
 
 def main(argv=None):
-    p = argparse.ArgumentParser(prog="echo.py", description=__doc__, epilog=EPILOG,
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = OneLineErrorParser(prog="echo.py", description=__doc__, epilog=EPILOG,
+                           formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("-f", dest="conf", metavar="CONF", required=True, help="mtcp.conf-style configuration")
-    p.add_argument("--port", type=int, default=7, help="TCP port (default 7, the echo port)")
-    p.add_argument("--netns", metavar="NS", help="run inside network namespace NS")
+    p.add_argument("--port", type=port, default=7, help="TCP port (default 7, the echo port)")
+    p.add_argument("--netns", metavar="NS", type=netns_name, help="run inside network namespace NS")
     args = p.parse_args(argv)
     stop = StopFlag()
     try:

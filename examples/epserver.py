@@ -16,6 +16,8 @@ import time
 
 from _example import StopFlag, create_contexts, in_netns, note, run_per_context
 
+from xdpmtcp.commands.common import (OneLineErrorParser, existing_dir, netns_name, non_negative_int,
+                                     port, positive_int)
 from xdpmtcp.mtcp_api import (AF_INET, MTCP_EPOLL_CTL_ADD, MTCP_EPOLL_CTL_MOD, MTCP_EPOLLERR,
                               MTCP_EPOLLHUP, MTCP_EPOLLIN, MTCP_EPOLLOUT, SO_REUSEADDR, SOCK_STREAM,
                               SOL_SOCKET, mtcp_accept, mtcp_bind, mtcp_close, mtcp_destroy,
@@ -236,20 +238,19 @@ class Server:
 
 
 def parse_args(argv=None):
-    p = argparse.ArgumentParser(prog="epserver.py", description=__doc__, epilog=EPILOG,
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("-p", dest="root", metavar="ROOT", required=True, help="directory of the files to serve")
+    p = OneLineErrorParser(prog="epserver.py", description=__doc__, epilog=EPILOG,
+                           formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("-p", dest="root", metavar="ROOT", type=existing_dir, required=True,
+                   help="directory of the files to serve")
     p.add_argument("-f", dest="conf", metavar="CONF", required=True,
                    help="mtcp.conf-style configuration (the interface is its 'port' line)")
-    p.add_argument("-N", dest="cores", metavar="CORES", type=int, default=0,
+    p.add_argument("-N", dest="cores", metavar="CORES", type=non_negative_int, default=0,
                    help="cores (contexts) to run; default: num_cores of CONF")
-    p.add_argument("--port", type=int, default=80, help="TCP port to listen on (default 80)")
-    p.add_argument("--backlog", type=int, default=4096, help="listen backlog (default 4096)")
-    p.add_argument("--netns", metavar="NS", help="run inside network namespace NS (a lab's stack side)")
-    args = p.parse_args(argv)
-    if not os.path.isdir(args.root):
-        p.error("-p %s: not a directory" % args.root)
-    return args
+    p.add_argument("--port", type=port, default=80, help="TCP port to listen on (default 80)")
+    p.add_argument("--backlog", type=positive_int, default=4096, help="listen backlog (default 4096)")
+    p.add_argument("--netns", metavar="NS", type=netns_name,
+                   help="run inside network namespace NS (a lab's stack side)")
+    return p.parse_args(argv)
 
 
 def main(argv=None):

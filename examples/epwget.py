@@ -19,6 +19,8 @@ import urllib.parse
 
 from _example import StopFlag, create_contexts, in_netns, note, run_per_context
 
+from xdpmtcp.commands.common import (OneLineErrorParser, netns_name, non_negative_int, positive_int,
+                                     positive_seconds)
 from xdpmtcp.mtcp_api import (AF_INET, MTCP_EPOLL_CTL_ADD, MTCP_EPOLL_CTL_MOD, MTCP_EPOLLERR,
                               MTCP_EPOLLHUP, MTCP_EPOLLIN, MTCP_EPOLLOUT, SO_ERROR, SOCK_STREAM,
                               SOL_SOCKET, mtcp_close, mtcp_connect, mtcp_destroy, mtcp_epoll_create1,
@@ -207,9 +209,11 @@ class Client:
 
 
 def parse_url(url):
+    """((ip, port), path, Host header); ValueError or OSError says why not."""
     u = urllib.parse.urlsplit(url)
     if u.scheme != "http" or not u.hostname:
-        raise SystemExit("%s: only http://HOST[:PORT]/PATH URLs" % PROG)
+        raise ValueError("only http://HOST[:PORT]/PATH URLs")
+    u.port                                  # ValueError if out of range
     ip = socket.gethostbyname(u.hostname)
     path = (u.path or "/") + ("?" + u.query if u.query else "")
     host = u.hostname + ("" if u.port in (None, 80) else ":%d" % u.port)
@@ -224,29 +228,32 @@ def percentile(sorted_values, p):
 
 
 def parse_args(argv=None):
-    p = argparse.ArgumentParser(prog="epwget.py", description=__doc__, epilog=EPILOG,
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = OneLineErrorParser(prog="epwget.py", description=__doc__, epilog=EPILOG,
+                           formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("url", metavar="URL", help="http://HOST[:PORT]/PATH to fetch")
-    p.add_argument("nreq", metavar="NREQ", type=int, help="requests in total (all cores)")
-    p.add_argument("-c", dest="concurrency", metavar="CONCURRENCY", type=int, default=100,
+    p.add_argument("nreq", metavar="NREQ", type=positive_int, help="requests in total (all cores)")
+    p.add_argument("-c", dest="concurrency", metavar="CONCURRENCY", type=positive_int, default=100,
                    help="requests in flight per core (default 100)")
-    p.add_argument("-N", dest="cores", metavar="CORES", type=int, default=0,
+    p.add_argument("-N", dest="cores", metavar="CORES", type=non_negative_int, default=0,
                    help="cores (contexts); default: num_cores of CONF")
     p.add_argument("-f", dest="conf", metavar="CONF", required=True, help="mtcp.conf-style configuration")
     p.add_argument("-k", "--keep-alive", action="store_true",
                    help="reuse each connection for the next request (HTTP/1.1 keep-alive)")
-    p.add_argument("--timeout", type=float, default=10.0, help="seconds one request may take (default 10)")
-    p.add_argument("--netns", metavar="NS", help="run inside network namespace NS")
+    p.add_argument("--timeout", type=positive_seconds, default=10.0,
+                   help="seconds one request may take (default 10)")
+    p.add_argument("--netns", metavar="NS", type=netns_name, help="run inside network namespace NS")
     p.add_argument("--json", action="store_true", help="print the result as one JSON line")
     args = p.parse_args(argv)
-    if args.nreq < 1 or args.concurrency < 1:
-        p.error("NREQ and CONCURRENCY must be positive")
+    try:
+        args.target = parse_url(args.url)
+    except (ValueError, OSError) as e:       # OSError: the host name does not resolve
+        p.error("URL %r: %s" % (args.url, e))
     return args
 
 
 def main(argv=None):
     args = parse_args(argv)
-    addr, path, host = parse_url(args.url)
+    addr, path, host = args.target
     request = ("GET %s HTTP/1.1\r\nHost: %s\r\nUser-Agent: xdpmtcp-epwget\r\nAccept: */*\r\n"
                "Connection: %s\r\n\r\n" % (path, host, "keep-alive" if args.keep_alive else "close")).encode()
     stop = StopFlag()

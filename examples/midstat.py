@@ -14,6 +14,7 @@ import sys
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
 
+from xdpmtcp.commands.common import OneLineErrorParser, input_file, positive_seconds  # noqa: E402
 from xdpmtcp.mos_api import *  # noqa: E402,F401,F403
 from xdpmtcp.mos_api import (AF_INET, MOS_HK_RCV, MOS_HK_SND, MOS_ON_CONN_END,  # noqa: E402
                              MOS_ON_CONN_START, MOS_ON_TCP_STATE_CHANGE, MOS_SIDE_BOTH,
@@ -68,10 +69,10 @@ class Midstat:
 
 
 def main(argv=None):
-    p = argparse.ArgumentParser(description=__doc__,
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--pcap", required=True, help="capture to replay (live input: not yet)")
-    p.add_argument("--interval", type=float, default=1.0)
+    p = OneLineErrorParser(description=__doc__,
+                           formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--pcap", type=input_file, required=True, help="capture to replay (live input: not yet)")
+    p.add_argument("--interval", type=positive_seconds, default=1.0)
     args = p.parse_args(argv)
     mctx = mtcp_create_context(0, pcap=args.pcap)
     m = Midstat(mctx, args.interval)

@@ -24,6 +24,8 @@ import sys
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
 
+from xdpmtcp.commands.common import (OneLineErrorParser, input_file, ipv4_host,  # noqa: E402
+                                     output_file, port_range, positive_seconds)
 from xdpmtcp.mos_api import (AF_INET, MOS_DROP, MOS_HK_SND, MOS_IP_HDR,  # noqa: E402
                              MOS_NULL, MOS_ON_CONN_END, MOS_ON_PKT_IN, MOS_OVERWRITE,
                              MOS_SIDE_BOTH, MOS_SIDE_CLI, MOS_SOCK_MONITOR_RAW,
@@ -87,20 +89,19 @@ class Nat:
 
 
 def main(argv=None):
-    p = argparse.ArgumentParser(description=__doc__,
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = OneLineErrorParser(description=__doc__,
+                           formatter_class=argparse.RawDescriptionHelpFormatter)
     src = p.add_mutually_exclusive_group(required=True)
-    src.add_argument("--pcap", help="capture to replay through the NAT")
+    src.add_argument("--pcap", type=input_file, help="capture to replay through the NAT")
     src.add_argument("--iface", help="inside interface (with --inline OUTSIDE)")
     p.add_argument("--inline", help="outside interface")
-    p.add_argument("--out", help="--pcap: write the rewritten packets here")
-    p.add_argument("--public", required=True, help="the address clients are hidden behind")
-    p.add_argument("--ports", default="20000-29999")
-    p.add_argument("--duration", type=float, help="live: stop after this many seconds")
+    p.add_argument("--out", type=output_file, help="--pcap: write the rewritten packets here")
+    p.add_argument("--public", type=ipv4_host, required=True, help="the address clients are hidden behind")
+    p.add_argument("--ports", type=port_range, default="20000-29999")
+    p.add_argument("--duration", type=positive_seconds, help="live: stop after this many seconds")
     p.add_argument("--backend", choices=["xdp", "afpacket"], default="xdp",
                    help="live: the monitor's XDP program + AF_XDP (default) or AF_PACKET")
     args = p.parse_args(argv)
-    lo, hi = (int(x) for x in args.ports.split("-"))
     if args.pcap:
         mctx = mtcp_create_context(0, pcap=args.pcap, pcap_out=args.out)
     else:
@@ -108,7 +109,7 @@ def main(argv=None):
             p.error("--iface needs --inline")
         mctx = mtcp_create_context(0, port="%s %s" % (args.iface, args.inline),
                                    duration=args.duration, backend=args.backend)
-    nat = Nat(mctx, args.public, (lo, hi))
+    nat = Nat(mctx, args.public, args.ports)
     print(json.dumps({"ready": True}), flush=True)
     mtcp_app_join(mctx)
     print(json.dumps({"open_mappings": len(nat.map), "exhausted": nat.exhausted,

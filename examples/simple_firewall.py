@@ -19,6 +19,8 @@ import sys
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
 
+from xdpmtcp.commands.common import (OneLineErrorParser, input_file, output_file,  # noqa: E402
+                                     positive_seconds)
 from xdpmtcp.monitor.filter import Filter  # noqa: E402
 from xdpmtcp.mos_api import (AF_INET, MOS_DROP, MOS_HK_SND, MOS_ON_CONN_END,  # noqa: E402
                              MOS_ON_PKT_IN, MOS_SIDE_BOTH, MOS_SOCK_MONITOR_STREAM,
@@ -86,30 +88,34 @@ class Firewall:
 
 
 def main(argv=None):
-    p = argparse.ArgumentParser(description=__doc__,
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = OneLineErrorParser(description=__doc__,
+                           formatter_class=argparse.RawDescriptionHelpFormatter)
     src = p.add_mutually_exclusive_group(required=True)
-    src.add_argument("--pcap", help="capture to replay through the firewall")
+    src.add_argument("--pcap", type=input_file, help="capture to replay through the firewall")
     src.add_argument("--iface", help="live: one side (with --inline OTHER: bump in the wire)")
     p.add_argument("--inline", help="the other side")
-    p.add_argument("--out", help="--pcap: write what the firewall forwards to this pcap")
+    p.add_argument("--out", type=output_file, help="--pcap: write what the firewall forwards to this pcap")
     p.add_argument("--rule", action="append", default=[], help="ACTION EXPR (repeatable)")
-    p.add_argument("--rules", help="file of rules")
-    p.add_argument("--duration", type=float, help="live: stop after this many seconds")
+    p.add_argument("--rules", type=input_file, help="file of rules")
+    p.add_argument("--duration", type=positive_seconds, help="live: stop after this many seconds")
     p.add_argument("--backend", choices=["xdp", "afpacket"], default="xdp",
                    help="live: the monitor's XDP program + AF_XDP (default) or AF_PACKET")
     args = p.parse_args(argv)
     lines = list(args.rule)
-    if args.rules:
-        with open(args.rules) as f:
-            lines += f.read().splitlines()
+    try:
+        if args.rules:
+            with open(args.rules) as f:
+                lines += f.read().splitlines()
+        rules = parse_rules(lines)
+    except (OSError, ValueError) as e:       # ValueError: a bad rule (FilterError too)
+        p.error(str(e))
     if args.pcap:
         mctx = mtcp_create_context(0, pcap=args.pcap, pcap_out=args.out)
     else:
         ports = args.iface + (" " + args.inline if args.inline else "")
         mctx = mtcp_create_context(0, port=ports, duration=args.duration,
                                    backend=args.backend)
-    fw = Firewall(mctx, parse_rules(lines))
+    fw = Firewall(mctx, rules)
     print(json.dumps({"ready": True}), flush=True)
     mtcp_app_join(mctx)
     for (c, s, action, expr) in fw.decisions:

@@ -4,6 +4,7 @@ import sys
 
 from . import __version__
 from .commands import connect, demo, monitor, respond, serve, xdp
+from .commands.common import OneLineErrorParser
 
 DESCRIPTION = """\
 xdpmtcp: a user-space TCP stack and flow monitor on XDP/AF_XDP.
@@ -14,8 +15,8 @@ SSH and every port xdpmtcp does not own.
 
 
 def build_parser():
-    p = argparse.ArgumentParser(prog="xdpmtcp", description=DESCRIPTION,
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = OneLineErrorParser(prog="xdpmtcp", description=DESCRIPTION,
+                           formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--version", action="version", version="xdpmtcp " + __version__)
     sub = p.add_subparsers(dest="command", metavar="COMMAND", required=True)
     from .lab import cli as lab_cli

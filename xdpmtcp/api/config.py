@@ -13,6 +13,7 @@ line.
 """
 import dataclasses
 import errno
+import math
 import re
 
 from ..tunables import DEFAULTS, Tunables
@@ -129,21 +130,78 @@ MTCP_KEYS = {
 }
 
 
-def _tunable_value(name, text):
+U32_MAX = (1 << 32) - 1
+MS_MAX = U32_MAX // 1000         # the core keeps these milliseconds as uint32 microseconds
+
+# Bounds of tunable values, so that a bad one is refused where it is read
+# (mtcp.conf, --tcp) instead of failing deep in the engine or the core.
+# Counts and sizes not listed are 1..U32_MAX; times not listed are >= 0.
+TUNABLE_BOUNDS = {
+    "umem_frames": (64, 1 << 24),
+    "pcap_max_bytes": (0, None),                 # 0: no cap
+    "rcvbuf_max": (0, U32_MAX),                  # rcvbuf or less: autotuning off
+    "buffer_memory_max": (1, None),
+    "tcp_retries": (0, U32_MAX), "syn_retries": (0, U32_MAX),
+    "quickack_segs": (0, U32_MAX), "challenge_ack_limit": (0, U32_MAX),
+    "sndlowat": (0, U32_MAX),
+    "ttl": (1, 255),
+    "delack_ms": (0, MS_MAX), "rto_initial_ms": (0, MS_MAX), "rto_min_ms": (0, MS_MAX),
+    "rto_max_ms": (0, MS_MAX),
+}
+CHOICES = {"xdp_mode": ("auto", "native", "skb")}
+
+
+def port_range(text):
+    """(FIRST, LAST) from "FIRST-LAST", both TCP ports, FIRST <= LAST."""
+    first, sep, last = text.partition("-")
+    try:
+        ports = (_int(first, 1, 65535), _int(last, 1, 65535)) if sep else ()
+    except ValueError:
+        ports = ()
+    if not ports or ports[0] > ports[1]:
+        raise ValueError("want FIRST-LAST, two ports (1-65535) with FIRST <= LAST")
+    return ports
+
+
+def _within(name, value, default):
+    low, high = TUNABLE_BOUNDS.get(name, default)
+    if value < low or (high is not None and value > high):
+        raise ValueError("must be %s" % ("%d..%d" % (low, high) if high is not None
+                                         else ">= %d" % low))
+    return value
+
+
+def tunable_value(name, text):
+    """A tunable's value from text (mtcp.conf, --tcp KEY=VALUE), converted to
+    its type and checked; ValueError says why not."""
     typ = {f.name: f.type for f in dataclasses.fields(Tunables)}[name]
     if name == "congestion":
         from .._core import lib
         if lib.xc_cc_by_name(text.encode()) < 0:
             raise ValueError("no congestion control named %r" % text)
+    if name in CHOICES and text not in CHOICES[name]:
+        raise ValueError("want one of %s" % ", ".join(CHOICES[name]))
     if typ is bool:
         low = text.lower()
         if low not in ("1", "0", "true", "false", "yes", "no", "on", "off"):
             raise ValueError("want yes/no")
         return low in ("1", "true", "yes", "on")
-    if typ is tuple:
-        return tuple(int(v) for v in text.split("-"))
+    if typ is tuple:                             # ephemeral_ports
+        return port_range(text)
     if typ is int:
-        return int(text, 0)
+        try:
+            value = int(text, 0)
+        except ValueError:
+            raise ValueError("not a whole number") from None
+        return _within(name, value, (1, U32_MAX))
+    if typ is float:
+        try:
+            value = float(text)
+        except ValueError:
+            raise ValueError("not a number") from None
+        if not math.isfinite(value):
+            raise ValueError("not a finite number")
+        return _within(name, value, (0, None))
     return typ(text)
 
 
@@ -171,7 +229,7 @@ def parse_config(text, path="<config>"):
             elif key in IGNORED_KEYS:
                 cfg.ignored.append((lineno, key, IGNORED_KEYS[key]))
             elif key in tunable_names:
-                cfg.tunables_overrides[key] = _tunable_value(key, value)
+                cfg.tunables_overrides[key] = tunable_value(key, value)
             else:
                 raise ConfigError(path, lineno, "unknown key %r (mTCP keys: %s; or a tunable of "
                                   "xdpmtcp/tunables.py)" % (key, ", ".join(sorted(MTCP_KEYS))))
@@ -190,7 +248,25 @@ def parse_config(text, path="<config>"):
     return cfg
 
 
+def decode_config(data, path="<config>"):
+    """The text of a configuration file's bytes; ConfigError naming the line
+    of the first byte that is not text (mTCP's files are ASCII)."""
+    if data.startswith((b"\xff\xfe", b"\xfe\xff")):
+        raise ConfigError(path, 1, "UTF-16 text (it starts with a byte-order mark); "
+                          "save it as UTF-8 or ASCII")
+    bad, why = data.find(b"\0"), "a NUL byte"
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as e:
+        if bad < 0 or e.start < bad:
+            bad, why = e.start, "byte 0x%02x is not UTF-8" % data[e.start]
+    if bad >= 0:
+        raise ConfigError(path, data.count(b"\n", 0, bad) + 1,
+                          "%s: binary data, not a configuration file" % why)
+    return text
+
+
 def load_config(path):
     """Read and parse a configuration file (FileNotFoundError if missing)."""
-    with open(path) as f:
-        return parse_config(f.read(), path)
+    with open(path, "rb") as f:
+        return parse_config(decode_config(f.read(), path), path)

@@ -1,12 +1,14 @@
 """xdpmtcp connect: a TCP client on the stack (like nc): send, half-close,
 read until the server closes, report bytes and sha256 each way."""
 import argparse
+import os
 import sys
 import time
 
 from ..apps import ClientApp, ConnectionRunner
 from ..xdp import XdpError
-from .common import add_iface_flags, console, fail, netns_context
+from .common import (add_iface_flags, console, fail, ipv4_host, netns_context, non_negative_int,
+                     output_file, port, positive_seconds)
 from .tcp_common import StopFlag, add_tcp_flags, conn_report, emit, engine_on
 
 EPILOG = """\
@@ -20,18 +22,30 @@ by default); the next hop's MAC from the kernel's neighbour table.
 """
 
 
+def escaped_text(text):
+    """--send TEXT as the bytes to send: backslash escapes (\\r, \\n, \\xHH)
+    resolved, other characters as their UTF-8 bytes."""
+    try:
+        return text.encode().decode("unicode_escape").encode("latin-1")
+    except UnicodeError as e:       # a truncated escape, or one above \xff
+        raise argparse.ArgumentTypeError("must be text with \\r \\n \\xHH escapes, got %r (%s)"
+                                         % (text, e.reason)) from None
+
+
 def add_parser(sub):
     p = sub.add_parser("connect", help="open a TCP connection from the stack (nc-like)",
                        description=__doc__, epilog=EPILOG,
                        formatter_class=argparse.RawDescriptionHelpFormatter)
     add_iface_flags(p)
-    p.add_argument("host", help="IPv4 address of the server")
-    p.add_argument("port", type=int)
-    p.add_argument("--send", default="", help="send this text first (\\r\\n escapes allowed)")
-    p.add_argument("--send-bytes", type=int, default=0, help="send this many pattern bytes")
+    p.add_argument("host", type=ipv4_host, help="IPv4 address of the server")
+    p.add_argument("port", type=port)
+    p.add_argument("--send", type=escaped_text, default="",
+                   help="send this text first (\\r\\n escapes allowed)")
+    p.add_argument("--send-bytes", type=non_negative_int, default=0, help="send this many pattern bytes")
     p.add_argument("--seed", type=int, default=1)
-    p.add_argument("-o", "--output", help="write what the server sends to this file ('-': stdout)")
-    p.add_argument("--timeout", type=float, default=60.0, help="give up after this many seconds")
+    p.add_argument("-o", "--output", type=output_file,
+                   help="write what the server sends to this file ('-': stdout)")
+    p.add_argument("--timeout", type=positive_seconds, default=60.0, help="give up after this many seconds")
     add_tcp_flags(p)
     p.set_defaults(func=run)
 
@@ -40,12 +54,11 @@ def run(args):
     out = console()
     stop = StopFlag()
     keep = bytearray() if args.output else None
-    payload = args.send.encode().decode("unicode_escape").encode("latin-1")
     try:
         with netns_context(args.netns), engine_on(args) as (nif, eng):
             start = time.monotonic()
             conn = eng.connect((args.host, args.port))
-            app = ClientApp(payload, args.send_bytes, args.seed, keep)
+            app = ClientApp(args.send, args.send_bytes, args.seed, keep)
             runner = ConnectionRunner(eng)
             runner.add(conn, app)
             ok = runner.run(lambda: app.done or stop, timeout=args.timeout)
@@ -67,4 +80,6 @@ def run(args):
         return fail(str(e))
     if not ok:
         return fail("timed out after %.1fs" % args.timeout)
-    return 1 if app.error else 0
+    if app.error:
+        return fail("connect to %s:%d: %s" % (args.host, args.port, os.strerror(app.error).lower()))
+    return 0

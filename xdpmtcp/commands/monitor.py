@@ -13,7 +13,8 @@ import sys
 
 from ..monitor import LiveInput, Monitor, MonitorRun, PcapInput, StreamWriter
 from ..monitor.runner import BULK_EVENTS
-from .common import add_netns_flag, console, fail, netns_context
+from .common import (add_netns_flag, byte_size, console, fail, netns_context,
+                     output_dir, positive_seconds, seconds, whole_number)
 
 EPILOG = """\
 examples:
@@ -35,16 +36,11 @@ content: first, last (mOS), or as the target OS would (linux, bsd,
 windows).  Every such overlap is counted and listed in index.json.
 """
 
-SIZE_SUFFIX = {"k": 1 << 10, "m": 1 << 20, "g": 1 << 30}
-
-
-def size(text):
-    t = text.strip().lower().rstrip("b").rstrip("i")
-    mult = SIZE_SUFFIX.get(t[-1:], 1)
-    try:
-        return int(float(t[:-1] if t[-1:] in SIZE_SUFFIX else t) * mult)
-    except ValueError:
-        raise argparse.ArgumentTypeError("bad size %r (e.g. 1048576, 256k, 1m)" % text) from None
+# The core's limits (xc_mon_new): a larger value would be refused or wrap.
+BUF_MAX = 1021 << 20              # 4 of it + STREAMS_OUT_SLACK: the uint32 output buffer
+FLOWS_MAX = 1 << 24
+IDLE_TIMEOUT_MAX = 10 ** 9        # seconds; kept in uint64 nanoseconds
+STREAMS_OUT_SLACK = 8 << 20
 
 
 def add_parser(sub):
@@ -56,7 +52,7 @@ def add_parser(sub):
     src.add_argument("--iface", metavar="IF", help="watch a live interface")
     p.add_argument("--inline", metavar="IF2",
                    help="bump in the wire: forward between --iface and IF2")
-    p.add_argument("--duration", type=float, metavar="S",
+    p.add_argument("--duration", type=positive_seconds, metavar="S",
                    help="live input: stop after S seconds (default: until SIGINT/SIGTERM)")
     p.add_argument("--backend", choices=["xdp", "afpacket"], default="xdp",
                    help="live input: the monitor's XDP program and AF_XDP sockets (default), "
@@ -69,7 +65,7 @@ def add_parser(sub):
                    help="follow only flows matching this tcpdump-style expression over "
                         "client -> server (tcp, host, net, port, portrange, src, dst, "
                         "and, or, not), e.g. 'dst port 80 and net 198.18.0.0/15'")
-    p.add_argument("--streams", metavar="DIR",
+    p.add_argument("--streams", metavar="DIR", type=output_dir,
                    help="write DIR/<flow>.c2s, DIR/<flow>.s2c and DIR/index.json")
     p.add_argument("--json", action="store_true",
                    help="one JSON line per connection end (Zeek conn.log fields), then a summary")
@@ -77,15 +73,16 @@ def add_parser(sub):
                    default="first", help="which bytes win in overlaps (default: %(default)s)")
     p.add_argument("--midstream", action="store_true",
                    help="pick up connections whose SYN the capture lacks")
-    p.add_argument("--buf", type=size, default=8 << 20, metavar="BYTES",
+    p.add_argument("--buf", type=byte_size(0, BUF_MAX), default=8 << 20, metavar="BYTES",
                    help="reassembly buffer per direction (default 8m): a sender may run "
                         "this far past a hole before the hole is given up as a gap; "
                         "keep it above the receivers' window")
-    p.add_argument("--mem-max", type=size, default=1 << 30, metavar="BYTES",
+    p.add_argument("--mem-max", type=byte_size(1), default=1 << 30, metavar="BYTES",
                    help="all reassembly buffers together (default 1g)")
-    p.add_argument("--max-flows", type=int, default=65536, metavar="N",
+    p.add_argument("--max-flows", type=whole_number(1, FLOWS_MAX), default=65536, metavar="N",
                    help="flows tracked at once; beyond it the least recently active goes")
-    p.add_argument("--idle-timeout", type=float, default=300.0, metavar="S")
+    p.add_argument("--idle-timeout", type=seconds(IDLE_TIMEOUT_MAX), default=300.0, metavar="S",
+                   help="a flow without packets this long ends (default %(default)g)")
     p.add_argument("--verify-csum", action="store_true",
                    help="drop frames with bad IPv4/TCP checksums (not for captures taken "
                         "on a host with checksum offload)")
@@ -122,11 +119,17 @@ def run(args):
         # frames reach the monitor from here on (XDP attached, sockets bound)
         print(json.dumps({"event": "ready", "ready": True, "input": source.ifaces,
                           "backend": args.backend}), flush=True)
-    mon = Monitor(buf_cap=args.buf, mem_max=args.mem_max, max_flows=args.max_flows,
-                  overlap=args.overlap, midstream=args.midstream,
-                  idle_timeout=args.idle_timeout, verify_csum=args.verify_csum,
-                  events=BULK_EVENTS, out_cap=(4 * args.buf + (8 << 20)) if args.streams else 0)
-    streams = StreamWriter(args.streams) if args.streams else None
+    try:
+        mon = Monitor(buf_cap=args.buf, mem_max=args.mem_max, max_flows=args.max_flows,
+                      overlap=args.overlap, midstream=args.midstream,
+                      idle_timeout=args.idle_timeout, verify_csum=args.verify_csum,
+                      events=BULK_EVENTS,
+                      out_cap=(4 * args.buf + STREAMS_OUT_SLACK) if args.streams else 0)
+        streams = StreamWriter(args.streams) if args.streams else None
+    except (OSError, ValueError) as e:       # ValueError: the core refused the sizes
+        source.close()
+        return fail("--streams %s: %s" % (args.streams, e.strerror) if isinstance(e, OSError)
+                    else str(e))
     conn_log = None
     if args.json:
         def conn_log(rec):

@@ -9,7 +9,7 @@ from ..phy import PcapTap
 from ..responder import EchoResponder
 from ..tunables import DEFAULTS
 from ..xdp import XdpError
-from .common import add_iface_flags, console, fail, netns_context
+from .common import add_iface_flags, console, fail, netns_context, port, positive_seconds
 
 EPILOG = """\
 examples:
@@ -26,8 +26,9 @@ def add_parser(sub):
                        description=__doc__, epilog=EPILOG,
                        formatter_class=__import__("argparse").RawDescriptionHelpFormatter)
     add_iface_flags(p)
-    p.add_argument("-p", "--port", type=int, required=True, help="TCP port to own")
-    p.add_argument("--duration", type=float, help="stop after this many seconds (default: until Ctrl-C)")
+    p.add_argument("-p", "--port", type=port, required=True, help="TCP port to own")
+    p.add_argument("--duration", type=positive_seconds,
+                   help="stop after this many seconds (default: until Ctrl-C)")
     p.add_argument("-q", "--quiet", action="store_true", help="do not print each segment")
     p.set_defaults(func=run)
 

@@ -6,7 +6,8 @@ from rich.markup import escape
 
 from ..apps import ConnectionRunner, EchoApp, HttpApp, SinkApp, SourceApp
 from ..xdp import XdpError
-from .common import add_iface_flags, console, fail, netns_context
+from .common import (add_iface_flags, console, existing_dir, fail, netns_context, non_negative_int,
+                     port, positive_int, positive_seconds)
 from .tcp_common import StopFlag, add_tcp_flags, conn_report, emit, engine_on
 
 EPILOG = """\
@@ -31,17 +32,17 @@ def add_parser(sub):
                        description=__doc__, epilog=EPILOG,
                        formatter_class=argparse.RawDescriptionHelpFormatter)
     add_iface_flags(p)
-    p.add_argument("-p", "--port", type=int, required=True, help="TCP port to listen on")
+    p.add_argument("-p", "--port", type=port, required=True, help="TCP port to listen on")
     p.add_argument("--mode", choices=["echo", "sink", "source", "http"], default="echo")
-    p.add_argument("--bytes", type=int, default=0, help="bytes per connection in source mode")
+    p.add_argument("--bytes", type=non_negative_int, default=0, help="bytes per connection in source mode")
     p.add_argument("--seed", type=int, default=1, help="pattern seed in source mode")
-    p.add_argument("--root", default=".", help="directory served in http mode")
+    p.add_argument("--root", type=existing_dir, default=".", help="directory served in http mode")
     p.add_argument("--no-hash", action="store_true",
                    help="sink/source: skip the sha256 and repeat one pattern block (benchmarks)")
-    p.add_argument("--backlog", type=int, default=1024)
-    p.add_argument("--count", type=int, default=0,
+    p.add_argument("--backlog", type=positive_int, default=1024)
+    p.add_argument("--count", type=non_negative_int, default=0,
                    help="exit after this many connections finished (0: until Ctrl-C)")
-    p.add_argument("--duration", type=float, help="exit after this many seconds")
+    p.add_argument("--duration", type=positive_seconds, help="exit after this many seconds")
     add_tcp_flags(p)
     p.set_defaults(func=run)
 

@@ -6,6 +6,7 @@ import dataclasses
 import json
 import signal
 
+from ..api.config import tunable_value
 from ..netif import NetIf
 from ..phy import PcapTap
 from ..tcp import Engine
@@ -13,23 +14,18 @@ from ..tunables import DEFAULTS, Tunables
 
 
 def parse_tunable(text):
-    """KEY=VALUE for a field of Tunables, converted to its type."""
+    """KEY=VALUE for a field of Tunables, converted to its type and checked
+    as mtcp.conf's tunable lines are."""
     key, sep, value = text.partition("=")
     types = {f.name: f.type for f in dataclasses.fields(Tunables)}
     if not sep or key not in types:
         raise argparse.ArgumentTypeError("%r: expected KEY=VALUE with KEY one of: %s"
                                          % (text, ", ".join(sorted(types))))
-    typ = types[key]
     try:
-        if typ is bool:
-            if value.lower() not in ("1", "0", "true", "false", "yes", "no", "on", "off"):
-                raise ValueError(value)
-            return key, value.lower() in ("1", "true", "yes", "on")
-        if typ is tuple:
-            return key, tuple(int(v) for v in value.split("-"))
-        return key, typ(value)
-    except ValueError:
-        raise argparse.ArgumentTypeError("%s: bad value %r for a %s" % (key, value, typ.__name__)) from None
+        return key, tunable_value(key, value)
+    except ValueError as e:
+        raise argparse.ArgumentTypeError("%s: bad value %r for a %s (%s)"
+                                         % (key, value, types[key].__name__, e)) from None
 
 
 def add_tcp_flags(p):
@@ -40,7 +36,8 @@ def add_tcp_flags(p):
 
 
 def tunables_from(args):
-    return dataclasses.replace(DEFAULTS, xdp_mode=args.xdp_mode, **dict(args.tcp))
+    # --tcp xdp_mode=... may repeat --xdp-mode; the --tcp value wins
+    return dataclasses.replace(DEFAULTS, **dict([("xdp_mode", args.xdp_mode)] + args.tcp))
 
 
 @contextlib.contextmanager

@@ -8,6 +8,7 @@ import sys
 import time
 from typing import List, Optional, Sequence, TextIO
 
+from ..commands.common import positive_seconds
 from .topology import DEFAULT_SUBNET, INLINE_SUBNET, Lab, LabError
 
 
@@ -44,7 +45,7 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     impair.add_argument("name", help="inline lab name from `lab status`")
     impair.add_argument("--faults", default="",
                         help="e.g. drop=0.02,reorder=0.02,dup=0.01,seed=1 (default: none)")
-    impair.add_argument("--duration", type=float, help="seconds (default: until Ctrl-C)")
+    impair.add_argument("--duration", type=positive_seconds, help="seconds (default: until Ctrl-C)")
     impair.add_argument("--json", action="store_true", help="print the counters as JSON")
     impair.set_defaults(func=cmd_impair)
 
