@@ -75,6 +75,7 @@ class Engine:
         cfg.syn_retries = t.syn_retries
         cfg.initial_window = t.initial_window
         cfg.challenge_ack_limit = t.challenge_ack_limit
+        cfg.invalid_ratelimit_us = int(t.invalid_ratelimit_ms * 1000)
         cfg.quickack_segs = t.quickack_segs
         cfg.persist_min_us = 200000
         cfg.persist_max_us = 60000000
@@ -529,6 +530,11 @@ class Engine:
         if lst is not None and not lst.closed:
             if flags & TcpFlags.SYN and not flags & (TcpFlags.ACK | TcpFlags.RST | TcpFlags.FIN):
                 return lst.on_syn(f, now)
+            if not flags & (TcpFlags.ACK | TcpFlags.RST):
+                # RFC 9293 §3.10.7.2: neither SYN nor ACK nor RST (FIN, NULL
+                # and Xmas scans) is dropped in LISTEN, as Linux does
+                lst.stats.probes_dropped += 1
+                return
             if flags & TcpFlags.ACK and not flags & TcpFlags.RST:
                 conn = lst.on_bare_ack(f, now)
                 if conn is not None:

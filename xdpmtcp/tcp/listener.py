@@ -27,6 +27,7 @@ class ListenerStats:
     refused_no_memory: int = 0   # SYN dropped: connection or buffer cap reached
     established: int = 0
     half_open_failed: int = 0    # SYN-RCVD ended by RST or timeout
+    probes_dropped: int = 0      # neither SYN nor ACK nor RST (FIN/NULL/Xmas scans): no answer
 
 
 class Listener:
