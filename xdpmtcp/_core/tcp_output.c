@@ -183,7 +183,7 @@ int tcp_send_segment(struct xc_tcp_engine *e, struct xc_tcb *t, uint32_t seq, ui
 	uint8_t *f = tx_slot(e);
 	uint8_t opts[40];
 	int with_sack;
-	tcb_ids_init(t);
+	tcb_ids_init(t);                      /* the TSval below needs the offset */
 	uint32_t olen = put_opts(t, opts, now_ns, &with_sack);
 	uint32_t hdr = TCP_HDR_LEN + olen;
 	if (ETH_HDR_LEN + 20 + hdr + len > XC_FRAME_MAX)
