@@ -53,7 +53,12 @@ class Tunables:
     congestion: str = _t("cubic", "default congestion control: cubic or newreno")
     initial_window: int = _t(10, "initial congestion window in segments (RFC 6928)")
     quickack_segs: int = _t(16, "segments ACKed at once at the start of a connection")
-    challenge_ack_limit: int = _t(1000, "RFC 5961 challenge ACKs per second, engine-wide; more are not sent")
+    challenge_ack_limit: int = _t(1000, "RFC 5961 challenge ACKs per second, engine-wide, drawn at random "
+                                  "each second from [limit/2, 3*limit/2) (Linux tcp_challenge_ack_limit); "
+                                  "more are not sent; 0 = no engine-wide limit (Linux's default since 2022)")
+    invalid_ratelimit_ms: float = _t(500.0, "per connection, at most one challenge ACK or ACK to an "
+                                     "unacceptable segment (out of window, PAWS) in this interval; data "
+                                     "segments are always answered (Linux tcp_invalid_ratelimit); 0 = off")
     sack: bool = _t(True, "offer SACK-permitted (RFC 2018)")
     timestamps: bool = _t(True, "offer timestamps (RFC 7323)")
     window_scaling: bool = _t(True, "offer window scaling (RFC 7323)")

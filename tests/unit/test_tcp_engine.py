@@ -141,7 +141,7 @@ def test_no_time_wait_still_acks_the_last_fin():
         client.close()                                       # LAST-ACK: waits for our ACK
         assert p.run_until(lambda: client.released and server.released, 3)
         # without the ACK the client resent its FIN and the server, its block gone, reset it
-        assert p.a.stats.rst_sent == 0 and p.b.stats.rst_sent == 0
+        assert p.a.c_stats()["rst_sent"] == 0 and p.b.c_stats()["rst_sent"] == 0
         assert client.final_counters["retrans_segs"] == 0
 
 
@@ -297,13 +297,16 @@ def test_ack_for_unsent_data_gets_challenge_ack(pair):
 
 
 def test_challenge_acks_are_rate_limited():
-    with EnginePair(challenge_ack_limit=5) as p:
+    # the engine-wide budget (random in [3, 8) a second); tests/unit/
+    # test_tcp_hardening.py has the per-connection interval
+    with EnginePair(challenge_ack_limit=5, invalid_ratelimit_ms=0) as p:
         _, server, client = connected(p)
         for i in range(20):
             inject(p, client, TcpFlags.SYN, 1000 + i, 0)
         p.run_for(0.1)
-        assert server.counters()["challenge_acks"] == 5
-        assert p.a.c_stats()["challenge_acks_limited"] == 15
+        sent = server.counters()["challenge_acks"]
+        assert 3 <= sent < 8
+        assert p.a.c_stats()["challenge_acks_limited"] == 20 - sent
 
 
 # --- timers and the rest of the state machine ------------------------------------

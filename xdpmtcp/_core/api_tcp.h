@@ -111,6 +111,8 @@ struct xc_tcp_counters {
 	uint64_t out_of_window;      /* unacceptable segments (answered with an ACK) */
 	uint64_t paws_rejected;
 	uint64_t challenge_acks;     /* RFC 5961 */
+	uint64_t challenge_acks_skipped; /* not sent: this connection's interval or the engine's budget */
+	uint64_t oow_acks_skipped;   /* ACKs to unacceptable segments not sent (interval) */
 	uint64_t rst_ignored;        /* RST outside the window */
 	uint64_t zero_window_probes;
 	uint64_t keepalive_probes;
@@ -170,6 +172,8 @@ struct xc_tcb {
 	uint8_t rcv_wscale;          /* shift for the windows we advertise */
 	uint32_t ts_recent;          /* RFC 7323 TS.Recent */
 	uint32_t ts_offset;          /* per-connection random offset of our TSval */
+	uint16_t ip_id;              /* IPv4 ID of our next segment: counts from a random start */
+	uint64_t oow_ack_ns;         /* last challenge ACK or ACK to an unacceptable segment */
 	uint32_t last_ack_sent;      /* RFC 7323 Last.ACK.sent */
 	/* RTT (RFC 6298), microseconds */
 	uint32_t srtt_us;            /* 0 = no sample yet */
@@ -230,7 +234,8 @@ struct xc_tcp_config {
 	uint32_t max_retries;        /* timeouts before giving up (tcp_retries2) */
 	uint32_t syn_retries;        /* SYN / SYN-ACK retransmissions */
 	uint32_t initial_window;     /* segments (RFC 6928: 10) */
-	uint32_t challenge_ack_limit; /* per second, engine-wide (RFC 5961 §7) */
+	uint32_t challenge_ack_limit; /* per second, engine-wide, randomized (RFC 5961 §7); 0 = none */
+	uint32_t invalid_ratelimit_us; /* per connection: challenge ACKs and ACKs to unacceptable segments */
 	uint32_t quickack_segs;      /* segments ACKed immediately at start */
 	uint32_t persist_min_us;
 	uint32_t persist_max_us;
@@ -255,7 +260,9 @@ struct xc_tcp_stats {
 	uint64_t segs_out;
 	uint64_t tx_no_room;
 	uint64_t challenge_acks;
-	uint64_t challenge_acks_limited;
+	uint64_t challenge_acks_limited;      /* refused by the engine-wide budget */
+	uint64_t challenge_acks_conn_limited; /* refused by the connection's interval */
+	uint64_t oow_acks_limited;            /* ACKs to unacceptable segments refused by the interval */
 	uint64_t tcbs_alloc_failed;
 	uint64_t flow_table_full;
 	uint64_t timers_fired;       /* deadlines run by xc_engine_timers */

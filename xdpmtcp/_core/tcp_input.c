@@ -3,18 +3,59 @@
  * retransmit, NewReno) and RFC 2018/6675 (SACK) on the sending side. */
 #include "tcp_internal.h"
 
-/* RFC 5961 §7: one engine-wide budget of challenge ACKs per second. */
+/* Linux's tcp_invalid_ratelimit: one ACK per interval per connection for
+ * what it cannot accept, so neither an ACK loop nor a stream of forged
+ * segments draws a stream of ACKs.  Returns 1 when this one is skipped. */
+static int oow_limited(struct xc_tcp_engine *e, struct xc_tcb *t, uint64_t now_ns)
+{
+	uint64_t gap = (uint64_t)e->cfg.invalid_ratelimit_us * 1000;
+	if (t->oow_ack_ns && now_ns - t->oow_ack_ns < gap)
+		return 1;
+	t->oow_ack_ns = now_ns;
+	return 0;
+}
+
+/* The ACK RFC 9293 owes an unacceptable segment (or a PAWS reject).  Data
+ * without SYN is exempt from the interval, as in Linux: it is most likely
+ * a retransmission whose ACK was lost, and the sender needs the answer. */
+static void oow_ack(struct xc_tcp_engine *e, struct xc_tcb *t, const struct tcp_seg *s,
+		    uint64_t now_ns)
+{
+	if ((!s->len || (s->flags & TCP_SYN)) && oow_limited(e, t, now_ns)) {
+		t->c.oow_acks_skipped++;
+		e->stats.oow_acks_limited++;
+		return;
+	}
+	t->flags |= XC_TF_ACK_NOW;
+	tcb_output(e, t);
+}
+
+/* RFC 5961 §7, done as Linux does since CVE-2016-5696: first the
+ * connection's interval, then an engine-wide budget drawn at random each
+ * second from [limit/2, 3*limit/2), so the count an attacker's own
+ * connection gets tells nothing of what other connections drew. */
 int tcp_challenge_ack(struct xc_tcp_engine *e, struct xc_tcb *t, uint64_t now_ns)
 {
-	if (now_ns - e->challenge_epoch_ns >= 1000000000ull) {
-		e->challenge_epoch_ns = now_ns;
-		e->challenge_left = e->cfg.challenge_ack_limit;
-	}
-	if (!e->challenge_left) {
-		e->stats.challenge_acks_limited++;
+	if (oow_limited(e, t, now_ns)) {
+		t->c.challenge_acks_skipped++;
+		e->stats.challenge_acks_conn_limited++;
 		return 0;
 	}
-	e->challenge_left--;
+	uint32_t limit = e->cfg.challenge_ack_limit;
+	if (limit) {
+		uint64_t second = now_ns / 1000000000ull;
+		if (second != e->challenge_epoch_ns / 1000000000ull) {
+			uint32_t half = (limit + 1) / 2;
+			e->challenge_epoch_ns = second * 1000000000ull;
+			e->challenge_left = half + tcp_random_u32(now_ns) % limit;
+		}
+		if (!e->challenge_left) {
+			t->c.challenge_acks_skipped++;
+			e->stats.challenge_acks_limited++;
+			return 0;
+		}
+		e->challenge_left--;
+	}
 	e->stats.challenge_acks++;
 	t->c.challenge_acks++;
 	tcp_send_ack(e, t, now_ns);
@@ -406,8 +447,7 @@ int tcp_input_seg(struct xc_tcp_engine *e, struct xc_tcb *t, const struct tcp_se
 	if ((t->flags & XC_TF_TS_OK) && s->opt.has_ts && !(s->flags & TCP_RST) &&
 	    seq_lt(s->opt.tsval, t->ts_recent)) {
 		t->c.paws_rejected++;
-		t->flags |= XC_TF_ACK_NOW;
-		tcb_output(e, t);
+		oow_ack(e, t, s, now_ns);
 		return -1;
 	}
 	if (!acceptable(t, s, seglen)) {
@@ -418,8 +458,7 @@ int tcp_input_seg(struct xc_tcp_engine *e, struct xc_tcb *t, const struct tcp_se
 		}
 		/* an ACK says where we are (RFC 9293); SYNs below get a challenge */
 		if (!(s->flags & TCP_SYN)) {
-			t->flags |= XC_TF_ACK_NOW;
-			tcb_output(e, t);
+			oow_ack(e, t, s, now_ns);
 			return -1;
 		}
 	}

@@ -81,7 +81,6 @@ struct xc_tcp_engine {
 	uint32_t nev;
 	uint32_t *out_list;          /* ids to visit at the next flush */
 	uint32_t nout;
-	uint16_t ip_id;
 	/* timers: a binary min-heap of tcb ids keyed by timer_queued_ns, one
 	 * entry per block at most (tcb->timer_heap_pos); later deadlines
 	 * are found lazily when the entry fires */
@@ -96,7 +95,7 @@ struct xc_tcp_engine {
 	uint32_t nlev;
 	uint32_t *reap_list;         /* unaccepted blocks that closed: freed after the batch */
 	uint32_t nreap;
-	/* RFC 5961 §7 challenge-ACK budget, refilled every second */
+	/* RFC 5961 §7 challenge-ACK budget, refilled at random each second */
 	uint64_t challenge_epoch_ns;
 	uint32_t challenge_left;
 	/* frames built, waiting for one xc_port_tx call */
@@ -202,6 +201,21 @@ static inline uint64_t rcv_off_of(const struct xc_tcb *t, uint32_t seq)
 static inline uint32_t tcb_flight(const struct xc_tcb *t)
 {
 	return t->snd_max - t->snd_una;
+}
+
+/* tcp_isn.c */
+uint32_t tcp_ts_offset(const struct xc_tcb *t);
+uint16_t tcp_ip_id_start(const struct xc_tcb *t);
+uint32_t tcp_random_u32(uint64_t now_ns);
+
+/* A connection's TSval offset and first IP ID, chosen when its first
+ * segment is built (the tuple and ISS are known by then). */
+static inline void tcb_ids_init(struct xc_tcb *t)
+{
+	if (!t->ts_offset) {
+		t->ts_offset = tcp_ts_offset(t);
+		t->ip_id = tcp_ip_id_start(t);
+	}
 }
 
 static inline uint32_t ts_now(const struct xc_tcb *t, uint64_t now_ns)

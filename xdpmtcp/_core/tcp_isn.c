@@ -1,9 +1,14 @@
-/* Initial sequence numbers (RFC 6528) and SYN cookies, both from a keyed
- * SipHash-2-4 of the 4-tuple, so they cannot be predicted off-path. */
+/* Initial sequence numbers (RFC 6528), SYN cookies and the other values
+ * an off-path observer must not predict or correlate across connections
+ * (TSval offset, first IP ID): keyed SipHash-2-4 of the 4-tuple.  Random
+ * numbers for the challenge-ACK budget come from getrandom. */
 #include <string.h>
+#include <sys/random.h>
 #include "tcp_internal.h"
 
 static uint64_t isn_key[2] = {0x736f6d6570736575ull, 0x646f72616e646f6dull};
+/* derived from isn_key, so no hash output is shared between the uses */
+static uint64_t ids_key[2] = {0x6c7967656e657261ull, 0x7465646279746573ull};
 
 #define ROTL(x, b) (uint64_t)(((x) << (b)) | ((x) >> (64 - (b))))
 #define SIPROUND                                                          \
@@ -15,12 +20,12 @@ static uint64_t isn_key[2] = {0x736f6d6570736575ull, 0x646f72616e646f6dull};
 	} while (0)
 
 /* SipHash-2-4 of two 64-bit words (the inputs are fixed-size here). */
-static uint64_t siphash2(uint64_t m0, uint64_t m1)
+static uint64_t siphash2k(const uint64_t *key, uint64_t m0, uint64_t m1)
 {
-	uint64_t v0 = isn_key[0] ^ 0x736f6d6570736575ull;
-	uint64_t v1 = isn_key[1] ^ 0x646f72616e646f6dull;
-	uint64_t v2 = isn_key[0] ^ 0x6c7967656e657261ull;
-	uint64_t v3 = isn_key[1] ^ 0x7465646279746573ull;
+	uint64_t v0 = key[0] ^ 0x736f6d6570736575ull;
+	uint64_t v1 = key[1] ^ 0x646f72616e646f6dull;
+	uint64_t v2 = key[0] ^ 0x6c7967656e657261ull;
+	uint64_t v3 = key[1] ^ 0x7465646279746573ull;
 	uint64_t m[3] = {m0, m1, (uint64_t)16 << 56};
 	for (int i = 0; i < 3; i++) {
 		v3 ^= m[i];
@@ -33,9 +38,16 @@ static uint64_t siphash2(uint64_t m0, uint64_t m1)
 	return v0 ^ v1 ^ v2 ^ v3;
 }
 
+static uint64_t siphash2(uint64_t m0, uint64_t m1)
+{
+	return siphash2k(isn_key, m0, m1);
+}
+
 void xc_isn_set_key(const uint8_t *key16)
 {
 	memcpy(isn_key, key16, 16);
+	ids_key[0] = siphash2(0x7473, 1);
+	ids_key[1] = siphash2(0x7473, 2);
 }
 
 static uint64_t tuple_word(uint32_t la, uint32_t ra)
@@ -89,4 +101,34 @@ int xc_syncookie_check(uint32_t la, uint32_t ra, uint16_t lp, uint16_t rp, uint3
 			return (int)mss_index;
 	}
 	return -1;
+}
+
+/* TSval offset: a keyed hash of the 4-tuple, so TSvals tell nothing of the
+ * clock (uptime) and two connections' TSvals cannot be related, while a
+ * reused tuple keeps growing timestamps for the peer's TIME-WAIT (Linux
+ * keys its tsoffset by the address pair alone; here the ports join in).
+ * Never 0: 0 marks a block whose values are not chosen yet. */
+uint32_t tcp_ts_offset(const struct xc_tcb *t)
+{
+	uint32_t off = (uint32_t)siphash2k(ids_key, tuple_word(t->local_addr, t->remote_addr),
+					   ports_word(t->local_port, t->remote_port, 0));
+	return off ? off : 1;
+}
+
+/* First IP ID of a connection: keyed hash of the tuple and our ISN, as
+ * unpredictable as Linux's get_random_u16() in tcp_v4_connect, and new for
+ * each incarnation of a tuple. */
+uint16_t tcp_ip_id_start(const struct xc_tcb *t)
+{
+	return (uint16_t)siphash2k(ids_key, tuple_word(t->local_addr, t->remote_addr),
+				   ports_word(t->local_port, t->remote_port, t->iss));
+}
+
+uint32_t tcp_random_u32(uint64_t now_ns)
+{
+	static uint64_t calls;
+	uint32_t r;
+	if (getrandom(&r, sizeof(r), GRND_NONBLOCK) == (ssize_t)sizeof(r))
+		return r;
+	return (uint32_t)siphash2k(ids_key, now_ns, ++calls);   /* entropy pool not ready */
 }

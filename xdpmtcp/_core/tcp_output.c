@@ -111,10 +111,20 @@ static uint32_t put_opts(struct xc_tcb *t, uint8_t *o, uint64_t now_ns, int *wit
 	return n;
 }
 
+/* IP IDs: DF is always set, so the ID only has to be unique per
+ * connection; a counter of its own from a random start (Linux's inet_id)
+ * gives an observer no engine-wide counter to sample (idle scans) and no
+ * count of what other connections sent. */
+static uint16_t conn_ip_id(struct xc_tcb *t)
+{
+	tcb_ids_init(t);
+	return t->ip_id++;
+}
+
 /* Ethernet + IPv4 + TCP headers; returns the TCP header pointer. */
 static uint8_t *put_headers(struct xc_tcp_engine *e, uint8_t *f, uint32_t local_addr,
 			    uint32_t remote_addr, const uint8_t *local_mac, const uint8_t *remote_mac,
-			    uint32_t tcp_len)
+			    uint32_t tcp_len, uint16_t ip_id)
 {
 	memcpy(f, remote_mac, 6);
 	memcpy(f + 6, local_mac, 6);
@@ -122,7 +132,7 @@ static uint8_t *put_headers(struct xc_tcp_engine *e, uint8_t *f, uint32_t local_
 	uint8_t *ip = f + ETH_HDR_LEN;
 	ip[0] = 0x45; ip[1] = 0;
 	wr16(ip + 2, (uint16_t)(20 + tcp_len));
-	wr16(ip + 4, e->ip_id++);
+	wr16(ip + 4, ip_id);
 	wr16(ip + 6, 0x4000);                 /* DF */
 	ip[8] = (uint8_t)e->cfg.ttl; ip[9] = IPPROTO_TCP_NUM;
 	ip[10] = ip[11] = 0;
@@ -173,12 +183,13 @@ int tcp_send_segment(struct xc_tcp_engine *e, struct xc_tcb *t, uint32_t seq, ui
 	uint8_t *f = tx_slot(e);
 	uint8_t opts[40];
 	int with_sack;
+	tcb_ids_init(t);                      /* the TSval below needs the offset */
 	uint32_t olen = put_opts(t, opts, now_ns, &with_sack);
 	uint32_t hdr = TCP_HDR_LEN + olen;
 	if (ETH_HDR_LEN + 20 + hdr + len > XC_FRAME_MAX)
 		return -1;
 	uint8_t *tcp = put_headers(e, f, t->local_addr, t->remote_addr, t->local_mac, t->remote_mac,
-				   hdr + len);
+				   hdr + len, conn_ip_id(t));
 	uint32_t wnd = tcp_rcv_window(t);
 	uint32_t field = wnd >> t->rcv_wscale;
 	put_tcp(tcp, t->local_port, t->remote_port, seq, t->rcv_nxt, hdr, (uint8_t)(flags | TCP_ACK),
@@ -215,6 +226,9 @@ static int send_syn(struct xc_tcp_engine *e, struct xc_tcb *t, int synack, uint6
 	int ts = t->flags & XC_TF_TS_OK;
 	int sack = t->flags & XC_TF_SACK_OK;
 	int ws = t->flags & XC_TF_WS_OK;
+	tcb_ids_init(t);
+	if (synack)
+		t->ts_offset = tcp_ts_offset(t);   /* the scratch block answers many tuples */
 	o[n++] = 2; o[n++] = 4; wr16(o + n, t->rcv_mss); n += 2;
 	if (sack && ts) {
 		o[n++] = 4; o[n++] = 2;
@@ -232,7 +246,10 @@ static int send_syn(struct xc_tcp_engine *e, struct xc_tcb *t, int synack, uint6
 		o[n++] = 1; o[n++] = 3; o[n++] = 3; o[n++] = t->rcv_wscale;
 	}
 	uint32_t hdr = TCP_HDR_LEN + n;
-	uint8_t *tcp = put_headers(e, f, t->local_addr, t->remote_addr, t->local_mac, t->remote_mac, hdr);
+	/* a SYN-ACK carries ID 0, as Linux's: it may come from no
+	 * connection (a cookie) and must not reveal a counter */
+	uint8_t *tcp = put_headers(e, f, t->local_addr, t->remote_addr, t->local_mac, t->remote_mac, hdr,
+				   synack ? 0 : conn_ip_id(t));
 	/* the window in a SYN is never scaled (RFC 7323 §2.2) */
 	uint32_t wnd = xc_ring_free_space(&t->rcv);
 	put_tcp(tcp, t->local_port, t->remote_port, t->iss, synack ? t->rcv_nxt : 0, hdr,
@@ -270,7 +287,7 @@ void tcp_queue_ctl(struct xc_tcp_engine *e, struct xc_tcb *t, int kind, uint64_t
 	case XC_CTL_RST: {
 		uint8_t *f = tx_slot(e);
 		uint8_t *tcp = put_headers(e, f, t->local_addr, t->remote_addr, t->local_mac,
-					   t->remote_mac, TCP_HDR_LEN);
+					   t->remote_mac, TCP_HDR_LEN, conn_ip_id(t));
 		put_tcp(tcp, t->local_port, t->remote_port, t->snd_nxt, t->rcv_nxt, TCP_HDR_LEN,
 			TCP_RST | TCP_ACK, 0);
 		queue_frame(e, ETH_HDR_LEN + 20 + TCP_HDR_LEN);
@@ -299,7 +316,8 @@ int xc_tcp_send_ctl(struct xc_tcp_engine *e, struct xc_tcb *t, int kind, uint64_
 int tcp_queue_reset_for(struct xc_tcp_engine *e, const struct tcp_seg *s)
 {
 	uint8_t *f = tx_slot(e);
-	uint8_t *tcp = put_headers(e, f, s->daddr, s->saddr, s->frame, s->frame + 6, TCP_HDR_LEN);
+	/* no connection, no counter: ID 0 with DF, as Linux's RSTs */
+	uint8_t *tcp = put_headers(e, f, s->daddr, s->saddr, s->frame, s->frame + 6, TCP_HDR_LEN, 0);
 	uint32_t seq = 0, ack = 0;
 	uint8_t flags = TCP_RST;
 	if (s->flags & TCP_ACK) {

@@ -30,7 +30,6 @@ _LISTEN_EVENT = lib.XC_LISTEN_EVENT   # on an event's id: a listener's, not a co
 class EngineStats:
     """What Python's slow path counts (C counts the rest: c_stats())."""
     slow_segments: int = 0
-    rst_sent: int = 0            # answers to segments for no connection (here; C counts its own)
     malformed: int = 0
     syn_sent_bad_ack: int = 0
     conn_refused_cap: int = 0    # active opens refused: max_concurrency reached
@@ -61,6 +60,7 @@ class Engine:
         cfg.syn_retries = t.syn_retries
         cfg.initial_window = t.initial_window
         cfg.challenge_ack_limit = t.challenge_ack_limit
+        cfg.invalid_ratelimit_us = int(t.invalid_ratelimit_ms * 1000)
         cfg.quickack_segs = t.quickack_segs
         cfg.persist_min_us = 200000
         cfg.persist_max_us = 60000000
@@ -468,7 +468,6 @@ class Engine:
         return None if lst is None or lst.closed else lst
 
     def _reset(self, data):
-        self.stats.rst_sent += 1
         lib.xc_tcp_send_reset_for(self.raw, data, len(data))
 
     def _in_syn_sent(self, conn, f, data, now):
