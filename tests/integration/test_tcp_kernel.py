@@ -144,6 +144,9 @@ def test_1000_concurrent_connections(lab):
         assert eng["tcbs_in_use"] == 0 and eng["buffer_memory"] == 0
         assert eng["port"]["tx_no_room"] == 0 and eng["port"]["tx_in_flight"] == 0
         assert eng["port"]["rx_ring_full"] == 0
+        # every handshake and close ran in C: not one segment reached Python
+        assert eng["c"]["slow_path"] == 0 and eng["py"]["slow_segments"] == 0
+        assert eng["listener"]["established"] == 1000 and eng["c"]["listen_segments"] >= 2000
 
 
 # --- closes, resets, timeouts, crafted segments: the engine in this process ---------

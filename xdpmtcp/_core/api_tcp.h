@@ -1,7 +1,7 @@
 /* Public API of the TCP engine's C half: the connection control block both
  * C and Python use, the per-batch entry points, and the counters.
  *
- * Split of work (DESIGN.md §4):
+ * Split of work (docs/architecture.md has the picture):
  *  - C: every segment of a connection in a synchronized state (ESTABLISHED
  *    and the closing states): sequence and RST/SYN checks (RFC 9293
  *    §3.10.7.4, RFC 5961), PAWS, ACK processing, RTT samples, congestion

@@ -1,6 +1,6 @@
 """Attach the steering program with guaranteed detach.
 
-Rules (DESIGN.md section 2): never replace an XDP program xdpmtcp did not
+Rules (docs/architecture.md, "Never break the host"): never replace an XDP program xdpmtcp did not
 attach unless forced; replace a stale one of ours (its process is gone) with
 a note; detach on close, interpreter exit, SIGINT, SIGTERM and SIGHUP; and
 only ever detach the program we attached.  A SIGKILLed process cannot
