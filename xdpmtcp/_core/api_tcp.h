@@ -329,19 +329,13 @@ int xc_engine_flush(struct xc_tcp_engine *e, uint64_t now_ns);
 /* Connection blocks: allocated zeroed with id set, buffers sized; the
  * 4-tuple is entered in the lookup table by xc_tcb_bind. */
 struct xc_tcb *xc_tcb_alloc(struct xc_tcp_engine *e, uint32_t rcvbuf, uint32_t sndbuf);
-struct xc_tcb *xc_tcb_get(struct xc_tcp_engine *e, uint32_t id);
 int xc_tcb_bind(struct xc_tcp_engine *e, struct xc_tcb *t);   /* -1: tuple in use or table full */
 void xc_tcb_free(struct xc_tcp_engine *e, struct xc_tcb *t);    /* unbinds too */
-struct xc_tcb *xc_tcb_lookup(struct xc_tcp_engine *e, uint32_t local_addr, uint32_t remote_addr,
-			     uint16_t local_port, uint16_t remote_port);
 uint32_t xc_engine_tcb_count(struct xc_tcp_engine *e);
 
-/* Handshake support for Python: after filling addressing, iss/irs and the
- * negotiated options, set up windows, MSS, cc and RTO. */
-void xc_tcp_init_established(struct xc_tcp_engine *e, struct xc_tcb *t, uint64_t now_ns);
+/* Before our SYN: with addressing, iss and the offered options filled in,
+ * set up what we advertise (MSS, window scale), the RTO and the send space. */
 void xc_tcp_init_conn(struct xc_tcp_engine *e, struct xc_tcb *t, uint64_t now_ns);
-/* An RTT measurement taken by Python (the SYN / SYN-ACK exchange). */
-void xc_tcp_rtt_sample(struct xc_tcp_engine *e, struct xc_tcb *t, uint32_t rtt_us);
 /* Run the synchronized-state input on one frame (Python uses it for the
  * segment that completes a handshake and carries data). */
 int xc_tcp_input(struct xc_tcp_engine *e, struct xc_tcb *t, const uint8_t *frame,
@@ -360,8 +354,6 @@ void xc_tcp_mark_output(struct xc_tcp_engine *e, struct xc_tcb *t);
  * many fired.  xc_engine_next_timer: the earliest deadline, 0 if none. */
 uint32_t xc_engine_timers(struct xc_tcp_engine *e, uint64_t now_ns);
 uint64_t xc_engine_next_timer(struct xc_tcp_engine *e);
-/* Earliest armed deadline of the connection, 0 if none. */
-uint64_t xc_tcb_next_deadline(const struct xc_tcb *t);
 /* The application closed the connection (it may now end without Python:
  * orphaned FIN-WAIT-2 timeout, release after CLOSED). */
 void xc_tcp_orphan(struct xc_tcp_engine *e, struct xc_tcb *t, uint64_t now_ns);

@@ -89,7 +89,7 @@ static int slot_is(const struct flow_slot *f, uint32_t la, uint32_t ra, uint16_t
 	       f->remote_port == rp;
 }
 
-struct xc_tcb *xc_tcb_lookup(struct xc_tcp_engine *e, uint32_t la, uint32_t ra, uint16_t lp, uint16_t rp)
+struct xc_tcb *tcb_lookup(struct xc_tcp_engine *e, uint32_t la, uint32_t ra, uint16_t lp, uint16_t rp)
 {
 	for (uint32_t i = flow_slot_of(e, la, ra, lp, rp);; i = (i + 1) & e->flow_mask) {
 		struct flow_slot *f = &e->flows[i];
@@ -167,11 +167,6 @@ struct xc_tcb *xc_tcb_alloc(struct xc_tcp_engine *e, uint32_t rcvbuf, uint32_t s
 	e->ntcbs++;
 	e->stats.buffer_bytes += t->rcv.cap + t->snd.cap;
 	return t;
-}
-
-struct xc_tcb *xc_tcb_get(struct xc_tcp_engine *e, uint32_t id)
-{
-	return id && id <= e->cfg.max_tcbs ? e->tcbs[id] : NULL;
 }
 
 static void list_remove(uint32_t *list, uint32_t *n, uint32_t id)
@@ -272,7 +267,7 @@ void xc_tcp_init_conn(struct xc_tcp_engine *e, struct xc_tcb *t, uint64_t now_ns
 
 /* After the handshake: negotiated options give the segment size, the
  * windows and the congestion controller its start. */
-void xc_tcp_init_established(struct xc_tcp_engine *e, struct xc_tcb *t, uint64_t now_ns)
+void tcp_init_established(struct xc_tcp_engine *e, struct xc_tcb *t, uint64_t now_ns)
 {
 	if (!(t->flags & XC_TF_WS_OK)) {
 		t->snd_wscale = 0;
@@ -316,7 +311,7 @@ void tcp_establish(struct xc_tcp_engine *e, struct xc_tcb *t, const struct tcp_s
 	t->max_snd_wnd = t->snd_wnd;
 	t->snd_wl1 = s->seq;
 	t->snd_wl2 = s->ack;
-	xc_tcp_init_established(e, t, now_ns);
+	tcp_init_established(e, t, now_ns);
 	if (rtt_us)
 		tcp_rtt_sample(e, t, rtt_us);
 	tcb_set_state(e, t, XC_TCP_ESTABLISHED);

@@ -535,7 +535,7 @@ int xc_engine_rx(struct xc_tcp_engine *e, struct xc_burst *in, uint32_t *slow, u
 			e->stats.malformed++;
 			continue;
 		}
-		struct xc_tcb *t = xc_tcb_lookup(e, s.daddr, s.saddr, s.dport, s.sport);
+		struct xc_tcb *t = tcb_lookup(e, s.daddr, s.saddr, s.dport, s.sport);
 		if (t && tcb_synchronized(t)) {
 			if (tcp_input_seg(e, t, &s, now_ns) != 1) {
 				e->stats.fast_path++;

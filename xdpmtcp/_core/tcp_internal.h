@@ -237,6 +237,7 @@ void tcp_rtt_sample(struct xc_tcp_engine *e, struct xc_tcb *t, uint32_t rtt_us);
 void tcp_rearm_rto(struct xc_tcp_engine *e, struct xc_tcb *t, uint64_t now_ns);
 void tcp_arm_tlp(struct xc_tcp_engine *e, struct xc_tcb *t, uint64_t now_ns);
 void tcp_timers_clear(struct xc_tcb *t);
+uint64_t tcb_next_deadline(const struct xc_tcb *t);   /* earliest armed, 0 if none */
 /* The connection is dead by timeout: CLOSED, timers off, XC_EV_TIMEDOUT. */
 void tcp_timed_out(struct xc_tcp_engine *e, struct xc_tcb *t);
 /* tcp_input.c */
@@ -246,6 +247,9 @@ int tcp_input_seg(struct xc_tcp_engine *e, struct xc_tcb *t, const struct tcp_se
 void tcp_queue_ctl(struct xc_tcp_engine *e, struct xc_tcb *t, int kind, uint64_t now_ns);
 int tcp_queue_reset_for(struct xc_tcp_engine *e, const struct tcp_seg *s);
 /* tcp_engine.c */
+struct xc_tcb *tcb_lookup(struct xc_tcp_engine *e, uint32_t local_addr, uint32_t remote_addr,
+			  uint16_t local_port, uint16_t remote_port);
+void tcp_init_established(struct xc_tcp_engine *e, struct xc_tcb *t, uint64_t now_ns);
 void tcp_establish(struct xc_tcp_engine *e, struct xc_tcb *t, const struct tcp_seg *s,
 		   uint32_t rtt_us, uint64_t now_ns);
 /* tcp_listen.c */

@@ -114,11 +114,6 @@ void tcp_rtt_sample(struct xc_tcp_engine *e, struct xc_tcb *t, uint32_t rtt_us)
 	t->rto_us = clamp_rto(e, (uint64_t)t->srtt_us + (var4 > 1 ? var4 : 1));
 }
 
-void xc_tcp_rtt_sample(struct xc_tcp_engine *e, struct xc_tcb *t, uint32_t rtt_us)
-{
-	tcp_rtt_sample(e, t, rtt_us);
-}
-
 /* (5.1)/(5.3): restart the timer with the current (backed-off) RTO. */
 void tcp_rearm_rto(struct xc_tcp_engine *e, struct xc_tcb *t, uint64_t now_ns)
 {
@@ -173,7 +168,7 @@ static int on_tlp(struct xc_tcp_engine *e, struct xc_tcb *t, uint64_t now_ns)
 	return XC_TV_NONE;
 }
 
-uint64_t xc_tcb_next_deadline(const struct xc_tcb *t)
+uint64_t tcb_next_deadline(const struct xc_tcb *t)
 {
 	uint64_t best = 0;
 	for (int k = 0; k < XC_T_COUNT; k++)
@@ -352,7 +347,7 @@ uint32_t xc_engine_timers(struct xc_tcp_engine *e, uint64_t now_ns)
 			if (run_timer(e, t, k, now_ns) == XC_TV_GIVE_UP)
 				tcp_timed_out(e, t);
 		}
-		uint64_t next = xc_tcb_next_deadline(t);
+		uint64_t next = tcb_next_deadline(t);
 		if (next && t->state != XC_TCP_CLOSED)
 			timer_heap_schedule(e, t, next);
 	}

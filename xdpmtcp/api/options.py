@@ -372,7 +372,7 @@ def apply_maxseg(opts, conn):
         return
     tcb = conn.tcb
     if tcb.state < TcpState.ESTABLISHED:
-        # handshake not done: xc_tcp_init_established takes min(peer's, ours)
+        # handshake not done: establishing takes min(peer's, ours)
         tcb.rcv_mss = min(conn.engine.mss, opts.maxseg)
         return
     cap = opts.maxseg - (12 if tcb.flags & lib.XC_TF_TS_OK else 0)
