@@ -7,6 +7,7 @@ import subprocess
 import sys
 import types
 
+from xdpmtcp.kernel import runstate
 from xdpmtcp.lab.probes import connect_echo, tcp_transfer
 from xdpmtcp.lab.stackproc import ROOT, StackProcess
 from xdpmtcp.xdp import attached_program
@@ -49,10 +50,17 @@ def second_interface(lab):
     return types.SimpleNamespace(ns=lab.stack.ns, ifname=a)
 
 
-def xdp_cli(lab, *args):
+def xdp_cli(lab, *args, ifname=None):
     return subprocess.run([sys.executable, "-m", "xdpmtcp", "xdp", *args, "--netns", lab.stack.ns,
-                           "-i", lab.stack.ifname], cwd=ROOT, capture_output=True, text=True,
-                          timeout=60)
+                           "-i", ifname or lab.stack.ifname], cwd=ROOT, capture_output=True,
+                          text=True, timeout=60)
+
+
+def state_files(lab):
+    """What /run/xdpmtcp still records for the lab's stack namespace."""
+    with lab.stack.enter():
+        prefix = runstate.netns_id() + "."
+    return sorted(p.name for p in runstate.RUN_DIR.glob(prefix + "*"))
 
 
 def xdp_on(lab):
@@ -71,6 +79,7 @@ def test_reserved_ports_after_start_sigkill_restart_and_clean_stop(lab):
         assert reserved_ports(lab) == WITH_STACK
         assert restarted.stop() == 0
     assert reserved_ports(lab) == USER_VALUE
+    assert state_files(lab) == []
 
 
 def test_reserved_ports_with_two_stacks_in_one_namespace(lab):
@@ -85,6 +94,9 @@ def test_reserved_ports_with_two_stacks_in_one_namespace(lab):
         sigkill(two)
         assert one.stop() == 0                      # last one out, and undoes the dead one
         assert reserved_ports(lab) == USER_VALUE
+        # The dead stack's program is still on its interface until removed.
+        assert xdp_cli(lab, "detach", ifname=other_if.ifname).returncode == 0
+        assert state_files(lab) == []
     finally:
         one.stop()
         two.stop()
@@ -95,6 +107,7 @@ def test_reserved_ports_the_user_had_stay_after_stop(lab):
     with serve(lab.stack) as sp:
         assert sp.stop() == 0
     assert reserved_ports(lab) == "61000-61999"
+    assert state_files(lab) == []
 
 
 def test_detach_refuses_live_stack_and_status_tells_live_from_stale(lab):
@@ -126,6 +139,7 @@ def test_detach_refuses_live_stack_and_status_tells_live_from_stale(lab):
         assert "released reserved ports 61000-61999" in detached.stdout
         assert xdp_on(lab).prog_id == 0
         assert "no XDP program" in xdp_cli(lab, "status").stdout
+        assert state_files(lab) == []
     finally:
         sp.stop()
     # The kernel serves the interface: ICMP, and a kernel TCP server on the
