@@ -77,6 +77,8 @@ def test_reserved_ports_after_start_sigkill_restart_and_clean_stop(lab):
     assert reserved_ports(lab) == WITH_STACK        # nobody could undo it
     with serve(lab.stack) as restarted:             # replaces the dead one's entry
         assert reserved_ports(lab) == WITH_STACK
+        assert any("released reserved ports 61000-61999 left by process %d" % first.proc.pid
+                   in line for line in restarted.lines), restarted.lines
         assert restarted.stop() == 0
     assert reserved_ports(lab) == USER_VALUE
     assert state_files(lab) == []

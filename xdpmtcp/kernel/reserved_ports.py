@@ -108,6 +108,7 @@ class PortReservation:
         self.ports = set(range(first, last + 1))
         self._id = None
         self._ns_fd = None
+        self.notes = []         # one-line remarks for the user
 
     def reserve(self):
         if self._id is not None:
@@ -119,7 +120,9 @@ class PortReservation:
         atexit.register(self.release)
         try:
             with runstate.locked():
-                ledger, current, _ = _settle()
+                ledger, current, dropped = _settle()
+                self.notes.extend("released reserved ports %s left by process %d, which is gone"
+                                  % (h["ports"], h["pid"]) for h in dropped)
                 user = ledger["user"] if ledger else format_ports(current)
                 holders = ledger["holders"] if ledger else []
                 # The ledger first: a death in between leaves it naming
