@@ -1,12 +1,12 @@
 """Attach the steering program with guaranteed detach.
 
-Rules (DESIGN.md section 2): never replace an XDP program xdpmtcp did not
-attach unless forced; never take over one a live xdpmtcp process runs
-unless forced; replace a stale one of ours (its process is gone) with a
-note; detach on close, interpreter exit, SIGINT, SIGTERM and SIGHUP; and
-only ever detach the program we attached.  A SIGKILLed process cannot
-detach, but its AF_XDP sockets close, the XSKMAP entries vanish and the
-program passes every frame to the kernel.
+Rules (README, "House rules"; docs/deploy.md): never replace an XDP
+program xdpmtcp did not attach unless forced; never take over one a live
+xdpmtcp process runs unless forced; replace a stale one of ours (its
+process is gone) with a note; detach on close, interpreter exit, SIGINT,
+SIGTERM and SIGHUP; and only ever detach the program we attached.  A
+SIGKILLed process cannot detach, but its AF_XDP sockets close, the XSKMAP
+entries vanish and the program passes every frame to the kernel.
 
 Who attached what is recorded in /run/xdpmtcp/<netns>.xdp-<ifindex>.json
 (pid, process start time, program id), so `xdpmtcp xdp status` and
