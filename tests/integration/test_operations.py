@@ -159,6 +159,7 @@ def test_forced_detach_of_live_stack(lab):
         assert xdp_on(lab).prog_id == 0
         assert sp.stop() == 0                       # its own detach finds nothing of its own
     assert xdp_on(lab).prog_id == 0
+    assert state_files(lab) == []
 
 
 def test_restart_after_sigkill_names_the_dead_owner(lab):
@@ -174,3 +175,5 @@ def test_restart_after_sigkill_names_the_dead_owner(lab):
                                 capture_output=True, text=True, timeout=60)
         assert second.returncode != 0
         assert "in use by xdpmtcp process %d" % sp.proc.pid in second.stderr
+        assert sp.proc.poll() is None and xdp_on(lab).prog_id
+    assert state_files(lab) == []
