@@ -60,7 +60,8 @@ class NetIf:
 
     @property
     def notes(self):
-        """One-line remarks for the user (kernel headers, replaced programs)."""
+        """One-line remarks for the user (kernel headers, replaced programs,
+        reserved ports a dead stack left)."""
         out = []
         if self.program is not None and self.program.headers_note:
             out.append(self.program.headers_note)
@@ -68,6 +69,8 @@ class NetIf:
             out.append(self.program.metadata_note)
         if self.guard is not None:
             out.extend(self.guard.notes)
+        if self.reservation is not None:
+            out.extend(self.reservation.notes)
         return out
 
     def listen(self, port, addr=None):

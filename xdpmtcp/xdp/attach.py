@@ -1,30 +1,32 @@
 """Attach the steering program with guaranteed detach.
 
-Rules (docs/architecture.md, "Never break the host"): never replace an XDP program xdpmtcp did not
-attach unless forced; replace a stale one of ours (its process is gone) with
-a note; detach on close, interpreter exit, SIGINT, SIGTERM and SIGHUP; and
-only ever detach the program we attached.  A SIGKILLed process cannot
-detach, but its AF_XDP sockets close, the XSKMAP entries vanish and the
-program passes every frame to the kernel.
+Rules (docs/architecture.md, "Never break the host"; docs/deploy.md): never replace an XDP
+program xdpmtcp did not attach unless forced; never take over one a live
+xdpmtcp process runs unless forced; replace a stale one of ours (its
+process is gone) with a note; detach on close, interpreter exit, SIGINT,
+SIGTERM and SIGHUP; and only ever detach the program we attached.  A
+SIGKILLed process cannot detach, but its AF_XDP sockets close, the XSKMAP
+entries vanish and the program passes every frame to the kernel.
+
+Who attached what is recorded in /run/xdpmtcp/<netns>.xdp-<ifindex>.json
+(pid, process start time, program id), so `xdpmtcp xdp status` and
+`detach` can tell a live owner from a stale program.
 """
 import atexit
 import os
 import signal
 import socket
 from dataclasses import dataclass
-from pathlib import Path
-
-from pyroute2.netns import setns
+from typing import Optional
 
 from .._core import ffi, lib
-from ..osutil import pid_alive
+from ..kernel import runstate
 from .program import OUR_PROGRAMS, XdpError
 
 XDP_FLAGS_SKB_MODE = 1 << 1
 XDP_FLAGS_DRV_MODE = 1 << 2
 MODES = {"native": XDP_FLAGS_DRV_MODE, "skb": XDP_FLAGS_SKB_MODE}
 ATTACH_MODE_NAMES = {0: "none", 1: "native", 2: "skb", 3: "hw", 4: "multi"}
-RUN_DIR = Path("/run/xdpmtcp")
 
 
 @dataclass
@@ -45,12 +47,30 @@ def attached_program(ifindex):
                            ffi.string(name).decode(errors="replace"))
 
 
-def _netns_inode():
-    return os.stat("/proc/thread-self/ns/net").st_ino
+@dataclass
+class XdpOwner:
+    """The process that attached an interface's program, from its record."""
+    pid: Optional[int]      # None: no record names the attached program
+    alive: bool
 
 
-def _setns(fd):
-    setns(fd, flags=0)
+def _owner_record_name(ifindex):
+    return runstate.netns_id() + ".xdp-%d.json" % ifindex
+
+
+def program_owner(ifindex, attached):
+    """Who attached ``attached`` (what ifindex runs, this thread's netns).
+    A record naming another program id (replaced since, or the interface
+    recreated) counts as no record."""
+    rec = runstate.read_state(_owner_record_name(ifindex))
+    if not rec or not attached.prog_id or rec.get("prog_id") != attached.prog_id:
+        return XdpOwner(None, False)
+    return XdpOwner(rec.get("pid"), runstate.is_alive(rec))
+
+
+def forget_owner(ifindex):
+    """Drop the record of ifindex's program (it was detached); call locked."""
+    runstate.write_state(_owner_record_name(ifindex), None)
 
 
 class AttachGuard:
@@ -67,7 +87,6 @@ class AttachGuard:
         self.notes = []
         self.flags = None
         self._ns_fd = None
-        self._pidfile = None
         self._old_handlers = {}
 
     # -- attach ------------------------------------------------------------
@@ -76,25 +95,25 @@ class AttachGuard:
             self.ifindex = socket.if_nametoindex(self.ifname)
         except OSError:
             raise XdpError("no interface %r in this network namespace" % self.ifname) from None
-        self._pidfile = RUN_DIR / ("xdp-%d-%s.pid" % (_netns_inode(), self.ifname))
-        self._check_current()
-        BPF = self.program._BPF
-        modes = ["native", "skb"] if self.requested_mode == "auto" else [self.requested_mode]
-        last = None
-        for m in modes:
-            try:
-                BPF.attach_xdp(self.ifname.encode(), self.program.fn, MODES[m])
-            except Exception as e:  # BCC raises bare Exception
-                last = e
-                continue
-            self.flags, self.mode = MODES[m], m
-            break
-        else:
-            raise XdpError("cannot attach XDP to %s: %s" % (self.ifname, last))
-        self._ns_fd = os.open("/proc/thread-self/ns/net", os.O_RDONLY | os.O_CLOEXEC)
-        RUN_DIR.mkdir(parents=True, exist_ok=True)
-        self._pidfile.write_text("%d\n" % os.getpid())
-        atexit.register(self.detach)
+        with runstate.locked():
+            self._check_current()
+            BPF = self.program._BPF
+            modes = ["native", "skb"] if self.requested_mode == "auto" else [self.requested_mode]
+            last = None
+            for m in modes:
+                try:
+                    BPF.attach_xdp(self.ifname.encode(), self.program.fn, MODES[m])
+                except Exception as e:  # BCC raises bare Exception
+                    last = e
+                    continue
+                self.flags, self.mode = MODES[m], m
+                break
+            else:
+                raise XdpError("cannot attach XDP to %s: %s" % (self.ifname, last))
+            self._ns_fd = runstate.open_netns_fd()
+            atexit.register(self.detach)
+            runstate.write_state(_owner_record_name(self.ifindex), dict(
+                runstate.this_process(), prog_id=self.program.prog_id, ifname=self.ifname))
         self._install_signal_handlers()
         return self
 
@@ -111,41 +130,38 @@ class AttachGuard:
             self.notes.append("replacing foreign XDP program %r (id %d) on %s (forced)"
                               % (cur.name, cur.prog_id, self.ifname))
         else:
-            owner = self._pidfile_owner()
-            if owner and owner != os.getpid() and pid_alive(owner) and not self.force:
-                raise XdpError("%s is in use by xdpmtcp process %d (use --force to take over)"
-                               % (self.ifname, owner))
-            self.notes.append("replacing stale xdpmtcp program (id %d) on %s"
-                              % (cur.prog_id, self.ifname))
+            owner = program_owner(self.ifindex, cur)
+            if owner.alive and owner.pid == os.getpid():
+                self.notes.append("replacing this process's own earlier program (id %d) on %s"
+                                  % (cur.prog_id, self.ifname))
+            elif owner.alive:
+                if not self.force:
+                    raise XdpError("%s is in use by xdpmtcp process %d (use --force to take over)"
+                                   % (self.ifname, owner.pid))
+                self.notes.append("taking over %s from live xdpmtcp process %d (forced)"
+                                  % (self.ifname, owner.pid))
+            else:
+                self.notes.append("replacing stale xdpmtcp program (id %d) on %s%s" % (
+                    cur.prog_id, self.ifname,
+                    "; its process %d is gone" % owner.pid if owner.pid else ""))
         # A program in the other mode blocks ours: remove it first.
         flags = XDP_FLAGS_SKB_MODE if cur.mode == "skb" else XDP_FLAGS_DRV_MODE
         self.program._BPF.remove_xdp(self.ifname.encode(), flags)
-
-    def _pidfile_owner(self):
-        try:
-            return int(self._pidfile.read_text().split()[0])
-        except (OSError, ValueError, IndexError):
-            return None
 
     # -- detach ------------------------------------------------------------
     def detach(self):
         if self._ns_fd is None:
             return
-        here = os.open("/proc/thread-self/ns/net", os.O_RDONLY | os.O_CLOEXEC)
         try:
-            _setns(self._ns_fd)
-            try:
-                cur = attached_program(self.ifindex)
-                if cur.prog_id == self.program.prog_id:
-                    self.program._BPF.remove_xdp(self.ifname.encode(), self.flags)
-                if self._pidfile_owner() == os.getpid():
-                    self._pidfile.unlink()
-            except (OSError, XdpError):
-                pass  # interface or namespace already gone: nothing to detach
-            finally:
-                _setns(here)
+            with runstate.entered_netns(self._ns_fd), runstate.locked():
+                try:
+                    cur = attached_program(self.ifindex)
+                    if cur.prog_id == self.program.prog_id:
+                        self.program._BPF.remove_xdp(self.ifname.encode(), self.flags)
+                        forget_owner(self.ifindex)
+                except (OSError, XdpError):
+                    pass  # interface or namespace already gone: nothing to detach
         finally:
-            os.close(here)
             os.close(self._ns_fd)
             self._ns_fd = None
             atexit.unregister(self.detach)
