@@ -146,7 +146,8 @@ def test_1000_concurrent_connections(lab):
         assert eng["port"]["rx_ring_full"] == 0
         # every handshake and close ran in C: not one segment reached Python
         assert eng["c"]["slow_path"] == 0 and eng["py"]["slow_segments"] == 0
-        assert eng["listener"]["established"] == 1000 and eng["c"]["listen_segments"] >= 2000
+        assert eng["listener"]["established"] == 1000
+        assert eng["c"]["listen_segments"] + eng["c"]["handshake_segments"] >= 2000   # SYN, ACK
 
 
 # --- closes, resets, timeouts, crafted segments: the engine in this process ---------

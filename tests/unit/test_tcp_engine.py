@@ -232,6 +232,11 @@ def test_many_connections_open_and_close_cleanly(pair):
     assert pair.run_until(lambda: pair.a.tcb_count() == 0 and pair.b.tcb_count() == 0, 5)
     assert pair.b.ephemeral.in_use() == 0
     assert pair.a.buffer_memory == 0 and pair.b.buffer_memory == 0
+    # 300 active and 300 passive opens and closes, all in C: Python saw no segment
+    for eng in (pair.a, pair.b):
+        c = eng.c_stats()
+        assert c["slow_path"] == 0 and eng.stats.slow_segments == 0, c
+        assert c["handshake_segments"] + c["listen_segments"] >= 300
 
 
 # --- crafted segments (RFC 5961) -------------------------------------------------

@@ -15,9 +15,11 @@
  *  - C owns passive opens: listeners with their SYN and accept queues, SYN
  *    cookies, SYN-RECEIVED, and the answer to every segment of no
  *    connection.  Python meets a passive connection once, at accept.
- *  - Python: active opens (SYN-SENT, simultaneous open), a SYN that reuses
- *    a TIME-WAIT tuple, what the application sees (errors, wakeups, close,
- *    teardown).
+ *  - C owns active opens after xc_tcp_connect: SYN-SENT and the way of a
+ *    simultaneous open through SYN-RECEIVED.
+ *  - Python: making a block for connect (port, next hop, options), a SYN
+ *    that reuses a TIME-WAIT tuple, what the application sees (errors,
+ *    wakeups, close, teardown).
  * C reports what Python must react to as per-connection event bits, once
  * per batch.
  */
@@ -70,6 +72,7 @@
 #define XC_EV_RESET 0x8          /* an acceptable RST: connection is CLOSED */
 #define XC_EV_TIMEDOUT 0x10      /* C gave up (retries, keepalive, idle): CLOSED, ETIMEDOUT */
 #define XC_EV_RELEASE 0x20       /* C is done with the block (TIME-WAIT over, orphan closed) */
+#define XC_EV_REFUSED 0x100      /* the handshake was reset: CLOSED, ECONNREFUSED */
 #define XC_EV_SYN_IN_TW 0x40     /* SYN on a TIME-WAIT connection (Python may reuse) */
 #define XC_EV_ACKED 0x80         /* snd_una advanced */
 
@@ -273,6 +276,8 @@ struct xc_tcp_stats {
 	uint64_t refused_memory;     /* SYNs dropped: buffer_memory_max reached */
 	uint64_t buffer_bytes;       /* receive + send buffer capacity of every block now */
 	uint64_t listen_segments;    /* segments a listener handled (SYN, cookie ACK, probe) */
+	uint64_t handshake_segments; /* segments of connections in SYN-SENT or SYN-RECEIVED */
+	uint64_t syn_sent_bad_ack;   /* SYN-SENT got an ACK that is not for our SYN (RST sent) */
 };
 
 /* A listener: what its connections inherit (the listening socket's
@@ -336,6 +341,9 @@ uint32_t xc_engine_tcb_count(struct xc_tcp_engine *e);
 /* Before our SYN: with addressing, iss and the offered options filled in,
  * set up what we advertise (MSS, window scale), the RTO and the send space. */
 void xc_tcp_init_conn(struct xc_tcp_engine *e, struct xc_tcb *t, uint64_t now_ns);
+/* Active open: SYN-SENT and the SYN now; C runs the rest of the handshake
+ * (XC_EV_STATE + WRITABLE when established, REFUSED or TIMEDOUT if not). */
+void xc_tcp_connect(struct xc_tcp_engine *e, struct xc_tcb *t, uint64_t now_ns);
 /* Run the synchronized-state input on one frame (Python uses it for the
  * segment that completes a handshake and carries data). */
 int xc_tcp_input(struct xc_tcp_engine *e, struct xc_tcb *t, const uint8_t *frame,

@@ -541,9 +541,17 @@ int xc_engine_rx(struct xc_tcp_engine *e, struct xc_burst *in, uint32_t *slow, u
 				e->stats.fast_path++;
 				continue;
 			}
-		} else if (t && t->listen_id && t->state == XC_TCP_SYN_RCVD) {
+		} else if (t && t->state == XC_TCP_SYN_RCVD) {
 			tcp_syn_rcvd_input(e, t, &s, now_ns);
-			e->stats.listen_segments++;
+			e->stats.handshake_segments++;
+			continue;
+		} else if (t && t->state == XC_TCP_SYN_SENT) {
+			tcp_syn_sent_input(e, t, &s, now_ns);
+			e->stats.handshake_segments++;
+			continue;
+		} else if (t && t->state == XC_TCP_CLOSED) {
+			if (!(s.flags & TCP_RST))          /* a block nobody released yet */
+				tcp_queue_reset_for(e, &s);
 			continue;
 		} else if (!t) {
 			if (tcp_listen_input(e, &s, now_ns)) {

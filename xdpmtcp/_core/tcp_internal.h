@@ -257,12 +257,17 @@ int tcp_listen_init(struct xc_tcp_engine *e);
 void tcp_listen_free(struct xc_tcp_engine *e);
 /* 1: a listener took the segment (no connection of that tuple) */
 int tcp_listen_input(struct xc_tcp_engine *e, const struct tcp_seg *s, uint64_t now_ns);
-/* a listener-owned block in SYN-RECEIVED */
+/* a block in SYN-RECEIVED: a listener's child or a simultaneous open */
 void tcp_syn_rcvd_input(struct xc_tcp_engine *e, struct xc_tcb *t, const struct tcp_seg *s,
 			uint64_t now_ns);
 /* an unaccepted block closed: it goes at the end of the batch */
 void tcp_listen_child_closed(struct xc_tcp_engine *e, struct xc_tcb *t);
 void tcp_listen_reap(struct xc_tcp_engine *e);
+/* tcp_connect.c */
+void tcp_negotiate(struct xc_tcb *t, const struct tcp_opts *o);
+void tcp_syn_sent_input(struct xc_tcp_engine *e, struct xc_tcb *t, const struct tcp_seg *s,
+			uint64_t now_ns);
+void tcp_refused(struct xc_tcp_engine *e, struct xc_tcb *t);
 uint32_t tcp_listen_events(struct xc_tcp_engine *e, uint32_t *ids, uint32_t *bits, uint32_t max);
 
 #endif

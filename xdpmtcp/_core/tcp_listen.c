@@ -221,23 +221,6 @@ void tcp_listen_reap(struct xc_tcp_engine *e)
 	e->nreap = 0;
 }
 
-static void negotiate(struct xc_tcb *t, const struct tcp_opts *o)
-{
-	uint32_t keep = 0;
-	if (o->has_ts && (t->flags & XC_TF_TS_OK)) {
-		keep |= XC_TF_TS_OK;
-		t->ts_recent = o->tsval;
-	}
-	if (o->sack_ok && (t->flags & XC_TF_SACK_OK))
-		keep |= XC_TF_SACK_OK;
-	if (o->has_wscale && (t->flags & XC_TF_WS_OK)) {
-		keep |= XC_TF_WS_OK;
-		t->snd_wscale = o->wscale < 14 ? o->wscale : 14;
-	}
-	t->flags = (t->flags & ~(XC_TF_TS_OK | XC_TF_SACK_OK | XC_TF_WS_OK)) | keep;
-	t->peer_mss = o->has_mss && o->mss ? o->mss : 536;
-}
-
 static uint8_t wscale_of(uint32_t bytes)
 {
 	uint8_t s = 0;
@@ -329,7 +312,7 @@ static void on_syn(struct xc_tcp_engine *e, struct tcp_listener *l, const struct
 	if (!t)
 		return;
 	t->iss = xc_isn(t->local_addr, t->remote_addr, t->local_port, t->remote_port, now_ns);
-	negotiate(t, &s->opt);
+	tcp_negotiate(t, &s->opt);
 	t->irs = s->seq;
 	t->rcv_nxt = s->seq + 1;
 	xc_tcp_init_conn(e, t, now_ns);
@@ -423,25 +406,35 @@ int xc_listen_input(struct xc_tcp_engine *e, const uint8_t *frame, uint32_t len,
 	return took;
 }
 
-/* RFC 9293 §3.10.7.4 for a listener's child in SYN-RECEIVED. */
+/* RFC 9293 §3.10.7.4 for SYN-RECEIVED: a listener's child, or an active
+ * open after a simultaneous open (no listener). */
 void tcp_syn_rcvd_input(struct xc_tcp_engine *e, struct xc_tcb *t, const struct tcp_seg *s,
 			uint64_t now_ns)
 {
-	struct tcp_listener *l = &e->listeners[t->listen_id - 1];
+	struct tcp_listener *l = t->listen_id ? &e->listeners[t->listen_id - 1] : NULL;
 	uint32_t space = t->rcv.cap ? t->rcv.cap : 1;
 	int in_window = (uint32_t)(s->seq - t->rcv_nxt) < space;
 	t->c.segs_in++;
 	if (s->flags & TCP_RST) {
-		if (in_window) {
-			tcp_timers_clear(t);
+		if (!in_window)
+			return;
+		if (l)
 			tcb_set_state(e, t, XC_TCP_CLOSED);    /* reaped after the batch */
-		}
+		else
+			tcp_refused(e, t);
 		return;
 	}
 	if (s->flags & TCP_SYN) {
 		if (s->seq == t->irs && !(s->flags & TCP_ACK)) {
-			l->st.syn_retransmits_seen++;
+			if (l)
+				l->st.syn_retransmits_seen++;
 			tcp_queue_ctl(e, t, XC_CTL_SYNACK, now_ns);
+		} else if (!l && (s->flags & TCP_ACK) && s->ack == t->snd_nxt) {
+			/* the peer's SYN-ACK crossing ours */
+			t->rcv_adv = t->rcv_nxt;
+			tcp_establish(e, t, s, 0, now_ns);
+			tcp_queue_ctl(e, t, XC_CTL_ACK, now_ns);
+			tcb_event(e, t, XC_EV_WRITABLE);
 		}
 		return;
 	}
@@ -455,10 +448,14 @@ void tcp_syn_rcvd_input(struct xc_tcp_engine *e, struct xc_tcb *t, const struct 
 		return;
 	if ((t->flags & XC_TF_TS_OK) && s->opt.has_ts)
 		t->ts_recent = s->opt.tsval;
-	uint64_t rtt_ns = t->c.retrans_segs ? 0 : now_ns - t->hs_start_ns;
+	uint64_t rtt_ns = (t->c.retrans_segs || !l) ? 0 : now_ns - t->hs_start_ns;
 	tcp_establish(e, t, s, (uint32_t)(rtt_ns / 1000), now_ns);
-	l->nsyn--;
-	child_established(e, l, t);
+	if (l) {
+		l->nsyn--;
+		child_established(e, l, t);
+	} else {
+		tcb_event(e, t, XC_EV_WRITABLE);
+	}
 	if (s->len || (s->flags & TCP_FIN))
 		tcp_input_seg(e, t, s, now_ns);
 }

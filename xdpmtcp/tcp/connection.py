@@ -24,8 +24,6 @@ class Connection:
         self.error = 0                # pending errno (SO_ERROR)
         self.orphan = False           # the application closed it
         self.active = True            # we opened it (Engine.adopt: a listener's)
-        self.syn_sent_ns = 0
-        self.syn_retransmitted = False
         self.keepalive_idle_s = engine.tunables.keepalive_idle_s
         self.keepalive_intvl_s = engine.tunables.keepalive_intvl_s
         self.keepalive_cnt = engine.tunables.keepalive_cnt
@@ -211,6 +209,8 @@ class Connection:
             self.error = errno.ECONNRESET
         if bits & lib.XC_EV_TIMEDOUT:
             self.error = errno.ETIMEDOUT
+        if bits & lib.XC_EV_REFUSED:
+            self.error = errno.ECONNREFUSED
         if bits & lib.XC_EV_READABLE and self.rcvbuf_autotune and not self.released:
             self.engine.autotune_rcvbuf(self)
         if bits & lib.XC_EV_RELEASE:

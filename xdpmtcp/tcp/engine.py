@@ -14,8 +14,7 @@ from dataclasses import dataclass
 from .._core import ffi, lib
 from ..phy import Burst
 from ..tunables import DEFAULTS
-from ..wire import MalformedFrame, TcpFlags, parse_tcp_frame
-from ..wire.seq import seq_add
+from ..wire import MalformedFrame, parse_tcp_frame
 from .addr import ip_be, ip_str, port_be, port_str
 from .connection import Connection
 from .listener import Listener
@@ -31,7 +30,6 @@ class EngineStats:
     """What Python's slow path counts (C counts the rest: c_stats())."""
     slow_segments: int = 0
     malformed: int = 0
-    syn_sent_bad_ack: int = 0
     conn_refused_cap: int = 0    # active opens refused: max_concurrency reached
     conn_refused_memory: int = 0 # active opens refused: buffer_memory_max reached
     timewait_reused: int = 0
@@ -340,33 +338,9 @@ class Engine:
         self._scale_for_fixed_buffer(conn)
         if self.steering is not None:
             self.steering.own_flow(conn.local, conn.remote)
-        conn._set_state(TcpState.SYN_SENT)
-        conn.syn_sent_ns = now
-        lib.xc_tcp_send_ctl(self.raw, tcb, lib.XC_CTL_SYN, now)
+        lib.xc_tcp_connect(self.raw, tcb, now)          # C runs the handshake from here
         self._drain_events()
         return conn
-
-    def _negotiate(self, tcb, f):
-        """Keep the options both sides offered (f is the peer's SYN or SYN-ACK)."""
-        o = f.tcp.options
-        keep = 0
-        if o.timestamp is not None and tcb.flags & lib.XC_TF_TS_OK:
-            keep |= lib.XC_TF_TS_OK
-            tcb.ts_recent = o.timestamp[0]
-        if o.sack_permitted and tcb.flags & lib.XC_TF_SACK_OK:
-            keep |= lib.XC_TF_SACK_OK
-        if o.window_scale is not None and tcb.flags & lib.XC_TF_WS_OK:
-            keep |= lib.XC_TF_WS_OK
-            tcb.snd_wscale = min(o.window_scale, 14)
-        tcb.flags = (tcb.flags & ~(lib.XC_TF_TS_OK | lib.XC_TF_SACK_OK | lib.XC_TF_WS_OK)) | keep
-        tcb.peer_mss = o.mss or 536
-
-    def _establish(self, conn, data, now_ns, rtt_ns):
-        """Move a handshaking connection to ESTABLISHED on the segment
-        (frame bytes) that acknowledged our SYN."""
-        lib.xc_tcp_establish(self.raw, conn.tcb, data, len(data), max(0, rtt_ns) // 1000, now_ns)
-        if conn.orphan:
-            conn.shutdown_write()
 
     # -- the batch loop -----------------------------------------------------------------
     def poll(self, timeout=0.0):
@@ -426,10 +400,10 @@ class Engine:
 
     # -- slow path ---------------------------------------------------------------------------
     def _slow_path(self, data, now):
-        """A segment C left to Python: for an active open (SYN-SENT, or
-        SYN-RECEIVED after a simultaneous open), a closed block, or a SYN
-        that may reuse a TIME-WAIT tuple.  Passive opens and segments of no
-        connection never come here."""
+        """A segment C left to Python: a SYN for a tuple in TIME-WAIT, which
+        may reopen it for a listener (RFC 9293 §3.10.7.4, RFC 6191: a new
+        SYN beyond the old sequence space) once Python released the old
+        block.  Every other segment is C's."""
         self.stats.slow_segments += 1
         try:
             f = parse_tcp_frame(data)
@@ -437,103 +411,16 @@ class Engine:
             self.stats.malformed += 1
             return
         conn = self.by_tuple.get((f.ip.dst, f.tcp.dst_port, f.ip.src, f.tcp.src_port))
-        flags = f.tcp.flags
-        if conn is None:                  # released earlier in this batch: a listener's, or none
-            lib.xc_listen_input(self.raw, data, len(data), now)
-            return
-        st = conn.state
-        if st == TcpState.SYN_SENT:
-            return self._in_syn_sent(conn, f, data, now)
-        if st == TcpState.SYN_RCVD:
-            return self._in_syn_rcvd(conn, f, data, now)
-        if st == TcpState.TIME_WAIT and flags & TcpFlags.SYN and not flags & TcpFlags.ACK:
-            # RFC 9293 §3.10.7.4 / RFC 6191: a new SYN beyond the old
-            # sequence space may reopen the tuple for a listener
-            if ((f.tcp.seq - conn.tcb.rcv_nxt) & 0xffffffff) < 0x80000000 and \
-                    self._listener_for(f) is not None:
-                self.stats.timewait_reused += 1
-                self.release(conn)
-                lib.xc_listen_input(self.raw, data, len(data), now)
-            return
-        if st == TcpState.CLOSED:
-            if not flags & TcpFlags.RST:
-                self._reset(data)
-            return
-        # synchronized since C saw the frame (its handshake ended earlier
-        # in this batch): C's input takes it now
-        lib.xc_tcp_input(self.raw, conn.tcb, data, len(data), now)
+        if conn is not None and conn.state == TcpState.TIME_WAIT:
+            if ((f.tcp.seq - conn.tcb.rcv_nxt) & 0xffffffff) >= 0x80000000 or self._listener_for(f) is None:
+                return
+            self.stats.timewait_reused += 1
+            self.release(conn)
+        lib.xc_listen_input(self.raw, data, len(data), now)
 
     def _listener_for(self, f):
         lst = self.listeners.get((f.ip.dst, f.tcp.dst_port)) or self.listeners.get((None, f.tcp.dst_port))
         return None if lst is None or lst.closed else lst
-
-    def _reset(self, data):
-        lib.xc_tcp_send_reset_for(self.raw, data, len(data))
-
-    def _in_syn_sent(self, conn, f, data, now):
-        """RFC 9293 §3.10.7.3."""
-        tcb = conn.tcb
-        flags = f.tcp.flags
-        if flags & TcpFlags.ACK:
-            if f.tcp.ack != tcb.snd_nxt:
-                self.stats.syn_sent_bad_ack += 1
-                if not flags & TcpFlags.RST:
-                    self._reset(data)
-                return
-            if flags & TcpFlags.RST:
-                conn.fail(errno.ECONNREFUSED)
-                return
-        elif flags & TcpFlags.RST:
-            return
-        if not flags & TcpFlags.SYN:
-            return
-        self._negotiate(tcb, f)
-        tcb.irs = f.tcp.seq
-        tcb.rcv_nxt = seq_add(f.tcp.seq, 1)
-        tcb.rcv_adv = tcb.rcv_nxt
-        if flags & TcpFlags.ACK:
-            rtt = 0 if tcb.c.retrans_segs else now - conn.syn_sent_ns
-            self._establish(conn, data, now, rtt)
-            lib.xc_tcp_send_ctl(self.raw, tcb, lib.XC_CTL_ACK, now)
-            conn.notify(Event.WRITABLE)
-        else:
-            # simultaneous open: SYN-RCVD, our SYN again with an ACK
-            conn._set_state(TcpState.SYN_RCVD)
-            lib.xc_tcp_send_ctl(self.raw, tcb, lib.XC_CTL_SYNACK, now)
-
-    def _in_syn_rcvd(self, conn, f, data, now):
-        """RFC 9293 §3.10.7.4 for SYN-RECEIVED after a simultaneous open."""
-        tcb = conn.tcb
-        flags = f.tcp.flags
-        in_window = ((f.tcp.seq - tcb.rcv_nxt) & 0xffffffff) < max(1, tcb.rcv.cap)
-        if flags & TcpFlags.RST:
-            if in_window:
-                conn.fail(errno.ECONNREFUSED)
-            return
-        if flags & TcpFlags.SYN:
-            if f.tcp.seq == tcb.irs and not flags & TcpFlags.ACK:
-                lib.xc_tcp_send_ctl(self.raw, tcb, lib.XC_CTL_SYNACK, now)
-            elif flags & TcpFlags.ACK and f.tcp.ack == tcb.snd_nxt:
-                # the peer's SYN-ACK crossing ours
-                tcb.rcv_adv = tcb.rcv_nxt
-                self._establish(conn, data, now, 0)
-                lib.xc_tcp_send_ctl(self.raw, tcb, lib.XC_CTL_ACK, now)
-                conn.notify(Event.WRITABLE)
-            return
-        if not flags & TcpFlags.ACK:
-            return
-        if f.tcp.ack != tcb.snd_nxt:
-            self._reset(data)
-            return
-        if not in_window:
-            return
-        o = f.tcp.options
-        if tcb.flags & lib.XC_TF_TS_OK and o.timestamp is not None:
-            tcb.ts_recent = o.timestamp[0]
-        self._establish(conn, data, now, 0)
-        conn.notify(Event.WRITABLE)
-        if f.tcp.payload or flags & TcpFlags.FIN:
-            lib.xc_tcp_input(self.raw, tcb, data, len(data), now)
 
     # -- teardown -----------------------------------------------------------------------------
     def release(self, conn):

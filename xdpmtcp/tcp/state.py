@@ -36,6 +36,7 @@ class Event(enum.IntFlag):
     RESET = lib.XC_EV_RESET
     TIMEDOUT = lib.XC_EV_TIMEDOUT
     RELEASE = lib.XC_EV_RELEASE
+    REFUSED = lib.XC_EV_REFUSED
     SYN_IN_TW = lib.XC_EV_SYN_IN_TW
     ACKED = lib.XC_EV_ACKED
 
