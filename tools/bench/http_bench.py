@@ -1,16 +1,23 @@
 #!/usr/bin/env python3
 """HTTP on xdpmtcp vs the kernel, measured in one lab run.
 
-Server side: examples/epserver.py (xdpmtcp, XDP attached) and nginx (one
-worker, the kernel's TCP, in the same namespace: its frames pass the
-attached XDP program) serve the same file; wrk on the peer loads each,
-with keep-alive and with "Connection: close".
+Server side: examples/epserver.py (xdpmtcp, XDP attached), an asyncio
+Streams server (what a Python programmer writes without xdpmtcp) and nginx
+(one worker), the last two on the kernel's TCP in the same namespace (their
+frames pass the attached XDP program), serve the same file; wrk on the
+peer loads each, with keep-alive and with "Connection: close".
+
+Latency: 64-byte echo round trips from the peer, one connection, to
+`xdpmtcp serve --mode echo` and to a kernel echo server in the stack
+namespace (p50, p99).
 
 Client side: examples/epwget.py (xdpmtcp) and wrk (the kernel's TCP), both
 in the stack namespace, fetch from nginx on the peer, one request per
 connection and with keep-alive.
 
-    tools/bench/http_bench.py [--seconds 5] [--connections 50] [--runs 2] [--json]
+    tools/bench/http_bench.py [--seconds 5] [--connections 50] [--runs 3] [--json]
+
+The tables show every run and the median of the runs.
 """
 import argparse
 import json
@@ -22,8 +29,11 @@ import tempfile
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 sys.path.insert(0, ROOT)
 
-from xdpmtcp.lab import Lab  # noqa: E402
+from xdpmtcp.lab import Lab, kernel_peers  # noqa: E402
 from xdpmtcp.lab.exampleproc import ExampleProcess, run_example, start_nginx, write_conf  # noqa: E402
+from xdpmtcp.lab.stackproc import StackProcess  # noqa: E402
+
+SERVERS = (("epserver", 8080), ("asyncio", 8083), ("nginx", 8081))
 
 BODY = (b"<!DOCTYPE html><title>xdpmtcp</title>" + b"x" * 574 + b"\n")   # nginx's default page size
 
@@ -52,7 +62,7 @@ def main():
     p.add_argument("--seconds", type=int, default=5, help="wrk duration per measurement")
     p.add_argument("--connections", type=int, default=50, help="wrk connections / epwget concurrency")
     p.add_argument("--requests", type=int, default=30000, help="epwget requests per measurement")
-    p.add_argument("--runs", type=int, default=2)
+    p.add_argument("--runs", type=int, default=3)
     p.add_argument("--json", action="store_true")
     args = p.parse_args()
     work = tempfile.mkdtemp(prefix="xm-httpbench-")
@@ -66,6 +76,9 @@ def main():
                           max_concurrency=16384)
         start_nginx(lab.stack, site, lab.stack.ip, 8081)
         start_nginx(lab.peer, site, lab.peer.ip, 8082)
+        helpers = [kernel_peers.start_script(lab.stack, kernel_peers.ASYNCIO_HTTP_SERVER, lab.stack.ip, 8083,
+                                             os.path.join(site, "index.html")),
+                   kernel_peers.start_script(lab.stack, kernel_peers.ECHO_SERVER, lab.stack.ip, 8085)]
         for run in range(1, args.runs + 1):
             row = {"run": run}
             # one xdpmtcp process per interface: epserver first, then epwget
@@ -73,12 +86,18 @@ def main():
                 srv.wait_for("ready")
                 for close in (False, True):
                     mode = "close" if close else "keepalive"
-                    for name, port in (("epserver", 8080), ("nginx", 8081)):
+                    for name, port in SERVERS:
                         rate, err = wrk(lab.peer, "http://%s:%d/index.html" % (lab.stack.ip, port),
                                         args.seconds, args.connections, close)
                         row["%s_%s" % (name, mode)] = rate
                         if err:
                             row["%s_%s_errors" % (name, mode)] = err
+            with StackProcess(lab.stack, "serve", "-p", 8084, "--mode", "echo") as echo:
+                echo.wait_event("ready")
+                stack_lat = kernel_peers.echo_latency(lab.peer, lab.stack.ip, 8084)
+            kern_lat = kernel_peers.echo_latency(lab.peer, lab.stack.ip, 8085)
+            row.update(echo_p50_us=stack_lat["p50_us"], echo_p99_us=stack_lat["p99_us"],
+                       kernel_echo_p50_us=kern_lat["p50_us"], kernel_echo_p99_us=kern_lat["p99_us"])
             for keep in (False, True):
                 mode = "keepalive" if keep else "close"
                 url = "http://%s:8082/index.html" % lab.peer.ip
@@ -92,25 +111,46 @@ def main():
             rows.append(row)
             if args.json:
                 print(json.dumps(row), flush=True)
+        for h in helpers:
+            h.kill()
+    if len(rows) > 1:
+        rows.append(median_row(rows))
     if not args.json:
-        print("server (wrk -c%d from the peer), requests/s:" % args.connections)
-        print("| run | mode | epserver | nginx | ratio |")
-        print("|---|---|---|---|---|")
+        print("server (wrk -t1 -c%d from the peer), requests/s:" % args.connections)
+        print("| run | mode | epserver | asyncio (kernel) | nginx | vs asyncio | vs nginx |")
+        print("|---|---|---|---|---|---|---|")
         for r in rows:
             for mode, label in (("keepalive", "keep-alive"), ("close", "Connection: close")):
-                e, n = r["epserver_" + mode], r["nginx_" + mode]
-                print("| %d | %s | %.0f | %.0f | %.2fx |" % (r["run"], label, e, n, e / n))
+                e, a, n = r["epserver_" + mode], r["asyncio_" + mode], r["nginx_" + mode]
+                print("| %s | %s | %.0f | %.0f | %.0f | %.2fx | %.2fx |" % (r["run"], label, e, a, n, e / a, e / n))
+        print("\n64-byte echo round trip from the peer, one connection, µs:")
+        print("| run | xdpmtcp p50 | kernel p50 | ratio | xdpmtcp p99 | kernel p99 |")
+        print("|---|---|---|---|---|---|")
+        for r in rows:
+            print("| %s | %.0f | %.0f | %.2fx | %.0f | %.0f |" % (
+                r["run"], r["echo_p50_us"], r["kernel_echo_p50_us"], r["echo_p50_us"] / r["kernel_echo_p50_us"],
+                r["echo_p99_us"], r["kernel_echo_p99_us"]))
         print("\nclient (-c%d against nginx on the peer), requests/s:" % args.connections)
         print("| run | mode | epwget | wrk (kernel) | ratio | epwget p99 |")
         print("|---|---|---|---|---|---|")
         for r in rows:
             for mode, label in (("close", "one request per connection"), ("keepalive", "keep-alive")):
                 e, k = r["epwget_" + mode], r["wrk_client_" + mode]
-                print("| %d | %s | %.0f | %.0f | %.2fx | %.2f ms |"
+                print("| %s | %s | %.0f | %.0f | %.2fx | %.2f ms |"
                       % (r["run"], label, e, k, e / k, r["epwget_%s_p99_ms" % mode]))
         errs = {k: v for r in rows for k, v in r.items() if k.endswith("errors")}
         if errs:
             print("\nerrors:", errs)
+
+
+def median_row(rows):
+    """Each number's median over the runs (errors left out)."""
+    out = {"run": "median"}
+    for k, v in rows[0].items():
+        if k != "run" and isinstance(v, (int, float)):
+            vals = sorted(r[k] for r in rows if isinstance(r.get(k), (int, float)))
+            out[k] = vals[len(vals) // 2]
+    return out
 
 
 if __name__ == "__main__":

@@ -205,3 +205,82 @@ def reset_reader(host, ip, port, nbytes, request=""):
 
 def write_no_read(host, ip, port, seconds):
     return run_json(host, WRITE_NO_READ, ip, port, seconds, timeout=seconds + 30)
+
+
+# The reference a Python programmer would write without xdpmtcp: asyncio
+# Streams on the kernel's TCP, HTTP/1.1 keep-alive, one file from memory.
+ASYNCIO_HTTP_SERVER = r"""
+import asyncio, json, sys
+ip, port, path = sys.argv[1], int(sys.argv[2]), sys.argv[3]
+body = open(path, "rb").read()
+async def handle(reader, writer):
+    try:
+        while True:
+            head = await reader.readuntil(b"\r\n\r\n")
+            close = b"connection: close" in head.lower()
+            writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\nConnection: %s\r\n\r\n"
+                         % (len(body), b"close" if close else b"keep-alive") + body)
+            await writer.drain()
+            if close:
+                break
+    except (asyncio.IncompleteReadError, ConnectionError):
+        pass
+    writer.close()
+async def main():
+    srv = await asyncio.start_server(handle, ip, port, backlog=4096, reuse_address=True)
+    print(json.dumps({"ready": True}), flush=True)
+    async with srv:
+        await srv.serve_forever()
+asyncio.run(main())
+"""
+
+# n sequential round trips of size bytes on one connection; latency in µs.
+ECHO_LATENCY = r"""
+import json, socket, sys, time
+ip, port, n, size = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4])
+s = socket.create_connection((ip, port), timeout=10)
+s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+msg, lat = b"e" * size, []
+for _ in range(n):
+    t = time.perf_counter_ns()
+    s.sendall(msg)
+    got = 0
+    while got < size:
+        got += len(s.recv(size - got))
+    lat.append((time.perf_counter_ns() - t) / 1000)
+s.close()
+lat.sort()
+print(json.dumps({"p50_us": lat[n // 2], "p99_us": lat[int(n * 0.99)], "n": n}))
+"""
+
+# The kernel's side of the echo latency reference.
+ECHO_SERVER = r"""
+import json, socket, sys
+ip, port = sys.argv[1], int(sys.argv[2])
+l = socket.create_server((ip, port), reuse_port=True)
+print(json.dumps({"ready": True}), flush=True)
+while True:
+    c, _ = l.accept()
+    c.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    while True:
+        d = c.recv(65536)
+        if not d:
+            break
+        c.sendall(d)
+    c.close()
+"""
+
+
+def start_script(host, script, *args):
+    """A long-running peer program; returns once it printed its ready line."""
+    import subprocess
+    p = host.popen([SYSTEM_PYTHON, "-c", script, *map(str, args)], stdout=subprocess.PIPE, text=True)
+    line = p.stdout.readline()
+    if '"ready"' not in line:
+        p.kill()
+        raise RuntimeError("peer program did not start: %r" % line)
+    return p
+
+
+def echo_latency(host, ip, port, n=2000, size=64):
+    return run_json(host, ECHO_LATENCY, ip, port, n, size, timeout=120)
