@@ -10,6 +10,8 @@ import errno
 from .._core import ffi, lib
 from .state import Event, TcpState
 
+_COUNTER_NAMES = [name for name, _ in ffi.typeof("struct xc_tcp_counters").fields]
+
 # state number -> TcpState without an enum call (the property is read per batch per connection)
 _STATES = {int(s): s for s in TcpState}
 
@@ -29,7 +31,7 @@ class Connection:
         self.keepalive_cnt = engine.tunables.keepalive_cnt
         self.watchers = []            # callables(conn, Event bits)
         self.released = False
-        self.final_counters = {}
+        self.final_counters = None    # struct xc_tcp_counters copied at release
         self.rcvbuf_autotune = True   # off once SO_RCVBUF is set, as Linux does
         self.ephemeral_port = True    # local port from the reserved range (else bound by the app)
 
@@ -151,10 +153,10 @@ class Connection:
     # -- counters ------------------------------------------------------------------
     def counters(self):
         """The C counters; after release, their last values."""
-        if self.released:
-            return dict(self.final_counters)
-        c = self.tcb.c
-        return {name: getattr(c, name) for name, _ in ffi.typeof("struct xc_tcp_counters").fields}
+        c = self.final_counters if self.released else self.tcb.c
+        if c is None:
+            return {}
+        return {name: getattr(c, name) for name in _COUNTER_NAMES}
 
     def info(self):
         """A tcp_info-shaped view (Linux field names where they exist)."""

@@ -427,7 +427,8 @@ class Engine:
         """Forget a connection: tuple, port, steering entry, C block."""
         if conn.released:
             return
-        conn.final_counters = conn.counters()
+        # one struct copy: the dict is built only if someone asks
+        conn.final_counters = ffi.new("struct xc_tcp_counters *", conn.tcb.c)
         conn.released = True
         self.conns.pop(conn.id, None)
         self.by_tuple.pop(conn.local + conn.remote, None)
