@@ -29,7 +29,8 @@ def start_in_monitor(lab, argv):
     return p
 
 
-def wait_ready(p, timeout=15):
+def wait_ready(p, timeout=90):
+    # generous: each XDP program is a BCC (clang) build, seconds each on a loaded machine
     ready, _, _ = select.select([p.stdout], [], [], timeout)
     line = p.stdout.readline() if ready else ""
     assert line and json.loads(line).get("ready"), p.stderr.read() if p.poll() is not None else line
