@@ -184,24 +184,34 @@ def pattern(n, seed):
 
 # -- scenarios ---------------------------------------------------------------------------------
 
-def scenario_malformed_options(peer_args):
-    """Per case: a SYN carrying the malformed options, and a data segment of
-    an established connection carrying them; then the stream is completed
-    with well-formed segments.  Reports what the stack did each time."""
-    out = {"syn": {}, "data": {}, "conns": []}
+def malformed_syns(peer_args):
+    """What a SYN carrying each malformed option area draws: synack, rst or dropped."""
+    out = {}
     for name, opts in MALFORMED_OPTIONS.items():
         p = Peer(*peer_args)
         p.send(F_SYN, raw_options=opts)
         t = p.recv(1.0)
         if t is None:
-            out["syn"][name] = "dropped"
+            out[name] = "dropped"
         elif t.flags & F_RST:
-            out["syn"][name] = "rst"
+            out[name] = "rst"
         elif t.flags & (F_SYN | F_ACK) == F_SYN | F_ACK:
-            out["syn"][name] = "synack"
+            out[name] = "synack"
             p.send(F_RST, seq=seq_add(p.isn, 1))      # leave no half-open connection behind
         else:
-            out["syn"][name] = "other:%s" % t.flags
+            out[name] = "other:%s" % t.flags
+    return out
+
+
+def scenario_malformed_syn(peer_args):
+    return {"syn": malformed_syns(peer_args)}
+
+
+def scenario_malformed_options(peer_args):
+    """Per case: a SYN carrying the malformed options, and a data segment of
+    an established connection carrying them; then the stream is completed
+    with well-formed segments.  Reports what the stack did each time."""
+    out = {"syn": malformed_syns(peer_args), "data": {}, "conns": []}
     data = pattern(12000, 7)
     for name, opts in MALFORMED_OPTIONS.items():
         p = Peer(*peer_args)
@@ -330,6 +340,7 @@ def scenario_window_shrink(peer_args):
 
 
 SCENARIOS = {
+    "malformed_syn": scenario_malformed_syn,
     "malformed_options": scenario_malformed_options,
     "overlap": scenario_overlap,
     "wraparound": scenario_wraparound,
