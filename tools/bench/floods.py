@@ -61,7 +61,8 @@ def print_table(rows):
             s["served_pct"], fmt_ms(s["p50_ms"]), fmt_ms(s["p99_ms"]),
             k["served_pct"], fmt_ms(k["p50_ms"]), fmt_ms(k["p99_ms"]), "met" if met else "MISSED"))
     keys = ["xdp_redirected", "rx_ring_full", "segs_in", "slow_path", "listen_segments", "syns",
-            "cookies_sent", "cookies_accepted", "syn_queue_overflow", "rst_sent", "established"]
+            "cookies_sent", "cookies_accepted", "cookies_rejected", "syn_queue_overflow", "half_open_failed",
+            "rst_sent", "established"]
     print("\nstack counters per flood (serve's final engine line; the kernel phase adds only xdp passed):\n")
     print("| flood | " + " | ".join(keys) + " | serve rc |")
     print("|---|" + "---|" * (len(keys) + 1))

@@ -49,8 +49,10 @@ lock = threading.Lock()
 def one():
     t = time.monotonic()
     out = {"ok": False}
+    stage = "connect"
     try:
         s = socket.create_connection((ip, port), timeout=timeout)
+        stage = "reply"
         s.settimeout(max(0.01, timeout - (time.monotonic() - t)))
         s.sendall(req)
         got = b""
@@ -65,7 +67,7 @@ def one():
         if not out["ok"]:
             out["error"] = "bad_reply"
     except OSError as e:
-        out["error"] = type(e).__name__
+        out["error"] = "%s:%s" % (stage, type(e).__name__)
     out["ms"] = (time.monotonic() - t) * 1000
     with lock:
         results.append(out)
@@ -207,7 +209,8 @@ def stack_counters(engine_event):
             "py_slow_segments": engine_event["py"]["slow_segments"],
             "listen_segments": c["listen_segments"], "rst_sent": c["rst_sent"],
             "syns": lst["syns"], "cookies_sent": lst["cookies_sent"],
-            "cookies_accepted": lst["cookies_accepted"], "syn_queue_overflow": lst["syn_queue_overflow"],
+            "cookies_accepted": lst["cookies_accepted"], "cookies_rejected": lst["cookies_rejected"],
+            "syn_queue_overflow": lst["syn_queue_overflow"], "half_open_failed": lst["half_open_failed"],
             "accept_overflow": lst["accept_overflow"], "established": lst["established"],
             "tcbs_in_use": engine_event["tcbs_in_use"]}
 
