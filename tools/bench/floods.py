@@ -12,7 +12,7 @@ latency of the answered requests, the attacker's pps (frames its interface
 sent / time) and the stack's counters for the flood (a fresh serve per
 kind, counters from its final "engine" line).
 
-    tools/bench/floods.py [--seconds 20] [--rate 50] [--kinds syn,ack] [--json]
+    tools/bench/floods.py [--seconds 20] [--rate 50] [--kinds syn,ack] [--serve-tcp K=V] [--json]
 """
 import argparse
 import json
@@ -33,7 +33,8 @@ TARGET_SERVED_PCT, TARGET_P50_MS = 95.0, 50.0     # issue 10
 
 
 def run_kind(lab, site, kind, args):
-    with StackProcess(lab.stack, "serve", "-p", STACK_PORT, "--mode", "http", "--root", site) as sp:
+    tcp = sum((["--tcp", kv] for kv in args.serve_tcp), [])
+    with StackProcess(lab.stack, "serve", "-p", STACK_PORT, "--mode", "http", "--root", site, *tcp) as sp:
         sp.wait_event("ready")
         flood = kind != "none"
         stack = floods.flood_phase(lab, STACK_PORT, kind, args.seconds, args.rate, flood=flood)
@@ -72,7 +73,9 @@ def print_table(rows):
     for r in rows:
         for side in ("xdpmtcp", "kernel"):
             if r[side]["errors"]:
-                print("%s %s client errors: %s" % (r["kind"], side, r[side]["errors"]))
+                at = r[side]["failed_at"]
+                print("%s %s client errors: %s, %d failed requests started between %.1f s and %.1f s"
+                      % (r["kind"], side, r[side]["errors"], len(at), at[0], at[-1]))
 
 
 def main():
@@ -81,6 +84,8 @@ def main():
     p.add_argument("--rate", type=float, default=50, help="client requests per second")
     p.add_argument("--kinds", default="none," + ",".join(floods.FLOOD_KINDS),
                    help="comma-separated: none (baseline), " + ", ".join(floods.FLOOD_KINDS))
+    p.add_argument("--serve-tcp", metavar="KEY=VALUE", action="append", default=[],
+                   help="a tunable for serve (repeatable), e.g. tcp_timewait=2")
     p.add_argument("--json", action="store_true", help="one JSON line per flood kind")
     args = p.parse_args()
     kinds = [k for k in args.kinds.split(",") if k]

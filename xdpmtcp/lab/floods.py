@@ -69,6 +69,7 @@ def one():
     except OSError as e:
         out["error"] = "%s:%s" % (stage, type(e).__name__)
     out["ms"] = (time.monotonic() - t) * 1000
+    out["at"] = round(t - t0, 2)
     with lock:
         results.append(out)
 
@@ -89,7 +90,8 @@ for r in results:
     if not r["ok"]:
         errors[r["error"]] = errors.get(r["error"], 0) + 1
 print(json.dumps({"sent": n, "ok": sum(r["ok"] for r in results), "errors": errors,
-                  "ms_ok": sorted(r["ms"] for r in results if r["ok"])}))
+                  "ms_ok": sorted(r["ms"] for r in results if r["ok"]),
+                  "failed_at": sorted(r["at"] for r in results if not r["ok"])}))
 """
 
 # A kernel HTTP server with the backlog serve uses (1024): the reference.
@@ -177,6 +179,7 @@ def flood_phase(lab, port, kind, seconds, rate, timeout=5.0, flood=True):
     res = json.loads(out.strip().splitlines()[-1]) if out.strip() else {"sent": 0, "ok": 0,
                                                                         "errors": {"client": err}, "ms_ok": []}
     ms = res.pop("ms_ok")
+    res.setdefault("failed_at", [])
     res.update(kind=kind if flood else "none", port=port, seconds=round(elapsed, 1),
                served_pct=100.0 * res["ok"] / res["sent"] if res["sent"] else 0.0,
                p50_ms=percentile(ms, 50), p99_ms=percentile(ms, 99),
