@@ -4,12 +4,14 @@ in C (listener, SYN cookies, RSTs) without the Python slow path.  The
 numbers against the kernel live in tools/bench/floods.py; here only
 outcomes that hold on a loaded 2-core machine are asserted."""
 import tempfile
+import time
 
 import pytest
 from conftest import bpf_problem
 
 from xdpmtcp.lab import floods
 from xdpmtcp.lab.fixtures import require
+from xdpmtcp.lab.probes import connect_echo
 from xdpmtcp.lab.stackproc import StackProcess
 
 PORT = 8080
@@ -51,3 +53,21 @@ def test_stack_keeps_serving_through_flood(lab, site, need_tool, kind):
         assert c["rst_sent"] >= MIN_FLOOD_FRAMES // 2, c
     if kind == "rst":
         assert c["rst_sent"] == 0, c   # a RST is never answered
+
+
+def test_serve_stats_interval_reports_live_counters(lab):
+    """churn_soak.py reads serve's periodic "stats" events while it runs."""
+    require(bpf_problem() is None, bpf_problem() or "")
+    with StackProcess(lab.stack, "serve", "-p", PORT, "--mode", "echo", "--stats-interval", 0.2) as sp:
+        sp.wait_event("ready")
+        for _ in range(3):
+            assert connect_echo(lab.peer, lab.stack.ip, PORT, "hello")["reply"] == "hello"
+        deadline = time.monotonic() + 10
+        while True:
+            ev = sp.wait_event("stats", timeout=5)
+            if ev["listener"]["established"] >= 3 or time.monotonic() > deadline:
+                break
+        assert sp.stop() == 0, sp.output()
+    assert ev["listener"]["established"] == 3, ev
+    assert {"c", "py", "port", "xdp", "tcbs_in_use", "buffer_memory"} <= set(ev), ev
+    assert ev["port"]["tx_in_flight"] >= 0 and ev["c"]["slow_path"] == 0, ev
