@@ -130,6 +130,7 @@ BAD_ARGUMENTS = [
     (SERVE + ["--backlog", "0"], "'0'"),
     (SERVE + ["--count", "-1"], "'-1'"),
     (SERVE + ["--duration", "nan"], "'nan'"),
+    (SERVE + ["--stats-interval", "0"], "'0'"),
     (SERVE + ["--pcap", "/nonexistent-xm/x.pcap"], "'/nonexistent-xm/x.pcap'"),
     (SERVE + ["--tcp", "ttl=256"], "'256'"),
     (SERVE + ["--tcp", "ephemeral_ports=62000-61000"], "'62000-61000'"),

@@ -43,6 +43,8 @@ def add_parser(sub):
     p.add_argument("--count", type=non_negative_int, default=0,
                    help="exit after this many connections finished (0: until Ctrl-C)")
     p.add_argument("--duration", type=positive_seconds, help="exit after this many seconds")
+    p.add_argument("--stats-interval", type=positive_seconds, metavar="SECONDS",
+                   help="with --json: print the engine's counters every SECONDS (a \"stats\" event)")
     add_tcp_flags(p)
     p.set_defaults(func=run)
 
@@ -92,15 +94,23 @@ def run(args):
                         return
                     runner.add(conn, make_app())
 
+            def counters(event):
+                return {"event": event, "c": eng.c_stats(), "py": eng.stats.__dict__,
+                        "tcbs_in_use": eng.tcb_count(), "buffer_memory": eng.buffer_memory,
+                        "listener": lst.stats.__dict__, "app_failures": runner.app_failures,
+                        "port": nif.port.stats(), "xdp": nif.program.counters()}
+
+            # live counters for soaks and floods; only JSON readers want them
+            interval = args.stats_interval if args.json else None
+            next_stats = start + interval if interval else None
             while not finished():
                 eng.poll(0 if runner.ready or eng.want_flush else 0.01)
                 accept_all()
                 runner.step()
-            emit(out, args, {"event": "engine", "c": eng.c_stats(), "py": eng.stats.__dict__,
-                             "tcbs_in_use": eng.tcb_count(), "buffer_memory": eng.buffer_memory,
-                             "listener": lst.stats.__dict__, "app_failures": runner.app_failures, "port": nif.port.stats(),
-                             "xdp": nif.program.counters()},
-                 "engine: %s\nlistener: %s" % (eng.c_stats(), lst.stats))
+                if next_stats is not None and time.monotonic() >= next_stats:
+                    next_stats += interval
+                    emit(out, args, counters("stats"), "")
+            emit(out, args, counters("engine"), "engine: %s\nlistener: %s" % (eng.c_stats(), lst.stats))
     except (XdpError, OSError, ValueError) as e:   # ValueError: a bad tunable value
         return fail(str(e))
     return 0
