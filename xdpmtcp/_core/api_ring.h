@@ -52,6 +52,16 @@
  * next_off is counted in bytes_beyond, or with XC_RING_DROP_OLDEST next_off
  * jumps to its end and the hole counts in gap_bytes.
  *
+ * Storage.  A ring made by xc_ring_init mallocs its cap bytes at once and
+ * keeps them (the monitor's rings).  One made by xc_ring_init_pooled holds
+ * storage only while it holds data: a block of cap bytes is taken from the
+ * pool (api_bufpool.h) at the first byte stored, and put back as soon as
+ * the ring is empty again (read_off == next_off, no fragments) after a
+ * read, consume or skip.  When the pool refuses, the insert or append
+ * stores nothing (no_storage; an insert returns 0, an append 0 bytes) and
+ * the ring is unchanged apart from its counters.  An empty pooled ring
+ * resizes without touching storage; a non-empty one moves to a new block.
+ *
  * xc_ring_skip_gap.  Only when nothing unread precedes the hole
  * (read_off == next_off): read_off and next_off jump to the first fragment,
  * which becomes the readable block; the hole counts in gap_bytes and is
@@ -61,6 +71,7 @@
 #ifndef XC_API_RING_H
 #define XC_API_RING_H
 #include <stdint.h>
+#include "api_bufpool.h"
 
 /* Overlap policies: which bytes win when a new segment overlaps bytes
  * already stored and not yet consumed. */
@@ -102,6 +113,7 @@ struct xc_ring_stats {
 	uint64_t bytes_lost;        /* unread bytes dropped by XC_RING_DROP_OLDEST (and resize to 0) */
 	uint64_t gap_bytes;         /* holes skipped by xc_ring_skip_gap (and XC_RING_DROP_OLDEST) */
 	uint64_t seg_evicted;       /* segment records evicted: list full */
+	uint64_t no_storage;        /* inserts and appends refused whole: the pool gave no storage */
 };
 
 struct xc_ring {
@@ -122,12 +134,16 @@ struct xc_ring {
 	uint32_t seg_tail;
 	uint32_t seg_alloc;
 	struct xc_ring_stats stats;
+	struct xc_bufpool *pool;    /* storage comes from here while data is held; NULL: malloc at init */
 };
 
 int xc_ring_init(struct xc_ring *r, uint32_t cap, uint32_t policy);  /* 0, -1 on ENOMEM/EINVAL; zeroes r first */
-void xc_ring_free(struct xc_ring *r);                               /* idempotent */
+/* Same, with storage taken lazily from pool (see Storage above); pool NULL
+ * is xc_ring_init. */
+int xc_ring_init_pooled(struct xc_ring *r, uint32_t cap, uint32_t policy, struct xc_bufpool *pool);
+void xc_ring_free(struct xc_ring *r);                               /* idempotent; storage back to its pool */
 /* Change the capacity keeping the stored data; -1 if cap is smaller than
- * high_off - read_off (the data would not fit). cap 0 discards everything
+ * high_off - read_off (the data would not fit), or no storage. cap 0 discards everything
  * stored and disables (unread contiguous bytes count in bytes_lost). */
 int xc_ring_resize(struct xc_ring *r, uint32_t cap);
 int xc_ring_set_policy(struct xc_ring *r, uint32_t policy);

@@ -61,6 +61,32 @@ static uint64_t ring_diff(const struct xc_ring *r, uint64_t off, const uint8_t *
 	return count_diff(r->buf + pos, src, first) + count_diff(r->buf, src + first, n - first);
 }
 
+/* ---- storage (pooled rings hold it only while they hold data) ---- */
+
+/* 0 when the ring has storage (taken from its pool now if need be), -1 if
+ * the pool refused (counted). */
+static int storage_take(struct xc_ring *r)
+{
+	if (r->buf)
+		return 0;
+	if (r->pool)
+		r->buf = xc_bufpool_get(r->pool, r->cap);
+	if (!r->buf) {
+		r->stats.no_storage++;
+		return -1;
+	}
+	return 0;
+}
+
+/* An empty pooled ring gives its block back. */
+static void storage_release_if_empty(struct xc_ring *r)
+{
+	if (r->pool && r->buf && r->read_off == r->next_off && r->nfrags == 0) {
+		xc_bufpool_put(r->pool, r->buf, r->cap);
+		r->buf = NULL;
+	}
+}
+
 /* ---- fragment list ---- */
 
 static void frag_remove(struct xc_ring *r, uint32_t i, uint32_t n)
@@ -442,6 +468,10 @@ int64_t xc_ring_insert(struct xc_ring *r, uint64_t off, const uint8_t *data, uin
 	r->stats.bytes_old += a - ns;
 	if (r->cap == 0)
 		return insert_unbuffered(r, a, ne, flags);
+	/* storage before anything moves, unless all of it is trimmed anyway */
+	if (!r->buf && ((flags & XC_RING_DROP_OLDEST) || a < r->read_off + r->cap) &&
+	    storage_take(r) < 0)
+		return 0;
 
 	if (b - r->read_off > r->cap) {
 		if (flags & XC_RING_DROP_OLDEST) {
@@ -450,6 +480,7 @@ int64_t xc_ring_insert(struct xc_ring *r, uint64_t off, const uint8_t *data, uin
 			 * the fragments stay as they are: refuse before sliding. */
 			if (r2 <= r->next_off && needs_entry(r, a2, b) && frag_reserve(r) < 0) {
 				r->stats.frag_overflow++;
+				storage_release_if_empty(r);
 				return 0;
 			}
 			slide(r, r2, a, a2);
@@ -465,6 +496,7 @@ int64_t xc_ring_insert(struct xc_ring *r, uint64_t off, const uint8_t *data, uin
 	}
 	if (needs_entry(r, a, b) && frag_reserve(r) < 0) {
 		r->stats.frag_overflow++;
+		storage_release_if_empty(r);
 		return 0;
 	}
 	r->stats.bytes_beyond += ne - b;
@@ -474,7 +506,7 @@ int64_t xc_ring_insert(struct xc_ring *r, uint64_t off, const uint8_t *data, uin
 
 /* ---- the rest of the API ---- */
 
-int xc_ring_init(struct xc_ring *r, uint32_t cap, uint32_t policy)
+int xc_ring_init_pooled(struct xc_ring *r, uint32_t cap, uint32_t policy, struct xc_bufpool *pool)
 {
 	if (!r)
 		return -1;
@@ -484,20 +516,35 @@ int xc_ring_init(struct xc_ring *r, uint32_t cap, uint32_t policy)
 	r->policy = policy;
 	r->frag_cap = XC_RING_MAX_FRAGS;
 	r->seg_cap = XC_RING_MAX_SEGS;
-	if (cap) {
+	r->pool = pool;
+	if (cap && !pool) {
 		r->buf = malloc(cap);
 		if (!r->buf)
 			return -1;
-		r->cap = cap;
 	}
+	r->cap = cap;
 	return 0;
+}
+
+int xc_ring_init(struct xc_ring *r, uint32_t cap, uint32_t policy)
+{
+	return xc_ring_init_pooled(r, cap, policy, NULL);
+}
+
+static void storage_free(struct xc_ring *r)
+{
+	if (r->pool)
+		xc_bufpool_put(r->pool, r->buf, r->cap);
+	else
+		free(r->buf);
+	r->buf = NULL;
 }
 
 void xc_ring_free(struct xc_ring *r)
 {
 	if (!r)
 		return;
-	free(r->buf);
+	storage_free(r);
 	free(r->frags);
 	free(r->segs);
 	memset(r, 0, sizeof(*r));
@@ -511,8 +558,7 @@ int xc_ring_resize(struct xc_ring *r, uint32_t cap)
 		return 0;
 	if (cap == 0) {
 		r->stats.bytes_lost += r->next_off - r->read_off;
-		free(r->buf);
-		r->buf = NULL;
+		storage_free(r);
 		r->cap = 0;
 		r->nfrags = 0;
 		r->read_off = r->high_off = r->next_off;
@@ -521,7 +567,11 @@ int xc_ring_resize(struct xc_ring *r, uint32_t cap)
 	}
 	if (r->high_off - r->read_off > cap)
 		return -1;
-	uint8_t *nb = malloc(cap);
+	if (r->pool && !r->buf) {  /* empty: the next store takes a block of the new size */
+		r->cap = cap;
+		return 0;
+	}
+	uint8_t *nb = r->pool ? xc_bufpool_get_replacing(r->pool, cap, r->cap) : malloc(cap);
 	if (!nb)
 		return -1;
 	/* copy [read_off, high_off), holes included: a few memcpy at most */
@@ -531,7 +581,7 @@ int xc_ring_resize(struct xc_ring *r, uint32_t cap)
 		memcpy(nb + dof, r->buf + so, n);
 		o += n;
 	}
-	free(r->buf);
+	storage_free(r);
 	r->buf = nb;
 	r->cap = cap;
 	return 0;
@@ -564,7 +614,7 @@ uint32_t xc_ring_append(struct xc_ring *r, const uint8_t *data, uint32_t len)
 	uint32_t n = xc_ring_free_space(r);
 	if (len < n)
 		n = len;
-	if (n == 0)
+	if (n == 0 || storage_take(r) < 0)
 		return 0;
 	if (r->nfrags == 0 && !is_target(r->policy)) {  /* the send-buffer case */
 		ring_put(r, r->next_off, data, n);
@@ -611,6 +661,7 @@ uint32_t xc_ring_consume(struct xc_ring *r, uint32_t n)
 	r->read_off += k;
 	if (r->seg_tail)
 		seg_drop_consumed(r);
+	storage_release_if_empty(r);
 	return k;
 }
 
@@ -640,6 +691,7 @@ uint64_t xc_ring_skip_gap(struct xc_ring *r)
 	r->stats.gap_bytes += hole;
 	if (r->seg_tail)
 		seg_drop_consumed(r);
+	storage_release_if_empty(r);
 	return hole;
 }
 
