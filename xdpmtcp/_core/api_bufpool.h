@@ -18,7 +18,9 @@
  *              A block put back when the cache is full, or whose size has
  *              no class left (XC_BUFPOOL_CLASSES sizes at most), goes back
  *              to the system (released).
- * Blocks are reused only at the exact size asked for.
+ * Blocks are reused only at the exact size asked for.  Blocks of 64 KiB
+ * and more are mapped on their own (mmap), so a released block leaves the
+ * process's memory at once; smaller ones come from malloc.
  */
 #ifndef XC_API_BUFPOOL_H
 #define XC_API_BUFPOOL_H
@@ -37,7 +39,7 @@ struct xc_bufpool_stats {
 	uint64_t gets;                /* blocks handed out */
 	uint64_t reused;              /* ... of which from a free list (no malloc) */
 	uint64_t refused;             /* requests refused: bytes_in_use would pass limit */
-	uint64_t alloc_failed;        /* requests refused: malloc failed */
+	uint64_t alloc_failed;        /* requests refused: the system had no memory */
 	uint64_t released;            /* blocks given back to the system (cache full, or evicted for limit) */
 };
 

@@ -1,7 +1,29 @@
 /* Buffer pool (see api_bufpool.h for the caps and their policies). */
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include "api_bufpool.h"
+
+/* Blocks this large are mapped on their own, so a block given back to the
+ * system is unmapped at once (malloc would keep it in its heap, resident
+ * where it was touched, once its mmap threshold has grown). */
+#define MMAP_MIN (64 * 1024)
+
+static void *block_alloc(uint32_t size)
+{
+	if (size < MMAP_MIN)
+		return malloc(size);
+	void *b = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	return b == MAP_FAILED ? NULL : b;
+}
+
+static void block_free(void *b, uint32_t size)
+{
+	if (size < MMAP_MIN)
+		free(b);
+	else
+		munmap(b, size);
+}
 
 /* A free block keeps the link to the next one in its first bytes, so blocks
  * smaller than a pointer are never cached. */
@@ -31,9 +53,9 @@ struct xc_bufpool *xc_bufpool_new(uint64_t limit, uint64_t cache_max)
 	return p;
 }
 
-static void release_block(struct xc_bufpool *p, void *b)
+static void release_block(struct xc_bufpool *p, void *b, uint32_t size)
 {
-	free(b);
+	block_free(b, size);
 	p->st.released++;
 }
 
@@ -55,8 +77,9 @@ static int evict_one(struct xc_bufpool *p)
 		struct size_class *c = &p->cls[(p->evict_next + k) % XC_BUFPOOL_CLASSES];
 		if (!c->count)
 			continue;
+		uint32_t size = c->size;
 		struct free_block *b = class_pop(p, c);
-		release_block(p, b);
+		release_block(p, b, size);
 		p->evict_next = (uint32_t)(c - p->cls) + 1;
 		return 1;
 	}
@@ -85,9 +108,9 @@ uint8_t *xc_bufpool_get_replacing(struct xc_bufpool *p, uint32_t size, uint32_t 
 		/* free blocks count against the limit too: make room from them */
 		while (in_use + p->st.bytes_cached + size > p->st.limit && evict_one(p))
 			;
-		b = malloc(size);
+		b = block_alloc(size);
 		if (!b) {
-			p->st.alloc_failed++;
+			p->st.alloc_failed++;   /* the system said no */
 			return NULL;
 		}
 	}
@@ -133,7 +156,7 @@ void xc_bufpool_put(struct xc_bufpool *p, uint8_t *block, uint32_t size)
 			return;
 		}
 	}
-	release_block(p, block);
+	release_block(p, block, size);
 }
 
 void xc_bufpool_trim(struct xc_bufpool *p)
