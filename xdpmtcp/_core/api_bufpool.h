@@ -1,10 +1,12 @@
 /* Buffer pool: the storage behind the TCP engine's receive and send rings.
  *
  * A ring made with a pool (xc_ring_init_pooled) holds no storage while it
- * is empty: it takes a block of exactly its capacity at the first byte it
- * stores and gives it back once nothing is readable and no out-of-order
- * fragment is held.  So an idle connection costs no buffer memory, as in
- * the kernel, and what is charged is what is allocated.
+ * is empty: it takes a block sized to what it holds at the first byte it
+ * stores (4 KiB and up, doubling, at most its capacity) and gives it back
+ * once nothing is readable and no out-of-order fragment is held (see
+ * api_ring.h).  So an idle connection costs no buffer memory, a busy one
+ * about what it holds, as in the kernel; what is charged is what is
+ * allocated.
  *
  * Two caps, each with its policy:
  *   limit      bytes of blocks held by rings (bytes_in_use) never pass it;
@@ -26,7 +28,7 @@
 #define XC_API_BUFPOOL_H
 #include <stdint.h>
 
-#define XC_BUFPOOL_CLASSES 8      /* distinct block sizes kept on free lists */
+#define XC_BUFPOOL_CLASSES 16     /* distinct block sizes kept on free lists */
 
 struct xc_bufpool_stats {
 	uint64_t limit;               /* bytes_in_use never passes this */

@@ -54,13 +54,18 @@
  *
  * Storage.  A ring made by xc_ring_init mallocs its cap bytes at once and
  * keeps them (the monitor's rings).  One made by xc_ring_init_pooled holds
- * storage only while it holds data: a block of cap bytes is taken from the
- * pool (api_bufpool.h) at the first byte stored, and put back as soon as
- * the ring is empty again (read_off == next_off, no fragments) after a
- * read, consume or skip.  When the pool refuses, the insert or append
- * stores nothing (no_storage; an insert returns 0, an append 0 bytes) and
- * the ring is unchanged apart from its counters.  An empty pooled ring
- * resizes without touching storage; a non-empty one moves to a new block.
+ * storage only while it holds data, sized to what it holds: at the first
+ * byte stored it takes a block from the pool (api_bufpool.h) of the
+ * smallest power of two from XC_RING_STORE_MIN that covers
+ * [read_off, high_off), at most cap; when more must be stored the data
+ * moves to a block twice as large; as soon as the ring is empty again
+ * (read_off == next_off, no fragments) after a read, consume or skip the
+ * block goes back.  When the pool refuses, an insert stores nothing
+ * (no_storage, returns 0; the ring is unchanged but for its counters) and
+ * an append takes only what the block held has room for (no_storage when
+ * that is 0 bytes).  cap stays the window: xc_ring_free_space does not
+ * depend on storage.  Resizing a pooled ring moves storage only when its
+ * block is larger than the new cap.
  *
  * xc_ring_skip_gap.  Only when nothing unread precedes the hole
  * (read_off == next_off): read_off and next_off jump to the first fragment,
@@ -89,6 +94,7 @@
 
 #define XC_RING_MAX_FRAGS 64  /* default cap of out-of-order fragments */
 #define XC_RING_MAX_SEGS 256  /* default and largest cap of segment records */
+#define XC_RING_STORE_MIN 4096 /* smallest storage block of a pooled ring */
 
 struct xc_ring_frag {         /* same layout as mOS's struct tcp_ring_fragment */
 	uint64_t offset;
@@ -135,6 +141,7 @@ struct xc_ring {
 	uint32_t seg_alloc;
 	struct xc_ring_stats stats;
 	struct xc_bufpool *pool;    /* storage comes from here while data is held; NULL: malloc at init */
+	uint32_t store_cap;         /* bytes at buf: cap (unpooled), or what is held rounded up (pooled; 0: none) */
 };
 
 int xc_ring_init(struct xc_ring *r, uint32_t cap, uint32_t policy);  /* 0, -1 on ENOMEM/EINVAL; zeroes r first */

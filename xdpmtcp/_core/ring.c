@@ -19,8 +19,8 @@ static inline int is_target(uint32_t policy)
 
 static void ring_put(struct xc_ring *r, uint64_t off, const uint8_t *src, uint64_t n)
 {
-	uint32_t pos = (uint32_t)(off % r->cap);
-	uint64_t first = r->cap - pos;
+	uint32_t pos = (uint32_t)(off % r->store_cap);
+	uint64_t first = r->store_cap - pos;
 	if (n <= first) {
 		memcpy(r->buf + pos, src, n);
 	} else {
@@ -31,8 +31,8 @@ static void ring_put(struct xc_ring *r, uint64_t off, const uint8_t *src, uint64
 
 static void ring_get(const struct xc_ring *r, uint64_t off, uint8_t *dst, uint64_t n)
 {
-	uint32_t pos = (uint32_t)(off % r->cap);
-	uint64_t first = r->cap - pos;
+	uint32_t pos = (uint32_t)(off % r->store_cap);
+	uint64_t first = r->store_cap - pos;
 	if (n <= first) {
 		memcpy(dst, r->buf + pos, n);
 	} else {
@@ -54,36 +54,68 @@ static uint64_t count_diff(const uint8_t *a, const uint8_t *b, uint64_t n)
 /* How many of the n bytes at src differ from the stored ones at off. */
 static uint64_t ring_diff(const struct xc_ring *r, uint64_t off, const uint8_t *src, uint64_t n)
 {
-	uint32_t pos = (uint32_t)(off % r->cap);
-	uint64_t first = r->cap - pos;
+	uint32_t pos = (uint32_t)(off % r->store_cap);
+	uint64_t first = r->store_cap - pos;
 	if (n <= first)
 		return count_diff(r->buf + pos, src, n);
 	return count_diff(r->buf + pos, src, first) + count_diff(r->buf, src + first, n - first);
 }
 
-/* ---- storage (pooled rings hold it only while they hold data) ---- */
+/* ---- storage ----
+ * Unpooled rings hold store_cap == cap bytes from init.  Pooled rings hold
+ * a block only while they hold data, sized to what they hold: a power of
+ * two from XC_RING_STORE_MIN, capped at cap, doubled (data moved) when
+ * more must be stored, given back when empty. */
 
-/* 0 when the ring has storage (taken from its pool now if need be), -1 if
- * the pool refused (counted). */
-static int storage_take(struct xc_ring *r)
+static uint32_t store_size_for(const struct xc_ring *r, uint64_t span)
 {
-	if (r->buf)
-		return 0;
-	if (r->pool)
-		r->buf = xc_bufpool_get(r->pool, r->cap);
-	if (!r->buf) {
-		r->stats.no_storage++;
+	uint64_t size = XC_RING_STORE_MIN;
+	while (size < span)
+		size <<= 1;
+	return size < r->cap ? (uint32_t)size : r->cap;
+}
+
+/* Move what is stored, [read_off, high_off), to a block of size bytes
+ * (at least that span); -1 if the pool refused (nothing changed). */
+static int storage_move(struct xc_ring *r, uint32_t size)
+{
+	uint8_t *nb = r->buf ? xc_bufpool_get_replacing(r->pool, size, r->store_cap)
+			     : xc_bufpool_get(r->pool, size);
+	if (!nb)
 		return -1;
+	/* holes included: a few memcpy at most */
+	for (uint64_t o = r->read_off; r->buf && o < r->high_off;) {
+		uint64_t so = o % r->store_cap, dof = o % size;
+		uint64_t n = min64(r->high_off - o, min64(r->store_cap - so, size - dof));
+		memcpy(nb + dof, r->buf + so, n);
+		o += n;
 	}
+	if (r->buf)
+		xc_bufpool_put(r->pool, r->buf, r->store_cap);
+	r->buf = nb;
+	r->store_cap = size;
 	return 0;
+}
+
+/* 0 when storage covers [read_off, end) (grown from the pool if need be;
+ * end - read_off <= cap), -1 if the pool refused (not counted here). */
+static int storage_fit(struct xc_ring *r, uint64_t end)
+{
+	uint64_t span = max64(end, r->high_off) - r->read_off;
+	if (r->buf && span <= r->store_cap)
+		return 0;
+	if (!r->pool)
+		return -1;               /* unpooled: cap bytes from init, never here */
+	return storage_move(r, store_size_for(r, span));
 }
 
 /* An empty pooled ring gives its block back. */
 static void storage_release_if_empty(struct xc_ring *r)
 {
 	if (r->pool && r->buf && r->read_off == r->next_off && r->nfrags == 0) {
-		xc_bufpool_put(r->pool, r->buf, r->cap);
+		xc_bufpool_put(r->pool, r->buf, r->store_cap);
 		r->buf = NULL;
+		r->store_cap = 0;
 	}
 }
 
@@ -468,10 +500,6 @@ int64_t xc_ring_insert(struct xc_ring *r, uint64_t off, const uint8_t *data, uin
 	r->stats.bytes_old += a - ns;
 	if (r->cap == 0)
 		return insert_unbuffered(r, a, ne, flags);
-	/* storage before anything moves, unless all of it is trimmed anyway */
-	if (!r->buf && ((flags & XC_RING_DROP_OLDEST) || a < r->read_off + r->cap) &&
-	    storage_take(r) < 0)
-		return 0;
 
 	if (b - r->read_off > r->cap) {
 		if (flags & XC_RING_DROP_OLDEST) {
@@ -480,7 +508,6 @@ int64_t xc_ring_insert(struct xc_ring *r, uint64_t off, const uint8_t *data, uin
 			 * the fragments stay as they are: refuse before sliding. */
 			if (r2 <= r->next_off && needs_entry(r, a2, b) && frag_reserve(r) < 0) {
 				r->stats.frag_overflow++;
-				storage_release_if_empty(r);
 				return 0;
 			}
 			slide(r, r2, a, a2);
@@ -496,7 +523,10 @@ int64_t xc_ring_insert(struct xc_ring *r, uint64_t off, const uint8_t *data, uin
 	}
 	if (needs_entry(r, a, b) && frag_reserve(r) < 0) {
 		r->stats.frag_overflow++;
-		storage_release_if_empty(r);
+		return 0;
+	}
+	if (storage_fit(r, b) < 0) {
+		r->stats.no_storage++;   /* refused whole: the sender retransmits */
 		return 0;
 	}
 	r->stats.bytes_beyond += ne - b;
@@ -521,6 +551,7 @@ int xc_ring_init_pooled(struct xc_ring *r, uint32_t cap, uint32_t policy, struct
 		r->buf = malloc(cap);
 		if (!r->buf)
 			return -1;
+		r->store_cap = cap;
 	}
 	r->cap = cap;
 	return 0;
@@ -534,10 +565,11 @@ int xc_ring_init(struct xc_ring *r, uint32_t cap, uint32_t policy)
 static void storage_free(struct xc_ring *r)
 {
 	if (r->pool)
-		xc_bufpool_put(r->pool, r->buf, r->cap);
+		xc_bufpool_put(r->pool, r->buf, r->store_cap);
 	else
 		free(r->buf);
 	r->buf = NULL;
+	r->store_cap = 0;
 }
 
 void xc_ring_free(struct xc_ring *r)
@@ -567,23 +599,33 @@ int xc_ring_resize(struct xc_ring *r, uint32_t cap)
 	}
 	if (r->high_off - r->read_off > cap)
 		return -1;
-	if (r->pool && !r->buf) {  /* empty: the next store takes a block of the new size */
+	if (r->pool) {
+		/* storage follows what is held, not cap: only a block now
+		 * larger than the new cap moves */
+		if (r->buf && r->store_cap > cap) {
+			uint32_t old_cap = r->cap;
+			r->cap = cap;
+			if (storage_move(r, store_size_for(r, r->high_off - r->read_off)) < 0) {
+				r->cap = old_cap;
+				return -1;
+			}
+		}
 		r->cap = cap;
 		return 0;
 	}
-	uint8_t *nb = r->pool ? xc_bufpool_get_replacing(r->pool, cap, r->cap) : malloc(cap);
+	uint8_t *nb = malloc(cap);
 	if (!nb)
 		return -1;
 	/* copy [read_off, high_off), holes included: a few memcpy at most */
 	for (uint64_t o = r->read_off; o < r->high_off;) {
-		uint64_t so = o % r->cap, dof = o % cap;
-		uint64_t n = min64(r->high_off - o, min64(r->cap - so, cap - dof));
+		uint64_t so = o % r->store_cap, dof = o % cap;
+		uint64_t n = min64(r->high_off - o, min64(r->store_cap - so, cap - dof));
 		memcpy(nb + dof, r->buf + so, n);
 		o += n;
 	}
 	storage_free(r);
 	r->buf = nb;
-	r->cap = cap;
+	r->cap = r->store_cap = cap;
 	return 0;
 }
 
@@ -614,7 +656,15 @@ uint32_t xc_ring_append(struct xc_ring *r, const uint8_t *data, uint32_t len)
 	uint32_t n = xc_ring_free_space(r);
 	if (len < n)
 		n = len;
-	if (n == 0 || storage_take(r) < 0)
+	if (n && storage_fit(r, r->next_off + n) < 0) {
+		/* no more storage: take what the block held already has room for */
+		uint32_t room = r->buf ? r->store_cap - (uint32_t)(r->next_off - r->read_off) : 0;
+		if (room < n)
+			n = room;
+		if (n == 0)
+			r->stats.no_storage++;
+	}
+	if (n == 0)
 		return 0;
 	if (r->nfrags == 0 && !is_target(r->policy)) {  /* the send-buffer case */
 		ring_put(r, r->next_off, data, n);

@@ -131,6 +131,71 @@ async def main():
 print(json.dumps(asyncio.run(main())))
 """
 
+# N connections opened in waves (so neither side's queues overflow), one
+# line echoed on each, then held idle: prints one JSON line once they are
+# all idle, keeps them until a line (or EOF) on stdin, closes them, prints
+# a second line.
+IDLE_CLIENTS = r"""
+import json, resource, selectors, socket, sys, time
+hard = resource.getrlimit(resource.RLIMIT_NOFILE)[1]
+resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+ip, port, n, wave, timeout = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4]), float(sys.argv[5])
+t0 = time.monotonic()
+deadline = t0 + timeout
+sel = selectors.DefaultSelector()
+socks, failed = [], 0
+for start in range(0, n, wave):
+    batch = []
+    for i in range(start, min(n, start + wave)):
+        s = socket.socket()
+        s.setblocking(False)
+        s.connect_ex((ip, port))
+        sel.register(s, selectors.EVENT_WRITE)
+        batch.append(s)
+    left = len(batch)
+    while left and time.monotonic() < deadline:
+        for key, _ in sel.select(0.5):
+            sel.unregister(key.fileobj)
+            left -= 1
+            if key.fileobj.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR):
+                failed += 1
+                key.fileobj.close()
+            else:
+                socks.append(key.fileobj)
+connected = len(socks)
+t_open = time.monotonic() - t0
+want = {}
+for i, s in enumerate(socks):
+    msg = b"hello %d\n" % i
+    s.send(msg)
+    want[s] = msg
+    sel.register(s, selectors.EVENT_READ)
+got = {}
+echoed = 0
+while echoed < len(socks) and time.monotonic() < deadline:
+    for key, _ in sel.select(0.5):
+        s = key.fileobj
+        got[s] = got.get(s, b"") + s.recv(100)
+        if len(got[s]) >= len(want[s]):
+            sel.unregister(s)
+            echoed += got[s] == want[s]
+print(json.dumps({"connected": connected, "failed": failed, "echoed": echoed,
+                  "open_seconds": t_open, "seconds": time.monotonic() - t0}), flush=True)
+sys.stdin.readline()
+for s in socks:
+    s.close()
+print(json.dumps({"closed": len(socks)}), flush=True)
+"""
+
+
+def start_idle_clients(host, ip, port, n, wave=500, timeout=60.0):
+    """IDLE_CLIENTS in the background (stdin and stdout are pipes): read its
+    first line, and write a line to stdin to close the connections."""
+    import subprocess
+    return host.popen([SYSTEM_PYTHON, "-c", IDLE_CLIENTS, ip, str(port), str(n), str(wave), str(timeout)],
+                      stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+
+
 # connect, send some bytes, then abort with RST (SO_LINGER 0).
 RESET_AFTER = r"""
 import json, socket, struct, sys, time

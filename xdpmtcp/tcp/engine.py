@@ -192,8 +192,7 @@ class Engine:
     @staticmethod
     def _storage_held(tcb):
         """Bytes of pool storage this connection's buffers hold now."""
-        return ((tcb.rcv.cap if tcb.rcv.buf != ffi.NULL else 0) +
-                (tcb.snd.cap if tcb.snd.buf != ffi.NULL else 0))
+        return tcb.rcv.store_cap + tcb.snd.store_cap
 
     # -- opening ----------------------------------------------------------------------
     def listen(self, port, addr=None, backlog=128):
@@ -258,8 +257,9 @@ class Engine:
 
     def resize_buffers(self, conn, rcvbuf=None, sndbuf=None):
         """Resize a connection's receive and/or send buffer (SO_RCVBUF,
-        SO_SNDBUF), keeping buffer_capacity exact (a buffer holding data
-        moves to storage of the new size; an empty one holds none).  A
+        SO_SNDBUF), keeping buffer_capacity exact (storage follows what a
+        buffer holds, not its size: only a block larger than the new size
+        moves).  A
         buffer never shrinks below the bytes it holds: it shrinks that far.
         Raises ENOBUFS when growing would leave the connection's buffers,
         filled, unable to fit beside the storage the others hold now
