@@ -304,11 +304,16 @@ class Engine:
         window we offered (it is window-limited), or what the ring holds
         (unread plus out of order) passes 3/4 of it, double the buffer up to
         rcvbuf_max, as long as buffer_memory_max allows (policy at the cap:
-        stay as is)."""
+        stay as is).  Not before the sender has moved one buffer's worth
+        (right after the handshake the window offered is the SYN's unscaled
+        one, which a request of a few bytes already "uses" 3/4 of), and not
+        without window scaling (the window cannot pass 64 KiB anyway)."""
         tcb = conn.tcb
         rcv = tcb.rcv
         limit = self.tunables.rcvbuf_max
-        if rcv.cap >= limit:
+        if rcv.cap >= limit or tcb.c.bytes_received < rcv.cap:
+            return
+        if not tcb.flags & lib.XC_TF_WS_OK and rcv.cap >= 65535:
             return
         window_left = (tcb.rcv_adv - tcb.rcv_nxt) & 0xffffffff
         if window_left > 0x7fffffff:
