@@ -1,6 +1,7 @@
 /* The engine: connection blocks and their 4-tuple table, the event and
  * output lists, and the application-side calls. */
 #include <stdlib.h>
+#include <malloc.h>
 #include <arpa/inet.h>
 #include "tcp_internal.h"
 
@@ -41,6 +42,10 @@ struct xc_tcp_engine *xc_engine_new(struct xc_port *port, const struct xc_tcp_co
 		e->free_ids[i] = n - i;            /* ids 1..n, lowest popped first */
 	e->nfree = n;
 	e->challenge_left = cfg->challenge_ack_limit;
+	/* The process has usually just compiled its XDP program (BCC, LLVM):
+	 * give the heap's free pages back, so that what connections cost
+	 * shows in RSS instead of hiding in the compiler's leftovers. */
+	malloc_trim(0);
 	return e;
 }
 
