@@ -213,6 +213,11 @@ def test_pooled_ring_holds_storage_only_while_it_holds_data():
         assert r.append(blob[:5000]) == 5000 and r.c.store_cap == 8192
         assert r.append(blob[5000:]) == 15_000 and r.c.store_cap == 32768
         assert r.read() == blob and r.c.store_cap == 0
+        # filled again: the last block's size at once; a small use halves it
+        assert r.append(b"x" * 100) == 100 and r.c.store_cap == 32768
+        assert r.read() == b"x" * 100
+        assert r.append(b"y" * 100) == 100 and r.c.store_cap == 16384
+        assert r.read() == b"y" * 100
     finally:
         r.close()
         st = ffi.new("struct xc_bufpool_stats *")

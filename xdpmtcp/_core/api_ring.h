@@ -60,7 +60,9 @@
  * [read_off, high_off), at most cap; when more must be stored the data
  * moves to a block twice as large; as soon as the ring is empty again
  * (read_off == next_off, no fragments) after a read, consume or skip the
- * block goes back.  When the pool refuses, an insert stores nothing
+ * block goes back.  The next block starts at the size of the last one
+ * (halved if that was used to a quarter or less), so a ring that empties
+ * every batch does not grow through every size each time.  When the pool refuses, an insert stores nothing
  * (no_storage, returns 0; the ring is unchanged but for its counters) and
  * an append takes only what the block held has room for (no_storage when
  * that is 0 bytes).  cap stays the window: xc_ring_free_space does not
@@ -142,6 +144,8 @@ struct xc_ring {
 	struct xc_ring_stats stats;
 	struct xc_bufpool *pool;    /* storage comes from here while data is held; NULL: malloc at init */
 	uint32_t store_cap;         /* bytes at buf: cap (unpooled), or what is held rounded up (pooled; 0: none) */
+	uint32_t store_peak;        /* pooled: most bytes the block held (from read_off) */
+	uint32_t store_hint;        /* pooled: size of the next block (the last one, halved if it was a quarter used) */
 };
 
 int xc_ring_init(struct xc_ring *r, uint32_t cap, uint32_t policy);  /* 0, -1 on ENOMEM/EINVAL; zeroes r first */

@@ -65,7 +65,10 @@ static uint64_t ring_diff(const struct xc_ring *r, uint64_t off, const uint8_t *
  * Unpooled rings hold store_cap == cap bytes from init.  Pooled rings hold
  * a block only while they hold data, sized to what they hold: a power of
  * two from XC_RING_STORE_MIN, capped at cap, doubled (data moved) when
- * more must be stored, given back when empty. */
+ * more must be stored, given back when empty.  A ring that empties and
+ * fills again (a bulk receiver reading every batch) starts at the size of
+ * its last block (store_hint), halved each time a block was used to a
+ * quarter or less, so it does not grow through every size per batch. */
 
 static uint32_t store_size_for(const struct xc_ring *r, uint64_t span)
 {
@@ -102,17 +105,27 @@ static int storage_move(struct xc_ring *r, uint32_t size)
 static int storage_fit(struct xc_ring *r, uint64_t end)
 {
 	uint64_t span = max64(end, r->high_off) - r->read_off;
-	if (r->buf && span <= r->store_cap)
+	if (r->buf && span <= r->store_cap) {
+		if (span > r->store_peak)
+			r->store_peak = (uint32_t)span;
 		return 0;
+	}
 	if (!r->pool)
 		return -1;               /* unpooled: cap bytes from init, never here */
-	return storage_move(r, store_size_for(r, span));
+	uint32_t size = store_size_for(r, span);
+	if (!r->buf && r->store_hint > size)
+		size = r->store_hint < r->cap ? r->store_hint : r->cap;
+	if (storage_move(r, size) < 0)
+		return -1;
+	r->store_peak = (uint32_t)span;
+	return 0;
 }
 
 /* An empty pooled ring gives its block back. */
 static void storage_release_if_empty(struct xc_ring *r)
 {
 	if (r->pool && r->buf && r->read_off == r->next_off && r->nfrags == 0) {
+		r->store_hint = (uint64_t)r->store_peak * 4 <= r->store_cap ? r->store_cap / 2 : r->store_cap;
 		xc_bufpool_put(r->pool, r->buf, r->store_cap);
 		r->buf = NULL;
 		r->store_cap = 0;
