@@ -104,14 +104,14 @@ static int storage_move(struct xc_ring *r, uint32_t size)
  * end - read_off <= cap), -1 if the pool refused (not counted here). */
 static int storage_fit(struct xc_ring *r, uint64_t end)
 {
+	if (!r->pool)
+		return 0;                /* unpooled: all cap bytes from init */
 	uint64_t span = max64(end, r->high_off) - r->read_off;
 	if (r->buf && span <= r->store_cap) {
 		if (span > r->store_peak)
 			r->store_peak = (uint32_t)span;
 		return 0;
 	}
-	if (!r->pool)
-		return -1;               /* unpooled: cap bytes from init, never here */
 	uint32_t size = store_size_for(r, span);
 	if (!r->buf && r->store_hint > size)
 		size = r->store_hint < r->cap ? r->store_hint : r->cap;
