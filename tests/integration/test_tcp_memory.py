@@ -93,7 +93,7 @@ def test_idle_connections_up_to_max_concurrency(lab, n, tcp):
     assert closed["closed"] == n and finished == n
     assert final, sp.output()
     eng = final[-1]
-    c, pool = eng["c"], eng["pool"]
+    c, pool = eng["c"], eng.get("pool", {"reused": -1, "gets": -1})
     half = steps[0]["connected"]
     per_conn = (rss[2] - rss[1]) / (n - half)
     print("\n%d idle connections (%s): serve RSS %.1f -> %.1f -> %.1f MiB, %.2f KiB per idle connection "

@@ -98,7 +98,6 @@ def run(args):
                 runner.step()
             emit(out, args, {"event": "engine", "c": eng.c_stats(), "py": eng.stats.__dict__,
                              "tcbs_in_use": eng.tcb_count(), "buffer_memory": eng.buffer_memory,
-                             "pool": eng.buffer_pool_stats(),
                              "listener": lst.stats.__dict__, "app_failures": runner.app_failures, "port": nif.port.stats(),
                              "xdp": nif.program.counters()},
                  "engine: %s\nlistener: %s" % (eng.c_stats(), lst.stats))
