@@ -2,7 +2,7 @@
 size (issue 10): idle connections cost none, data takes blocks from the
 engine's pool and drained buffers give them back, and buffer_memory_max
 (the pool's limit) drops segments and refuses writes, counted.  The
-kernel is the peer in tests/integration/test_tcp_memory.py."""
+kernel is the peer in tests/integration/test_tcp_memory_kernel.py."""
 import dataclasses
 import os
 
