@@ -31,8 +31,15 @@ class Tunables:
     rcvbuf_max: int = _t(4 << 20, "receive-buffer autotuning ceiling: a buffer 3/4 full doubles "
                          "up to this (never past buffer_memory_max); rcvbuf or less: off")
     sndbuf: int = _t(262144, "send buffer per connection in bytes (SO_SNDBUF default)")
-    buffer_memory_max: int = _t(1 << 30, "all connection buffers together, bytes; at the cap new "
-                                "connections are refused (SYN dropped, counted in mem_refused)")
+    buffer_memory_max: int = _t(1 << 30, "storage allocated to all connection buffers together, bytes "
+                                "(a buffer holds storage only while it holds data: idle connections "
+                                "cost none); at the cap a data segment that needs storage is dropped "
+                                "(rcv_dropped_memory, the peer retransmits), a write takes 0 bytes "
+                                "(write_refused_memory, EAGAIN), and a SYN or connect() whose buffers, "
+                                "full, would not fit beside what is allocated is refused (refused_memory)")
+    buffer_pool_cache: int = _t(16 << 20, "free buffer storage kept for reuse, bytes (keep-alive "
+                                "connections empty their buffers every request); beyond it, or past "
+                                "buffer_memory_max, freed blocks go back to the system (released)")
     syn_backlog: int = _t(256, "half-open connections per listener; beyond it SYN cookies answer")
     syncookies: bool = _t(True, "answer SYNs with cookies when the SYN queue is full (else drop)")
     max_listeners: int = _t(64, "listening (address, port) pairs per engine; one more: EADDRINUSE")

@@ -254,19 +254,26 @@ def test_rcvbuf_resize_on_a_live_connection_opens_the_window(pair):
     a, b = pair.a, pair.b
     _, srv, cli = connected(pair, server_setup=lambda s: mtcp_setsockopt(a, s, SOL_SOCKET, SO_RCVBUF, 8192))
     eng = a.engines[0]
-    mem = eng.buffer_memory
+    # capacity (what windows promise) is accounted exactly; storage
+    # (buffer_memory, what buffer_memory_max caps) is what the buffers hold
+    cap = eng.buffer_capacity
+    assert eng.buffer_memory == 0                                  # idle: no storage
     mtcp_write(b, cli, os.urandom(200_000))
     pair.run_for(0.2)
     held = mtcp_socket_ioctl(a, srv, FIONREAD)
     assert 5 * 1448 <= held <= 8192                                # the window is all it got
+    assert eng.buffer_memory == 8192                               # what it holds, in a power of two
     mtcp_setsockopt(a, srv, SOL_SOCKET, SO_RCVBUF, 65536)
     assert mtcp_getsockopt(a, srv, SOL_SOCKET, SO_RCVBUF) == 65536
-    assert eng.buffer_memory == mem + 65536 - 8192                 # accounted exactly
+    assert eng.buffer_capacity == cap + 65536 - 8192
+    assert eng.buffer_memory == 8192                               # a bigger window, the same storage
     assert pair.run_until(lambda: mtcp_socket_ioctl(a, srv, FIONREAD) >= 65536 - 1448, 0.5)
+    assert eng.buffer_memory == 65536                              # grown with the data
     held = mtcp_socket_ioctl(a, srv, FIONREAD)
     mtcp_setsockopt(a, srv, SOL_SOCKET, SO_RCVBUF, 4096)           # shrinks only as far as its data
     assert mtcp_getsockopt(a, srv, SOL_SOCKET, SO_RCVBUF) == held
-    assert mtcp_read(a, srv, 1 << 20) and eng.buffer_memory == mem + held - 8192
+    assert eng.buffer_capacity == cap + held - 8192
+    assert mtcp_read(a, srv, 1 << 20) and eng.buffer_memory == 0   # drained: storage back to the pool
 
 
 def test_buffer_sizes_are_bounded(pair):

@@ -52,6 +52,23 @@
  * next_off is counted in bytes_beyond, or with XC_RING_DROP_OLDEST next_off
  * jumps to its end and the hole counts in gap_bytes.
  *
+ * Storage.  A ring made by xc_ring_init mallocs its cap bytes at once and
+ * keeps them (the monitor's rings).  One made by xc_ring_init_pooled holds
+ * storage only while it holds data, sized to what it holds: at the first
+ * byte stored it takes a block from the pool (api_bufpool.h) of the
+ * smallest power of two from XC_RING_STORE_MIN that covers
+ * [read_off, high_off), at most cap; when more must be stored the data
+ * moves to a block twice as large; as soon as the ring is empty again
+ * (read_off == next_off, no fragments) after a read, consume or skip the
+ * block goes back.  The next block starts at the size of the last one
+ * (halved if that was used to a quarter or less), so a ring that empties
+ * every batch does not grow through every size each time.  When the pool refuses, an insert stores nothing
+ * (no_storage, returns 0; the ring is unchanged but for its counters) and
+ * an append takes only what the block held has room for (no_storage when
+ * that is 0 bytes).  cap stays the window: xc_ring_free_space does not
+ * depend on storage.  Resizing a pooled ring moves storage only when its
+ * block is larger than the new cap.
+ *
  * xc_ring_skip_gap.  Only when nothing unread precedes the hole
  * (read_off == next_off): read_off and next_off jump to the first fragment,
  * which becomes the readable block; the hole counts in gap_bytes and is
@@ -61,6 +78,7 @@
 #ifndef XC_API_RING_H
 #define XC_API_RING_H
 #include <stdint.h>
+#include "api_bufpool.h"
 
 /* Overlap policies: which bytes win when a new segment overlaps bytes
  * already stored and not yet consumed. */
@@ -78,6 +96,7 @@
 
 #define XC_RING_MAX_FRAGS 64  /* default cap of out-of-order fragments */
 #define XC_RING_MAX_SEGS 256  /* default and largest cap of segment records */
+#define XC_RING_STORE_MIN 4096 /* smallest storage block of a pooled ring */
 
 struct xc_ring_frag {         /* same layout as mOS's struct tcp_ring_fragment */
 	uint64_t offset;
@@ -102,6 +121,7 @@ struct xc_ring_stats {
 	uint64_t bytes_lost;        /* unread bytes dropped by XC_RING_DROP_OLDEST (and resize to 0) */
 	uint64_t gap_bytes;         /* holes skipped by xc_ring_skip_gap (and XC_RING_DROP_OLDEST) */
 	uint64_t seg_evicted;       /* segment records evicted: list full */
+	uint64_t no_storage;        /* inserts and appends refused whole: the pool gave no storage */
 };
 
 struct xc_ring {
@@ -122,12 +142,19 @@ struct xc_ring {
 	uint32_t seg_tail;
 	uint32_t seg_alloc;
 	struct xc_ring_stats stats;
+	struct xc_bufpool *pool;    /* storage comes from here while data is held; NULL: malloc at init */
+	uint32_t store_cap;         /* bytes at buf: cap (unpooled), or what is held rounded up (pooled; 0: none) */
+	uint32_t store_peak;        /* pooled: most bytes the block held (from read_off) */
+	uint32_t store_hint;        /* pooled: size of the next block (the last one, halved if it was a quarter used) */
 };
 
 int xc_ring_init(struct xc_ring *r, uint32_t cap, uint32_t policy);  /* 0, -1 on ENOMEM/EINVAL; zeroes r first */
-void xc_ring_free(struct xc_ring *r);                               /* idempotent */
+/* Same, with storage taken lazily from pool (see Storage above); pool NULL
+ * is xc_ring_init. */
+int xc_ring_init_pooled(struct xc_ring *r, uint32_t cap, uint32_t policy, struct xc_bufpool *pool);
+void xc_ring_free(struct xc_ring *r);                               /* idempotent; storage back to its pool */
 /* Change the capacity keeping the stored data; -1 if cap is smaller than
- * high_off - read_off (the data would not fit). cap 0 discards everything
+ * high_off - read_off (the data would not fit), or no storage. cap 0 discards everything
  * stored and disables (unread contiguous bytes count in bytes_lost). */
 int xc_ring_resize(struct xc_ring *r, uint32_t cap);
 int xc_ring_set_policy(struct xc_ring *r, uint32_t policy);

@@ -133,6 +133,8 @@ struct xc_tcp_counters {
 	uint64_t limited_transmits;  /* new segments sent on the first dupACKs (RFC 3042) */
 	uint64_t lost_retrans;       /* retransmissions found lost by later SACKs (RACK-like) */
 	uint64_t undos;              /* recoveries undone: D-SACKs proved them spurious (RFC 3708) */
+	uint64_t rcv_dropped_memory; /* data segments dropped: no buffer storage (buffer_memory_max) */
+	uint64_t snd_refused_memory; /* writes that took 0 bytes: no buffer storage (buffer_memory_max) */
 };
 
 struct xc_tcb {
@@ -247,7 +249,8 @@ struct xc_tcp_config {
 	uint32_t timewait_ms;        /* TIME-WAIT length; 0: none (the block goes at once) */
 	uint32_t fin_wait2_ms;       /* orphaned FIN-WAIT-2 lifetime */
 	uint32_t idle_timeout_ms;    /* synchronized connection silent this long: RST; 0 = none */
-	uint64_t buffer_memory_max;  /* all connection buffers together; new connections refused past it */
+	uint64_t buffer_memory_max;  /* storage allocated to all connection buffers together (bufpool limit) */
+	uint64_t buffer_pool_cache;  /* free storage blocks kept for reuse, bytes */
 	uint32_t syn_backlog;        /* half-open connections per listener; beyond: cookies or drop */
 	uint32_t syncookies;         /* 1: answer SYNs beyond syn_backlog with cookies */
 	uint32_t max_listeners;
@@ -273,8 +276,13 @@ struct xc_tcp_stats {
 	uint64_t timeouts;           /* connections ended with ETIMEDOUT */
 	uint64_t rst_sent;           /* answers to segments for no connection */
 	uint64_t refused_cap;        /* SYNs dropped: max_concurrency blocks in use */
-	uint64_t refused_memory;     /* SYNs dropped: buffer_memory_max reached */
-	uint64_t buffer_bytes;       /* receive + send buffer capacity of every block now */
+	uint64_t refused_memory;     /* SYNs dropped: the child's buffers, full, would pass buffer_memory_max */
+	uint64_t buffer_bytes;       /* storage allocated to buffers now: what buffer_memory_max caps (idle: 0) */
+	uint64_t buffer_capacity;    /* receive + send buffer sizes of every block: what windows promise */
+	uint64_t buffer_cached;      /* free storage blocks the pool keeps for reuse */
+	uint64_t buffer_peak;        /* highest buffer_bytes seen */
+	uint64_t rcv_dropped_memory; /* data segments dropped: no storage (the peer retransmits) */
+	uint64_t write_refused_memory; /* writes that took 0 bytes: no storage (EAGAIN) */
 	uint64_t listen_segments;    /* segments a listener handled (SYN, cookie ACK, probe) */
 	uint64_t handshake_segments; /* segments of connections in SYN-SENT or SYN-RECEIVED */
 	uint64_t syn_sent_bad_ack;   /* SYN-SENT got an ACK that is not for our SYN (RST sent) */
@@ -319,6 +327,8 @@ struct xc_tcp_engine;
 struct xc_tcp_engine *xc_engine_new(struct xc_port *port, const struct xc_tcp_config *cfg);
 void xc_engine_free(struct xc_tcp_engine *e);
 void xc_engine_get_stats(struct xc_tcp_engine *e, struct xc_tcp_stats *out);
+/* The buffer pool behind every connection's rings (api_bufpool.h). */
+void xc_engine_get_pool_stats(struct xc_tcp_engine *e, struct xc_bufpool_stats *out);
 /* Process a received batch.  Segments for connections in synchronized
  * states are handled here; the indexes (into in->pkts) of all others are
  * written to slow[] for Python (at most slow_max; the rest are counted in
@@ -331,8 +341,10 @@ uint32_t xc_engine_events(struct xc_tcp_engine *e, uint32_t *ids, uint32_t *bits
  * and push the port's TX ring. Returns segments sent. */
 int xc_engine_flush(struct xc_tcp_engine *e, uint64_t now_ns);
 
-/* Connection blocks: allocated zeroed with id set, buffers sized; the
- * 4-tuple is entered in the lookup table by xc_tcb_bind. */
+/* Connection blocks: allocated zeroed with id set, buffers sized (their
+ * storage comes from the engine's pool at the first byte held, and goes
+ * back when they are empty); the 4-tuple is entered in the lookup table by
+ * xc_tcb_bind. */
 struct xc_tcb *xc_tcb_alloc(struct xc_tcp_engine *e, uint32_t rcvbuf, uint32_t sndbuf);
 int xc_tcb_bind(struct xc_tcp_engine *e, struct xc_tcb *t);   /* -1: tuple in use or table full */
 void xc_tcb_free(struct xc_tcp_engine *e, struct xc_tcb *t);    /* unbinds too */

@@ -19,8 +19,8 @@ static inline int is_target(uint32_t policy)
 
 static void ring_put(struct xc_ring *r, uint64_t off, const uint8_t *src, uint64_t n)
 {
-	uint32_t pos = (uint32_t)(off % r->cap);
-	uint64_t first = r->cap - pos;
+	uint32_t pos = (uint32_t)(off % r->store_cap);
+	uint64_t first = r->store_cap - pos;
 	if (n <= first) {
 		memcpy(r->buf + pos, src, n);
 	} else {
@@ -31,8 +31,8 @@ static void ring_put(struct xc_ring *r, uint64_t off, const uint8_t *src, uint64
 
 static void ring_get(const struct xc_ring *r, uint64_t off, uint8_t *dst, uint64_t n)
 {
-	uint32_t pos = (uint32_t)(off % r->cap);
-	uint64_t first = r->cap - pos;
+	uint32_t pos = (uint32_t)(off % r->store_cap);
+	uint64_t first = r->store_cap - pos;
 	if (n <= first) {
 		memcpy(dst, r->buf + pos, n);
 	} else {
@@ -54,11 +54,82 @@ static uint64_t count_diff(const uint8_t *a, const uint8_t *b, uint64_t n)
 /* How many of the n bytes at src differ from the stored ones at off. */
 static uint64_t ring_diff(const struct xc_ring *r, uint64_t off, const uint8_t *src, uint64_t n)
 {
-	uint32_t pos = (uint32_t)(off % r->cap);
-	uint64_t first = r->cap - pos;
+	uint32_t pos = (uint32_t)(off % r->store_cap);
+	uint64_t first = r->store_cap - pos;
 	if (n <= first)
 		return count_diff(r->buf + pos, src, n);
 	return count_diff(r->buf + pos, src, first) + count_diff(r->buf, src + first, n - first);
+}
+
+/* ---- storage ----
+ * Unpooled rings hold store_cap == cap bytes from init.  Pooled rings hold
+ * a block only while they hold data, sized to what they hold: a power of
+ * two from XC_RING_STORE_MIN, capped at cap, doubled (data moved) when
+ * more must be stored, given back when empty.  A ring that empties and
+ * fills again (a bulk receiver reading every batch) starts at the size of
+ * its last block (store_hint), halved each time a block was used to a
+ * quarter or less, so it does not grow through every size per batch. */
+
+static uint32_t store_size_for(const struct xc_ring *r, uint64_t span)
+{
+	uint64_t size = XC_RING_STORE_MIN;
+	while (size < span)
+		size <<= 1;
+	return size < r->cap ? (uint32_t)size : r->cap;
+}
+
+/* Move what is stored, [read_off, high_off), to a block of size bytes
+ * (at least that span); -1 if the pool refused (nothing changed). */
+static int storage_move(struct xc_ring *r, uint32_t size)
+{
+	uint8_t *nb = r->buf ? xc_bufpool_get_replacing(r->pool, size, r->store_cap)
+			     : xc_bufpool_get(r->pool, size);
+	if (!nb)
+		return -1;
+	/* holes included: a few memcpy at most */
+	for (uint64_t o = r->read_off; r->buf && o < r->high_off;) {
+		uint64_t so = o % r->store_cap, dof = o % size;
+		uint64_t n = min64(r->high_off - o, min64(r->store_cap - so, size - dof));
+		memcpy(nb + dof, r->buf + so, n);
+		o += n;
+	}
+	if (r->buf)
+		xc_bufpool_put(r->pool, r->buf, r->store_cap);
+	r->buf = nb;
+	r->store_cap = size;
+	return 0;
+}
+
+/* 0 when storage covers [read_off, end) (grown from the pool if need be;
+ * end - read_off <= cap), -1 if the pool refused (not counted here). */
+static int storage_fit(struct xc_ring *r, uint64_t end)
+{
+	if (!r->pool)
+		return 0;                /* unpooled: all cap bytes from init */
+	uint64_t span = max64(end, r->high_off) - r->read_off;
+	if (r->buf && span <= r->store_cap) {
+		if (span > r->store_peak)
+			r->store_peak = (uint32_t)span;
+		return 0;
+	}
+	uint32_t size = store_size_for(r, span);
+	if (!r->buf && r->store_hint > size)
+		size = r->store_hint < r->cap ? r->store_hint : r->cap;
+	if (storage_move(r, size) < 0)
+		return -1;
+	r->store_peak = (uint32_t)span;
+	return 0;
+}
+
+/* An empty pooled ring gives its block back. */
+static void storage_release_if_empty(struct xc_ring *r)
+{
+	if (r->pool && r->buf && r->read_off == r->next_off && r->nfrags == 0) {
+		r->store_hint = (uint64_t)r->store_peak * 4 <= r->store_cap ? r->store_cap / 2 : r->store_cap;
+		xc_bufpool_put(r->pool, r->buf, r->store_cap);
+		r->buf = NULL;
+		r->store_cap = 0;
+	}
 }
 
 /* ---- fragment list ---- */
@@ -467,6 +538,10 @@ int64_t xc_ring_insert(struct xc_ring *r, uint64_t off, const uint8_t *data, uin
 		r->stats.frag_overflow++;
 		return 0;
 	}
+	if (storage_fit(r, b) < 0) {
+		r->stats.no_storage++;   /* refused whole: the sender retransmits */
+		return 0;
+	}
 	r->stats.bytes_beyond += ne - b;
 	store(r, a, b, data + (a - ns), ns, ne);
 	return (int64_t)(r->next_off - old_next);
@@ -474,7 +549,7 @@ int64_t xc_ring_insert(struct xc_ring *r, uint64_t off, const uint8_t *data, uin
 
 /* ---- the rest of the API ---- */
 
-int xc_ring_init(struct xc_ring *r, uint32_t cap, uint32_t policy)
+int xc_ring_init_pooled(struct xc_ring *r, uint32_t cap, uint32_t policy, struct xc_bufpool *pool)
 {
 	if (!r)
 		return -1;
@@ -484,20 +559,37 @@ int xc_ring_init(struct xc_ring *r, uint32_t cap, uint32_t policy)
 	r->policy = policy;
 	r->frag_cap = XC_RING_MAX_FRAGS;
 	r->seg_cap = XC_RING_MAX_SEGS;
-	if (cap) {
+	r->pool = pool;
+	if (cap && !pool) {
 		r->buf = malloc(cap);
 		if (!r->buf)
 			return -1;
-		r->cap = cap;
+		r->store_cap = cap;
 	}
+	r->cap = cap;
 	return 0;
+}
+
+int xc_ring_init(struct xc_ring *r, uint32_t cap, uint32_t policy)
+{
+	return xc_ring_init_pooled(r, cap, policy, NULL);
+}
+
+static void storage_free(struct xc_ring *r)
+{
+	if (r->pool)
+		xc_bufpool_put(r->pool, r->buf, r->store_cap);
+	else
+		free(r->buf);
+	r->buf = NULL;
+	r->store_cap = 0;
 }
 
 void xc_ring_free(struct xc_ring *r)
 {
 	if (!r)
 		return;
-	free(r->buf);
+	storage_free(r);
 	free(r->frags);
 	free(r->segs);
 	memset(r, 0, sizeof(*r));
@@ -511,8 +603,7 @@ int xc_ring_resize(struct xc_ring *r, uint32_t cap)
 		return 0;
 	if (cap == 0) {
 		r->stats.bytes_lost += r->next_off - r->read_off;
-		free(r->buf);
-		r->buf = NULL;
+		storage_free(r);
 		r->cap = 0;
 		r->nfrags = 0;
 		r->read_off = r->high_off = r->next_off;
@@ -521,19 +612,33 @@ int xc_ring_resize(struct xc_ring *r, uint32_t cap)
 	}
 	if (r->high_off - r->read_off > cap)
 		return -1;
+	if (r->pool) {
+		/* storage follows what is held, not cap: only a block now
+		 * larger than the new cap moves */
+		if (r->buf && r->store_cap > cap) {
+			uint32_t old_cap = r->cap;
+			r->cap = cap;
+			if (storage_move(r, store_size_for(r, r->high_off - r->read_off)) < 0) {
+				r->cap = old_cap;
+				return -1;
+			}
+		}
+		r->cap = cap;
+		return 0;
+	}
 	uint8_t *nb = malloc(cap);
 	if (!nb)
 		return -1;
 	/* copy [read_off, high_off), holes included: a few memcpy at most */
 	for (uint64_t o = r->read_off; o < r->high_off;) {
-		uint64_t so = o % r->cap, dof = o % cap;
-		uint64_t n = min64(r->high_off - o, min64(r->cap - so, cap - dof));
+		uint64_t so = o % r->store_cap, dof = o % cap;
+		uint64_t n = min64(r->high_off - o, min64(r->store_cap - so, cap - dof));
 		memcpy(nb + dof, r->buf + so, n);
 		o += n;
 	}
-	free(r->buf);
+	storage_free(r);
 	r->buf = nb;
-	r->cap = cap;
+	r->cap = r->store_cap = cap;
 	return 0;
 }
 
@@ -564,6 +669,14 @@ uint32_t xc_ring_append(struct xc_ring *r, const uint8_t *data, uint32_t len)
 	uint32_t n = xc_ring_free_space(r);
 	if (len < n)
 		n = len;
+	if (n && storage_fit(r, r->next_off + n) < 0) {
+		/* no more storage: take what the block held already has room for */
+		uint32_t room = r->buf ? r->store_cap - (uint32_t)(r->next_off - r->read_off) : 0;
+		if (room < n)
+			n = room;
+		if (n == 0)
+			r->stats.no_storage++;
+	}
 	if (n == 0)
 		return 0;
 	if (r->nfrags == 0 && !is_target(r->policy)) {  /* the send-buffer case */
@@ -611,6 +724,7 @@ uint32_t xc_ring_consume(struct xc_ring *r, uint32_t n)
 	r->read_off += k;
 	if (r->seg_tail)
 		seg_drop_consumed(r);
+	storage_release_if_empty(r);
 	return k;
 }
 
@@ -640,6 +754,7 @@ uint64_t xc_ring_skip_gap(struct xc_ring *r)
 	r->stats.gap_bytes += hole;
 	if (r->seg_tail)
 		seg_drop_consumed(r);
+	storage_release_if_empty(r);
 	return hole;
 }
 

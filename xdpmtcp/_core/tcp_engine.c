@@ -1,6 +1,7 @@
 /* The engine: connection blocks and their 4-tuple table, the event and
  * output lists, and the application-side calls. */
 #include <stdlib.h>
+#include <malloc.h>
 #include <arpa/inet.h>
 #include "tcp_internal.h"
 
@@ -29,8 +30,10 @@ struct xc_tcp_engine *xc_engine_new(struct xc_port *port, const struct xc_tcp_co
 	e->out_list = calloc(n, sizeof(uint32_t));
 	e->flows = calloc(slots, sizeof(struct flow_slot));
 	e->theap = calloc(n, sizeof(uint32_t));
+	e->mem_wait = calloc(n, sizeof(uint32_t));
+	e->pool = xc_bufpool_new(cfg->buffer_memory_max, cfg->buffer_pool_cache);
 	if (!e->tcbs || !e->free_ids || !e->ev_list || !e->out_list || !e->flows || !e->theap ||
-	    tcp_listen_init(e) < 0) {
+	    !e->mem_wait || !e->pool || tcp_listen_init(e) < 0) {
 		xc_engine_free(e);
 		return NULL;
 	}
@@ -39,6 +42,10 @@ struct xc_tcp_engine *xc_engine_new(struct xc_port *port, const struct xc_tcp_co
 		e->free_ids[i] = n - i;            /* ids 1..n, lowest popped first */
 	e->nfree = n;
 	e->challenge_left = cfg->challenge_ack_limit;
+	/* The process has usually just compiled its XDP program (BCC, LLVM):
+	 * give the heap's free pages back, so that what connections cost
+	 * shows in RSS instead of hiding in the compiler's leftovers. */
+	malloc_trim(0);
 	return e;
 }
 
@@ -61,13 +68,25 @@ void xc_engine_free(struct xc_tcp_engine *e)
 	free(e->out_list);
 	free(e->flows);
 	free(e->theap);
+	free(e->mem_wait);
 	tcp_listen_free(e);
+	xc_bufpool_free(e->pool);   /* after the rings: they put their storage back */
 	free(e);
 }
 
 void xc_engine_get_stats(struct xc_tcp_engine *e, struct xc_tcp_stats *out)
 {
+	struct xc_bufpool_stats p;
+	xc_bufpool_get_stats(e->pool, &p);
 	*out = e->stats;
+	out->buffer_bytes = p.bytes_in_use;
+	out->buffer_cached = p.bytes_cached;
+	out->buffer_peak = p.peak_in_use;
+}
+
+void xc_engine_get_pool_stats(struct xc_tcp_engine *e, struct xc_bufpool_stats *out)
+{
+	xc_bufpool_get_stats(e->pool, out);
 }
 
 uint32_t xc_engine_tcb_count(struct xc_tcp_engine *e)
@@ -153,8 +172,8 @@ struct xc_tcb *xc_tcb_alloc(struct xc_tcp_engine *e, uint32_t rcvbuf, uint32_t s
 		return NULL;
 	}
 	struct xc_tcb *t = calloc(1, sizeof(*t));
-	if (!t || xc_ring_init(&t->rcv, rcvbuf, XC_OVERLAP_FIRST) < 0 ||
-	    xc_ring_init(&t->snd, sndbuf, XC_OVERLAP_FIRST) < 0) {
+	if (!t || xc_ring_init_pooled(&t->rcv, rcvbuf, XC_OVERLAP_FIRST, e->pool) < 0 ||
+	    xc_ring_init_pooled(&t->snd, sndbuf, XC_OVERLAP_FIRST, e->pool) < 0) {
 		if (t) {
 			xc_ring_free(&t->rcv);
 			free(t);
@@ -165,7 +184,7 @@ struct xc_tcb *xc_tcb_alloc(struct xc_tcp_engine *e, uint32_t rcvbuf, uint32_t s
 	t->id = e->free_ids[--e->nfree];
 	e->tcbs[t->id] = t;
 	e->ntcbs++;
-	e->stats.buffer_bytes += t->rcv.cap + t->snd.cap;
+	e->stats.buffer_capacity += (uint64_t)t->rcv.cap + t->snd.cap;
 	return t;
 }
 
@@ -189,10 +208,12 @@ void xc_tcb_free(struct xc_tcp_engine *e, struct xc_tcb *t)
 		list_remove(e->ev_list, &e->nev, t->id);
 	if (t->queued & Q_OUTPUT)
 		list_remove(e->out_list, &e->nout, t->id);
+	if (t->queued & Q_MEMWAIT)
+		list_remove(e->mem_wait, &e->nmem_wait, t->id);
 	e->tcbs[t->id] = NULL;
 	e->free_ids[e->nfree++] = t->id;
 	e->ntcbs--;
-	e->stats.buffer_bytes -= t->rcv.cap + t->snd.cap;
+	e->stats.buffer_capacity -= (uint64_t)t->rcv.cap + t->snd.cap;
 	xc_ring_free(&t->rcv);
 	xc_ring_free(&t->snd);
 	free(t);
@@ -200,8 +221,26 @@ void xc_tcb_free(struct xc_tcp_engine *e, struct xc_tcb *t)
 
 /* --- lists drained per batch ---------------------------------------------- */
 
+/* Writers refused for want of storage learn that some came back (as the
+ * kernel wakes sockets waiting for memory): XC_EV_WRITABLE, and they retry. */
+static void mem_wait_wake(struct xc_tcp_engine *e)
+{
+	struct xc_bufpool_stats p;
+	xc_bufpool_get_stats(e->pool, &p);
+	if (p.bytes_in_use >= e->mem_wait_mark)
+		return;
+	for (uint32_t i = 0; i < e->nmem_wait; i++) {
+		struct xc_tcb *t = e->tcbs[e->mem_wait[i]];
+		t->queued &= ~Q_MEMWAIT;
+		tcb_event(e, t, XC_EV_WRITABLE);
+	}
+	e->nmem_wait = 0;
+}
+
 uint32_t xc_engine_events(struct xc_tcp_engine *e, uint32_t *ids, uint32_t *bits, uint32_t max)
 {
+	if (e->nmem_wait)
+		mem_wait_wake(e);
 	uint32_t n = e->nev < max ? e->nev : max;
 	for (uint32_t i = 0; i < n; i++) {
 		struct xc_tcb *t = e->tcbs[e->ev_list[i]];
@@ -333,9 +372,22 @@ uint32_t xc_tcp_write(struct xc_tcp_engine *e, struct xc_tcb *t, const uint8_t *
 {
 	if (t->flags & XC_TF_FIN_QUEUED)
 		return 0;
+	uint64_t refused_before = t->snd.stats.no_storage;
 	uint32_t n = xc_ring_append(&t->snd, data, len);
-	if (n)
+	if (n) {
 		tcb_output(e, t);
+	} else if (t->snd.stats.no_storage != refused_before) {
+		/* buffer_memory_max: nothing taken (EAGAIN); woken when storage frees */
+		t->c.snd_refused_memory++;
+		e->stats.write_refused_memory++;
+		struct xc_bufpool_stats p;
+		xc_bufpool_get_stats(e->pool, &p);
+		e->mem_wait_mark = p.bytes_in_use;
+		if (!(t->queued & Q_MEMWAIT)) {
+			t->queued |= Q_MEMWAIT;
+			e->mem_wait[e->nmem_wait++] = t->id;
+		}
+	}
 	return n;
 }
 
@@ -364,12 +416,14 @@ void xc_tcp_shutdown_send(struct xc_tcp_engine *e, struct xc_tcb *t)
 	tcb_output(e, t);
 }
 
-/* Resizing keeps the data; a smaller buffer than the data held is refused. */
+/* Resizing keeps the data; a smaller buffer than the data held is refused,
+ * and so is a move to a new block the pool will not give (buffer_memory_max).
+ * buffer_capacity follows; the pool counts the storage itself. */
 static int resize_counted(struct xc_tcp_engine *e, struct xc_ring *r, uint32_t bytes)
 {
 	uint32_t before = r->cap;
 	int rc = xc_ring_resize(r, bytes);
-	e->stats.buffer_bytes += (uint64_t)r->cap - before;
+	e->stats.buffer_capacity += (uint64_t)r->cap - before;
 	return rc;
 }
 

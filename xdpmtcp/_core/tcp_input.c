@@ -361,7 +361,13 @@ static void process_data(struct xc_tcp_engine *e, struct xc_tcb *t, const struct
 			uint64_t off = rcv_off_of(t, seq);
 			uint64_t beyond_before = t->rcv.stats.bytes_beyond;
 			uint64_t dup_before = t->rcv.stats.bytes_dup;
+			uint64_t nomem_before = t->rcv.stats.no_storage;
 			int64_t adv = xc_ring_insert(&t->rcv, off, data, len, 0);
+			if (t->rcv.stats.no_storage != nomem_before) {
+				/* buffer_memory_max: dropped whole, the peer retransmits */
+				t->c.rcv_dropped_memory++;
+				e->stats.rcv_dropped_memory++;
+			}
 			if (t->rcv.stats.bytes_dup - dup_before == len)
 				note_dsack(t, seq, seq + len);   /* all of it was held already */
 			t->c.rcv_dropped += t->rcv.stats.bytes_beyond - beyond_before;

@@ -95,6 +95,12 @@ struct xc_tcp_engine {
 	uint32_t nlev;
 	uint32_t *reap_list;         /* unaccepted blocks that closed: freed after the batch */
 	uint32_t nreap;
+	/* buffer storage (api_bufpool.h); writers refused for want of it wait
+	 * in mem_wait (Q_MEMWAIT) until storage in use drops below the mark */
+	struct xc_bufpool *pool;
+	uint32_t *mem_wait;          /* [max_tcbs] */
+	uint32_t nmem_wait;
+	uint64_t mem_wait_mark;
 	/* RFC 5961 §7 challenge-ACK budget, refilled at random each second */
 	uint64_t challenge_epoch_ns;
 	uint32_t challenge_left;
@@ -108,6 +114,7 @@ struct xc_tcp_engine {
 #define Q_EVENT 1
 #define Q_OUTPUT 2
 #define Q_REAP 4
+#define Q_MEMWAIT 8
 
 /* A listening endpoint (tcp_listen.c). */
 struct tcp_listener {

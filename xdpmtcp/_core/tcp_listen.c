@@ -230,7 +230,9 @@ static uint8_t wscale_of(uint32_t bytes)
 }
 
 /* A block for the tuple of s, seen from our side, with the listener's
- * options; NULL at max_concurrency or buffer_memory_max (counted). */
+ * options; NULL (counted) at max_concurrency, or when the child's buffers,
+ * filled, would not fit beside the storage allocated now: buffers cost
+ * only what they hold, so idle connections never refuse a SYN. */
 static struct xc_tcb *new_child(struct xc_tcp_engine *e, struct tcp_listener *l,
 				const struct tcp_seg *s)
 {
@@ -240,7 +242,9 @@ static struct xc_tcb *new_child(struct xc_tcp_engine *e, struct tcp_listener *l,
 		l->st.refused_no_memory++;
 		return NULL;
 	}
-	if (e->stats.buffer_bytes + c->rcvbuf + c->sndbuf > e->cfg.buffer_memory_max) {
+	struct xc_bufpool_stats pool;
+	xc_bufpool_get_stats(e->pool, &pool);
+	if (pool.bytes_in_use + c->rcvbuf + c->sndbuf > e->cfg.buffer_memory_max) {
 		e->stats.refused_memory++;
 		l->st.refused_no_memory++;
 		return NULL;

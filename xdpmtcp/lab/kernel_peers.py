@@ -131,6 +131,83 @@ async def main():
 print(json.dumps(asyncio.run(main())))
 """
 
+# N connections opened in waves (so neither side's queues overflow) and in
+# STEPS equal parts; after each part one line is echoed on each new
+# connection and one JSON line printed, then the connections are held idle
+# until a line (or EOF) on stdin; after the last part they are closed and
+# a last JSON line printed.
+IDLE_CLIENTS = r"""
+import json, resource, selectors, socket, sys, time
+hard = resource.getrlimit(resource.RLIMIT_NOFILE)[1]
+resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+ip, port, n, wave, steps, timeout = (sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4]),
+                                     int(sys.argv[5]), float(sys.argv[6]))
+sel = selectors.DefaultSelector()
+socks, failed, echoed = [], 0, 0
+
+def open_some(count, deadline):
+    global failed
+    new = []
+    for start in range(0, count, wave):
+        left = 0
+        for i in range(min(wave, count - start)):
+            s = socket.socket()
+            s.setblocking(False)
+            s.connect_ex((ip, port))
+            sel.register(s, selectors.EVENT_WRITE)
+            left += 1
+        while left and time.monotonic() < deadline:
+            for key, _ in sel.select(0.5):
+                s = key.fileobj
+                sel.unregister(s)
+                left -= 1
+                if s.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR):
+                    failed += 1
+                    s.close()
+                else:
+                    new.append(s)
+    return new
+
+def echo(new, deadline):
+    want, got, ok = {}, {}, 0
+    for s in new:
+        want[s] = b"hello %d\n" % s.fileno()
+        s.send(want[s])
+        sel.register(s, selectors.EVENT_READ)
+    done = 0
+    while done < len(new) and time.monotonic() < deadline:
+        for key, _ in sel.select(0.5):
+            s = key.fileobj
+            got[s] = got.get(s, b"") + s.recv(100)
+            if len(got[s]) >= len(want[s]):
+                sel.unregister(s)
+                done += 1
+                ok += got[s] == want[s]
+    return ok
+
+t0 = time.monotonic()
+for step in range(steps):
+    deadline = time.monotonic() + timeout
+    new = open_some(n // steps + (n % steps if step == steps - 1 else 0), deadline)
+    socks += new
+    echoed += echo(new, deadline)
+    print(json.dumps({"connected": len(socks), "failed": failed, "echoed": echoed,
+                      "seconds": time.monotonic() - t0}), flush=True)
+    sys.stdin.readline()
+for s in socks:
+    s.close()
+print(json.dumps({"closed": len(socks)}), flush=True)
+"""
+
+
+def start_idle_clients(host, ip, port, n, wave=500, steps=1, timeout=60.0):
+    """IDLE_CLIENTS in the background (stdin and stdout are pipes): after
+    each of its JSON lines, write a line to stdin to go on."""
+    import subprocess
+    return host.popen([SYSTEM_PYTHON, "-c", IDLE_CLIENTS, ip, str(port), str(n), str(wave), str(steps),
+                       str(timeout)], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+
+
 # connect, send some bytes, then abort with RST (SO_LINGER 0).
 RESET_AFTER = r"""
 import json, socket, struct, sys, time

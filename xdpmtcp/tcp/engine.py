@@ -31,7 +31,7 @@ class EngineStats:
     slow_segments: int = 0
     malformed: int = 0
     conn_refused_cap: int = 0    # active opens refused: max_concurrency reached
-    conn_refused_memory: int = 0 # active opens refused: buffer_memory_max reached
+    conn_refused_memory: int = 0 # active opens refused: their buffers, full, would pass buffer_memory_max
     timewait_reused: int = 0
     rcvbuf_grown: int = 0        # autotuning doubled a receive buffer
     rcvbuf_grow_refused: int = 0 # ... or would have, past buffer_memory_max
@@ -68,6 +68,7 @@ class Engine:
         cfg.fin_wait2_ms = int(t.fin_wait2_timeout * 1000)
         cfg.idle_timeout_ms = int(t.tcp_timeout * 1000) if t.tcp_timeout > 0 else 0
         cfg.buffer_memory_max = t.buffer_memory_max
+        cfg.buffer_pool_cache = t.buffer_pool_cache
         cfg.syn_backlog = t.syn_backlog
         cfg.syncookies = 1 if t.syncookies else 0
         cfg.max_listeners = t.max_listeners
@@ -165,10 +166,31 @@ class Engine:
 
     @property
     def buffer_memory(self):
-        """Receive and send buffer capacity of every block (C keeps it exact)."""
+        """Bytes of storage the connections' buffers hold now: what
+        buffer_memory_max caps (a buffer holds storage only while it holds
+        data, so idle connections count 0)."""
+        s = ffi.new("struct xc_bufpool_stats *")
+        lib.xc_engine_get_pool_stats(self.raw, s)
+        return s.bytes_in_use
+
+    @property
+    def buffer_capacity(self):
+        """Receive and send buffer sizes of every block: what the windows
+        and send() may fill, not memory held (C keeps it exact)."""
         s = ffi.new("struct xc_tcp_stats *")
         lib.xc_engine_get_stats(self.raw, s)
-        return s.buffer_bytes
+        return s.buffer_capacity
+
+    def buffer_pool_stats(self):
+        """The buffer pool's counters (api_bufpool.h): in use, cached, reuse."""
+        s = ffi.new("struct xc_bufpool_stats *")
+        lib.xc_engine_get_pool_stats(self.raw, s)
+        return {name: getattr(s, name) for name, _ in ffi.typeof("struct xc_bufpool_stats").fields}
+
+    @staticmethod
+    def _storage_held(tcb):
+        """Bytes of pool storage this connection's buffers hold now."""
+        return tcb.rcv.store_cap + tcb.snd.store_cap
 
     # -- opening ----------------------------------------------------------------------
     def listen(self, port, addr=None, backlog=128):
@@ -193,6 +215,8 @@ class Engine:
         if len(self.conns) >= t.max_concurrency:
             self.stats.conn_refused_cap += 1
             return None
+        # as a listener admits a SYN (tcp_listen.c new_child): its buffers,
+        # filled, must fit beside the storage allocated now
         if self.buffer_memory + t.rcvbuf + t.sndbuf > t.buffer_memory_max:
             self.stats.conn_refused_memory += 1
             return None
@@ -231,9 +255,13 @@ class Engine:
 
     def resize_buffers(self, conn, rcvbuf=None, sndbuf=None):
         """Resize a connection's receive and/or send buffer (SO_RCVBUF,
-        SO_SNDBUF), keeping buffer_memory exact.  A buffer never shrinks
-        below the bytes it holds: it shrinks that far.  Raises ENOBUFS when
-        growing would pass buffer_memory_max.  Returns (rcvbuf, sndbuf)."""
+        SO_SNDBUF), keeping buffer_capacity exact (storage follows what a
+        buffer holds, not its size: only a block larger than the new size
+        moves).  A
+        buffer never shrinks below the bytes it holds: it shrinks that far.
+        Raises ENOBUFS when growing would leave the connection's buffers,
+        filled, unable to fit beside the storage the others hold now
+        (buffer_memory_max).  Returns (rcvbuf, sndbuf)."""
         tcb = conn.tcb
         # what each ring holds (out-of-order bytes included) bounds a shrink
         want_rcv = max(tcb.rcv.cap if rcvbuf is None else int(rcvbuf),
@@ -241,13 +269,14 @@ class Engine:
         want_snd = max(tcb.snd.cap if sndbuf is None else int(sndbuf),
                        int(tcb.snd.high_off - tcb.snd.read_off))
         grow = want_rcv + want_snd - (tcb.rcv.cap + tcb.snd.cap)
-        if grow > 0 and self.buffer_memory + grow > self.tunables.buffer_memory_max:
+        others = self.buffer_memory - self._storage_held(tcb)
+        if grow > 0 and others + want_rcv + want_snd > self.tunables.buffer_memory_max:
             raise OSError(errno.ENOBUFS, "buffer_memory_max (%d bytes) reached"
                           % self.tunables.buffer_memory_max)
         if want_rcv != tcb.rcv.cap and lib.xc_tcp_set_rcvbuf(self.raw, tcb, want_rcv) < 0:
-            raise OSError(errno.ENOMEM, "cannot resize the receive buffer")
+            raise OSError(errno.ENOBUFS, "cannot resize the receive buffer (no storage)")
         if want_snd != tcb.snd.cap and lib.xc_tcp_set_sndbuf(self.raw, tcb, want_snd) < 0:
-            raise OSError(errno.ENOMEM, "cannot resize the send buffer")
+            raise OSError(errno.ENOBUFS, "cannot resize the send buffer (no storage)")
         if tcb.state >= TcpState.ESTABLISHED and grow > 0:
             # a grown buffer is announced at once (a peer facing a zero
             # window would otherwise wait for its persist timer)
@@ -273,11 +302,16 @@ class Engine:
         window we offered (it is window-limited), or what the ring holds
         (unread plus out of order) passes 3/4 of it, double the buffer up to
         rcvbuf_max, as long as buffer_memory_max allows (policy at the cap:
-        stay as is)."""
+        stay as is).  Not before the sender has moved one buffer's worth
+        (right after the handshake the window offered is the SYN's unscaled
+        one, which a request of a few bytes already "uses" 3/4 of), and not
+        without window scaling (the window cannot pass 64 KiB anyway)."""
         tcb = conn.tcb
         rcv = tcb.rcv
         limit = self.tunables.rcvbuf_max
-        if rcv.cap >= limit:
+        if rcv.cap >= limit or tcb.c.bytes_received < rcv.cap:
+            return
+        if not tcb.flags & lib.XC_TF_WS_OK and rcv.cap >= 65535:
             return
         window_left = (tcb.rcv_adv - tcb.rcv_nxt) & 0xffffffff
         if window_left > 0x7fffffff:
