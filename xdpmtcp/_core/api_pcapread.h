@@ -17,7 +17,10 @@
 #define XC_API_PCAPREAD_H
 #include "api.h"
 
+/* The read buffer; the fuzzing build (tools/fuzz) shrinks it. */
+#ifndef XC_PCAP_BUF_BYTES
 #define XC_PCAP_BUF_BYTES 1048576
+#endif
 /* A classic pcap record claiming more captured bytes than this (libpcap's
  * own maximum snaplen) is corrupt: the reader cannot resync and stops. */
 #define XC_PCAP_MAX_RECORD 262144
