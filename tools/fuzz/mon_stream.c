@@ -51,8 +51,6 @@ static void check_events(struct conn *c, int n)
 	CHECK(n >= 0, "call failed");
 	for (int i = 0; i < n; i++) {
 		const struct xc_mon_event *e = &c->ev[i];
-		if (getenv("FUZZ_DEBUG"))
-			fprintf(stderr, "ev kind %#x flow %u side %u hook %u code %u arg %llu val %llu\n", e->kind, e->flow, e->side, e->hook, e->code, (unsigned long long)e->arg, (unsigned long long)e->val);
 		if (e->kind != XC_MON_EV_DATA && e->kind != XC_MON_EV_GAP &&
 		    e->kind != XC_MON_EV_CONN_END)
 			continue;
@@ -166,8 +164,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		uint32_t len = in_u16(&in) % (MAX_PAYLOAD + 1);
 		uint32_t ack_off = (uint32_t)in_u8(&in) << 10;
 		int dir = op & 1, variant = 0;
-		if (getenv("FUZZ_DEBUG"))
-			fprintf(stderr, "op dir %d kind %d off %llu len %u ack_off %u\n", dir, (op >> 1) & 7, (unsigned long long)off, len, ack_off);
 		c.ts += 1000;
 		switch ((op >> 1) & 7) {
 		case 0: case 1: case 2:
