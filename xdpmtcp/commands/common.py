@@ -47,5 +47,7 @@ def console():
 
 
 def fail(msg, code=1):
-    Console(stderr=True, highlight=False).print("[bold red]xdpmtcp:[/] %s" % escape(msg))
+    # soft_wrap: an error stays one line whatever the terminal width
+    Console(stderr=True, highlight=False, soft_wrap=True).print(
+        "[bold red]xdpmtcp:[/] %s" % escape(msg))
     return code

@@ -35,6 +35,24 @@ class PcapInput:
     def stats(self):
         return self._src.stats()
 
+    def damage(self):
+        """What was wrong with the capture, as read so far: None if nothing,
+        else {"stopped": why reading stopped early, with where (or None),
+        "skipped": damaged blocks skipped, "first_skipped": the first one},
+        the C reader's own one-line descriptions."""
+        from .._core import ffi, lib
+        st = self._src.stats()
+        if not st["stop"] and not st["bad_blocks"]:
+            return None
+        stopped, skipped = ffi.new("char[256]"), ffi.new("char[256]")
+        lib.xc_pcap_reader_damage(self._src.raw, stopped, 256, skipped, 256)
+        # a block that stopped the reading counts in bad_blocks too
+        stopped_on_block = st["stop"] in (lib.XC_PCAP_STOP_BLOCK_LENGTH,
+                                          lib.XC_PCAP_STOP_SECTION)
+        return {"stopped": ffi.string(stopped).decode() or None,
+                "skipped": st["bad_blocks"] - stopped_on_block,
+                "first_skipped": ffi.string(skipped).decode() or None}
+
     def close(self):
         self._src.close()
 
