@@ -350,7 +350,8 @@ static int read_classic(struct xc_pcap_reader *r, struct xc_burst *b, uint32_t m
 		if (bad || caplen > origlen) {
 			r->st.bad_records++;
 			if (bad)
-				stop_damaged(r, XC_PCAP_STOP_RECORD_LENGTH, "%s claims %u captured bytes, %s (%u)",
+				stop_damaged(r, XC_PCAP_STOP_RECORD_LENGTH,
+					     "%s claims %u captured bytes, %s (%u)",
 					     where(r), caplen, bad, limit);
 			else
 				stop_damaged(r, XC_PCAP_STOP_RECORD_LENGTH,
@@ -527,8 +528,9 @@ static int read_pcapng(struct xc_pcap_reader *r, struct xc_burst *b, uint32_t ma
 		blen = rd32(r, h + 4);
 		if (blen < 12 || blen % 4 || blen > XC_PCAPNG_MAX_BLOCK) {
 			r->st.bad_blocks++;   /* the next block cannot be found */
-			stop_damaged(r, XC_PCAP_STOP_BLOCK_LENGTH, "%s claims a length of %u bytes, %s",
-				     where(r), blen, blen > XC_PCAPNG_MAX_BLOCK ? "more than 16 MiB" :
+			stop_damaged(r, XC_PCAP_STOP_BLOCK_LENGTH,
+				     "%s claims a length of %u bytes, %s", where(r), blen,
+				     blen > XC_PCAPNG_MAX_BLOCK ? "more than 16 MiB" :
 				     blen < 12 ? "less than a block's 12" : "not a multiple of 4");
 			break;
 		}
