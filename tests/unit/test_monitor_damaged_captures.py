@@ -105,7 +105,7 @@ def test_unreadable_capture_is_one_line_error(tmp_path, capsys, name):
     rc, out, err = run_monitor(tmp_path, make(), capsys)
     assert rc == 1
     assert out == ""
-    assert err.count("\n") == 1 and err.startswith("xdpmtcp: ")
+    assert err.count("\n") == 1 and err.startswith("xdpmtcp: %s: " % (tmp_path / "trace.cap"))
     assert re.search(message, err), err
 
 

@@ -3,6 +3,7 @@
 timestamps (``now_ns`` 0: the core keeps the latest one), or the wall clock
 for live inputs.  The monitor loop does not care which.
 """
+import os
 import time
 
 from ..phy.burst import Burst
@@ -17,7 +18,12 @@ class PcapInput:
 
     def __init__(self, path, burst=1024):
         self.path = path
-        self._src = PcapSource(path)
+        try:
+            self._src = PcapSource(path)
+        except OSError as e:       # say which capture (open(2) errors already do)
+            name = "stdin" if isinstance(path, int) else os.fspath(path)
+            msg = str(e)
+            raise OSError(msg if msg.startswith(name) else "%s: %s" % (name, msg)) from None
         self._burst = Burst(burst)
 
     def bursts(self):
