@@ -10,7 +10,7 @@ import struct
 
 import pytest
 
-from montraffic import ACK, FIN, PSH, Conv
+from montraffic import ACK, PSH, Conv
 from pcapgen import BE, LE, block, epb, idb, ng_block_offsets, option, pcap_file, \
     pcap_record_offsets, shb
 from xdpmtcp.cli import main

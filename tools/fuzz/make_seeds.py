@@ -129,7 +129,8 @@ def monitor_seeds(flows):
     for i, (_, _, segs) in enumerate(flows):
         recs, prev = [], segs[0][3]
         for _, _, data, ts in segs:
-            rec = struct.pack("!BHB", 0, len(data), max(0, min(255, (ts - prev) // 1000000))) + data
+            step_ms = max(0, min(255, (ts - prev) // 1000000))   # pcapng interfaces interleave
+            rec = struct.pack("!BHB", 0, len(data), step_ms) + data
             prev = ts
             if sum(map(len, recs)) + len(rec) > FLOW_BYTES:
                 break
