@@ -22,7 +22,13 @@ static uint8_t content(uint64_t off, int variant)
 	return (uint8_t)(off * 131 + (off >> 8) * 7 + (off >> 16) * 3 + variant * 101);
 }
 
-static void check_ring(const struct xc_ring *r)
+HARNESS_ONLY static void fill(uint8_t *buf, uint64_t off, uint32_t len, int variant)
+{
+	for (uint32_t i = 0; i < len; i++)
+		buf[i] = content(off + i, variant);
+}
+
+HARNESS_ONLY static void check_ring(const struct xc_ring *r)
 {
 	CHECK(r->read_off <= r->next_off && r->next_off <= r->high_off,
 	      "read %llu next %llu high %llu", (unsigned long long)r->read_off,
@@ -48,7 +54,7 @@ static void check_ring(const struct xc_ring *r)
 	CHECK(xc_ring_free_space(r) == r->cap - (r->next_off - r->read_off), "free space");
 }
 
-static void check_bytes(const uint8_t *got, uint64_t off, uint32_t n, int oracle)
+HARNESS_ONLY static void check_bytes(const uint8_t *got, uint64_t off, uint32_t n, int oracle)
 {
 	if (!oracle)
 		return;
@@ -82,8 +88,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			off = off >= 512 ? off - 512 : 0;
 			uint32_t len = c % MAX_LEN;
 			int variant = !oracle && (a & 1);
-			for (uint32_t i = 0; i < len; i++)
-				buf[i] = content(off + i, variant);
+			fill(buf, off, len, variant);
 			int64_t adv = xc_ring_insert(&r, off, buf, len, a & 2 ? XC_RING_DROP_OLDEST : 0);
 			CHECK(adv >= 0 || off + len >= (1ull << 63), "insert refused valid arguments");
 			break;
@@ -91,16 +96,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		case 3: {                      /* insert far away, or at the offset limit */
 			uint64_t off = (a & 1) ? (1ull << 63) - c : r.read_off + ((uint64_t)b << 12);
 			uint32_t len = c % MAX_LEN;
-			for (uint32_t i = 0; i < len; i++)
-				buf[i] = content(off + i, 0);
+			fill(buf, off, len, 0);
 			int64_t adv = xc_ring_insert(&r, off, buf, len, a & 2 ? XC_RING_DROP_OLDEST : 0);
 			CHECK(adv >= -1, "insert result %lld", (long long)adv);
 			break;
 		}
 		case 4: {                      /* append (the send-buffer use) */
 			uint32_t len = c % MAX_LEN;
-			for (uint32_t i = 0; i < len; i++)
-				buf[i] = content(r.next_off + i, 0);
+			fill(buf, r.next_off, len, 0);
 			xc_ring_append(&r, buf, len);
 			break;
 		}
