@@ -12,14 +12,31 @@
  * Memory is capped: one read buffer (XC_PCAP_BUF_BYTES) and the interface
  * table (XC_PCAPNG_MAX_IFACES); the file is read sequentially, so pipes
  * work and a file shrinking under us cannot fault.  Malformed input is
- * counted, never trusted: see struct xc_pcap_read_stats. */
+ * counted, never trusted: see struct xc_pcap_read_stats.
+ *
+ * Damage.  A file that is not a capture we can read at all (bad magic,
+ * header cut short, unsupported version or link type, a first section
+ * header that does not parse) fails to open, with a one-line message.  A
+ * capture damaged part-way delivers every frame before the damage: where
+ * the next record starts is no longer known (a record or block length that
+ * cannot be true, the file ending inside a record), reading stops and
+ * xc_pcap_reader_damage says where and why (stats.stop is the reason);
+ * where it is still known (a pcapng packet block that contradicts itself or
+ * its section) the block is skipped, counted in bad_blocks, and reading
+ * goes on.  Frames the core cannot use (oversize, unsupported link type of
+ * one pcapng interface, too short for their link header) are not damage:
+ * they are counted and skipped. */
 #ifndef XC_API_PCAPREAD_H
 #define XC_API_PCAPREAD_H
 #include "api.h"
 
+/* The read buffer; the fuzzing build (tools/fuzz) shrinks it. */
+#ifndef XC_PCAP_BUF_BYTES
 #define XC_PCAP_BUF_BYTES 1048576
+#endif
 /* A classic pcap record claiming more captured bytes than this (libpcap's
- * own maximum snaplen) is corrupt: the reader cannot resync and stops. */
+ * own maximum snaplen), more than the file's snapshot length, or more than
+ * the packet's length is corrupt: the reader cannot resync and stops. */
 #define XC_PCAP_MAX_RECORD 262144
 /* A pcapng block claiming more than this is corrupt: the reader stops. */
 #define XC_PCAPNG_MAX_BLOCK 16777216
@@ -29,21 +46,33 @@
 #define XC_PCAP_FMT_PCAP 1
 #define XC_PCAP_FMT_PCAPNG 2
 
+/* Why reading stopped before the end of the file (stats.stop). */
+#define XC_PCAP_STOP_NONE 0
+#define XC_PCAP_STOP_TRUNCATED 1      /* the file ends inside a record or block */
+#define XC_PCAP_STOP_RECORD_LENGTH 2  /* classic record: captured length cannot be true */
+#define XC_PCAP_STOP_BLOCK_LENGTH 3   /* pcapng block: length impossible or trailer differs */
+#define XC_PCAP_STOP_SECTION 4        /* pcapng section header not understood */
+#define XC_PCAP_STOP_READ_ERROR 5     /* read(2) failed (xc_pcap_reader_read returned -1) */
+
 struct xc_pcap_read_stats {
-	uint64_t records;              /* packet records/blocks met */
+	uint64_t records;              /* packet records/blocks read whole (delivered or skipped) */
 	uint64_t frames;               /* delivered into bursts */
 	uint64_t bytes;                /* frame bytes delivered (as Ethernet) */
 	uint64_t file_bytes;           /* bytes of the file consumed */
-	uint64_t truncated_records;    /* cut short by the end of the file: reading ends */
+	uint64_t truncated_records;    /* cut short by the end of the file: reading stops */
 	uint64_t snapped;              /* captured shorter than on the wire (delivered) */
 	uint64_t oversize;             /* longer than XC_FRAME_MAX as Ethernet: skipped */
 	uint64_t unsupported_linktype; /* packets of link types we cannot normalise: skipped */
 	uint64_t bad_link_header;      /* too short for its link header, unknown IP version: skipped */
-	uint64_t bad_blocks;           /* corrupt lengths/headers: reading stops when it
-					* cannot know where the next record starts, else skipped */
+	uint64_t bad_records;          /* classic record headers with impossible lengths: reading stops */
+	uint64_t bad_blocks;           /* corrupt pcapng lengths/headers: reading stops when it
+					* cannot know where the next block starts, else skipped */
 	uint64_t skipped_blocks;       /* pcapng blocks of other types (ISB, NRB, custom...) */
 	uint64_t sections;             /* pcapng section headers */
 	uint64_t interfaces;           /* pcapng interface descriptions */
+	uint64_t stop_offset;          /* with stop: file offset of the record or block */
+	uint32_t stop;                 /* XC_PCAP_STOP_*: why reading ended early, 0 if it did not */
+	uint32_t stop_pad;
 };
 
 struct xc_pcap_reader;
@@ -59,6 +88,11 @@ int xc_pcap_reader_format(struct xc_pcap_reader *r);
  * of the capture (or when b is full), -1 on a read error (errno set). */
 int xc_pcap_reader_read(struct xc_pcap_reader *r, struct xc_burst *b, uint32_t max);
 void xc_pcap_reader_stats(struct xc_pcap_reader *r, struct xc_pcap_read_stats *out);
+/* The damage met so far, as one line each ("" if none): why reading
+ * stopped early (with where), and the first damaged block skipped.
+ * Returns stats.stop. */
+int xc_pcap_reader_damage(struct xc_pcap_reader *r, char *stopped, size_t stopped_len,
+			  char *skipped, size_t skipped_len);
 void xc_pcap_reader_close(struct xc_pcap_reader *r);
 
 #endif

@@ -8,8 +8,9 @@
  * Model.  Byte at offset o lives at buf[o % cap]; the window is
  * [read_off, read_off + cap).  [read_off, next_off) is the contiguous,
  * readable block; frags lists the out-of-order blocks above next_off;
- * high_off is the end of the highest stored byte.  Offsets must stay below
- * 2^63 (xc_ring_insert returns -1 otherwise).
+ * high_off is the end of the highest stored byte.  Offsets, segment ends
+ * included, must stay below 2^63 (xc_ring_insert returns -1 otherwise, so
+ * its advance always fits an int64_t).
  *
  * Overlaps.  Offered bytes that are already stored and not yet consumed are
  * resolved by the ring's policy:

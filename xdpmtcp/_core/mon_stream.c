@@ -213,7 +213,7 @@ void mon_stream_insert(struct xc_mon *m, struct xc_mon_flow *f, int side, int ho
 		 * ones go out first; only if that is not enough, holes go */
 		mon_stream_drain(m, f, side, 1);
 		while (cend - r->read_off > r->cap && skip_one(m, f, side, hook))
-			;
+			mon_stream_drain(m, f, side, 1);   /* what the skip made readable */
 	}
 	struct xc_ring_stats before;
 	uint64_t old_next;

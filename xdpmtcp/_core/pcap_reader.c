@@ -5,6 +5,7 @@
  * block or buffer that should contain it before it is used. */
 #include <errno.h>
 #include <fcntl.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -62,7 +63,11 @@ struct xc_pcap_reader {
 	uint8_t *buf;
 	size_t pos, end;
 	int eof;
+	uint64_t rec_off;        /* file offset of the record or block being read */
 	struct xc_pcap_read_stats st;
+	char stop_msg[192];      /* why reading stopped early */
+	char skip_msg[192];      /* the first damaged block skipped */
+	char where_buf[64];
 };
 
 static uint16_t rd16(const struct xc_pcap_reader *r, const uint8_t *p)
@@ -132,13 +137,73 @@ static int skip(struct xc_pcap_reader *r, uint64_t n)
 	return 1;
 }
 
-/* Nothing more can be read: partial bytes left over are a cut record. */
-static int stop_at_end(struct xc_pcap_reader *r, int f)
+/* ---------------------------------------------------------------- damage */
+
+/* The record or block being read, for messages. */
+static const char *where(struct xc_pcap_reader *r)
 {
-	if (f == 0 && r->end > r->pos)
-		r->st.truncated_records++;
+	if (r->format == XC_PCAP_FMT_PCAP)
+		snprintf(r->where_buf, sizeof(r->where_buf), "record %llu at byte %llu",
+			 (unsigned long long)r->st.records + 1, (unsigned long long)r->rec_off);
+	else
+		snprintf(r->where_buf, sizeof(r->where_buf), "block at byte %llu",
+			 (unsigned long long)r->rec_off);
+	return r->where_buf;
+}
+
+/* Reading cannot go on: remember where and why (the first reason). */
+__attribute__((format(printf, 3, 4)))
+static void stop_damaged(struct xc_pcap_reader *r, uint32_t why, const char *fmt, ...)
+{
 	r->stopped = 1;
-	return f < 0 ? -1 : 0;
+	if (r->st.stop)
+		return;
+	r->st.stop = why;
+	r->st.stop_offset = r->rec_off;
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(r->stop_msg, sizeof(r->stop_msg), fmt, ap);
+	va_end(ap);
+}
+
+/* A damaged pcapng block that is skipped: counted, the first described. */
+__attribute__((format(printf, 2, 3)))
+static void skip_damaged(struct xc_pcap_reader *r, const char *fmt, ...)
+{
+	r->st.bad_blocks++;
+	if (r->skip_msg[0])
+		return;
+	int n = snprintf(r->skip_msg, sizeof(r->skip_msg), "%s: ", where(r));
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(r->skip_msg + n, sizeof(r->skip_msg) - (size_t)n, fmt, ap);
+	va_end(ap);
+}
+
+/* The file ended inside the current record or block. */
+static int truncated(struct xc_pcap_reader *r, uint32_t got)
+{
+	r->st.truncated_records++;
+	stop_damaged(r, XC_PCAP_STOP_TRUNCATED,
+		     "%s is cut short by the end of the file (truncated capture)", where(r));
+	return (int)got;
+}
+
+/* fill() gave up (f <= 0): a read error (-1, errno kept), the clean end of
+ * the file, or the end of the file inside a record. */
+static int stop_at_end(struct xc_pcap_reader *r, int f, uint32_t got)
+{
+	if (f < 0) {
+		int e = errno;
+		stop_damaged(r, XC_PCAP_STOP_READ_ERROR, "read error at byte %llu: %s",
+			     (unsigned long long)r->st.file_bytes, strerror(e));
+		errno = e;
+		return -1;
+	}
+	if (r->end > r->pos)
+		return truncated(r, got);
+	r->stopped = 1;
+	return (int)got;
 }
 
 /* ---------------------------------------------------------------- frames */
@@ -265,30 +330,47 @@ bad:
 static int read_classic(struct xc_pcap_reader *r, struct xc_burst *b, uint32_t max)
 {
 	uint32_t got = 0;
+	uint32_t snaplen = r->classic.snaplen;
 	while (got < max && b->n < b->cap) {
+		r->rec_off = r->st.file_bytes;
 		int f = fill(r, PCAP_REC_HDR);
 		if (f <= 0)
-			return f < 0 ? -1 : (stop_at_end(r, f), (int)got);
+			return stop_at_end(r, f, got);
 		const uint8_t *h = at(r);
 		uint32_t sec = rd32(r, h), frac = rd32(r, h + 4);
 		uint32_t caplen = rd32(r, h + 8), origlen = rd32(r, h + 12);
-		r->st.records++;
-		if (caplen > XC_PCAP_MAX_RECORD) {
-			/* Where the next record starts is unknowable now. */
-			r->st.bad_blocks++;
-			r->stopped = 1;
+		/* A length that cannot be true means the header is garbage, so
+		 * where the next record starts is unknowable: stop. */
+		const char *bad = NULL;
+		uint32_t limit = 0;
+		if (caplen > XC_PCAP_MAX_RECORD)
+			bad = "more than any capture holds", limit = XC_PCAP_MAX_RECORD;
+		else if (snaplen && snaplen <= XC_PCAP_MAX_RECORD && caplen > snaplen)
+			bad = "more than the file's snapshot length", limit = snaplen;
+		if (bad || caplen > origlen) {
+			r->st.bad_records++;
+			if (bad)
+				stop_damaged(r, XC_PCAP_STOP_RECORD_LENGTH,
+					     "%s claims %u captured bytes, %s (%u)",
+					     where(r), caplen, bad, limit);
+			else
+				stop_damaged(r, XC_PCAP_STOP_RECORD_LENGTH,
+					     "%s claims %u captured bytes of a %u-byte packet",
+					     where(r), caplen, origlen);
 			break;
 		}
 		if (caplen > CAPLEN_USEFUL) {
-			r->st.oversize++;
 			f = skip(r, PCAP_REC_HDR + (uint64_t)caplen);
 			if (f <= 0)
-				return f < 0 ? -1 : (r->st.truncated_records++, r->stopped = 1, (int)got);
+				return f < 0 ? stop_at_end(r, f, got) : truncated(r, got);
+			r->st.records++;
+			r->st.oversize++;
 			continue;
 		}
 		f = fill(r, PCAP_REC_HDR + caplen);
 		if (f <= 0)
-			return f < 0 ? -1 : (stop_at_end(r, f), (int)got);
+			return stop_at_end(r, f, got);
+		r->st.records++;
 		h = at(r);
 		uint64_t ts = (uint64_t)sec * 1000000000u +
 			(uint64_t)frac * (r->nsec ? 1u : 1000u);
@@ -311,7 +393,7 @@ static void parse_idb_options(struct xc_pcap_reader *r, struct iface *ifc,
 		if (code == NG_OPT_END)
 			return;
 		if ((size_t)(end - p) < padded) {
-			r->st.bad_blocks++;   /* option runs past its block */
+			skip_damaged(r, "interface option %u runs past its block", code);
 			return;
 		}
 		if (code == NG_OPT_TSRESOL && len == 1)
@@ -333,7 +415,8 @@ static void parse_idb_options(struct xc_pcap_reader *r, struct iface *ifc,
 static int ng_idb(struct xc_pcap_reader *r, uint32_t blen)
 {
 	if (blen < 20) {
-		r->st.bad_blocks++;
+		skip_damaged(r, "interface description of %u bytes, shorter than its 20 fixed ones",
+			     blen);
 		return 1;
 	}
 	int whole = blen <= XC_PCAP_BUF_BYTES;
@@ -343,7 +426,7 @@ static int ng_idb(struct xc_pcap_reader *r, uint32_t blen)
 	const uint8_t *h = at(r);
 	r->st.interfaces++;
 	if (r->n_ifaces >= XC_PCAPNG_MAX_IFACES) {
-		r->st.bad_blocks++;
+		skip_damaged(r, "more than %u interfaces in one section", XC_PCAPNG_MAX_IFACES);
 		return 1;
 	}
 	struct iface *ifc = &r->ifaces[r->n_ifaces++];
@@ -354,7 +437,7 @@ static int ng_idb(struct xc_pcap_reader *r, uint32_t blen)
 	if (whole)
 		parse_idb_options(r, ifc, h + 16, h + blen - 4);
 	else
-		r->st.bad_blocks++;
+		skip_damaged(r, "interface description of %u bytes: its options are ignored", blen);
 	return 1;
 }
 
@@ -365,7 +448,8 @@ static int ng_packet(struct xc_pcap_reader *r, struct xc_burst *b, uint32_t type
 {
 	uint32_t fixed = type == NG_SPB ? 12 : 28;
 	if (blen < fixed + 4) {
-		r->st.bad_blocks++;
+		skip_damaged(r, "packet block of %u bytes, shorter than its %u fixed ones", blen,
+			     fixed + 4);
 		return 1;
 	}
 	int f = fill(r, fixed);
@@ -374,7 +458,6 @@ static int ng_packet(struct xc_pcap_reader *r, struct xc_burst *b, uint32_t type
 	const uint8_t *h = at(r);
 	uint32_t ifid, caplen, origlen;
 	uint64_t ts = 0;
-	r->st.records++;
 	if (type == NG_SPB) {
 		ifid = 0;
 		origlen = rd32(r, h + 8);
@@ -385,10 +468,19 @@ static int ng_packet(struct xc_pcap_reader *r, struct xc_burst *b, uint32_t type
 		caplen = rd32(r, h + 20);
 		origlen = rd32(r, h + 24);
 	}
-	if (ifid >= r->n_ifaces || caplen > blen - fixed - 4) {
-		r->st.bad_blocks++;
+	if (ifid >= r->n_ifaces) {
+		skip_damaged(r, "packet of interface %u, which its section does not describe", ifid);
 		return 1;
 	}
+	if (caplen > blen - fixed - 4) {
+		skip_damaged(r, "packet of %u captured bytes in a %u-byte block", caplen, blen);
+		return 1;
+	}
+	if (caplen > origlen) {
+		skip_damaged(r, "packet of %u captured bytes of a %u-byte packet", caplen, origlen);
+		return 1;
+	}
+	r->st.records++;
 	struct iface *ifc = &r->ifaces[ifid];
 	if (type == NG_SPB && ifc->snaplen && caplen > ifc->snaplen)
 		caplen = ifc->snaplen;
@@ -408,9 +500,10 @@ static int read_pcapng(struct xc_pcap_reader *r, struct xc_burst *b, uint32_t ma
 {
 	uint32_t got = 0;
 	while (got < max && b->n < b->cap) {
+		r->rec_off = r->st.file_bytes;
 		int f = fill(r, 12);
 		if (f <= 0)
-			return f < 0 ? -1 : (stop_at_end(r, f), (int)got);
+			return stop_at_end(r, f, got);
 		const uint8_t *h = at(r);
 		uint32_t type, blen;
 		memcpy(&type, h, 4);   /* the SHB type reads the same both ways */
@@ -419,20 +512,26 @@ static int read_pcapng(struct xc_pcap_reader *r, struct xc_burst *b, uint32_t ma
 			memcpy(&bom, h + 8, 4);
 			if (bom != NG_BOM && bom != __builtin_bswap32(NG_BOM)) {
 				r->st.bad_blocks++;
-				r->stopped = 1;
+				stop_damaged(r, XC_PCAP_STOP_SECTION,
+					     "section header at byte %llu has no byte-order mark",
+					     (unsigned long long)r->rec_off);
 				break;
 			}
 			r->swap = bom != NG_BOM;
 		} else if (!r->in_section) {
 			r->st.bad_blocks++;
-			r->stopped = 1;
+			stop_damaged(r, XC_PCAP_STOP_SECTION, "%s comes before any section header",
+				     where(r));
 			break;
 		}
 		type = rd32(r, h);
 		blen = rd32(r, h + 4);
 		if (blen < 12 || blen % 4 || blen > XC_PCAPNG_MAX_BLOCK) {
 			r->st.bad_blocks++;   /* the next block cannot be found */
-			r->stopped = 1;
+			stop_damaged(r, XC_PCAP_STOP_BLOCK_LENGTH,
+				     "%s claims a length of %u bytes, %s", where(r), blen,
+				     blen > XC_PCAPNG_MAX_BLOCK ? "more than 16 MiB" :
+				     blen < 12 ? "less than a block's 12" : "not a multiple of 4");
 			break;
 		}
 		/* The trailer repeats the length; a block that fits the buffer
@@ -440,19 +539,27 @@ static int read_pcapng(struct xc_pcap_reader *r, struct xc_burst *b, uint32_t ma
 		if (blen <= XC_PCAP_BUF_BYTES) {
 			f = fill(r, blen);
 			if (f <= 0)
-				return f < 0 ? -1 : (stop_at_end(r, f), (int)got);
-			if (rd32(r, at(r) + blen - 4) != blen) {
+				return stop_at_end(r, f, got);
+			uint32_t trailer = rd32(r, at(r) + blen - 4);
+			if (trailer != blen) {
 				r->st.bad_blocks++;
-				r->stopped = 1;
+				stop_damaged(r, XC_PCAP_STOP_BLOCK_LENGTH,
+					     "%s claims %u bytes but its trailer says %u", where(r),
+					     blen, trailer);
 				break;
 			}
 		}
 		f = 1;
 		switch (type) {
 		case NG_SHB:
-			if (blen < 28 || fill(r, 16) <= 0 || rd16(r, at(r) + 12) != 1) {
+			if (blen < 28 || (f = fill(r, 16)) <= 0 || rd16(r, at(r) + 12) != 1) {
+				if (f <= 0)
+					return stop_at_end(r, f, got);
 				r->st.bad_blocks++;   /* not a section we understand */
-				r->stopped = 1;
+				stop_damaged(r, XC_PCAP_STOP_SECTION,
+					     "section header at byte %llu: %s",
+					     (unsigned long long)r->rec_off,
+					     blen < 28 ? "too short" : "unsupported pcapng version");
 				return (int)got;
 			}
 			r->in_section = 1;
@@ -472,8 +579,10 @@ static int read_pcapng(struct xc_pcap_reader *r, struct xc_burst *b, uint32_t ma
 		}
 		if (f > 0)
 			f = skip(r, blen);
-		if (f <= 0)
-			return f < 0 ? -1 : (r->st.truncated_records++, r->stopped = 1, (int)got);
+		if (f < 0)
+			return stop_at_end(r, f, got);
+		if (f == 0)
+			return truncated(r, got);
 	}
 	return (int)got;
 }
@@ -488,21 +597,84 @@ int xc_pcap_reader_read(struct xc_pcap_reader *r, struct xc_burst *b, uint32_t m
 					     : read_pcapng(r, b, max);
 }
 
+static int linktype_supported(uint32_t linktype)
+{
+	switch (linktype) {
+	case LT_ETHERNET: case LT_RAW: case LT_LINUX_SLL: case LT_IPV4: case LT_IPV6:
+	case LT_LINUX_SLL2:
+		return 1;
+	}
+	return 0;
+}
+
 static int open_classic(struct xc_pcap_reader *r, uint32_t magic, char *err, size_t errlen)
 {
-	if (fill(r, PCAP_FILE_HDR) <= 0) {
-		snprintf(err, errlen, "pcap file header is cut short");
+	int f = fill(r, PCAP_FILE_HDR);
+	if (f <= 0) {
+		snprintf(err, errlen, f < 0 ? "read: %s" : "pcap file header is cut short",
+			 strerror(errno));
 		return -1;
 	}
 	r->swap = magic != PCAP_MAGIC_USEC && magic != PCAP_MAGIC_NSEC;
 	r->nsec = magic == PCAP_MAGIC_NSEC || magic == __builtin_bswap32(PCAP_MAGIC_NSEC);
+	uint16_t major = rd16(r, at(r) + 4), minor = rd16(r, at(r) + 6);
+	if (major != 2) {           /* every libpcap since 1998 writes 2.4 */
+		snprintf(err, errlen, "unsupported pcap version %u.%u", major, minor);
+		return -1;
+	}
 	uint32_t network = rd32(r, at(r) + 20);
 	r->classic.linktype = network & 0xffff;
 	r->classic.snaplen = rd32(r, at(r) + 16);
+	if (!linktype_supported(r->classic.linktype)) {
+		/* every packet of the file has it: nothing could be read */
+		snprintf(err, errlen, "link type %u is not supported (Ethernet, Linux cooked "
+			 "SLL/SLL2, raw IPv4/IPv6)", r->classic.linktype);
+		return -1;
+	}
 	if (network & (1u << 26))   /* FCS length present, in 16-bit words */
 		r->classic.fcs_len = (uint8_t)(((network >> 28) & 0xf) * 2);
 	r->format = XC_PCAP_FMT_PCAP;
 	skip(r, PCAP_FILE_HDR);
+	return 0;
+}
+
+/* The first section header, checked before anything is read: a file whose
+ * first block does not parse is not a capture we can read at all.  Later
+ * sections are checked as they come (reading stops at a bad one). */
+static int open_pcapng(struct xc_pcap_reader *r, char *err, size_t errlen)
+{
+	int f = fill(r, 28);
+	if (f > 0) {
+		uint32_t bom;
+		memcpy(&bom, at(r) + 8, 4);
+		if (bom != NG_BOM && bom != __builtin_bswap32(NG_BOM)) {
+			snprintf(err, errlen, "pcapng section header has no byte-order mark");
+			return -1;
+		}
+		r->swap = bom != NG_BOM;
+		uint32_t blen = rd32(r, at(r) + 4);
+		uint16_t major = rd16(r, at(r) + 12), minor = rd16(r, at(r) + 14);
+		if (blen < 28 || blen % 4 || blen > XC_PCAPNG_MAX_BLOCK) {
+			snprintf(err, errlen, "pcapng section header claims a length of %u bytes", blen);
+			return -1;
+		}
+		if (major != 1) {
+			snprintf(err, errlen, "unsupported pcapng version %u.%u", major, minor);
+			return -1;
+		}
+		if (blen <= XC_PCAP_BUF_BYTES && (f = fill(r, blen)) > 0 &&
+		    rd32(r, at(r) + blen - 4) != blen) {
+			snprintf(err, errlen, "pcapng section header claims %u bytes but its "
+				 "trailer says %u", blen, rd32(r, at(r) + blen - 4));
+			return -1;
+		}
+	}
+	if (f <= 0) {
+		snprintf(err, errlen, f < 0 ? "read: %s" : "pcapng section header is cut short",
+			 strerror(errno));
+		return -1;
+	}
+	r->format = XC_PCAP_FMT_PCAPNG;
 	return 0;
 }
 
@@ -528,8 +700,9 @@ struct xc_pcap_reader *xc_pcap_reader_open_fd(int fd, char *err, size_t errlen)
 	uint32_t magic;
 	memcpy(&magic, at(r), 4);
 	if (magic == NG_SHB) {
-		r->format = XC_PCAP_FMT_PCAPNG;
-		return r;
+		if (open_pcapng(r, err, errlen) == 0)
+			return r;
+		goto fail;
 	}
 	if (magic == PCAP_MAGIC_USEC || magic == PCAP_MAGIC_NSEC ||
 	    magic == __builtin_bswap32(PCAP_MAGIC_USEC) ||
@@ -567,6 +740,16 @@ int xc_pcap_reader_format(struct xc_pcap_reader *r)
 void xc_pcap_reader_stats(struct xc_pcap_reader *r, struct xc_pcap_read_stats *out)
 {
 	*out = r->st;
+}
+
+int xc_pcap_reader_damage(struct xc_pcap_reader *r, char *stopped, size_t stopped_len,
+			  char *skipped, size_t skipped_len)
+{
+	if (stopped && stopped_len)
+		snprintf(stopped, stopped_len, "%s", r->stop_msg);
+	if (skipped && skipped_len)
+		snprintf(skipped, skipped_len, "%s", r->skip_msg);
+	return (int)r->st.stop;
 }
 
 void xc_pcap_reader_close(struct xc_pcap_reader *r)

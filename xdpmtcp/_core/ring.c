@@ -499,7 +499,7 @@ static int64_t insert_unbuffered(struct xc_ring *r, uint64_t a, uint64_t ne, uin
 
 int64_t xc_ring_insert(struct xc_ring *r, uint64_t off, const uint8_t *data, uint32_t len, uint32_t flags)
 {
-	if (!r || (len && !data) || off >= OFF_LIMIT || len > OFF_LIMIT - off)
+	if (!r || (len && !data) || off >= OFF_LIMIT || len >= OFF_LIMIT - off)
 		return -1;
 	r->stats.bytes_in += len;
 	if (len == 0)

@@ -139,22 +139,26 @@ def run(args):
     if flow_filter is not None:
         mon.set_filter(flow_filter)
     run = MonitorRun(mon, streams=streams, conn_log=conn_log)
+    summary = None
     try:
         with source:
             seconds = run.run(source)
             summary = run.summary(seconds, source.stats())
+            if args.pcap:
+                summary["input_damage"] = source.damage()
     except OSError as e:
         return fail(str(e))
     finally:
         if streams is not None:
-            streams.close(run.summary())
+            streams.close(summary or run.summary())
     size_b = summary["input"].get("file_bytes") if args.pcap else None
     if size_b is not None:
         summary["mb_per_s"] = round(size_b / 1e6 / seconds, 1) if seconds > 0 else None
+    problems = capture_problems(summary["input"], summary["input_damage"]) if args.pcap else []
     if args.json:
         sys.stdout.write(json.dumps(dict(event="summary", **summary)) + "\n")
         sys.stdout.flush()
-        return 0
+        return fail("%s: %s" % (args.pcap, problems[0]), 1) if problems else 0
     st = summary["monitor"]
     out.print("%s: %d frames, %d connections (%d mid-stream), %d orphans, %d malformed"
               % (args.pcap or args.iface, st["frames"], st["flows_created"], st["flows_midstream"],
@@ -168,6 +172,41 @@ def run(args):
     if size_b is not None:
         out.print("%.1f MB of capture in %.3f s (%s MB/s)" % (size_b / 1e6, seconds,
                                                              summary["mb_per_s"]), markup=False)
+        out.print(capture_line(summary["input"]), markup=False)
+        for problem in problems:
+            out.print("capture damaged: " + problem, markup=False)
     elif source.inline:
         out.print("forwarded %d + %d frames" % tuple(source.forwarded), markup=False)
+    if problems:       # as tcpdump does for a truncated dump file: output, then failure
+        return fail("%s: %s" % (args.pcap, problems[0]), 1)
     return 0
+
+
+# What the capture reader skipped without it being damage (xc_pcap_read_stats).
+SKIPPED = [("oversize", "longer than the core's frame cap"),
+           ("unsupported_linktype", "of unsupported link types"),
+           ("bad_link_header", "too short for their link header")]
+
+
+def capture_line(st):
+    """Records read and frames delivered, and what was skipped and why."""
+    text = "capture: %d records read, %d frames" % (st["records"], st["frames"])
+    skipped = ["%d %s" % (st[k], why) for k, why in SKIPPED if st[k]]
+    return text + ("; skipped: " + ", ".join(skipped) if skipped else "")
+
+
+def capture_problems(st, damage):
+    """One line per reason the capture could not be read whole: where and
+    why reading stopped, damaged blocks skipped, nothing readable in it."""
+    problems = []
+    if damage and damage["stopped"]:
+        problems.append("reading stopped after %d records: %s" % (st["records"],
+                                                                   damage["stopped"]))
+    if damage and damage["skipped"]:
+        problems.append("%d damaged blocks skipped (the first: %s)" % (
+            damage["skipped"], damage["first_skipped"]))
+    if not st["frames"] and st["unsupported_linktype"]:
+        problems.append("none of its %d packets has a link type the monitor reads "
+                        "(Ethernet, Linux cooked SLL/SLL2, raw IPv4/IPv6)"
+                        % st["unsupported_linktype"])
+    return problems

@@ -3,6 +3,7 @@
 timestamps (``now_ns`` 0: the core keeps the latest one), or the wall clock
 for live inputs.  The monitor loop does not care which.
 """
+import os
 import time
 
 from ..phy.burst import Burst
@@ -17,7 +18,12 @@ class PcapInput:
 
     def __init__(self, path, burst=1024):
         self.path = path
-        self._src = PcapSource(path)
+        try:
+            self._src = PcapSource(path)
+        except OSError as e:       # say which capture (open(2) errors already do)
+            name = "stdin" if isinstance(path, int) else os.fspath(path)
+            msg = str(e)
+            raise OSError(msg if msg.startswith(name) else "%s: %s" % (name, msg)) from None
         self._burst = Burst(burst)
 
     def bursts(self):
@@ -34,6 +40,24 @@ class PcapInput:
 
     def stats(self):
         return self._src.stats()
+
+    def damage(self):
+        """What was wrong with the capture, as read so far: None if nothing,
+        else {"stopped": why reading stopped early, with where (or None),
+        "skipped": damaged blocks skipped, "first_skipped": the first one},
+        the C reader's own one-line descriptions."""
+        from .._core import ffi, lib
+        st = self._src.stats()
+        if not st["stop"] and not st["bad_blocks"]:
+            return None
+        stopped, skipped = ffi.new("char[256]"), ffi.new("char[256]")
+        lib.xc_pcap_reader_damage(self._src.raw, stopped, 256, skipped, 256)
+        # a block that stopped the reading counts in bad_blocks too
+        stopped_on_block = st["stop"] in (lib.XC_PCAP_STOP_BLOCK_LENGTH,
+                                          lib.XC_PCAP_STOP_SECTION)
+        return {"stopped": ffi.string(stopped).decode() or None,
+                "skipped": st["bad_blocks"] - stopped_on_block,
+                "first_skipped": ffi.string(skipped).decode() or None}
 
     def close(self):
         self._src.close()
