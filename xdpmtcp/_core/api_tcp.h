@@ -64,6 +64,7 @@
 #define XC_TF_TLP_NEW 0x10000    /* the next new segment may exceed cwnd (the probe itself) */
 #define XC_TF_DSACK 0x20000      /* the next ACK reports dsack_start..end as a D-SACK */
 #define XC_TF_ORPHAN 0x40000     /* the application closed it: C may end it alone */
+#define XC_TF_RCVBUF_FIXED 0x80000 /* SO_RCVBUF set: no autotuning, window scale of this size */
 
 /* Event bits for Python, collected per connection and drained per batch. */
 #define XC_EV_READABLE 0x1       /* new in-order data */
@@ -294,8 +295,7 @@ struct xc_listen_conf {
 	uint32_t backlog;            /* established connections waiting for accept */
 	uint32_t rcvbuf;
 	uint32_t sndbuf;
-	uint32_t rcvbuf_fixed;       /* SO_RCVBUF set: the window scale of this size */
-	uint32_t flags;              /* XC_TF_NODELAY, XC_TF_KEEPALIVE, and the offered TS/SACK/WS */
+	uint32_t flags;              /* XC_TF_NODELAY, _KEEPALIVE, _RCVBUF_FIXED, the offered TS/SACK/WS */
 	uint16_t rcv_mss;
 	uint16_t cc_algo;
 	uint32_t keepalive_idle_ms;

@@ -293,8 +293,12 @@ void xc_tcp_init_conn(struct xc_tcp_engine *e, struct xc_tcb *t, uint64_t now_ns
 {
 	if (!t->rcv_mss)
 		t->rcv_mss = 1460;
-	/* scale for the largest the buffer may grow to (autotuning) */
-	t->rcv_wscale = wscale_for(t->rcv.cap > e->cfg.rcvbuf_max ? t->rcv.cap : e->cfg.rcvbuf_max);
+	/* scale for the largest the buffer may grow to (autotuning); a buffer
+	 * the application fixed gets the scale of its own size, as in Linux */
+	if (t->flags & XC_TF_RCVBUF_FIXED)
+		t->rcv_wscale = wscale_for(t->rcv.cap);
+	else
+		t->rcv_wscale = wscale_for(t->rcv.cap > e->cfg.rcvbuf_max ? t->rcv.cap : e->cfg.rcvbuf_max);
 	t->rto_us = e->cfg.rto_initial_us;
 	t->recover = t->iss + 1;
 	t->snd_una = t->iss;
@@ -331,9 +335,9 @@ void tcp_init_established(struct xc_tcp_engine *e, struct xc_tcb *t, uint64_t no
 		t->rcv_adv = t->rcv_nxt;
 	/* SO_KEEPALIVE set before the handshake, and the idle timeout, start now */
 	if (t->flags & XC_TF_KEEPALIVE)
-		tcb_timer_set(e, t, XC_T_KEEPALIVE, now_ns + (uint64_t)t->keepalive_idle_ms * 1000000u);
+		tcb_timer_set(e, t, XC_T_KEEPALIVE, now_ns + ms_ns(t->keepalive_idle_ms));
 	if (e->cfg.idle_timeout_ms)
-		tcb_timer_set(e, t, XC_T_TIMEWAIT, now_ns + (uint64_t)e->cfg.idle_timeout_ms * 1000000u);
+		tcb_timer_set(e, t, XC_T_TIMEWAIT, now_ns + ms_ns(e->cfg.idle_timeout_ms));
 }
 
 /* Move a handshaking block to ESTABLISHED on segment s, which

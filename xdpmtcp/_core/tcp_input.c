@@ -412,8 +412,7 @@ static void process_data(struct xc_tcp_engine *e, struct xc_tcb *t, const struct
 		if (t->flags & XC_TF_FIN_RCVD) {
 			t->flags |= XC_TF_ACK_NOW;        /* retransmitted FIN */
 			if (t->state == XC_TCP_TIME_WAIT)   /* restart 2MSL (RFC 9293 §3.10.7.4) */
-				tcb_timer_set(e, t, XC_T_TIMEWAIT,
-					      now_ns + (uint64_t)e->cfg.timewait_ms * 1000000u);
+				tcb_timer_set(e, t, XC_T_TIMEWAIT, now_ns + ms_ns(e->cfg.timewait_ms));
 			tcb_output(e, t);
 		} else {
 			t->flags |= XC_TF_FIN_OOO;         /* consumed once rcv_nxt reaches it */

@@ -146,6 +146,11 @@ static inline void tcb_output(struct xc_tcp_engine *e, struct xc_tcb *t)
 	}
 }
 
+static inline uint64_t ms_ns(uint32_t ms)
+{
+	return (uint64_t)ms * 1000000u;
+}
+
 /* tcp_timer.c: the heap entry of t fires no later than due. */
 void timer_heap_schedule(struct xc_tcp_engine *e, struct xc_tcb *t, uint64_t due);
 void timer_heap_remove(struct xc_tcp_engine *e, struct xc_tcb *t);

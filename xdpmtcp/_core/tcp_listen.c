@@ -221,12 +221,15 @@ void tcp_listen_reap(struct xc_tcp_engine *e)
 	e->nreap = 0;
 }
 
-static uint8_t wscale_of(uint32_t bytes)
+/* Address t as the answer to s: its tuple seen from our side. */
+static void address_reply(const struct xc_tcp_engine *e, struct xc_tcb *t, const struct tcp_seg *s)
 {
-	uint8_t s = 0;
-	while (s < 14 && (bytes >> s) > 65535)
-		s++;
-	return s;
+	t->local_addr = s->daddr;
+	t->remote_addr = s->saddr;
+	t->local_port = s->dport;
+	t->remote_port = s->sport;
+	memcpy(t->local_mac, e->cfg.local_mac, 6);
+	memcpy(t->remote_mac, s->frame + 6, 6);
 }
 
 /* A block for the tuple of s, seen from our side, with the listener's
@@ -255,12 +258,7 @@ static struct xc_tcb *new_child(struct xc_tcp_engine *e, struct tcp_listener *l,
 		l->st.refused_no_memory++;
 		return NULL;
 	}
-	t->local_addr = s->daddr;
-	t->remote_addr = s->saddr;
-	t->local_port = s->dport;
-	t->remote_port = s->sport;
-	memcpy(t->local_mac, e->cfg.local_mac, 6);
-	memcpy(t->remote_mac, s->frame + 6, 6);
+	address_reply(e, t, s);
 	t->rcv_mss = c->rcv_mss;
 	t->cc_algo = c->cc_algo;
 	t->flags = c->flags;
@@ -295,12 +293,7 @@ static void on_syn(struct xc_tcp_engine *e, struct tcp_listener *l, const struct
 		for (uint32_t i = 1; i < 4; i++)
 			if (cookie_mss[i] <= peer_mss)
 				index = i;
-		t.local_addr = s->daddr;
-		t.remote_addr = s->saddr;
-		t.local_port = s->dport;
-		t.remote_port = s->sport;
-		memcpy(t.local_mac, e->cfg.local_mac, 6);
-		memcpy(t.remote_mac, s->frame + 6, 6);
+		address_reply(e, &t, s);
 		t.iss = xc_syncookie_make(s->daddr, s->saddr, s->dport, s->sport, s->seq, index, now_ns);
 		t.irs = s->seq;
 		t.rcv_nxt = s->seq + 1;
@@ -320,8 +313,6 @@ static void on_syn(struct xc_tcp_engine *e, struct tcp_listener *l, const struct
 	t->irs = s->seq;
 	t->rcv_nxt = s->seq + 1;
 	xc_tcp_init_conn(e, t, now_ns);
-	if (l->conf.rcvbuf_fixed)
-		t->rcv_wscale = wscale_of(t->rcv.cap);   /* no autotuning: scale for this size */
 	t->state = XC_TCP_SYN_RCVD;
 	t->hs_start_ns = now_ns;
 	l->nsyn++;

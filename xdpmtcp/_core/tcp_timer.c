@@ -256,11 +256,6 @@ void tcp_timed_out(struct xc_tcp_engine *e, struct xc_tcb *t)
 	tcb_set_state(e, t, XC_TCP_CLOSED);
 }
 
-static uint64_t ms_ns(uint32_t ms)
-{
-	return (uint64_t)ms * 1000000u;
-}
-
 /* SO_KEEPALIVE: after keepalive_idle_ms of silence a probe every
  * keepalive_intvl_ms; keepalive_cnt unanswered ones end the connection. */
 static int on_keepalive(struct xc_tcp_engine *e, struct xc_tcb *t, uint64_t now_ns)

@@ -32,7 +32,6 @@ class Connection:
         self.watchers = []            # callables(conn, Event bits)
         self.released = False
         self.final_counters = None    # struct xc_tcp_counters copied at release
-        self.rcvbuf_autotune = True   # off once SO_RCVBUF is set, as Linux does
         self.ephemeral_port = True    # local port from the reserved range (else bound by the app)
 
     # -- what the application sees ------------------------------------------------
@@ -42,6 +41,19 @@ class Connection:
 
     def __repr__(self):
         return "<Connection %s:%d > %s:%d %s>" % (self.local + self.remote + (self.state.name,))
+
+    @property
+    def rcvbuf_autotune(self):
+        """Receive-buffer autotuning: off once SO_RCVBUF is set, as in Linux
+        (C keeps it in the block: it also picks the window scale by it)."""
+        return not self.released and not self.tcb.flags & lib.XC_TF_RCVBUF_FIXED
+
+    @rcvbuf_autotune.setter
+    def rcvbuf_autotune(self, on):
+        if on:
+            self.tcb.flags &= ~lib.XC_TF_RCVBUF_FIXED
+        else:
+            self.tcb.flags |= lib.XC_TF_RCVBUF_FIXED
 
     @property
     def readable_bytes(self):
@@ -213,7 +225,7 @@ class Connection:
             self.error = errno.ETIMEDOUT
         if bits & lib.XC_EV_REFUSED:
             self.error = errno.ECONNREFUSED
-        if bits & lib.XC_EV_READABLE and self.rcvbuf_autotune and not self.released:
+        if bits & lib.XC_EV_READABLE and self.rcvbuf_autotune:
             self.engine.autotune_rcvbuf(self)
         if bits & lib.XC_EV_RELEASE:
             self.engine.release(self)
@@ -225,19 +237,3 @@ class Connection:
         lib.xc_tcp_set_keepalive(self.engine.raw, self.tcb, 1 if on else 0,
                                  int(self.keepalive_idle_s * 1000), int(self.keepalive_intvl_s * 1000),
                                  int(self.keepalive_cnt), self.engine.now_ns())
-
-    def fail(self, err, send_rst=False):
-        """The connection is dead (timeout, refused, reset): record the error,
-        wake the application, release if nobody holds it."""
-        if self.released:
-            return
-        if send_rst and self.state.synchronized:
-            lib.xc_tcp_send_ctl(self.engine.raw, self.tcb, lib.XC_CTL_RST, self.engine.now_ns())
-        self.error = err
-        self._set_state(TcpState.CLOSED)
-        for k in range(lib.XC_T_COUNT):
-            self.tcb.timer_due[k] = 0
-        if self.orphan:
-            self.engine.release(self)
-        else:
-            self.notify(Event.RESET | Event.READABLE | Event.WRITABLE)

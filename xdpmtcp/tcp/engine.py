@@ -15,7 +15,7 @@ from .._core import ffi, lib
 from ..phy import Burst
 from ..tunables import DEFAULTS
 from ..wire import MalformedFrame, parse_tcp_frame
-from .addr import ip_be, ip_str, port_be, port_str
+from ..wire.addr import ip_be, ip_str, port_be, port_str
 from .connection import Connection
 from .listener import Listener
 from .ports import EphemeralPorts
@@ -247,7 +247,6 @@ class Engine:
                           (ip_str(tcb.remote_addr), port_str(tcb.remote_port)))
         conn.active = False
         conn.ephemeral_port = False
-        conn.rcvbuf_autotune = not children.rcvbuf_fixed
         conn.keepalive_idle_s = children.keepalive_idle_s
         conn.keepalive_intvl_s = children.keepalive_intvl_s
         conn.keepalive_cnt = children.keepalive_cnt
@@ -284,18 +283,6 @@ class Engine:
             lib.xc_tcp_mark_output(self.raw, tcb)
             self.want_flush = True
         return tcb.rcv.cap, tcb.snd.cap
-
-    @staticmethod
-    def _scale_for_fixed_buffer(conn):
-        """xc_tcp_init_conn sizes the window scale for the autotuning
-        ceiling; a buffer the application fixed (SO_RCVBUF, which turns
-        autotuning off) gets the scale of its own size, as in Linux."""
-        if not conn.rcvbuf_autotune:
-            tcb = conn.tcb
-            shift = 0
-            while shift < 14 and (tcb.rcv.cap >> shift) > 65535:
-                shift += 1
-            tcb.rcv_wscale = shift
 
     def autotune_rcvbuf(self, conn):
         """Receive-buffer autotuning: when the sender has used 3/4 of the
@@ -369,7 +356,6 @@ class Engine:
                 self.release(conn)
                 raise
         lib.xc_tcp_init_conn(self.raw, tcb, now)
-        self._scale_for_fixed_buffer(conn)
         if self.steering is not None:
             self.steering.own_flow(conn.local, conn.remote)
         lib.xc_tcp_connect(self.raw, tcb, now)          # C runs the handshake from here

@@ -7,7 +7,7 @@ import errno
 from dataclasses import dataclass, fields
 
 from .._core import ffi, lib
-from .addr import ip_be, port_be
+from ..wire.addr import ip_be, port_be
 from .state import Event, TcpState
 
 
@@ -54,8 +54,8 @@ class ChildOptions:
         c = ffi.new("struct xc_listen_conf *")
         c.backlog = self.backlog
         c.rcvbuf, c.sndbuf = self.rcvbuf, self.sndbuf
-        c.rcvbuf_fixed = 1 if self.rcvbuf_fixed else 0
         c.flags = (self.offered | (lib.XC_TF_NODELAY if self.nodelay else 0) |
+                   (lib.XC_TF_RCVBUF_FIXED if self.rcvbuf_fixed else 0) |
                    (lib.XC_TF_KEEPALIVE if self.keepalive else 0))
         c.rcv_mss = self.mss
         c.cc_algo = self.cc_algo
@@ -71,7 +71,7 @@ class Listener:
         self.addr = addr              # None = every local address
         self.port = port
         self.children = ChildOptions(engine, backlog)
-        self.id = lib.xc_listen_open(engine.raw, ip_be(addr) if addr else 0, port_be(port),
+        self.id = lib.xc_listen_open(engine.raw, ip_be(addr), port_be(port),
                                      self.children.to_c())
         if self.id < 0:
             raise OSError(errno.EADDRINUSE, "port %d already listening (or too many listeners)" % port)

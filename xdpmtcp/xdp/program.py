@@ -1,10 +1,9 @@
 """BCC build of bpf/xdp_steer.c and access to its maps."""
 import ctypes as ct
 import re
-import socket
-import struct
 
 from .._core import lib
+from ..wire.addr import ip_be, ip_str, port_be, port_str
 from .bcc_env import BPF_DIR, kernel_headers_note
 
 PROG_NAME = "xdpmtcp_steer"
@@ -22,17 +21,6 @@ COUNTER_NAMES = {
 
 class XdpError(RuntimeError):
     pass
-
-
-def _ip_be(addr):
-    """Dotted quad -> u32 holding the address in network byte order."""
-    return struct.unpack("=I", socket.inet_aton(addr))[0] if addr else 0
-
-
-def _port_be(port):
-    if not 0 <= port <= 0xFFFF:
-        raise ValueError("port out of range: %r" % port)
-    return socket.htons(port)
 
 
 def _source_with_helpers(src_name):
@@ -107,13 +95,13 @@ class SteeringProgram(BccXdpProgram):
     # -- owned ports and flows --------------------------------------------------
     def _listen_key(self, addr, port):
         k = self._listen.Key()
-        k.addr, k.port, k.pad = _ip_be(addr), _port_be(port), 0
+        k.addr, k.port, k.pad = ip_be(addr), port_be(port), 0
         return k
 
     def _flow_key(self, local, remote):
         k = self._flows.Key()
-        k.local_addr, k.remote_addr = _ip_be(local[0]), _ip_be(remote[0])
-        k.local_port, k.remote_port = _port_be(local[1]), _port_be(remote[1])
+        k.local_addr, k.remote_addr = ip_be(local[0]), ip_be(remote[0])
+        k.local_port, k.remote_port = port_be(local[1]), port_be(remote[1])
         return k
 
     def own_listen(self, port, addr=None):
@@ -138,11 +126,8 @@ class SteeringProgram(BccXdpProgram):
 
     def owned(self):
         """(listen [(addr, port)], flows [((ip, port), (ip, port))])"""
-        def ip(v):
-            return socket.inet_ntoa(struct.pack("=I", v))
-        listen = [(ip(k.addr) if k.addr else "0.0.0.0", socket.ntohs(k.port))
-                  for k in self._listen.keys()]
-        flows = [((ip(k.local_addr), socket.ntohs(k.local_port)),
-                  (ip(k.remote_addr), socket.ntohs(k.remote_port)))
+        listen = [(ip_str(k.addr), port_str(k.port)) for k in self._listen.keys()]
+        flows = [((ip_str(k.local_addr), port_str(k.local_port)),
+                  (ip_str(k.remote_addr), port_str(k.remote_port)))
                  for k in self._flows.keys()]
         return listen, flows

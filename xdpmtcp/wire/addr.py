@@ -4,11 +4,14 @@ import struct
 
 
 def ip_be(ip):
-    """Dotted quad -> the uint32 C keeps in network order."""
-    return struct.unpack("=I", socket.inet_aton(ip))[0]
+    """Dotted quad -> the uint32 C keeps in network order (None or "" -> 0,
+    the "any address" of listen keys)."""
+    return struct.unpack("=I", socket.inet_aton(ip))[0] if ip else 0
 
 
 def port_be(port):
+    if not 0 <= port <= 0xFFFF:
+        raise ValueError("port out of range: %r" % port)
     return socket.htons(port)
 
 
