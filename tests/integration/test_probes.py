@@ -226,16 +226,23 @@ def source(lab):
     return sp
 
 
+def source_case(lab, scapy_peer, scenario):
+    """Run a scapy scenario against `serve --mode source`; (its result,
+    serve's conn events by remote port)."""
+    sp = source(lab)
+    try:
+        res = scapy_peer(scenario)
+        conns, _ = serve_events(sp)
+    finally:
+        sp.stop()
+    return res, conns
+
+
 def test_zero_window_held_for_5s_then_opened(lab, scapy_peer):
     """RFC 9293 3.8.6.1: with the peer's window closed the sender probes
     (one byte of new data), never sends past what was offered, and resumes
     when the window opens; the stream arrives whole."""
-    sp = source(lab)
-    try:
-        res = scapy_peer("zero_window")
-        conns, engine = serve_events(sp)
-    finally:
-        sp.stop()
+    res, conns = source_case(lab, scapy_peer, "zero_window")
     assert res["connected"] and res["fin"] and res["closed"] and not res["rst"], res
     assert res["probes"] >= 2, res             # RTO-backed persist timer: several in 5 s
     assert res["beyond_offered_bytes"] == 0, res
@@ -247,12 +254,7 @@ def test_window_shrink_is_survived_without_losing_bytes(lab, scapy_peer):
     """RFC 9293 3.8.6.2.1: the receiver cuts its right edge back; the sender
     must be robust against it.  Bytes sent past the new edge are dropped by
     the peer and must be sent again; nothing goes past the edge once offered."""
-    sp = source(lab)
-    try:
-        res = scapy_peer("window_shrink")
-        conns, engine = serve_events(sp)
-    finally:
-        sp.stop()
+    res, conns = source_case(lab, scapy_peer, "window_shrink")
     assert res["connected"] and res["fin"] and res["closed"] and not res["rst"], res
     assert res["beyond_offered_bytes"] == 0, res
     got = conns[res["sport"]]

@@ -29,6 +29,11 @@ def engine(lab, netif):
         eng.close()
 
 
+def capture_from_stack(lab, pcap):
+    """tcpdump on the peer of what the stack sends (its TCP only)."""
+    return start_tcpdump(lab.peer, lab.peer.ifname, pcap, extra=["tcp", "and", "src", "host", lab.stack.ip])
+
+
 def poll_for(eng, seconds):
     deadline = time.monotonic() + seconds
     eng.run_until(lambda: time.monotonic() >= deadline, seconds + 1)
@@ -100,7 +105,7 @@ def test_challenge_acks_leak_nothing_to_an_off_path_attacker(lab, engine, need_t
     for guess in ("right", "wrong"):
         poll_for(engine, 1.1)                     # a new second, a new interval
         pcap = str(tmp_path / (guess + ".pcap"))
-        dump = start_tcpdump(lab.peer, lab.peer.ifname, pcap, extra=["tcp", "and", "src", "host", lab.stack.ip])
+        dump = capture_from_stack(lab, pcap)
         v0, a0 = victim.counters(), attacker.counters()
         offset = 1000 if guess == "right" else 1 << 30
         send_raw(lab.peer, rst_burst(lab, victim, 100, offset) + rst_burst(lab, attacker, 1000, 1000))
@@ -137,7 +142,7 @@ def test_fin_null_xmas_probes_to_listener_are_dropped(lab, engine, need_tool, tm
     need_tool("tshark")
     lst = engine.listen(PORT)
     pcap = str(tmp_path / "probes.pcap")
-    dump = start_tcpdump(lab.peer, lab.peer.ifname, pcap, extra=["tcp", "and", "src", "host", lab.stack.ip])
+    dump = capture_from_stack(lab, pcap)
 
     def probe(sport, flags, dport=PORT, ack=0):
         return build_tcp_frame(lab.peer.mac, lab.stack.mac, lab.peer.ip, lab.stack.ip, sport, dport,
@@ -218,7 +223,7 @@ def test_tsvals_and_ip_ids_belong_to_each_connection(lab, engine, need_tool, tmp
                          stdout=subprocess.PIPE, text=True)
     assert srv.stdout.readline().strip() == "up"
     pcap = str(tmp_path / "ids.pcap")
-    dump = start_tcpdump(lab.peer, lab.peer.ifname, pcap, extra=["tcp", "and", "src", "host", lab.stack.ip])
+    dump = capture_from_stack(lab, pcap)
     with lab.stack.enter():
         conns = [engine.connect((lab.peer.ip, 9002)) for _ in range(2)]
     assert engine.run_until(lambda: all(c.state == TcpState.ESTABLISHED for c in conns), 5)
@@ -257,7 +262,7 @@ def test_syn_ack_and_reset_carry_ip_id_zero_like_linux(lab, engine, need_tool, t
     need_tool("tshark")
     lst = engine.listen(PORT)
     pcap = str(tmp_path / "zero.pcap")
-    dump = start_tcpdump(lab.peer, lab.peer.ifname, pcap, extra=["tcp", "and", "src", "host", lab.stack.ip])
+    dump = capture_from_stack(lab, pcap)
     p, conn = hold_open(lab, engine, lst)
     still_talks(engine, p, conn)
     send_raw(lab.peer, [build_tcp_frame(lab.peer.mac, lab.stack.mac, lab.peer.ip, lab.stack.ip, 40020,
