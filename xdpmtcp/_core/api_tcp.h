@@ -55,7 +55,7 @@
 #define XC_TF_IN_RECOVERY 0x80   /* fast recovery until snd_una >= recover */
 #define XC_TF_ACK_NOW 0x100      /* send an ACK at the next flush */
 #define XC_TF_RTT_TIMING 0x200   /* Karn: timing rtt_seq since rtt_start_ns */
-#define XC_TF_RCV_SHUT 0x400     /* application will read no more */
+#define XC_TF_RCV_SHUT 0x400     /* application will read no more (SHUT_RD): readable at once */
 #define XC_TF_KEEPALIVE 0x800    /* SO_KEEPALIVE */
 #define XC_TF_RTO_RECOVERY 0x1000 /* retransmitting after an RTO (go-back-N) */
 #define XC_TF_FIN_OOO 0x2000     /* peer's FIN seen, not yet consumed: rcv_fin_seq */
@@ -137,6 +137,8 @@ struct xc_tcp_counters {
 	uint64_t rcv_dropped_memory; /* data segments dropped: no buffer storage (buffer_memory_max) */
 	uint64_t snd_refused_memory; /* writes that took 0 bytes: no buffer storage (buffer_memory_max) */
 };
+
+struct xc_ep_entry;
 
 struct xc_tcb {
 	uint32_t id;                 /* index in the engine, 1..max */
@@ -228,6 +230,14 @@ struct xc_tcb {
 	uint32_t q_prev;
 	uint32_t q_next;
 	uint64_t hs_start_ns;
+	/* readiness (api_epoll.h): the epoll entries watching this block, the
+	 * pending error, the socket's low-water marks, and the events Python
+	 * need not hear of (C's epoll sees them all) */
+	struct xc_ep_entry *watch;
+	uint32_t so_error;           /* SO_ERROR: ECONNRESET, ETIMEDOUT or ECONNREFUSED; Python clears it */
+	uint32_t rcvlowat;           /* SO_RCVLOWAT (0 counts as 1) */
+	uint32_t sndlowat;           /* SO_SNDLOWAT */
+	uint32_t ev_quiet;           /* XC_EV_* bits kept from xc_engine_events for this block */
 };
 
 /* Engine-wide settings; Python fills them from Tunables. */
@@ -287,6 +297,8 @@ struct xc_tcp_stats {
 	uint64_t listen_segments;    /* segments a listener handled (SYN, cookie ACK, probe) */
 	uint64_t handshake_segments; /* segments of connections in SYN-SENT or SYN-RECEIVED */
 	uint64_t syn_sent_bad_ack;   /* SYN-SENT got an ACK that is not for our SYN (RST sent) */
+	uint64_t rcvbuf_grown;       /* autotuning doubled a receive buffer */
+	uint64_t rcvbuf_grow_refused; /* ... or would have, past buffer_memory_max */
 };
 
 /* A listener: what its connections inherit (the listening socket's

@@ -56,6 +56,8 @@ void xc_engine_free(struct xc_tcp_engine *e)
 	if (e->tcbs) {
 		for (uint32_t i = 1; i <= e->cfg.max_tcbs; i++) {
 			if (e->tcbs[i]) {
+				if (e->tcbs[i]->watch)
+					tcb_watchers_detach(e->tcbs[i]);
 				xc_ring_free(&e->tcbs[i]->rcv);
 				xc_ring_free(&e->tcbs[i]->snd);
 				free(e->tcbs[i]);
@@ -204,6 +206,8 @@ void xc_tcb_free(struct xc_tcp_engine *e, struct xc_tcb *t)
 		return;
 	flow_unbind(e, t);
 	timer_heap_remove(e, t);
+	if (t->watch)
+		tcb_watchers_detach(t);
 	if (t->queued & Q_EVENT)
 		list_remove(e->ev_list, &e->nev, t->id);
 	if (t->queued & Q_OUTPUT)
@@ -442,4 +446,42 @@ int xc_tcp_set_rcvbuf(struct xc_tcp_engine *e, struct xc_tcb *t, uint32_t bytes)
 int xc_tcp_set_sndbuf(struct xc_tcp_engine *e, struct xc_tcb *t, uint32_t bytes)
 {
 	return resize_counted(e, &t->snd, bytes);
+}
+
+/* Receive-buffer autotuning, per in-order segment: when the sender has
+ * used 3/4 of the window we offered (it is window-limited), or what the
+ * ring holds (unread plus out of order) passes 3/4 of it, double the
+ * buffer up to rcvbuf_max, as long as buffer_memory_max allows (policy at
+ * the cap: stay as is).  Not before the sender has moved one buffer's
+ * worth (right after the handshake a request of a few bytes already
+ * "uses" 3/4 of the SYN's unscaled window), not without window scaling
+ * (the window cannot pass 64 KiB anyway), and never once SO_RCVBUF was set. */
+void tcp_rcvbuf_autotune(struct xc_tcp_engine *e, struct xc_tcb *t)
+{
+	struct xc_ring *rcv = &t->rcv;
+	uint32_t limit = e->cfg.rcvbuf_max;
+	if ((t->flags & XC_TF_RCVBUF_FIXED) || rcv->cap >= limit || t->c.bytes_received < rcv->cap)
+		return;
+	if (!(t->flags & XC_TF_WS_OK) && rcv->cap >= 65535)
+		return;
+	int32_t left = (int32_t)(t->rcv_adv - t->rcv_nxt);
+	uint64_t window_left = left > 0 ? (uint64_t)left : 0;
+	uint64_t held = rcv->high_off - rcv->read_off;
+	if (window_left * 4 > rcv->cap && held * 4 < (uint64_t)rcv->cap * 3)
+		return;
+	uint32_t want = rcv->cap > limit / 2 ? limit : rcv->cap * 2;
+	/* the connection's buffers, filled, must fit beside the storage the
+	 * others hold now */
+	struct xc_bufpool_stats p;
+	xc_bufpool_get_stats(e->pool, &p);
+	uint64_t others = p.bytes_in_use - rcv->store_cap - t->snd.store_cap;
+	if (others + want + t->snd.cap > e->cfg.buffer_memory_max || resize_counted(e, rcv, want) < 0) {
+		e->stats.rcvbuf_grow_refused++;
+		return;
+	}
+	e->stats.rcvbuf_grown++;
+	/* a grown buffer is announced at once: a peer facing a small window
+	 * would otherwise wait */
+	t->flags |= XC_TF_ACK_NOW;
+	tcb_output(e, t);
 }

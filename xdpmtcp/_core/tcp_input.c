@@ -385,6 +385,7 @@ static void process_data(struct xc_tcp_engine *e, struct xc_tcb *t, const struct
 				t->rcv_nxt += (uint32_t)adv;
 				t->c.bytes_received += (uint64_t)adv;
 				tcb_event(e, t, XC_EV_READABLE);
+				tcp_rcvbuf_autotune(e, t);
 				if (frags_before) {
 					t->flags |= XC_TF_ACK_NOW; /* filled (part of) a hole */
 					quickack_mode(e, t);

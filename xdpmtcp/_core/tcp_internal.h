@@ -4,8 +4,10 @@
 #define XC_TCP_INTERNAL_H
 #include <stdint.h>
 #include <string.h>
+#include <errno.h>
 #include "api.h"
 #include "api_tcp.h"
+#include "api_epoll.h"
 #include "frame.h"
 
 /* Sequence-space comparisons, modulo 2^32 (RFC 9293 §3.4). */
@@ -129,8 +131,23 @@ struct tcp_listener {
 	uint32_t q_head, q_tail;     /* accept queue (tcb ids), oldest first */
 };
 
+/* epoll.c: list the block's epoll entries; hand them to Python (freeing). */
+void tcb_watchers_notify(struct xc_tcb *t);
+void tcb_watchers_detach(struct xc_tcb *t);
+
+/* Something the application may care about happened: the block's epoll
+ * entries are listed, the pending error is set, and Python hears of the
+ * bits it did not ask C to keep. */
 static inline void tcb_event(struct xc_tcp_engine *e, struct xc_tcb *t, uint32_t bits)
 {
+	if (bits & (XC_EV_RESET | XC_EV_TIMEDOUT | XC_EV_REFUSED))
+		t->so_error = bits & XC_EV_REFUSED ? ECONNREFUSED :
+			      bits & XC_EV_TIMEDOUT ? ETIMEDOUT : ECONNRESET;
+	if (t->watch)
+		tcb_watchers_notify(t);
+	bits &= ~t->ev_quiet;
+	if (!bits)
+		return;
 	t->events |= bits;
 	if (!(t->queued & Q_EVENT)) {
 		t->queued |= Q_EVENT;
@@ -150,6 +167,9 @@ static inline uint64_t ms_ns(uint32_t ms)
 {
 	return (uint64_t)ms * 1000000u;
 }
+
+/* tcp_engine.c: grow the receive buffer when the sender is limited by it. */
+void tcp_rcvbuf_autotune(struct xc_tcp_engine *e, struct xc_tcb *t);
 
 /* tcp_timer.c: the heap entry of t fires no later than due. */
 void timer_heap_schedule(struct xc_tcp_engine *e, struct xc_tcb *t, uint64_t due);

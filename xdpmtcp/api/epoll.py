@@ -1,10 +1,12 @@
 """epoll for a context's descriptors, with Linux's semantics.
 
-Each watched descriptor has an entry.  A descriptor whose readiness may
-have changed (the engine reported data, space, a FIN, a reset; a listener
-got a connection; a pipe was written) *notifies* its entries, which puts
-them on the epoll's ready list.  ``wait`` then asks each listed descriptor
-for its current mask (``poll_mask``), so nothing stale is reported:
+The ready list lives in C (api_epoll.h).  An entry that watches a
+connection is listed by C itself whenever the connection's readiness may
+have changed (data, space, a FIN, a reset), and C computes its mask at
+``wait``: a wait is one C call however many connections are ready.  Entries
+of descriptors Python alone knows (pipes, fresh and listening sockets, a
+connection already released) are listed when the descriptor wakes them,
+and Python computes their mask.  Either way nothing stale is reported:
 
 - level-triggered entries that are still ready stay listed (EPOLLOUT on a
   writable socket is reported at every wait: never forgotten);
@@ -14,30 +16,36 @@ for its current mask (``poll_mask``), so nothing stale is reported:
   when the peer's FIN arrived (if asked); EPOLLIN only for in-order data
   (out-of-order segments never make a socket readable).
 """
-import collections
 import errno
 import time
 
+from .._core import ffi, lib
 from . import constants as C
 from .errors import error
 from .sockets import Descriptor
 
 
 class Entry:
-    __slots__ = ("epoll", "target", "events", "data", "enabled", "listed")
+    """One watched descriptor: its C entry (``raw``) and what Python keeps
+    (the target, the events asked for, the data returned)."""
+    __slots__ = ("epoll", "target", "events", "data", "raw", "handle")
 
-    def __init__(self, epoll, target, events, data):
+    def __init__(self, epoll, target, events, data, handle):
         self.epoll = epoll
         self.target = target
         self.events = events
         self.data = data
-        self.enabled = True
-        self.listed = False
+        self.handle = handle
+        self.raw = lib.xc_epoll_add(epoll.raw, handle, events & 0xffffffff)
+        if self.raw == ffi.NULL:
+            raise error(errno.ENOMEM, "no memory for an epoll entry")
 
     def notify(self):
-        if self.enabled and not self.listed:
-            self.listed = True
-            self.epoll.ready.append(self)
+        lib.xc_epoll_notify(self.raw)
+
+    def bind(self, tcb):
+        """Let C watch a connection block (None: Python's mask again)."""
+        lib.xc_epoll_bind(self.raw, ffi.NULL if tcb is None else tcb)
 
 
 class Epoll(Descriptor):
@@ -45,14 +53,20 @@ class Epoll(Descriptor):
 
     def __init__(self, ctx):
         super().__init__(ctx)
+        self.raw = ffi.gc(lib.xc_epoll_new(), lib.xc_epoll_free)
+        if self.raw == ffi.NULL:
+            raise error(errno.ENOMEM, "no memory for an epoll")
         self.entries = {}             # fd -> Entry
-        self.ready = collections.deque()
+        self.by_handle = []           # handle -> Entry (None: free slot)
+        self._free_handles = []
+        self._handles = self._masks = None
+        self._room = 0
 
     def __repr__(self):
         return "<Epoll %d watching %d>" % (self.fd, len(self.entries))
 
     def poll_mask(self):
-        return C.MTCP_EPOLLIN if self.ready else 0
+        return C.MTCP_EPOLLIN if lib.xc_epoll_listed(self.raw) else 0
 
     def ctl(self, op, fd, events=0, data=None):
         if self.closed:
@@ -65,10 +79,15 @@ class Epoll(Descriptor):
         if op == C.MTCP_EPOLL_CTL_ADD:
             if fd in self.entries:
                 raise error(errno.EEXIST, "descriptor %d already registered" % fd)
-            entry = Entry(self, target, int(events), fd if data is None else data)
+            handle = self._free_handles.pop() if self._free_handles else len(self.by_handle)
+            entry = Entry(self, target, int(events), fd if data is None else data, handle)
+            if handle == len(self.by_handle):
+                self.by_handle.append(entry)
+            else:
+                self.by_handle[handle] = entry
             self.entries[fd] = entry
             target.watchers.append(entry)
-            entry.notify()            # may be ready already
+            target.watched(entry)     # a connected socket: C watches its block
         elif op == C.MTCP_EPOLL_CTL_MOD:
             entry = self.entries.get(fd)
             if entry is None:
@@ -76,8 +95,7 @@ class Epoll(Descriptor):
             entry.events = int(events)
             if data is not None:
                 entry.data = data
-            entry.enabled = True      # re-arms EPOLLONESHOT
-            entry.notify()
+            lib.xc_epoll_modify(entry.raw, entry.events & 0xffffffff)   # re-arms EPOLLONESHOT
         elif op == C.MTCP_EPOLL_CTL_DEL:
             entry = self.entries.get(fd)
             if entry is None:
@@ -89,42 +107,51 @@ class Epoll(Descriptor):
     def close(self):
         for entry in list(self.entries.values()):
             self.forget(entry)
-        self.ready.clear()
         super().close()
 
     def forget(self, entry):
         """Drop an entry (EPOLL_CTL_DEL, or its descriptor was closed)."""
+        if entry.raw is None:
+            return
         if self.entries.get(entry.target.fd) is entry:
             del self.entries[entry.target.fd]
         try:
             entry.target.watchers.remove(entry)
         except ValueError:
             pass
-        entry.enabled = False         # a listed entry is skipped by collect
+        lib.xc_epoll_remove(entry.raw)
+        entry.raw = None
+        self.by_handle[entry.handle] = None
+        self._free_handles.append(entry.handle)
 
     def collect(self, maxevents):
         """Ready (events, data) pairs, at most maxevents, without waiting."""
+        if maxevents > self._room:
+            self._room = max(maxevents, 64)
+            self._handles = ffi.new("uint32_t[]", self._room)
+            self._masks = ffi.new("uint32_t[]", self._room)
+        handles, masks, by_handle = self._handles, self._masks, self.by_handle
+        n = lib.xc_epoll_collect(self.raw, handles, masks, maxevents)
         out = []
-        again = []
-        ready = self.ready
-        for _ in range(len(ready)):
-            if len(out) >= maxevents:
-                break
-            entry = ready.popleft()
-            entry.listed = False
-            if not entry.enabled:
-                continue
-            mask = entry.target.poll_mask() & (entry.events | C.EPOLL_ALWAYS)
-            if not mask:
-                continue              # consumed since the notification: wait for the next
+        for k in range(n):
+            entry = by_handle[handles[k]]
+            mask = masks[k]
+            if not mask:              # a descriptor C does not watch: ask it
+                mask = self._python_mask(entry)
+                if not mask:
+                    continue
             out.append((mask, entry.data))
-            if entry.events & C.MTCP_EPOLLONESHOT:
-                entry.enabled = False
-            elif not entry.events & C.MTCP_EPOLLET:
-                again.append(entry)   # level-triggered: check again next time
-        for entry in again:
-            entry.notify()
         return out
+
+    @staticmethod
+    def _python_mask(entry):
+        mask = entry.target.poll_mask() & (entry.events | C.EPOLL_ALWAYS)
+        if mask:
+            if entry.events & C.MTCP_EPOLLONESHOT:
+                lib.xc_epoll_disable(entry.raw)
+            elif not entry.events & C.MTCP_EPOLLET:
+                lib.xc_epoll_notify(entry.raw)   # level-triggered: check again next time
+        return mask
 
     def wait(self, maxevents, timeout_ms):
         """Ready events; waits up to timeout_ms (-1: forever, 0: not at

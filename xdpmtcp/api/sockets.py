@@ -68,6 +68,9 @@ class Descriptor:
         for entry in list(self.watchers):
             entry.notify()
 
+    def watched(self, entry):
+        """An epoll entry was added (C may watch what is behind us)."""
+
     def close(self):
         if self.closed:
             return
@@ -253,7 +256,34 @@ class TcpSocket(Descriptor):
     def _attach(self, conn, engine):
         self.conn, self.engine = conn, engine
         conn.watchers.append(self._on_conn_event)
+        tcb = conn.tcb
+        if not self.opts.debug:
+            # C's epoll sees every event: Python needs only the end
+            tcb.ev_quiet = ~lib.XC_EV_RELEASE & 0xffffffff
+        self._sync_readiness(tcb)
+        for entry in self.watchers:
+            entry.bind(tcb)
         self.trace("attached %s:%d > %s:%d" % (conn.local + conn.remote))
+
+    def _sync_readiness(self, tcb):
+        """What C's readiness mask needs from the socket: low-water marks, SHUT_RD."""
+        tcb.rcvlowat = self.opts.rcvlowat
+        tcb.sndlowat = self.opts.sndlowat
+        if self.shut_rd:
+            tcb.flags |= lib.XC_TF_RCV_SHUT
+
+    def watched(self, entry):
+        c = self.conn
+        if c is not None and c.tcb is not None and self.group is None:
+            entry.bind(c.tcb)
+        else:
+            entry.notify()
+
+    def wake(self):
+        c = self.conn
+        if c is not None and c.tcb is not None:
+            self._sync_readiness(c.tcb)
+        super().wake()
 
     def _detach(self):
         if self.conn is not None:
@@ -261,6 +291,8 @@ class TcpSocket(Descriptor):
                 self.conn.watchers.remove(self._on_conn_event)
             except ValueError:
                 pass
+            for entry in self.watchers:
+                entry.bind(None)
 
     def _on_conn_event(self, conn, bits):
         if self.opts.debug:
@@ -275,25 +307,9 @@ class TcpSocket(Descriptor):
         if c is None:
             return _OUT | C.MTCP_EPOLLHUP                    # unconnected, as Linux
         tcb = c.tcb
-        if tcb is None or tcb.state == _CLOSED:             # released or dead
+        if tcb is None:                                      # released
             return _GONE | (C.MTCP_EPOLLERR if c.error or self.error else 0)
-        st = tcb.state
-        if st == _SYN_SENT or st == _SYN_RCVD:
-            return 0
-        m = C.MTCP_EPOLLERR if c.error or self.error else 0
-        flags = tcb.flags
-        fin_in = flags & _FIN_RCVD or self.shut_rd
-        if fin_in:
-            m |= _IN | C.MTCP_EPOLLRDHUP
-        elif _readable(_addressof(tcb.rcv)) >= self.opts.rcvlowat:
-            m |= _IN
-        if flags & _FIN_QUEUED:
-            m |= _OUT                                        # a write fails at once (EPIPE)
-            if fin_in:
-                m |= C.MTCP_EPOLLHUP
-        elif _free_space(_addressof(tcb.snd)) >= min(self.opts.sndlowat, tcb.snd.cap):
-            m |= _OUT
-        return m
+        return lib.xc_tcb_poll_mask(tcb)                     # what C's epoll computes
 
     # -- bind / listen / accept -------------------------------------------------------------
     def _check_open(self):

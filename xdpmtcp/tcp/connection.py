@@ -23,7 +23,7 @@ class Connection:
         self.id = tcb.id
         self.local = local            # (ip, port)
         self.remote = remote
-        self.error = 0                # pending errno (SO_ERROR)
+        self._error = 0               # SO_ERROR once released (before: the block's so_error)
         self.orphan = False           # the application closed it
         self.active = True            # we opened it (Engine.adopt: a listener's)
         self.keepalive_idle_s = engine.tunables.keepalive_idle_s
@@ -78,6 +78,20 @@ class Connection:
         if self.released:
             return 0
         return lib.xc_ring_readable(ffi.addressof(self.tcb.snd))
+
+    @property
+    def error(self):
+        """The pending errno (SO_ERROR): C sets it (RST, timeout, refused)."""
+        t = self.tcb
+        return self._error if t is None else t.so_error
+
+    @error.setter
+    def error(self, err):
+        t = self.tcb
+        if t is None:
+            self._error = err
+        else:
+            t.so_error = err
 
     def take_error(self):
         err, self.error = self.error, 0
@@ -218,15 +232,7 @@ class Connection:
 
     def on_events(self, bits):
         """React to what the C engine did during the batch (bits: an int of
-        XC_EV_* / Event values)."""
-        if bits & lib.XC_EV_RESET:
-            self.error = errno.ECONNRESET
-        if bits & lib.XC_EV_TIMEDOUT:
-            self.error = errno.ETIMEDOUT
-        if bits & lib.XC_EV_REFUSED:
-            self.error = errno.ECONNREFUSED
-        if bits & lib.XC_EV_READABLE and self.rcvbuf_autotune:
-            self.engine.autotune_rcvbuf(self)
+        XC_EV_* / Event values; C has set the pending error already)."""
         if bits & lib.XC_EV_RELEASE:
             self.engine.release(self)
         elif not self.released:

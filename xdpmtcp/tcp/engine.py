@@ -33,8 +33,6 @@ class EngineStats:
     conn_refused_cap: int = 0    # active opens refused: max_concurrency reached
     conn_refused_memory: int = 0 # active opens refused: their buffers, full, would pass buffer_memory_max
     timewait_reused: int = 0
-    rcvbuf_grown: int = 0        # autotuning doubled a receive buffer
-    rcvbuf_grow_refused: int = 0 # ... or would have, past buffer_memory_max
 
 
 class Engine:
@@ -284,34 +282,6 @@ class Engine:
             self.want_flush = True
         return tcb.rcv.cap, tcb.snd.cap
 
-    def autotune_rcvbuf(self, conn):
-        """Receive-buffer autotuning: when the sender has used 3/4 of the
-        window we offered (it is window-limited), or what the ring holds
-        (unread plus out of order) passes 3/4 of it, double the buffer up to
-        rcvbuf_max, as long as buffer_memory_max allows (policy at the cap:
-        stay as is).  Not before the sender has moved one buffer's worth
-        (right after the handshake the window offered is the SYN's unscaled
-        one, which a request of a few bytes already "uses" 3/4 of), and not
-        without window scaling (the window cannot pass 64 KiB anyway)."""
-        tcb = conn.tcb
-        rcv = tcb.rcv
-        limit = self.tunables.rcvbuf_max
-        if rcv.cap >= limit or tcb.c.bytes_received < rcv.cap:
-            return
-        if not tcb.flags & lib.XC_TF_WS_OK and rcv.cap >= 65535:
-            return
-        window_left = (tcb.rcv_adv - tcb.rcv_nxt) & 0xffffffff
-        if window_left > 0x7fffffff:
-            window_left = 0
-        held = rcv.high_off - rcv.read_off
-        if window_left * 4 > rcv.cap and held * 4 < rcv.cap * 3:
-            return
-        try:
-            self.resize_buffers(conn, rcvbuf=min(rcv.cap * 2, limit))
-            self.stats.rcvbuf_grown += 1
-        except OSError:
-            self.stats.rcvbuf_grow_refused += 1
-
     def offered_options(self):
         """The XC_TF_* options our SYNs and SYN-ACKs offer."""
         t = self.tunables
@@ -449,6 +419,7 @@ class Engine:
             return
         # one struct copy: the dict is built only if someone asks
         conn.final_counters = ffi.new("struct xc_tcp_counters *", conn.tcb.c)
+        conn._error = conn.tcb.so_error
         conn.released = True
         self.conns.pop(conn.id, None)
         self.by_tuple.pop(conn.local + conn.remote, None)
