@@ -53,6 +53,10 @@ def _sock(mctx, sockid):
 
 
 def _stream_or_pipe(mctx, sockid):
+    if type(mctx) is Context and type(sockid) is int and not mctx.closed:
+        obj = mctx.table.items.get(sockid)    # the per-call common case, checked at once
+        if type(obj) is _TcpSocket:
+            return obj
     obj = _desc(mctx, sockid)
     if not isinstance(obj, (_TcpSocket, _PipeEnd)):
         raise _error(errno.ENOTSOCK, "descriptor %d is %s: cannot read or write it" % (sockid, obj.kind.name))

@@ -349,6 +349,18 @@ int xc_engine_rx(struct xc_tcp_engine *e, struct xc_burst *in, uint32_t *slow,
 		 uint32_t slow_max, uint64_t now_ns);
 /* Drain events: ids and their XC_EV_* bits; returns the count. */
 uint32_t xc_engine_events(struct xc_tcp_engine *e, uint32_t *ids, uint32_t *bits, uint32_t max);
+/* One batch, one call: receive up to a burst from the port, run every
+ * segment C owns, the due timers, and (when Python has nothing to do)
+ * send.  r says what Python must do: the slow segments (indexes in slow[],
+ * sized as burst->cap; the burst keeps its frames until Python clears it),
+ * events to drain; after either, Python calls xc_engine_flush. */
+struct xc_poll_result {
+	uint32_t frames;             /* received */
+	uint32_t slow;               /* segments for Python */
+	uint32_t events;             /* connections and listeners with events for Python */
+};
+void xc_engine_poll(struct xc_tcp_engine *e, struct xc_burst *burst, uint32_t *slow, uint64_t now_ns,
+		    struct xc_poll_result *r);
 /* Send what every connection marked for output may send (ACKs, data, FIN)
  * and push the port's TX ring. Returns segments sent. */
 int xc_engine_flush(struct xc_tcp_engine *e, uint64_t now_ns);
@@ -381,6 +393,13 @@ int xc_tcp_send_reset_for(struct xc_tcp_engine *e, const uint8_t *frame, uint32_
 uint32_t xc_tcp_write(struct xc_tcp_engine *e, struct xc_tcb *t, const uint8_t *data, uint32_t len);
 uint32_t xc_tcp_read(struct xc_tcp_engine *e, struct xc_tcb *t, uint8_t *dst, uint32_t n, int peek);
 void xc_tcp_shutdown_send(struct xc_tcp_engine *e, struct xc_tcb *t);   /* queue FIN */
+/* The socket calls' common case in one call each.  recv: bytes read (> 0),
+ * -EAGAIN when the connection is open and holds none, -1 when the socket
+ * layer must decide (end of stream, an error, not synchronized).  send:
+ * bytes taken (> 0), -EAGAIN when fewer than min(sndlowat, len) fit, -1
+ * when the socket layer must decide (not open for sending, an error). */
+int32_t xc_tcp_recv(struct xc_tcp_engine *e, struct xc_tcb *t, uint8_t *dst, uint32_t n);
+int32_t xc_tcp_send(struct xc_tcp_engine *e, struct xc_tcb *t, const uint8_t *data, uint32_t len);
 void xc_tcp_mark_output(struct xc_tcp_engine *e, struct xc_tcb *t);
 /* Run every deadline due by now_ns (events say what changed); returns how
  * many fired.  xc_engine_next_timer: the earliest deadline, 0 if none. */

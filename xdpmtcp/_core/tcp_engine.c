@@ -261,6 +261,26 @@ uint32_t xc_engine_events(struct xc_tcp_engine *e, uint32_t *ids, uint32_t *bits
 	return n;
 }
 
+void xc_engine_poll(struct xc_tcp_engine *e, struct xc_burst *burst, uint32_t *slow, uint64_t now_ns,
+		    struct xc_poll_result *r)
+{
+	r->frames = r->slow = 0;
+	int n = burst->n < burst->cap ? xc_port_rx(e->port, burst, burst->cap - burst->n) : 0;
+	if (n > 0) {
+		r->frames = (uint32_t)n;
+		r->slow = (uint32_t)xc_engine_rx(e, burst, slow, burst->cap, now_ns);
+	}
+	if (!r->slow)
+		burst->n = 0;
+	xc_engine_timers(e, now_ns);
+	if (e->nmem_wait)
+		mem_wait_wake(e);
+	r->events = e->nev + e->nlev;
+	/* Python's work first (its events and slow segments may send) */
+	if (!r->slow && !r->events)
+		xc_engine_flush(e, now_ns);
+}
+
 int xc_engine_flush(struct xc_tcp_engine *e, uint64_t now_ns)
 {
 	int sent = 0;
@@ -416,6 +436,33 @@ uint32_t xc_tcp_read(struct xc_tcp_engine *e, struct xc_tcb *t, uint8_t *dst, ui
 		}
 	}
 	return got;
+}
+
+int32_t xc_tcp_recv(struct xc_tcp_engine *e, struct xc_tcb *t, uint8_t *dst, uint32_t n)
+{
+	if (n > INT32_MAX)
+		n = INT32_MAX;
+	if (n && xc_ring_readable(&t->rcv))
+		return (int32_t)xc_tcp_read(e, t, dst, n, 0);
+	if (n && !t->so_error && tcb_synchronized(t) && !(t->flags & (XC_TF_FIN_RCVD | XC_TF_RCV_SHUT)))
+		return -EAGAIN;
+	return -1;
+}
+
+int32_t xc_tcp_send(struct xc_tcp_engine *e, struct xc_tcb *t, const uint8_t *data, uint32_t len)
+{
+	if (!len || t->so_error || (t->flags & XC_TF_FIN_QUEUED) ||
+	    (t->state != XC_TCP_ESTABLISHED && t->state != XC_TCP_CLOSE_WAIT))
+		return -1;
+	if (len > INT32_MAX)
+		len = INT32_MAX;
+	uint32_t low = t->sndlowat < len ? t->sndlowat : len;
+	if (low > t->snd.cap)
+		low = t->snd.cap;
+	if (xc_ring_free_space(&t->snd) < low)
+		return -EAGAIN;
+	uint32_t n = xc_tcp_write(e, t, data, len);
+	return n ? (int32_t)n : -EAGAIN;
 }
 
 void xc_tcp_shutdown_send(struct xc_tcp_engine *e, struct xc_tcb *t)

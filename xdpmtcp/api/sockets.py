@@ -23,16 +23,13 @@ from .options import SocketOptions, apply_before_syn, inherit_options
 log = logging.getLogger("xdpmtcp.api")
 TRACE_LEN = 256                       # SO_DEBUG records kept per socket
 
-# Plain ints for the per-event paths (readiness, reads, writes): enum
+# Plain ints for the per-call paths (readiness, reads, writes): enum
 # arithmetic there costs more than the rest of the call.
-_CLOSED, _SYN_SENT, _SYN_RCVD = lib.XC_TCP_CLOSED, lib.XC_TCP_SYN_SENT, lib.XC_TCP_SYN_RCVD
-_ESTABLISHED, _CLOSE_WAIT = lib.XC_TCP_ESTABLISHED, lib.XC_TCP_CLOSE_WAIT
-_FIN_RCVD, _FIN_QUEUED = lib.XC_TF_FIN_RCVD, lib.XC_TF_FIN_QUEUED
 _IN = C.MTCP_EPOLLIN | C.MTCP_EPOLLRDNORM
 _OUT = C.MTCP_EPOLLOUT | C.MTCP_EPOLLWRNORM
 _GONE = _IN | _OUT | C.MTCP_EPOLLRDHUP | C.MTCP_EPOLLHUP
+_EAGAIN = -errno.EAGAIN
 _readable = lib.xc_ring_readable
-_free_space = lib.xc_ring_free_space
 _addressof = ffi.addressof
 
 
@@ -443,17 +440,25 @@ class TcpSocket(Descriptor):
     def recv(self, n, flags=0):
         """Up to n bytes; b"" at end of stream."""
         c = self.conn
-        if c is not None and c.tcb is not None and n > 0 and not flags and self.group is None \
-                and not self.closed and not self.shut_rd:
-            # the common cases without the checks below: data is there, or
-            # a non-blocking read of an open connection finds none
+        if c is not None and self.nonblocking and not flags and n > 0 and self.group is None \
+                and not self.closed:
             tcb = c.tcb
-            avail = _readable(_addressof(tcb.rcv))
-            if avail and (self.nonblocking or avail >= min(self.opts.rcvlowat, n)):
+            if tcb is not None:
+                # the common cases in one C call: data is there, or an open
+                # connection has none yet (else: the checks below)
+                ctx = self.ctx
+                got = lib.xc_tcp_recv(c.engine.raw, tcb, ctx.read_buffer, min(n, ctx.read_buffer_size))
+                if got > 0:
+                    c.engine.want_flush = True        # a window update may be due
+                    return ffi.buffer(ctx.read_buffer, got)[:]
+                if got == _EAGAIN:
+                    raise BlockingIOError(errno.EAGAIN, "no data yet")
+        elif c is not None and c.tcb is not None and n > 0 and not flags and self.group is None \
+                and not self.closed and not self.shut_rd:
+            # blocking: data is there (as much as SO_RCVLOWAT asks)
+            avail = _readable(_addressof(c.tcb.rcv))
+            if avail >= min(self.opts.rcvlowat, n) and avail:
                 return c.recv(n)
-            if not avail and self.nonblocking and not c.error and tcb.state >= _ESTABLISHED \
-                    and not tcb.flags & _FIN_RCVD:
-                raise BlockingIOError(errno.EAGAIN, "no data yet")
         if flags & ~C.MSG_PEEK:
             raise error(errno.EINVAL, "flags may be 0 or MSG_PEEK")
         if n < 0:
@@ -506,16 +511,15 @@ class TcpSocket(Descriptor):
         if not len(view):
             return 0
         tcb = c.tcb
-        if self.nonblocking and tcb is not None and not c.error and not tcb.flags & _FIN_QUEUED \
-                and (tcb.state == _ESTABLISHED or tcb.state == _CLOSE_WAIT):
-            # the common case: an open connection, a non-blocking write
-            if _free_space(_addressof(tcb.snd)) < min(self.opts.sndlowat, len(view), tcb.snd.cap):
+        if self.nonblocking and tcb is not None:
+            # the common case in one C call: an open connection, a
+            # non-blocking write (else: the checks below)
+            n = lib.xc_tcp_send(c.engine.raw, tcb, ffi.from_buffer(view), len(view))
+            if n > 0:
+                c.engine.want_flush = True
+                return n
+            if n == _EAGAIN:
                 raise BlockingIOError(errno.EAGAIN, "send buffer full")
-            n = lib.xc_tcp_write(c.engine.raw, tcb, ffi.from_buffer(view), len(view))
-            if not n:
-                raise BlockingIOError(errno.EAGAIN, "send buffer full")
-            c.engine.want_flush = True
-            return n
         if c.released:
             err = c.take_error() or self.take_error()
             raise error(err or errno.EPIPE, "connection gone")

@@ -79,6 +79,8 @@ class Engine:
             raise MemoryError("cannot allocate a TCP engine for %d connections" % t.max_concurrency)
         lib.xc_isn_set_key(isn_key or os.urandom(16))
         self.burst = Burst(t.rx_burst)
+        self._burst_raw = self.burst.raw
+        self._res = ffi.new("struct xc_poll_result *")
         self._slow = ffi.new("uint32_t[]", self.burst.cap)
         self._ev_ids = ffi.new("uint32_t[]", EVENT_CHUNK)
         self._ev_bits = ffi.new("uint32_t[]", EVENT_CHUNK)
@@ -343,19 +345,19 @@ class Engine:
                     wait = min(wait, max(0.0, (due - self.now_ns()) / 1e9))
             if wait > 0:
                 self._poller.poll(wait * 1000.0)
-        burst = self.burst
-        n = self.port.rx(burst)
         now = self.now_ns()
-        if n:
-            nslow = lib.xc_engine_rx(self.raw, burst.raw, self._slow, burst.cap, now)
-            for k in range(nslow):
-                self._slow_path(burst.frame(self._slow[k]).data, now)
-            burst.clear()
-        lib.xc_engine_timers(self.raw, now)
-        self._drain_events()
+        res = self._res
+        lib.xc_engine_poll(self.raw, self._burst_raw, self._slow, now, res)
         self.want_flush = False
-        lib.xc_engine_flush(self.raw, now)
-        return n
+        if res.slow or res.events:
+            if res.slow:
+                burst = self.burst
+                for k in range(res.slow):
+                    self._slow_path(burst.frame(self._slow[k]).data, now)
+                burst.clear()
+            self._drain_events()
+            lib.xc_engine_flush(self.raw, now)
+        return res.frames
 
     def next_timer_ns(self):
         """The earliest deadline C holds (CLOCK_MONOTONIC ns), 0 if none."""
