@@ -80,6 +80,17 @@ class Site:
         return hit
 
 
+def header_field(fields, name):
+    """The value of header name (lower case) in fields (the lower-cased
+    header lines, from the CRLF that ends the request line); b"" if absent."""
+    at = fields.find(b"\r\n" + name + b":")
+    if at < 0:
+        return b""
+    start = at + len(name) + 3
+    end = fields.find(b"\r\n", start)
+    return (fields[start:] if end < 0 else fields[start:end]).strip()
+
+
 class Client:
     __slots__ = ("fd", "inbuf", "out", "close_after", "writing")
 
@@ -100,6 +111,7 @@ class Server:
         self.requests = self.accepted = self.bytes_out = 0
         self._date = ""
         self._date_at = 0
+        self._heads = {}                     # (status, type, length, keep-alive) -> response head, this second
         self.listener = mtcp_socket(ctx, AF_INET, SOCK_STREAM, 0)
         mtcp_setsockopt(ctx, self.listener, SOL_SOCKET, SO_REUSEADDR, 1)
         mtcp_bind(ctx, self.listener, ("0.0.0.0", port))
@@ -111,6 +123,7 @@ class Server:
         now = int(time.time())
         if now != self._date_at:
             self._date_at, self._date = now, email.utils.formatdate(now, usegmt=True)
+            self._heads.clear()              # response heads carry the date
         return self._date
 
     def run(self):
@@ -178,34 +191,38 @@ class Server:
             self.close(c)
 
     def handle(self, c, head):
-        lines = head.decode("latin-1").split("\r\n")
-        parts = lines[0].split()
-        if len(parts) != 3 or not parts[2].startswith("HTTP/1."):
+        eol = head.find(b"\r\n")
+        parts = (head if eol < 0 else head[:eol]).split()
+        if len(parts) != 3 or not parts[2].startswith(b"HTTP/1."):
             return self.respond(c, "400 Bad Request", b"bad request\n", "text/plain", False, False)
         method, target, version = parts
-        connection = ""
-        length = 0
-        for line in lines[1:]:
-            name, _, value = line.partition(":")
-            name = name.strip().lower()
-            if name == "connection":
-                connection = value.strip().lower()
-            elif name == "content-length":
-                length = int(value.strip() or 0)
-        keep = ("close" not in connection) if version == "HTTP/1.1" else ("keep-alive" in connection)
-        if method not in ("GET", "HEAD") or length:
+        fields = head[eol:].lower() if eol >= 0 else b""
+        connection = header_field(fields, b"connection")
+        length = header_field(fields, b"content-length")
+        if length and not length.isdigit():
+            return self.respond(c, "400 Bad Request", b"bad Content-Length\n", "text/plain", False, False)
+        keep = (b"close" not in connection) if version == b"HTTP/1.1" else (b"keep-alive" in connection)
+        head_only = method == b"HEAD"
+        if not (method == b"GET" or head_only) or (length and int(length)):
             return self.respond(c, "405 Method Not Allowed", b"GET or HEAD only\n", "text/plain",
-                                False, method == "HEAD")
+                                False, head_only)
         self.requests += 1
-        hit = self.site.lookup(target)
+        hit = self.site.lookup(target.decode("latin-1"))
         if hit is None:
-            return self.respond(c, "404 Not Found", b"not found\n", "text/plain", keep, method == "HEAD")
-        self.respond(c, "200 OK", hit[0], hit[1], keep, method == "HEAD")
+            return self.respond(c, "404 Not Found", b"not found\n", "text/plain", keep, head_only)
+        self.respond(c, "200 OK", hit[0], hit[1], keep, head_only)
 
     def respond(self, c, status, body, ctype, keep, head_only):
-        c.out += ("HTTP/1.1 %s\r\nDate: %s\r\nServer: xdpmtcp-epserver\r\nContent-Type: %s\r\n"
-                  "Content-Length: %d\r\nConnection: %s\r\n\r\n"
-                  % (status, self.date(), ctype, len(body), "keep-alive" if keep else "close")).encode()
+        key = (status, ctype, len(body), keep)
+        head = self._heads.get(key) if self._date_at == int(time.time()) else None
+        if head is None:
+            if len(self._heads) >= 1024:
+                self._heads.clear()
+            head = self._heads[key] = (
+                "HTTP/1.1 %s\r\nDate: %s\r\nServer: xdpmtcp-epserver\r\nContent-Type: %s\r\n"
+                "Content-Length: %d\r\nConnection: %s\r\n\r\n"
+                % (status, self.date(), ctype, len(body), "keep-alive" if keep else "close")).encode()
+        c.out += head
         if not head_only:
             c.out += body
         if not keep:
