@@ -92,7 +92,7 @@ def main():
                         row["%s_%s" % (name, mode)] = rate
                         if err:
                             row["%s_%s_errors" % (name, mode)] = err
-            with StackProcess(lab.stack, "serve", "-p", 8084, "--mode", "echo") as echo:
+            with StackProcess(lab.stack, "serve", "-p", 8084, "--mode", "echo", "--no-hash") as echo:
                 echo.wait_event("ready")
                 stack_lat = kernel_peers.echo_latency(lab.peer, lab.stack.ip, 8084)
             kern_lat = kernel_peers.echo_latency(lab.peer, lab.stack.ip, 8085)

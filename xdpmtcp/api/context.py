@@ -27,15 +27,11 @@ import time
 from pyroute2 import IPRoute
 from pyroute2.netns import setns
 
-from .._core import ffi
 from ..tcp import Engine, TcpState
 from ..tunables import DEFAULTS
 from . import constants as C
 from .errors import error
 from .sockets import TcpSocket
-
-
-READ_BUFFER = 256 * 1024          # the most one read returns
 
 
 class DescriptorTable:
@@ -181,10 +177,6 @@ class Context:
                 self._poller.register(eng.port.fd, select.POLLIN)
             else:
                 self._all_fds = False          # an in-memory port: nothing to sleep on
-        # what a non-blocking read copies out of C, once per call (the
-        # context's thread only: no two reads at once)
-        self.read_buffer_size = READ_BUFFER
-        self.read_buffer = ffi.new("uint8_t[]", READ_BUFFER)
         self._stat_names = set(stat_names)
         self._stat_next = time.monotonic() + 1.0
         self._stat_last = {}

@@ -446,11 +446,11 @@ class TcpSocket(Descriptor):
             if tcb is not None:
                 # the common cases in one C call: data is there, or an open
                 # connection has none yet (else: the checks below)
-                ctx = self.ctx
-                got = lib.xc_tcp_recv(c.engine.raw, tcb, ctx.read_buffer, min(n, ctx.read_buffer_size))
+                eng = c.engine
+                got = lib.xc_tcp_recv(eng.raw, tcb, eng.read_buffer, min(n, eng.read_buffer_size))
                 if got > 0:
-                    c.engine.want_flush = True        # a window update may be due
-                    return ffi.buffer(ctx.read_buffer, got)[:]
+                    eng.want_flush = True             # a window update may be due
+                    return ffi.buffer(eng.read_buffer, got)[:]
                 if got == _EAGAIN:
                     raise BlockingIOError(errno.EAGAIN, "no data yet")
         elif c is not None and c.tcb is not None and n > 0 and not flags and self.group is None \

@@ -101,8 +101,9 @@ class _Base:
 class EchoApp(_Base):
     """Every byte back, until the peer closes; then close."""
 
-    def __init__(self):
+    def __init__(self, hashed=True):
         super().__init__()
+        self.hashed = hashed
         self.pending = bytearray()
         self.eof = False
 

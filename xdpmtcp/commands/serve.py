@@ -38,7 +38,7 @@ def add_parser(sub):
     p.add_argument("--seed", type=int, default=1, help="pattern seed in source mode")
     p.add_argument("--root", type=existing_dir, default=".", help="directory served in http mode")
     p.add_argument("--no-hash", action="store_true",
-                   help="sink/source: skip the sha256 and repeat one pattern block (benchmarks)")
+                   help="echo/sink/source: skip the sha256 (source: repeat one pattern block); for benchmarks")
     p.add_argument("--backlog", type=positive_int, default=1024)
     p.add_argument("--count", type=non_negative_int, default=0,
                    help="exit after this many connections finished (0: until Ctrl-C)")
@@ -51,7 +51,7 @@ def add_parser(sub):
 
 def _app_factory(args):
     hashed = not args.no_hash
-    return {"echo": EchoApp, "sink": lambda: SinkApp(hashed), "http": lambda: HttpApp(args.root),
+    return {"echo": lambda: EchoApp(hashed), "sink": lambda: SinkApp(hashed), "http": lambda: HttpApp(args.root),
             "source": lambda: SourceApp(args.bytes, args.seed, hashed)}[args.mode]
 
 

@@ -10,6 +10,7 @@ import errno
 from .._core import ffi, lib
 from .state import Event, TcpState
 
+_EAGAIN = -errno.EAGAIN
 _COUNTER_NAMES = [name for name, _ in ffi.typeof("struct xc_tcp_counters").fields]
 
 # state number -> TcpState without an enum call (the property is read per batch per connection)
@@ -104,6 +105,14 @@ class Connection:
     def send(self, data):
         """Queue bytes; returns how many the send buffer took (0 when full).
         Raises the pending error, or EPIPE once our side is shut."""
+        t = self.tcb
+        if t is not None:
+            n = lib.xc_tcp_send(self.engine.raw, t, ffi.from_buffer(data), len(data))
+            if n > 0:                 # the common case in one C call
+                self.engine.want_flush = True
+                return n
+            if n == _EAGAIN:
+                return 0
         self._check_usable()
         if self.error:
             raise OSError(self.take_error(), "connection failed")
@@ -122,6 +131,15 @@ class Connection:
     def recv(self, n, peek=False):
         """Up to n bytes; b"" at end of stream; BlockingIOError when nothing
         is there yet; the pending error (ECONNRESET, ETIMEDOUT) otherwise."""
+        t = self.tcb
+        if t is not None and n > 0 and not peek:
+            eng = self.engine             # the common cases in one C call
+            got = lib.xc_tcp_recv(eng.raw, t, eng.read_buffer, min(n, eng.read_buffer_size))
+            if got > 0:
+                eng.want_flush = True     # a window update may be due
+                return ffi.buffer(eng.read_buffer, got)[:]
+            if got == _EAGAIN:
+                raise BlockingIOError(errno.EAGAIN, "no data yet")
         self._check_usable()
         avail = self.readable_bytes
         if avail:

@@ -22,6 +22,7 @@ from .ports import EphemeralPorts
 from .state import Event, TcpState
 
 EVENT_CHUNK = 1024
+READ_BUFFER = 256 * 1024      # the most one read returns
 _LISTEN_EVENT = lib.XC_LISTEN_EVENT   # on an event's id: a listener's, not a connection's
 
 
@@ -81,6 +82,9 @@ class Engine:
         self.burst = Burst(t.rx_burst)
         self._burst_raw = self.burst.raw
         self._res = ffi.new("struct xc_poll_result *")
+        # what a read copies out of C, once per call (the engine's thread only)
+        self.read_buffer_size = READ_BUFFER
+        self.read_buffer = ffi.new("uint8_t[]", READ_BUFFER)
         self._slow = ffi.new("uint32_t[]", self.burst.cap)
         self._ev_ids = ffi.new("uint32_t[]", EVENT_CHUNK)
         self._ev_bits = ffi.new("uint32_t[]", EVENT_CHUNK)
