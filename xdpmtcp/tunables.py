@@ -14,6 +14,9 @@ class Tunables:
     # --- device layer -------------------------------------------------------
     umem_frames: int = _t(4096, "AF_XDP umem frames per port (power of two); half RX, half TX")
     rx_burst: int = _t(256, "frames taken from the RX ring per call into C")
+    busy_poll_us: int = _t(100, "before sleeping on an idle RX ring, watch it this long in C (no "
+                                "syscall, the GIL released): a reply that comes back within it is "
+                                "handled without a wakeup (Linux SO_BUSY_POLL); 0: sleep at once")
     xdp_mode: str = _t("auto", "XDP attach mode: native, skb, or auto (native, then skb)")
     xdp_max_flows: int = _t(262144, "capacity of the owned 4-tuple map (active opens)")
     xdp_max_listen: int = _t(1024, "capacity of the owned listen-port map")

@@ -117,6 +117,10 @@ int xc_port_tx(struct xc_port *port, const uint8_t *buf, const uint32_t *lens,
 int xc_port_flush(struct xc_port *port);
 /* Nanoseconds (CLOCK_MONOTONIC) when the next held frame is due, 0 if none. */
 uint64_t xc_port_next_due_ns(struct xc_port *port);
+/* Busy polling: watch the RX ring up to spin_ns without a syscall (cffi
+ * releases the GIL meanwhile).  1: frames wait; 0: none came; -1: this
+ * backend cannot tell (sleep on its fd instead). */
+int xc_port_busy_wait(struct xc_port *port, uint64_t spin_ns);
 void xc_port_get_stats(struct xc_port *port, struct xc_port_stats *out);
 
 int xc_port_set_faults(struct xc_port *port, int dir,

@@ -299,6 +299,23 @@ int xc_port_flush(struct xc_port *port)
 	return r;
 }
 
+int xc_port_busy_wait(struct xc_port *port, uint64_t spin_ns)
+{
+	if (!port->ops->rx_ready)
+		return -1;
+	uint64_t end = xc_monotonic_ns() + spin_ns;
+	do {
+		if (port->ops->rx_ready(port))
+			return 1;
+		for (int i = 0; i < 32; i++) {
+#if defined(__x86_64__) || defined(__i386__)
+			__builtin_ia32_pause();
+#endif
+		}
+	} while (xc_monotonic_ns() < end);
+	return 0;
+}
+
 uint64_t xc_port_next_due_ns(struct xc_port *port)
 {
 	uint64_t a = xc_faults_next_due(&port->faults[XC_RX]);

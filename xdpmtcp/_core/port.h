@@ -19,6 +19,8 @@ struct xc_backend_ops {
 	/* Make queued frames leave (syscall for AF_XDP). */
 	int (*kick)(struct xc_port *port);
 	void (*close)(struct xc_port *port);
+	/* Optional: nonzero when frames wait to be received (no syscall). */
+	int (*rx_ready)(struct xc_port *port);
 	/* Optional: fill the backend's gauges into a stats copy. */
 	void (*gauges)(struct xc_port *port, struct xc_port_stats *out);
 };

@@ -167,10 +167,17 @@ static void xsk_gauges(struct xc_port *port, struct xc_port_stats *out)
 		out->rx_ring_full = st.rx_ring_full + st.rx_dropped;
 }
 
+static int xsk_rx_ready(struct xc_port *port)
+{
+	struct xsk_port *x = port->backend;
+	return xsk_cons_nb_avail(&x->rx, 1) > 0;
+}
+
 static const struct xc_backend_ops xsk_ops = {
 	.recv = xsk_recv,
 	.send = xsk_send,
 	.kick = xsk_kick,
+	.rx_ready = xsk_rx_ready,
 	.close = xsk_close,
 	.gauges = xsk_gauges,
 };

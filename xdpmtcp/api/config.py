@@ -145,6 +145,7 @@ TUNABLE_BOUNDS = {
     "tcp_retries": (0, U32_MAX), "syn_retries": (0, U32_MAX),
     "quickack_segs": (0, U32_MAX), "challenge_ack_limit": (0, U32_MAX),
     "sndlowat": (0, U32_MAX),
+    "busy_poll_us": (0, 1000000),                # 0: sleep at once; at most a second
     "ttl": (1, 255),
     "delack_ms": (0, MS_MAX), "rto_initial_ms": (0, MS_MAX), "rto_min_ms": (0, MS_MAX),
     "rto_max_ms": (0, MS_MAX),

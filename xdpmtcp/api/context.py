@@ -231,7 +231,7 @@ class Context:
             for due in (eng.next_timer_ns(), eng.port.next_due_ns()):
                 if due:
                     wait = min(wait, max(0.0, (due - now) / 1e9))
-        if wait <= 0:
+        if wait <= 0 or (len(engines) == 1 and engines[0].busy_wait(wait)):
             return
         if self._all_fds and not self.peers:
             self._poller.poll(wait * 1000.0)

@@ -82,6 +82,7 @@ class Engine:
         self.burst = Burst(t.rx_burst)
         self._burst_raw = self.burst.raw
         self._res = ffi.new("struct xc_poll_result *")
+        self._busy_ns = int(t.busy_poll_us * 1000)
         # what a read copies out of C, once per call (the engine's thread only)
         self.read_buffer_size = READ_BUFFER
         self.read_buffer = ffi.new("uint8_t[]", READ_BUFFER)
@@ -347,7 +348,7 @@ class Engine:
             for due in (self.next_timer_ns(), self.port.next_due_ns()):
                 if due:
                     wait = min(wait, max(0.0, (due - self.now_ns()) / 1e9))
-            if wait > 0:
+            if wait > 0 and not self.busy_wait(wait):
                 self._poller.poll(wait * 1000.0)
         now = self.now_ns()
         res = self._res
@@ -362,6 +363,12 @@ class Engine:
             self._drain_events()
             lib.xc_engine_flush(self.raw, now)
         return res.frames
+
+    def busy_wait(self, wait):
+        """Watch the RX ring in C up to busy_poll_us (at most wait seconds)
+        before the caller sleeps on the port's fd; True when frames came."""
+        spin = min(self._busy_ns, int(wait * 1e9))
+        return spin > 0 and lib.xc_port_busy_wait(self.port.raw, spin) == 1
 
     def next_timer_ns(self):
         """The earliest deadline C holds (CLOCK_MONOTONIC ns), 0 if none."""
