@@ -116,6 +116,10 @@ int xc_port_tx(struct xc_port *port, const uint8_t *buf, const uint32_t *lens,
 /* Release held frames that are due and push TX to the wire. */
 int xc_port_flush(struct xc_port *port);
 /* Nanoseconds (CLOCK_MONOTONIC) when the next held frame is due, 0 if none. */
+/* Steer one connection (addresses and ports in network order) to the stack
+ * (own = 1) or stop (own = 0) in the XDP program's flows map: 0 or -errno. */
+int xc_flow_steer(int map_fd, uint32_t local_addr, uint32_t remote_addr, uint16_t local_port,
+		  uint16_t remote_port, int own);
 uint64_t xc_port_next_due_ns(struct xc_port *port);
 /* Busy polling: watch the RX ring up to spin_ns without a syscall (cffi
  * releases the GIL meanwhile).  1: frames wait; 0: none came; -1: this

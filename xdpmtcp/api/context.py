@@ -161,6 +161,7 @@ class Context:
         self.engines = list(engines)
         self.tunables = self.engines[0].tunables
         self.networks = list(networks)
+        self._destinations = {}                # ip -> check_destination's verdict
         self.table = DescriptorTable(max_sockets or self.tunables.max_concurrency)
         self.groups = {}                       # (addr or None, port) -> ListenGroup
         self.peers = []                        # contexts whose engines run with ours (in-memory pairs)
@@ -188,7 +189,9 @@ class Context:
             check_core_queue(ifname, core)
             nif = NetIf(ifname, queue=core, tunables=tunables, force=force).open()
             self.netifs.append(nif)
-            engines.append(Engine.on_netif(nif, tunables=tunables))   # it caches next hops
+            eng = Engine.on_netif(nif, tunables=tunables)   # it caches next hops ...
+            eng.resolve.around = self.home_netns           # ... and asks this namespace's kernel
+            engines.append(eng)
         return engines
 
     def _close_interfaces(self):
@@ -325,12 +328,19 @@ class Context:
                    for key in self.groups)
 
     def check_destination(self, ip, opts):
-        addr = ipaddress.IPv4Address(ip)
-        if addr.is_multicast or addr.is_unspecified or ip == "255.255.255.255" or \
-                any(addr == n.broadcast_address and n.prefixlen < 31 for n in self.networks):
+        verdict = self._destinations.get(ip)
+        if verdict is None:              # (a broadcast or multicast address, on a local network)
+            addr = ipaddress.IPv4Address(ip)
+            verdict = (addr.is_multicast or addr.is_unspecified or ip == "255.255.255.255" or
+                       any(addr == n.broadcast_address and n.prefixlen < 31 for n in self.networks),
+                       any(addr in n for n in self.networks))
+            if len(self._destinations) >= 4096:
+                self._destinations.clear()
+            self._destinations[ip] = verdict
+        if verdict[0]:
             # TCP cannot broadcast; SO_BROADCAST does not change that (Linux: ENETUNREACH)
             raise error(errno.ENETUNREACH, "%s is a broadcast or multicast address" % ip)
-        if opts.dontroute and not any(addr in n for n in self.networks):
+        if opts.dontroute and not verdict[1]:
             raise error(errno.ENETUNREACH, "SO_DONTROUTE: %s is not on a directly attached network" % ip)
 
     def route(self, ip, local_ip=None):
@@ -356,14 +366,13 @@ class Context:
                     % (ip, hop.ifname))
 
     def open_connection(self, engine, remote, local_ip, local_port, setup):
-        with self.home_netns():          # next-hop lookups ask this namespace's kernel
-            try:
-                return engine.connect(remote, local_ip, local_port or None, setup=setup)
-            except OSError as e:
-                if e.errno is None:      # kernel.RouteError: no route or no neighbour
-                    raise error(errno.EHOSTUNREACH if "neighbour" in str(e) else errno.ENETUNREACH,
-                                str(e)) from None
-                raise
+        try:
+            return engine.connect(remote, local_ip, local_port or None, setup=setup)
+        except OSError as e:
+            if e.errno is None:          # kernel.RouteError: no route or no neighbour
+                raise error(errno.EHOSTUNREACH if "neighbour" in str(e) else errno.ENETUNREACH,
+                            str(e)) from None
+            raise
 
     def home_netns(self):
         return _InNetns(self._netns_fd)

@@ -5,6 +5,7 @@ connection's segments, handle the rest here (handshakes, unknown tuples),
 let C run the due timers, react to C's events, and send.  Python is called
 per batch and per handshake segment, never per data segment or timer.
 """
+import contextlib
 import errno
 import os
 import select
@@ -34,6 +35,35 @@ class EngineStats:
     conn_refused_cap: int = 0    # active opens refused: max_concurrency reached
     conn_refused_memory: int = 0 # active opens refused: their buffers, full, would pass buffer_memory_max
     timewait_reused: int = 0
+
+
+class NextHopCache:
+    """ip -> the next hop's MAC from the kernel's tables, each kept
+    neighbour_cache_s (at most 4096: past it, forget all and relearn).  A
+    miss asks netlink inside ``around()``: the namespace whose tables count
+    (a Context sets its home; the calling thread may be elsewhere)."""
+
+    CAP = 4096
+
+    def __init__(self, tunables):
+        self.ttl = tunables.neighbour_cache_s
+        self.timeout = tunables.neighbour_timeout_s
+        self.around = contextlib.nullcontext
+        self._hits = {}
+
+    def __call__(self, ip):
+        hit = self._hits.get(ip)
+        now = time.monotonic()
+        if hit and hit[1] > now:
+            return hit[0]
+        from ..kernel import resolve_next_hop
+        with self.around():
+            hop = resolve_next_hop(ip, self.timeout)
+        mac = bytes.fromhex(hop.dst_mac.replace(":", ""))
+        if len(self._hits) >= self.CAP:
+            self._hits.clear()
+        self._hits[ip] = (mac, now + self.ttl)
+        return mac
 
 
 class Engine:
@@ -105,26 +135,11 @@ class Engine:
     def on_netif(cls, netif, tunables=None, **kwargs):
         """An engine on a NetIf: its port, addresses, MAC, MTU and steering;
         next hops from the kernel's tables."""
-        from ..kernel import resolve_next_hop
         from ..netif import interface_link
 
         mac, mtu = interface_link(netif.ifname)
         tun = tunables or netif.tunables
-        cache = {}                    # ip -> (mac, expiry): one netlink lookup per peer
-
-        def resolve(ip):
-            hit = cache.get(ip)
-            now = time.monotonic()
-            if hit and hit[1] > now:
-                return hit[0]
-            hop = resolve_next_hop(ip, tun.neighbour_timeout_s)
-            mac_bytes = bytes.fromhex(hop.dst_mac.replace(":", ""))
-            if len(cache) >= 4096:    # cap: forget everything, relearn on demand
-                cache.clear()
-            cache[ip] = (mac_bytes, now + tun.neighbour_cache_s)
-            return mac_bytes
-
-        return cls(netif.port, mac, netif.addresses, tunables=tunables or netif.tunables, resolve=resolve,
+        return cls(netif.port, mac, netif.addresses, tunables=tun, resolve=NextHopCache(tun),
                    steering=netif, mtu=mtu, **kwargs)
 
     @staticmethod

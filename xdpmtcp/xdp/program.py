@@ -1,5 +1,6 @@
 """BCC build of bpf/xdp_steer.c and access to its maps."""
 import ctypes as ct
+import os
 import re
 
 from .._core import lib
@@ -98,12 +99,6 @@ class SteeringProgram(BccXdpProgram):
         k.addr, k.port, k.pad = ip_be(addr), port_be(port), 0
         return k
 
-    def _flow_key(self, local, remote):
-        k = self._flows.Key()
-        k.local_addr, k.remote_addr = ip_be(local[0]), ip_be(remote[0])
-        k.local_port, k.remote_port = port_be(local[1]), port_be(remote[1])
-        return k
-
     def own_listen(self, port, addr=None):
         """Steer TCP to (addr or any local address, port) to the stack."""
         self._listen[self._listen_key(addr, port)] = self._listen.Leaf(1)
@@ -116,13 +111,15 @@ class SteeringProgram(BccXdpProgram):
 
     def own_flow(self, local, remote):
         """Steer one connection ((ip, port), (ip, port)) the stack opened."""
-        self._flows[self._flow_key(local, remote)] = self._flows.Leaf(1)
+        rc = lib.xc_flow_steer(self._flows.map_fd, ip_be(local[0]), ip_be(remote[0]),
+                               port_be(local[1]), port_be(remote[1]), 1)
+        if rc < 0:
+            raise OSError(-rc, "cannot steer %s:%d > %s:%d (flows map: %s)"
+                          % (local + remote + (os.strerror(-rc),)))
 
     def release_flow(self, local, remote):
-        try:
-            del self._flows[self._flow_key(local, remote)]
-        except KeyError:
-            pass
+        lib.xc_flow_steer(self._flows.map_fd, ip_be(local[0]), ip_be(remote[0]),
+                          port_be(local[1]), port_be(remote[1]), 0)   # ENOENT: gone already
 
     def owned(self):
         """(listen [(addr, port)], flows [((ip, port), (ip, port))])"""
