@@ -137,22 +137,39 @@ print(json.dumps(asyncio.run(main())))
 # until a line (or EOF) on stdin; after the last part they are closed and
 # a last JSON line printed.
 IDLE_CLIENTS = r"""
-import json, resource, selectors, socket, sys, time
-hard = resource.getrlimit(resource.RLIMIT_NOFILE)[1]
-resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+import json, os, resource, selectors, socket, sys, time
 ip, port, n, wave, steps, timeout = (sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4]),
                                      int(sys.argv[5]), float(sys.argv[6]))
+sources = sys.argv[7].split(",") if len(sys.argv) > 7 and sys.argv[7] else []
+hard = resource.getrlimit(resource.RLIMIT_NOFILE)[1]
+want = max(hard, n + 1024)
+try:                      # root may raise the hard limit (up to fs.nr_open)
+    resource.setrlimit(resource.RLIMIT_NOFILE, (want, want))
+except (ValueError, OSError):
+    resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+IP_BIND_ADDRESS_NO_PORT = 24    # the port is chosen at connect, per 4-tuple
 sel = selectors.DefaultSelector()
 socks, failed, echoed = [], 0, 0
+errors = {}
+opened = 0
 
 def open_some(count, deadline):
-    global failed
+    global failed, opened
     new = []
     for start in range(0, count, wave):
         left = 0
         for i in range(min(wave, count - start)):
-            s = socket.socket()
+            try:
+                s = socket.socket()
+            except OSError as e:
+                failed += 1
+                errors[e.strerror] = errors.get(e.strerror, 0) + 1
+                continue
             s.setblocking(False)
+            if sources:
+                s.setsockopt(socket.SOL_IP, IP_BIND_ADDRESS_NO_PORT, 1)
+                s.bind((sources[opened % len(sources)], 0))
+            opened += 1
             s.connect_ex((ip, port))
             sel.register(s, selectors.EVENT_WRITE)
             left += 1
@@ -161,8 +178,10 @@ def open_some(count, deadline):
                 s = key.fileobj
                 sel.unregister(s)
                 left -= 1
-                if s.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR):
+                err = s.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR)
+                if err:
                     failed += 1
+                    errors[os.strerror(err)] = errors.get(os.strerror(err), 0) + 1
                     s.close()
                 else:
                     new.append(s)
@@ -191,7 +210,8 @@ for step in range(steps):
     new = open_some(n // steps + (n % steps if step == steps - 1 else 0), deadline)
     socks += new
     echoed += echo(new, deadline)
-    print(json.dumps({"connected": len(socks), "failed": failed, "echoed": echoed,
+    print(json.dumps({"connected": len(socks), "failed": failed, "echoed": echoed, "errors": errors,
+                      "nofile": resource.getrlimit(resource.RLIMIT_NOFILE)[0],
                       "seconds": time.monotonic() - t0}), flush=True)
     sys.stdin.readline()
 for s in socks:
@@ -200,12 +220,21 @@ print(json.dumps({"closed": len(socks)}), flush=True)
 """
 
 
-def start_idle_clients(host, ip, port, n, wave=500, steps=1, timeout=60.0):
+def start_idle_clients(host, ip, port, n, wave=500, steps=1, timeout=60.0, sources=()):
     """IDLE_CLIENTS in the background (stdin and stdout are pipes): after
-    each of its JSON lines, write a line to stdin to go on."""
+    each of its JSON lines, call go_on() to go on.  sources: addresses of
+    host to bind to in turn (one gives about 55,000 ports to one
+    destination port); none: the kernel picks."""
     import subprocess
     return host.popen([SYSTEM_PYTHON, "-c", IDLE_CLIENTS, ip, str(port), str(n), str(wave), str(steps),
-                       str(timeout)], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+                       str(timeout), ",".join(sources)], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                      text=True)
+
+
+def go_on(peer):
+    """Let IDLE_CLIENTS go on past the line it printed last."""
+    peer.stdin.write("go\n")
+    peer.stdin.flush()
 
 
 # connect, send some bytes, then abort with RST (SO_LINGER 0).
