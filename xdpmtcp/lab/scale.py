@@ -16,7 +16,8 @@ from .stackproc import StackProcess
 from .topology import host_address
 
 PORT = 8080
-PORTS_PER_SOURCE = 50000          # what one source address is asked for (of ~55,000)
+PORTS_PER_SOURCE = 25000          # asked of one source address (of ~55,000: the kernel's
+                                  # connect() searches longer and longer as its ports fill)
 FIRST_EXTRA_HOST = 10             # .10, .11, ...: clear of .2 (peer), .3 (floods' attacker), .9 (scapy)
 PEER_PORT_RANGE = "10000 65000"
 
@@ -101,8 +102,70 @@ def _latest_stats(sp, timeout=5.0):
     return latest
 
 
+def fd_budget():
+    """Connections one client process may hold: its descriptor limit (the
+    hard one; this workplace cannot raise it) less some for the rest."""
+    import resource
+    return max(1000, resource.getrlimit(resource.RLIMIT_NOFILE)[1] - 512)
+
+
+class IdleClients:
+    """IDLE_CLIENTS in as many peer processes as the descriptor limit asks
+    for (fd_budget each), all stepping together; their lines are summed."""
+
+    def __init__(self, lab, n, steps, wave, timeout, sources, per_process=None):
+        per = per_process or fd_budget()
+        k = max(1, math.ceil(n / per))
+        shares = [n // k + (1 if i < n % k else 0) for i in range(k)]
+        self.steps = steps
+        self.procs = [kernel_peers.start_idle_clients(lab.peer, lab.stack.ip, PORT, m,
+                                                      wave=max(50, wave // k), steps=steps,
+                                                      timeout=timeout, sources=sources)
+                      for m in shares]
+        self.sent = 0
+
+    def read(self):
+        """One summed line from every process (the next part, or the close)."""
+        total = {}
+        for p in self.procs:
+            line = p.stdout.readline()
+            if not line:
+                raise RuntimeError("idle clients ended early (rc %s)" % p.wait(10))
+            for k, v in json.loads(line).items():
+                if isinstance(v, dict):
+                    d = total.setdefault(k, {})
+                    for kk, vv in v.items():
+                        d[kk] = d.get(kk, 0) + vv
+                elif k in ("seconds", "nofile"):
+                    total[k] = max(total.get(k, 0), v)
+                else:
+                    total[k] = total.get(k, 0) + v
+        total["processes"] = len(self.procs)
+        return total
+
+    def go_on(self):
+        self.sent += 1
+        for p in self.procs:
+            try:
+                kernel_peers.go_on(p)
+            except BrokenPipeError:
+                pass
+
+    def finish(self, timeout=60):
+        """Let every process close its connections (whatever part it is in)."""
+        while self.sent < self.steps:
+            self.go_on()
+
+    def wait(self, timeout=60):
+        for p in self.procs:
+            try:
+                p.wait(timeout)
+            except Exception:
+                p.kill()
+
+
 def hold_idle(lab, n, *, tcp=(), wave=500, steps=2, backlog=4096, timeout=120.0, settle=3.0,
-              stats_interval=1.0, on_held=None):
+              stats_interval=1.0, on_held=None, per_process=None):
     """`serve --mode echo` in the lab's stack namespace; n kernel clients
     from the peer connect in ``steps`` equal parts (waves of ``wave``), echo
     a line each and stay idle; RSS of serve (RssAnon) is taken at start and
@@ -123,30 +186,20 @@ def hold_idle(lab, n, *, tcp=(), wave=500, steps=2, backlog=4096, timeout=120.0,
     with StackProcess(lab.stack, "serve", "-p", PORT, *args) as sp:
         sp.wait_event("ready")
         res["rss"].append(settle_rss(sp.proc.pid, settle))
-        peer = kernel_peers.start_idle_clients(lab.peer, lab.stack.ip, PORT, n, wave=wave, steps=steps,
-                                               timeout=timeout, sources=sources)
-        sent = 0                                         # the clients wait for `steps` lines
+        peer = IdleClients(lab, n, steps, wave, timeout, sources, per_process)
         try:
             for _ in range(steps):
-                line = peer.stdout.readline()
-                if not line:
-                    raise RuntimeError("idle clients ended early (rc %s)" % peer.wait(10))
-                res["steps"].append(json.loads(line))
+                res["steps"].append(peer.read())
                 res["rss"].append(settle_rss(sp.proc.pid, settle))
                 if len(res["steps"]) < steps:
-                    kernel_peers.go_on(peer)
-                    sent += 1
+                    peer.go_on()
             res["vm_rss"] = proc_status_kib(sp.proc.pid, "VmRSS") * 1024
             res["held_stats"] = _latest_stats(sp)
             if on_held is not None:
                 on_held(res)
         finally:
-            try:
-                for _ in range(steps - sent):
-                    kernel_peers.go_on(peer)
-            except BrokenPipeError:
-                pass
-        res["closed"] = json.loads(peer.stdout.readline() or "{}")
+            peer.finish()
+        res["closed"] = peer.read()
         peer.wait(60)
         res["finished"] = _conn_events(sp, n, 60)
         time.sleep(0.5)                                  # the last ACKs arrive
