@@ -414,3 +414,86 @@ def start_script(host, script, *args):
 
 def echo_latency(host, ip, port, n=2000, size=64):
     return run_json(host, ECHO_LATENCY, ip, port, n, size, timeout=120)
+
+
+# count short connections as fast as the server takes them: up to CONC at
+# once, each connect, send 16 bytes, read them back, close (the client
+# closes first: the TIME-WAITs are ours); one JSON line a second, a summary
+# at the end.  Optional source addresses, bound in turn.
+CHURN_CLIENTS = r"""
+import json, os, selectors, socket, sys, time
+ip, port, count, conc, limit = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4]), float(sys.argv[5])
+sources = sys.argv[6].split(",") if len(sys.argv) > 6 and sys.argv[6] else []
+IP_BIND_ADDRESS_NO_PORT = 24
+msg = b"churn-soak-bytes"
+sel = selectors.DefaultSelector()
+live = {}                        # socket -> [bytes read, started at]
+started = ok = fail = 0
+errors = {}
+
+def end(s, err=None):
+    global ok, fail
+    sel.unregister(s)
+    del live[s]
+    s.close()
+    if err:
+        fail += 1
+        errors[err] = errors.get(err, 0) + 1
+    else:
+        ok += 1
+
+t0 = time.monotonic()
+next_report = t0 + 1
+while ok + fail < count and time.monotonic() - t0 < limit:
+    while started < count and len(live) < conc:
+        started += 1
+        try:
+            s = socket.socket()
+            s.setblocking(False)
+            if sources:
+                s.setsockopt(socket.SOL_IP, IP_BIND_ADDRESS_NO_PORT, 1)
+                s.bind((sources[started % len(sources)], 0))
+            s.connect_ex((ip, port))
+        except OSError as e:
+            fail += 1
+            errors[e.strerror] = errors.get(e.strerror, 0) + 1
+            continue
+        live[s] = [b"", time.monotonic()]
+        sel.register(s, selectors.EVENT_WRITE)
+    for key, ev in sel.select(0.2):
+        s = key.fileobj
+        if ev & selectors.EVENT_WRITE:
+            err = s.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR)
+            if err:
+                end(s, os.strerror(err))
+                continue
+            s.send(msg)
+            sel.modify(s, selectors.EVENT_READ)
+            continue
+        try:
+            more = s.recv(64)
+        except OSError as e:
+            end(s, e.strerror)
+            continue
+        if not more:
+            end(s, "EOF before the reply")
+            continue
+        live[s][0] += more
+        if len(live[s][0]) >= len(msg):
+            end(s, None if live[s][0] == msg else "wrong reply")
+    now = time.monotonic()
+    if now >= next_report:
+        next_report += 1
+        for s in [s for s, v in live.items() if now - v[1] > 10]:
+            end(s, "no reply in 10 s")
+        print(json.dumps({"t": round(now - t0, 1), "ok": ok, "fail": fail}), flush=True)
+print(json.dumps({"done": True, "ok": ok, "fail": fail, "errors": errors,
+                  "seconds": round(time.monotonic() - t0, 2)}), flush=True)
+"""
+
+
+def start_churn_clients(host, ip, port, count, concurrency=64, limit=3600.0, sources=()):
+    """CHURN_CLIENTS in the background; its stdout is a pipe of JSON lines."""
+    import subprocess
+    return host.popen([SYSTEM_PYTHON, "-c", CHURN_CLIENTS, ip, str(port), str(count), str(concurrency),
+                       str(limit), ",".join(sources)], stdout=subprocess.PIPE, text=True)

@@ -60,12 +60,12 @@ def peer_address(lab, n):
     return ip
 
 
-def peer_sources(lab, n):
-    """Source addresses enough for n connections to one port: the peer's
-    own, then .10, .11, ... (PORTS_PER_SOURCE each); widens the peer's
-    ephemeral range."""
+def peer_sources(lab, n, count=None):
+    """Source addresses enough for n connections at once to one port (or
+    count of them): the peer's own, then .10, .11, ... (PORTS_PER_SOURCE
+    each); widens the peer's ephemeral range."""
     lab.peer.run(["sysctl", "-qw", "net.ipv4.ip_local_port_range=" + PEER_PORT_RANGE], check=True)
-    count = max(1, math.ceil(n / PORTS_PER_SOURCE))
+    count = count or max(1, math.ceil(n / PORTS_PER_SOURCE))
     return [lab.peer.ip] + [peer_address(lab, FIRST_EXTRA_HOST + i) for i in range(count - 1)]
 
 
@@ -235,3 +235,92 @@ def c_block_cost(max_concurrency):
     tables = 28 + slots * 16 / max_concurrency
     return {"tcb_struct": size, "tcb_malloc": chunk, "tables": round(tables, 1),
             "total": round(chunk + tables, 1)}
+
+
+# --- churn: many short connections, as fast as serve takes them ------------------------------
+
+def _drain_stats(sp, latest):
+    """The newest "stats" event in the queue (latest if none came)."""
+    while True:
+        try:
+            ev = sp.events.get_nowait()
+        except queue.Empty:
+            return latest
+        if ev is None:
+            return latest
+        if ev.get("event") == "stats":
+            latest = ev
+        elif ev.get("event") == "engine":
+            latest = dict(ev, final=True)
+
+
+def churn(lab, count, *, processes=2, concurrency=64, sample=5.0, tcp=(), sources=4, limit=3600.0,
+          on_sample=None):
+    """`serve --mode echo` in the stack namespace and ``processes`` kernel
+    clients in the peer opening count connections in all, at most
+    ``concurrency`` each at once: connect, 16 bytes each way, the client
+    closes.  Every ``sample`` seconds: serve's RSS and its stats event
+    (blocks in use, buffer memory, the port's TX frames in flight, what
+    Python tracks).  on_sample(sample) sees each.  Returns the samples,
+    the clients' summaries and serve's final engine event."""
+    args = ["--mode", "echo", "--backlog", 4096, "--stats-interval", min(1.0, sample),
+            "--no-conn-events"]
+    for s in tcp:
+        args += ["--tcp", s]
+    lab.peer.run(["sysctl", "-qw", "net.ipv4.tcp_tw_reuse=1"], check=True)
+    srcs = peer_sources(lab, 0, sources)
+    res = {"count": count, "processes": processes, "concurrency": concurrency, "samples": [],
+           "clients": []}
+    with StackProcess(lab.stack, "serve", "-p", PORT, *args) as sp:
+        sp.wait_event("ready")
+        t0 = time.monotonic()
+        procs = [kernel_peers.start_churn_clients(lab.peer, lab.stack.ip, PORT,
+                                                  count // processes + (i < count % processes),
+                                                  concurrency, limit, srcs) for i in range(processes)]
+        progress = [{} for _ in procs]
+
+        def reader(i, p):
+            for line in p.stdout:
+                progress[i] = json.loads(line)
+        import threading
+        threads = [threading.Thread(target=reader, args=(i, p), daemon=True) for i, p in enumerate(procs)]
+        for t in threads:
+            t.start()
+        stats = None
+        while any(p.poll() is None for p in procs) and sp.proc.poll() is None:
+            time.sleep(sample)
+            stats = _drain_stats(sp, stats)
+            if stats is None:
+                continue
+            smp = {"t": round(time.monotonic() - t0, 1),
+                   "rss_kib": proc_status_kib(sp.proc.pid, "VmRSS"),
+                   "rss_anon_kib": proc_status_kib(sp.proc.pid, "RssAnon"),
+                   "tcbs_in_use": stats["tcbs_in_use"], "buffer_memory": stats["buffer_memory"],
+                   "buffer_cached": stats["c"]["buffer_cached"],
+                   "tx_in_flight": stats["port"]["tx_in_flight"],
+                   "established": stats["listener"]["established"],
+                   "client_ok": sum(p.get("ok", 0) for p in progress), **stats["tracked"]}
+            res["samples"].append(smp)
+            if on_sample is not None:
+                on_sample(smp)
+        for t in threads:
+            t.join(30)
+        res["seconds"] = time.monotonic() - t0
+        res["clients"] = progress
+        time.sleep(1.0)                                  # the last closes finish
+        res["settled"] = _drain_stats(sp, stats)
+        res["alive"] = sp.proc.poll() is None
+        res["rc"] = sp.stop(60)
+        res["final"] = None
+        for ev in iter(lambda: sp.events.get(timeout=10), None):
+            if ev.get("event") == "engine":
+                res["final"] = ev
+    res["ok"] = sum(c.get("ok", 0) for c in res["clients"])
+    res["fail"] = sum(c.get("fail", 0) for c in res["clients"])
+    errors = {}
+    for c in res["clients"]:
+        for k, v in c.get("errors", {}).items():
+            errors[k] = errors.get(k, 0) + v
+    res["errors"] = errors
+    res["rate"] = res["ok"] / max(1e-9, res["seconds"])
+    return res
