@@ -24,7 +24,6 @@ def test_idle_connections_20000_held_and_served(lab):
           "%.0f B overall; open and echoed in %.1f s"
           % (IDLE, res["sources"], [round(r / 2**20, 1) for r in res["rss"]], res["rss_per_conn"],
              res["rss_per_conn_overall"], held["seconds"]))
-    assert len(res["sources"]) >= 1 and held["processes"] >= 2   # past one process's descriptors
     assert held["connected"] == IDLE and held["failed"] == 0, held
     assert held["echoed"] == IDLE, held                  # served, not just accepted
     assert held_now["tcbs_in_use"] == IDLE and held_now["tracked"]["conns"] == IDLE
