@@ -151,7 +151,7 @@ class IdleClients:
             except BrokenPipeError:
                 pass
 
-    def finish(self, timeout=60):
+    def finish(self):
         """Let every process close its connections (whatever part it is in)."""
         while self.sent < self.steps:
             self.go_on()
