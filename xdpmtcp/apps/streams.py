@@ -104,7 +104,7 @@ class _Base:
 
 class EchoApp(_Base):
     """Every byte back, until the peer closes; then close."""
-    __slots__ = ("pending", "eof")
+    __slots__ = ("hashed", "pending", "eof")
 
     def __init__(self, hashed=True):
         super().__init__()
