@@ -370,6 +370,24 @@ def test_tail_loss_probe_recovers_without_rto():
         assert c["tlp_probes"] >= 1 and c["rto_events"] == 0
 
 
+def test_rto_resends_a_small_segment_whose_ack_was_lost():
+    """After an RTO snd_nxt goes back to snd_una while snd_max stays: Nagle
+    must not hold that retransmission for the unacked data it is (found
+    with 20,000 idle echo connections: each whose ACK the full RX ring
+    dropped kept its line in the send buffer, retransmitting nothing)."""
+    with EnginePair() as p:
+        _, server, client = connected(p)
+        p.port_a.add(FaultInjector.parse("drop=1,direction=rx"))   # the server hears no ACK
+        server.send(b"hello 1234\n")
+        assert p.run_until(lambda: client.readable_bytes == 11, 2)
+        assert p.run_until(lambda: server.counters()["rto_events"] >= 1, 10)
+        FaultInjector.uninstall(p.port_a)
+        assert p.run_until(lambda: server.tcb.snd_una == server.tcb.snd_max, 10), \
+            "snd_una %d snd_nxt %d snd_max %d" % (server.tcb.snd_una, server.tcb.snd_nxt, server.tcb.snd_max)
+        assert server.counters()["rto_retrans"] >= 1
+        assert server.engine.buffer_memory == 0                   # the line's storage went back
+
+
 def test_isn_is_keyed_and_clocked():
     t0 = 10**12
     a = lib.xc_isn(1, 2, 3, 4, t0)

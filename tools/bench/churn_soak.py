@@ -12,6 +12,13 @@ measure stayed flat (within --flat-pct, or a few units
 for measures that sit near zero).
 
     tools/bench/churn_soak.py [--rate 200] [--minutes 10] [--json]
+
+With --count N it runs N connections as fast as serve takes them instead
+(kernel clients in --processes processes, --concurrency at once each, from
+four source addresses): the first window of samples is compared with the
+last one the same way, and the rate is printed.
+
+    tools/bench/churn_soak.py --count 1000000 [--processes 2] [--concurrency 64]
 """
 import argparse
 import json
@@ -27,6 +34,7 @@ sys.path.insert(0, ROOT)
 
 from xdpmtcp.lab import Lab  # noqa: E402
 from xdpmtcp.lab.probes import SYSTEM_PYTHON  # noqa: E402
+from xdpmtcp.lab.scale import churn, proc_status_kib  # noqa: E402
 
 PORT = 8080
 # Measures that sit near zero at 200/s (a connection or two open at a sample)
@@ -75,12 +83,6 @@ print(json.dumps({"done": True, "ok": ok, "fail": fail, "errors": errors,
 """
 
 
-def vm_rss_kib(pid):
-    with open("/proc/%d/status" % pid) as fh:
-        for line in fh:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1])
-    raise RuntimeError("no VmRSS for pid %d" % pid)
 
 
 class Serve:
@@ -131,7 +133,7 @@ class Serve:
 
 def sample(serve):
     st = serve.stats or {}
-    return {"t": time.monotonic(), "rss_kib": vm_rss_kib(serve.proc.pid),
+    return {"t": time.monotonic(), "rss_kib": proc_status_kib(serve.proc.pid, "VmRSS"),
             "tcbs_in_use": st.get("tcbs_in_use"), "buffer_memory": st.get("buffer_memory"),
             "tx_in_flight": st.get("port", {}).get("tx_in_flight"),
             "rx_ring_full": st.get("port", {}).get("rx_ring_full"), "conns": serve.conns}
@@ -157,7 +159,12 @@ def main():
     p.add_argument("--sample", type=float, default=5, help="seconds between samples")
     p.add_argument("--flat-pct", type=float, default=5, help="largest first-vs-last-minute change called flat")
     p.add_argument("--json", action="store_true", help="print the result as one JSON line")
+    p.add_argument("--count", type=int, help="this many connections as fast as possible (no --rate, --minutes)")
+    p.add_argument("--processes", type=int, default=2, help="--count: client processes")
+    p.add_argument("--concurrency", type=int, default=64, help="--count: connections at once per process")
     args = p.parse_args()
+    if args.count:
+        return fast(args)
     seconds = args.minutes * 60
     window = min(60.0, seconds / 3)
 
@@ -227,6 +234,64 @@ def main():
               "listener.established %d, port.rx_ring_full %d, tx_no_room %d"
               % (f["tcbs_in_use"], f["buffer_memory"], f["c"]["slow_path"], f["c"]["rst_sent"],
                  f["listener"]["established"], f["port"]["rx_ring_full"], f["port"]["tx_no_room"]))
+
+
+FAST_MEASURES = ("rss_kib", "rss_anon_kib", "tcbs_in_use", "conns", "apps", "gc_objects", "buffer_memory",
+                 "buffer_cached", "tx_in_flight")
+
+
+def compare(samples, key, window, flat_pct, slack):
+    """First window vs last window of samples (by their "t")."""
+    end = samples[-1]["t"]
+    first = window_mean(samples, key, samples[0]["t"], samples[0]["t"] + window)
+    last = window_mean(samples, key, end - window, end + 1)
+    change = pct(first, last)
+    flat = change is not None and (abs(change) <= flat_pct or abs(last - first) <= slack)
+    return {"first_window": first, "last_window": last, "change_pct": change, "flat": flat}
+
+
+def fast(args):
+    def show(smp):
+        if not args.json:
+            print("%6.0fs  rss %7d KiB (anon %7d)  tcbs %4d  conns %4d  gc_objects %6d  buffer %7d  "
+                  "cached %8d  tx_in_flight %3d  served %8d"
+                  % (smp["t"], smp["rss_kib"], smp["rss_anon_kib"], smp["tcbs_in_use"], smp["conns"],
+                     smp["gc_objects"], smp["buffer_memory"], smp["buffer_cached"], smp["tx_in_flight"],
+                     smp["established"]), flush=True)
+
+    with Lab.create(prefix="xmchurn") as lab:
+        res = churn(lab, args.count, processes=args.processes, concurrency=args.concurrency,
+                    sample=args.sample, on_sample=show)
+    samples = res.pop("samples")
+    # while the clients ran: the drained tail would flatter the last window
+    samples = [s for s in samples if s["client_ok"] < args.count] or samples
+    window = min(60.0, samples[-1]["t"] / 3) if samples else 0
+    live = args.processes * args.concurrency         # at most this many open at a sample
+    slack = {"tcbs_in_use": 4 * live, "conns": live, "apps": live, "tx_in_flight": 64,
+             "buffer_memory": live * 8192, "buffer_cached": 1 << 20, "gc_objects": 10 * live}
+    res["window_s"] = window
+    res["measures"] = {k: compare(samples, k, window, args.flat_pct, slack.get(k, 0))
+                       for k in FAST_MEASURES} if samples else {}
+    res["first_sample"], res["last_sample"] = (samples[0], samples[-1]) if samples else (None, None)
+    if args.json:
+        print(json.dumps(res, default=str))
+        return
+    f = res["final"] or {}
+    print("\nchurn: %d connections in %.0f s, %.0f conn/s; client ok %d fail %d %s; serve alive %s, rc %s"
+          % (args.count, res["seconds"], res["rate"], res["ok"], res["fail"], res["errors"] or "",
+             res["alive"], res["rc"]))
+    print("first sample %s\nlast sample  %s" % (res["first_sample"], res["last_sample"]))
+    print("%-14s %14s %14s %9s  %s" % ("measure", "first window", "last window", "change", "flat"))
+    for key, m in res["measures"].items():
+        fmt = lambda v: "-" if v is None else "%.1f" % v   # noqa: E731
+        print("%-14s %14s %14s %8s%%  %s" % (key, fmt(m["first_window"]), fmt(m["last_window"]),
+                                             fmt(m["change_pct"]), "yes" if m["flat"] else "NO"))
+    if f:
+        print("final: tcbs_in_use %d, buffer_memory %d, tracked %s, c.slow_path %d, c.rst_sent %d, "
+              "listener.established %d, cookies_sent %d, port.rx_ring_full %d, tx_no_room %d"
+              % (f["tcbs_in_use"], f["buffer_memory"], f["tracked"], f["c"]["slow_path"], f["c"]["rst_sent"],
+                 f["listener"]["established"], f["listener"]["cookies_sent"], f["port"]["rx_ring_full"],
+                 f["port"]["tx_no_room"]))
 
 
 if __name__ == "__main__":

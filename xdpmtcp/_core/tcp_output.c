@@ -491,9 +491,11 @@ int tcp_output(struct xc_tcp_engine *e, struct xc_tcb *t, uint64_t now_ns)
 				arm_persist(e, t, now_ns);
 			break;
 		}
-		/* Nagle (RFC 896): hold a small segment while data is unacked */
+		/* Nagle (RFC 896): hold a small segment of new data while data
+		 * is unacked; never a retransmission (snd_nxt below snd_max
+		 * after an RTO), which nothing else would send */
 		if (len < t->mss && !fin && !(t->flags & (XC_TF_NODELAY | XC_TF_TLP_NEW)) &&
-		    t->snd_una != t->snd_max && len == avail)
+		    t->snd_una != t->snd_max && t->snd_nxt == t->snd_max && len == avail)
 			break;
 		/* sender SWS avoidance: a small segment only if it is all we have */
 		if (len < t->mss && len < avail && !fin && !(t->flags & XC_TF_WND_PROBE) &&

@@ -19,10 +19,11 @@ class ConnectionRunner:
         self.finished = collections.deque()   # (conn, app) in end order, until taken
         self.finished_total = 0
         self.app_failures = 0
+        self._wake_cb = self._wake    # one bound method for every connection's watcher list
 
     def add(self, conn, app):
         self.apps[conn] = app
-        conn.watchers.append(self._wake)
+        conn.watchers.append(self._wake_cb)
         self.ready.add(conn)
 
     def _wake(self, conn, bits):
@@ -36,7 +37,7 @@ class ConnectionRunner:
 
     def _finish(self, conn, app):
         del self.apps[conn]
-        conn.watchers.remove(self._wake)
+        conn.watchers.remove(self._wake_cb)
         self.finished.append((conn, app))
         self.finished_total += 1
 

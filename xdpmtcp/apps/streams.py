@@ -19,6 +19,10 @@ def pattern_bytes(seed, n):
 
 
 class _Base:
+    # EchoApp holds idle connections by the 100,000: no __dict__ there;
+    # subclasses without __slots__ get one as usual
+    __slots__ = ("done", "bytes_in", "bytes_out", "_in_hash", "_out_hash", "error", "failure",
+                 "failure_trace")
     hashed = True      # sha256 both ways (off for benchmarks: it costs a core)
 
     def __init__(self):
@@ -100,6 +104,7 @@ class _Base:
 
 class EchoApp(_Base):
     """Every byte back, until the peer closes; then close."""
+    __slots__ = ("hashed", "pending", "eof")
 
     def __init__(self, hashed=True):
         super().__init__()

@@ -1,5 +1,6 @@
 """xdpmtcp serve: a TCP server on the stack (echo, sink, source or static HTTP)."""
 import argparse
+import gc
 import time
 
 from rich.markup import escape
@@ -45,6 +46,9 @@ def add_parser(sub):
     p.add_argument("--duration", type=positive_seconds, help="exit after this many seconds")
     p.add_argument("--stats-interval", type=positive_seconds, metavar="SECONDS",
                    help="with --json: print the engine's counters every SECONDS (a \"stats\" event)")
+    p.add_argument("--no-conn-events", action="store_true",
+                   help="with --json: no line per finished connection (churn benchmarks; the "
+                        "stats and engine events count them)")
     add_tcp_flags(p)
     p.set_defaults(func=run)
 
@@ -75,13 +79,15 @@ def run(args):
             def finished():
                 nonlocal reported
                 for conn, app in runner.take_finished():
+                    reported += 1
+                    if args.no_conn_events and args.json:
+                        continue
                     rec = conn_report(conn, app)
                     rec["counters"] = conn.counters()
                     emit(out, args, dict(event="conn", **rec),
                          "%(remote)s: in %(bytes_in)d B sha256 %(sha256_in)s, out %(bytes_out)d B" % rec
                          + (" (%s)" % rec["error"] if rec["error"] else "")
                          + (" app failed: %s" % rec["failure"] if "failure" in rec else ""))
-                    reported += 1
                 if stop or (args.count and reported >= args.count):
                     return True
                 return args.duration is not None and time.monotonic() - start >= args.duration
@@ -98,7 +104,11 @@ def run(args):
                 return {"event": event, "c": eng.c_stats(), "py": eng.stats.__dict__,
                         "tcbs_in_use": eng.tcb_count(), "buffer_memory": eng.buffer_memory,
                         "listener": lst.stats.__dict__, "app_failures": runner.app_failures,
-                        "port": nif.port.stats(), "xdp": nif.program.counters()}
+                        "port": nif.port.stats(), "xdp": nif.program.counters(),
+                        # what Python keeps per connection: each must follow tcbs_in_use
+                        "tracked": {"conns": len(eng.conns), "tuples": len(eng.by_tuple),
+                                    "apps": len(runner.apps), "finished": reported,
+                                    "gc_objects": len(gc.get_objects())}}
 
             # live counters for soaks and floods; only JSON readers want them
             interval = args.stats_interval if args.json else None

@@ -134,25 +134,43 @@ print(json.dumps(asyncio.run(main())))
 # N connections opened in waves (so neither side's queues overflow) and in
 # STEPS equal parts; after each part one line is echoed on each new
 # connection and one JSON line printed, then the connections are held idle
-# until a line (or EOF) on stdin; after the last part they are closed and
-# a last JSON line printed.
+# until a line (or EOF) on stdin; after the last part they are closed (in
+# waves, each waiting for the server's FIN) and a last JSON line printed.  Optional: source addresses to
+# bind to in turn; the descriptor limit is raised where root may.
 IDLE_CLIENTS = r"""
-import json, resource, selectors, socket, sys, time
-hard = resource.getrlimit(resource.RLIMIT_NOFILE)[1]
-resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+import json, os, resource, selectors, socket, sys, time
 ip, port, n, wave, steps, timeout = (sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4]),
                                      int(sys.argv[5]), float(sys.argv[6]))
+sources = sys.argv[7].split(",") if len(sys.argv) > 7 and sys.argv[7] else []
+hard = resource.getrlimit(resource.RLIMIT_NOFILE)[1]
+want = max(hard, n + 1024)
+try:                      # root may raise the hard limit (up to fs.nr_open)
+    resource.setrlimit(resource.RLIMIT_NOFILE, (want, want))
+except (ValueError, OSError):
+    resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+IP_BIND_ADDRESS_NO_PORT = 24    # the port is chosen at connect, per 4-tuple
 sel = selectors.DefaultSelector()
 socks, failed, echoed = [], 0, 0
+errors = {}
+opened = 0
 
 def open_some(count, deadline):
-    global failed
+    global failed, opened
     new = []
     for start in range(0, count, wave):
         left = 0
         for i in range(min(wave, count - start)):
-            s = socket.socket()
+            try:
+                s = socket.socket()
+            except OSError as e:
+                failed += 1
+                errors[e.strerror] = errors.get(e.strerror, 0) + 1
+                continue
             s.setblocking(False)
+            if sources:
+                s.setsockopt(socket.SOL_IP, IP_BIND_ADDRESS_NO_PORT, 1)
+                s.bind((sources[opened % len(sources)], 0))
+            opened += 1
             s.connect_ex((ip, port))
             sel.register(s, selectors.EVENT_WRITE)
             left += 1
@@ -161,8 +179,10 @@ def open_some(count, deadline):
                 s = key.fileobj
                 sel.unregister(s)
                 left -= 1
-                if s.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR):
+                err = s.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR)
+                if err:
                     failed += 1
+                    errors[os.strerror(err)] = errors.get(os.strerror(err), 0) + 1
                     s.close()
                 else:
                     new.append(s)
@@ -191,21 +211,54 @@ for step in range(steps):
     new = open_some(n // steps + (n % steps if step == steps - 1 else 0), deadline)
     socks += new
     echoed += echo(new, deadline)
-    print(json.dumps({"connected": len(socks), "failed": failed, "echoed": echoed,
+    print(json.dumps({"connected": len(socks), "failed": failed, "echoed": echoed, "errors": errors,
+                      "nofile": resource.getrlimit(resource.RLIMIT_NOFILE)[0],
                       "seconds": time.monotonic() - t0}), flush=True)
     sys.stdin.readline()
-for s in socks:
-    s.close()
-print(json.dumps({"closed": len(socks)}), flush=True)
+# closed in waves, each clocked by the server: FIN, wait for the server's
+# (EOF), close; a burst of 100,000 FINs would only measure the RX ring
+eof = 0
+for start in range(0, len(socks), wave):
+    batch = socks[start:start + wave]
+    for s in batch:
+        s.shutdown(socket.SHUT_WR)
+        sel.register(s, selectors.EVENT_READ)
+    left, deadline = len(batch), time.monotonic() + timeout
+    while left and time.monotonic() < deadline:
+        for key, _ in sel.select(0.5):
+            try:
+                more = key.fileobj.recv(100)
+            except OSError:
+                more = b""
+            if not more:
+                sel.unregister(key.fileobj)
+                left -= 1
+                eof += 1
+    for s in batch:
+        try:
+            sel.unregister(s)        # no EOF before the deadline
+        except KeyError:
+            pass
+        s.close()
+print(json.dumps({"closed": len(socks), "eof": eof}), flush=True)
 """
 
 
-def start_idle_clients(host, ip, port, n, wave=500, steps=1, timeout=60.0):
+def start_idle_clients(host, ip, port, n, wave=500, steps=1, timeout=60.0, sources=()):
     """IDLE_CLIENTS in the background (stdin and stdout are pipes): after
-    each of its JSON lines, write a line to stdin to go on."""
+    each of its JSON lines, call go_on() to go on.  sources: addresses of
+    host to bind to in turn (one gives about 55,000 ports to one
+    destination port); none: the kernel picks."""
     import subprocess
     return host.popen([SYSTEM_PYTHON, "-c", IDLE_CLIENTS, ip, str(port), str(n), str(wave), str(steps),
-                       str(timeout)], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+                       str(timeout), ",".join(sources)], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                      text=True)
+
+
+def go_on(peer):
+    """Let IDLE_CLIENTS go on past the line it printed last."""
+    peer.stdin.write("go\n")
+    peer.stdin.flush()
 
 
 # connect, send some bytes, then abort with RST (SO_LINGER 0).
@@ -361,3 +414,86 @@ def start_script(host, script, *args):
 
 def echo_latency(host, ip, port, n=2000, size=64):
     return run_json(host, ECHO_LATENCY, ip, port, n, size, timeout=120)
+
+
+# count short connections as fast as the server takes them: up to CONC at
+# once, each connect, send 16 bytes, read them back, close (the client
+# closes first: the TIME-WAITs are ours); one JSON line a second, a summary
+# at the end.  Optional source addresses, bound in turn.
+CHURN_CLIENTS = r"""
+import json, os, selectors, socket, sys, time
+ip, port, count, conc, limit = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4]), float(sys.argv[5])
+sources = sys.argv[6].split(",") if len(sys.argv) > 6 and sys.argv[6] else []
+IP_BIND_ADDRESS_NO_PORT = 24
+msg = b"churn-soak-bytes"
+sel = selectors.DefaultSelector()
+live = {}                        # socket -> [bytes read, started at]
+started = ok = fail = 0
+errors = {}
+
+def end(s, err=None):
+    global ok, fail
+    sel.unregister(s)
+    del live[s]
+    s.close()
+    if err:
+        fail += 1
+        errors[err] = errors.get(err, 0) + 1
+    else:
+        ok += 1
+
+t0 = time.monotonic()
+next_report = t0 + 1
+while ok + fail < count and time.monotonic() - t0 < limit:
+    while started < count and len(live) < conc:
+        started += 1
+        try:
+            s = socket.socket()
+            s.setblocking(False)
+            if sources:
+                s.setsockopt(socket.SOL_IP, IP_BIND_ADDRESS_NO_PORT, 1)
+                s.bind((sources[started % len(sources)], 0))
+            s.connect_ex((ip, port))
+        except OSError as e:
+            fail += 1
+            errors[e.strerror] = errors.get(e.strerror, 0) + 1
+            continue
+        live[s] = [b"", time.monotonic()]
+        sel.register(s, selectors.EVENT_WRITE)
+    for key, ev in sel.select(0.2):
+        s = key.fileobj
+        if ev & selectors.EVENT_WRITE:
+            err = s.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR)
+            if err:
+                end(s, os.strerror(err))
+                continue
+            s.send(msg)
+            sel.modify(s, selectors.EVENT_READ)
+            continue
+        try:
+            more = s.recv(64)
+        except OSError as e:
+            end(s, e.strerror)
+            continue
+        if not more:
+            end(s, "EOF before the reply")
+            continue
+        live[s][0] += more
+        if len(live[s][0]) >= len(msg):
+            end(s, None if live[s][0] == msg else "wrong reply")
+    now = time.monotonic()
+    if now >= next_report:
+        next_report += 1
+        for s in [s for s, v in live.items() if now - v[1] > 10]:
+            end(s, "no reply in 10 s")
+        print(json.dumps({"t": round(now - t0, 1), "ok": ok, "fail": fail}), flush=True)
+print(json.dumps({"done": True, "ok": ok, "fail": fail, "errors": errors,
+                  "seconds": round(time.monotonic() - t0, 2)}), flush=True)
+"""
+
+
+def start_churn_clients(host, ip, port, count, concurrency=64, limit=3600.0, sources=()):
+    """CHURN_CLIENTS in the background; its stdout is a pipe of JSON lines."""
+    import subprocess
+    return host.popen([SYSTEM_PYTHON, "-c", CHURN_CLIENTS, ip, str(port), str(count), str(concurrency),
+                       str(limit), ",".join(sources)], stdout=subprocess.PIPE, text=True)

@@ -18,6 +18,11 @@ _STATES = {int(s): s for s in TcpState}
 
 
 class Connection:
+    # one per connection, 100,000 at a time: no __dict__ (docs/tcp.md, "Memory")
+    __slots__ = ("engine", "tcb", "id", "local", "remote", "_error", "orphan", "active",
+                 "keepalive_idle_s", "keepalive_intvl_s", "keepalive_cnt", "watchers", "released",
+                 "final_counters", "ephemeral_port")
+
     def __init__(self, engine, tcb, local, remote):
         self.engine = engine
         self.tcb = tcb

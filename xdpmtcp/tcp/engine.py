@@ -24,6 +24,7 @@ from .state import Event, TcpState
 
 EVENT_CHUNK = 1024
 READ_BUFFER = 256 * 1024      # the most one read returns
+IP_NAMES_MAX = 4096           # address strings shared by the connections that have them
 _LISTEN_EVENT = lib.XC_LISTEN_EVENT   # on an event's id: a listener's, not a connection's
 
 
@@ -126,6 +127,7 @@ class Engine:
         self.stats = EngineStats()
         self.want_flush = False
         self._listeners_by_id = {}    # C listener id -> Listener
+        self._ip_names = {}           # address (network order) -> its one str (adopt)
         self._poller = None
         if port.fd >= 0:
             self._poller = select.poll()
@@ -263,14 +265,25 @@ class Engine:
     def adopt(self, tcb, children):
         """A connection C established for a listener, now accepted: Python
         meets it here for the first time."""
-        conn = Connection(self, tcb, (ip_str(tcb.local_addr), port_str(tcb.local_port)),
-                          (ip_str(tcb.remote_addr), port_str(tcb.remote_port)))
+        conn = Connection(self, tcb, (self._ip_name(tcb.local_addr), port_str(tcb.local_port)),
+                          (self._ip_name(tcb.remote_addr), port_str(tcb.remote_port)))
         conn.active = False
         conn.ephemeral_port = False
         conn.keepalive_idle_s = children.keepalive_idle_s
         conn.keepalive_intvl_s = children.keepalive_intvl_s
         conn.keepalive_cnt = children.keepalive_cnt
         return self._track(conn)
+
+    def _ip_name(self, addr):
+        """The dotted quad of an address C keeps, one string per address for
+        every connection of it (IP_NAMES_MAX; when full, forgotten and
+        relearnt: the names stay right, only shared less)."""
+        name = self._ip_names.get(addr)
+        if name is None:
+            if len(self._ip_names) >= IP_NAMES_MAX:
+                self._ip_names.clear()
+            name = self._ip_names[addr] = ip_str(addr)
+        return name
 
     def resize_buffers(self, conn, rcvbuf=None, sndbuf=None):
         """Resize a connection's receive and/or send buffer (SO_RCVBUF,
