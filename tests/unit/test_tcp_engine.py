@@ -330,6 +330,18 @@ def test_simultaneous_open():
         assert transfer(p, a, b, data) == data
 
 
+def test_close_during_simultaneous_open_sends_fin():
+    with EnginePair() as p:
+        a = p.a.connect((ADDR_B, 61501))
+        p.b.ephemeral.take = lambda in_use: 61501
+        b = p.b.connect((ADDR_A, a.local[1]))
+        p.a.poll()                                        # a takes b's SYN: SYN-RECEIVED
+        assert a.state == TcpState.SYN_RCVD
+        a.close()                                         # RFC 9293: FIN once synchronized
+        assert p.run_until(lambda: b.state == TcpState.CLOSE_WAIT, 3)
+        assert not a.released and a.orphan
+
+
 def test_keepalive_probes_then_timeout():
     with EnginePair() as p:
         _, server, client = connected(p)

@@ -181,7 +181,7 @@ class Connection:
             return
         self.orphan = True
         st = self.state
-        if st in (TcpState.CLOSED, TcpState.SYN_SENT) or (st == TcpState.SYN_RCVD and self.listener):
+        if st in (TcpState.CLOSED, TcpState.SYN_SENT):
             self.engine.release(self)
         elif self.readable_bytes and st.synchronized:
             self.abort()
