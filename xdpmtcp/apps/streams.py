@@ -41,12 +41,12 @@ class _Base:
             if limit is not None and len(keep) >= limit:
                 return False
             try:
-                chunk = conn.recv(CHUNK)
-            except BlockingIOError:
-                return False
+                chunk = conn.read(CHUNK)
             except OSError as e:
                 self._failed(e.errno)
                 return True
+            if chunk is None:             # nothing more for now
+                return False
             if not chunk:
                 return True
             self.bytes_in += len(chunk)

@@ -93,12 +93,8 @@ def run(args):
                 return args.duration is not None and time.monotonic() - start >= args.duration
 
             def accept_all():
-                while True:
-                    try:
-                        conn = lst.accept()
-                    except BlockingIOError:
-                        return
-                    runner.add(conn, make_app())
+                while lst.pending():          # checked first: no exception per loop
+                    runner.add(lst.accept(), make_app())
 
             def counters(event):
                 return {"event": event, "c": eng.c_stats(), "py": eng.stats.__dict__,

@@ -136,6 +136,14 @@ class Connection:
     def recv(self, n, peek=False):
         """Up to n bytes; b"" at end of stream; BlockingIOError when nothing
         is there yet; the pending error (ECONNRESET, ETIMEDOUT) otherwise."""
+        data = self.read(n, peek)
+        if data is None:
+            raise BlockingIOError(errno.EAGAIN, "no data yet")
+        return data
+
+    def read(self, n, peek=False):
+        """recv without the exception for "nothing yet": None then (an
+        app's loop reads until then at every wakeup)."""
         t = self.tcb
         if t is not None and n > 0 and not peek:
             eng = self.engine             # the common cases in one C call
@@ -144,7 +152,7 @@ class Connection:
                 eng.want_flush = True     # a window update may be due
                 return ffi.buffer(eng.read_buffer, got)[:]
             if got == _EAGAIN:
-                raise BlockingIOError(errno.EAGAIN, "no data yet")
+                return None
         self._check_usable()
         avail = self.readable_bytes
         if avail:
@@ -158,7 +166,7 @@ class Connection:
             raise OSError(self.take_error(), "connection failed")
         if self.eof or self.state == TcpState.CLOSED:
             return b""
-        raise BlockingIOError(errno.EAGAIN, "no data yet")
+        return None
 
     def shutdown_write(self):
         """Send FIN after the queued data (half-close)."""
