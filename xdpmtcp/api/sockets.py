@@ -230,7 +230,7 @@ class TcpSocket(Descriptor):
         self.engine = None            # the engine of conn
         self.error = 0                # errors of our own (not the connection's)
         self.shut_rd = False
-        self.trace_log = collections.deque(maxlen=TRACE_LEN)
+        self.trace_log = ()           # SO_DEBUG records (a deque from the first one)
 
     @property
     def kind(self):
@@ -254,6 +254,8 @@ class TcpSocket(Descriptor):
     def trace(self, what):
         if self.opts.debug:
             rec = (time.monotonic(), what, self.conn.state.name if self.conn else "-")
+            if not self.trace_log:
+                self.trace_log = collections.deque(maxlen=TRACE_LEN)
             self.trace_log.append(rec)
             log.debug("socket %d: %s (%s)", self.fd, what, rec[2])
 
