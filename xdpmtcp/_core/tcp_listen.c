@@ -8,9 +8,7 @@
  * the end of the batch, so Python never sees it. */
 #include <stdlib.h>
 #include "tcp_internal.h"
-
-/* MSS values a SYN cookie can carry (2 bits), as Linux's msstab does. */
-static const uint16_t cookie_mss[4] = { 536, 1300, 1440, 1460 };
+#include "xdpmtcp_syncookie.h"
 
 /* --- table ------------------------------------------------------------------ */
 
@@ -289,16 +287,14 @@ static void on_syn(struct xc_tcp_engine *e, struct tcp_listener *l, const struct
 		 * cannot remember, nothing armed, nothing kept */
 		struct xc_tcb t;
 		memset(&t, 0, sizeof(t));
-		uint32_t peer_mss = s->opt.has_mss && s->opt.mss ? s->opt.mss : 536, index = 0;
-		for (uint32_t i = 1; i < 4; i++)
-			if (cookie_mss[i] <= peer_mss)
-				index = i;
+		uint32_t peer_mss = s->opt.has_mss && s->opt.mss ? s->opt.mss : XM_COOKIE_MSS_NONE;
+		uint32_t index = xm_cookie_mss_index(peer_mss);
 		address_reply(e, &t, s);
 		t.iss = xc_syncookie_make(s->daddr, s->saddr, s->dport, s->sport, s->seq, index, now_ns);
 		t.irs = s->seq;
 		t.rcv_nxt = s->seq + 1;
 		uint16_t our_mss = l->conf.rcv_mss;
-		t.rcv_mss = our_mss < cookie_mss[index] ? our_mss : cookie_mss[index];
+		t.rcv_mss = our_mss < xm_cookie_mss(index) ? our_mss : xm_cookie_mss(index);
 		t.rcv.cap = l->conf.rcvbuf;       /* the window offered (no storage: nothing is received) */
 		xc_tcp_init_conn(e, &t, now_ns);
 		tcp_queue_ctl(e, &t, XC_CTL_SYNACK, now_ns);
@@ -350,7 +346,7 @@ static int on_bare_ack(struct xc_tcp_engine *e, struct tcp_listener *l, const st
 	t->irs = s->seq - 1;
 	t->rcv_nxt = s->seq;
 	t->flags &= ~(XC_TF_TS_OK | XC_TF_SACK_OK | XC_TF_WS_OK);   /* a cookie keeps none */
-	t->peer_mss = cookie_mss[index];
+	t->peer_mss = xm_cookie_mss(index);
 	xc_tcp_init_conn(e, t, now_ns);
 	t->rcv_wscale = 0;
 	/* the window the stateless SYN-ACK offered (unscaled, as in any SYN) */
