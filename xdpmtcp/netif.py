@@ -73,9 +73,13 @@ class NetIf:
             out.extend(self.reservation.notes)
         return out
 
-    def listen(self, port, addr=None):
-        self.program.own_listen(port, addr)
+    def listen(self, port, addr=None, syn_answer=None):
+        """Steer (addr, port) to the stack; syn_answer: SteeringProgram.own_listen."""
+        self.program.own_listen(port, addr, syn_answer)
         self.listening.add((addr, port))
+
+    def answer_syns(self, cookie_key, rate, burst, ttl):
+        self.program.answer_syns(cookie_key, rate, burst, ttl)
 
     def unlisten(self, port, addr=None):
         self.program.release_listen(port, addr)

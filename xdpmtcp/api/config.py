@@ -146,6 +146,7 @@ TUNABLE_BOUNDS = {
     "quickack_segs": (0, U32_MAX), "challenge_ack_limit": (0, U32_MAX),
     "sndlowat": (0, U32_MAX),
     "ttl": (1, 255),
+    "xdp_syn_rate": (0, U32_MAX),                # 0: XDP answers every SYN with a cookie
     "delack_ms": (0, MS_MAX), "rto_initial_ms": (0, MS_MAX), "rto_min_ms": (0, MS_MAX),
     "rto_max_ms": (0, MS_MAX),
 }

@@ -80,6 +80,10 @@ class Engine:
         if self.raw == ffi.NULL:
             raise MemoryError("cannot allocate a TCP engine for %d connections" % t.max_concurrency)
         lib.xc_isn_set_key(isn_key or os.urandom(16))
+        if steering is not None and t.syncookies:
+            key = ffi.new("uint8_t[16]")
+            lib.xc_syncookie_key(key)
+            steering.answer_syns(bytes(key), t.xdp_syn_rate, t.xdp_syn_burst, t.ttl)
         self.burst = Burst(t.rx_burst)
         self._slow = ffi.new("uint32_t[]", self.burst.cap)
         self._ev_ids = ffi.new("uint32_t[]", EVENT_CHUNK)
@@ -200,9 +204,14 @@ class Engine:
         lst = Listener(self, addr, port, backlog)
         self.listeners[key] = lst
         self._listeners_by_id[lst.id] = lst
-        if self.steering is not None:
-            self.steering.listen(port, addr)
+        self.steer_listener(lst)
         return lst
+
+    def steer_listener(self, lst):
+        """(Re)tell the XDP program about a listener: its port, and how its
+        cookie SYN-ACKs look when XDP answers a flood for it."""
+        if self.steering is not None:
+            self.steering.listen(lst.port, lst.addr, lst.syn_answer())
 
     def unlisten(self, lst):
         self.listeners.pop((lst.addr, lst.port), None)
