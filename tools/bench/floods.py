@@ -96,6 +96,7 @@ def main():
     rows = []
     with Lab.create(prefix="xmflood") as lab:
         lab.stack.run(["sysctl", "-qw", "net.ipv4.tcp_syncookies=1"])   # the kernel's default, stated
+        floods.peer_takes_xdp_tx(lab)
         kernel_server = floods.start_kernel_http(lab.stack, site, KERNEL_PORT)
         try:
             for kind in kinds:

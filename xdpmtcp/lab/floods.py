@@ -16,11 +16,13 @@ host's kernel would; --rand-source spoofs addresses nobody answers for."""
 import json
 import os
 import signal
+import socket
 import statistics
 import subprocess
 import threading
 import time
 
+from .._core import lib
 from .probes import SYSTEM_PYTHON
 from .topology import host_address
 
@@ -143,6 +145,17 @@ def attacker_ip(lab):
     if ip not in r.stdout:
         lab.peer.run(["ip", "addr", "add", "%s/%d" % (ip, prefixlen), "dev", lab.peer.ifname])
     return ip
+
+
+def peer_takes_xdp_tx(lab):
+    """Attach a pass-everything XDP program to the peer's end of the veth:
+    a veth hands the frames its other end sends with XDP_TX (the steering
+    program's cookie SYN-ACKs) only to an end that runs an XDP program
+    (docs/architecture.md); a NIC's wire needs nothing of the sort."""
+    with lab.peer.enter():
+        r = lib.xc_xdp_attach_pass(socket.if_nametoindex(lab.peer.ifname))
+    if r < 0:
+        raise OSError(-r, "cannot attach an XDP program to %s: %s" % (lab.peer.ifname, os.strerror(-r)))
 
 
 def percentile(sorted_vals, q):

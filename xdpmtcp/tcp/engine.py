@@ -15,6 +15,7 @@ from .._core import ffi, lib
 from ..phy import Burst
 from ..tunables import DEFAULTS
 from ..wire import MalformedFrame, parse_tcp_frame
+from ..wire.tcp import TcpFlags
 from ..wire.addr import ip_be, ip_str, port_be, port_str
 from .connection import Connection
 from .listener import Listener
@@ -432,7 +433,9 @@ class Engine:
         """A segment C left to Python: a SYN for a tuple in TIME-WAIT, which
         may reopen it for a listener (RFC 9293 §3.10.7.4, RFC 6191: a new
         SYN beyond the old sequence space) once Python released the old
-        block.  Every other segment is C's."""
+        block; or, for such a tuple, the ACK of a SYN cookie the XDP program
+        answered the new SYN with (C checked the cookie: no old duplicate
+        carries one).  Every other segment is C's."""
         self.stats.slow_segments += 1
         try:
             f = parse_tcp_frame(data)
@@ -441,7 +444,8 @@ class Engine:
             return
         conn = self.by_tuple.get((f.ip.dst, f.tcp.dst_port, f.ip.src, f.tcp.src_port))
         if conn is not None and conn.state == TcpState.TIME_WAIT:
-            if ((f.tcp.seq - conn.tcb.rcv_nxt) & 0xffffffff) >= 0x80000000 or self._listener_for(f) is None:
+            old_seq = bool(f.tcp.flags & TcpFlags.SYN) and ((f.tcp.seq - conn.tcb.rcv_nxt) & 0xffffffff) >= 0x80000000
+            if old_seq or self._listener_for(f) is None:
                 return
             self.stats.timewait_reused += 1
             self.release(conn)
