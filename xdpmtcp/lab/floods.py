@@ -219,7 +219,10 @@ def stack_counters(engine_event):
     """The counters a flood report shows, from serve's engine/stats event."""
     c, lst, port, xdp = (engine_event[k] for k in ("c", "listener", "port", "xdp"))
     return {"xdp_redirected": xdp["redirected"], "xdp_passed": xdp["passed"],
-            "xdp_no_socket": xdp["no_socket"], "rx_ring_full": port["rx_ring_full"],
+            "xdp_no_socket": xdp["no_socket"], "xdp_syn_cookies": xdp["syn_cookies"],
+            "xdp_cookie_rsts_dropped": xdp["cookie_rsts_dropped"],
+            "xdp_syn_answer_failed": xdp["syn_answer_failed"],
+            "xdp_syn_answer_stopped": xdp["syn_answer_stopped"], "rx_ring_full": port["rx_ring_full"],
             "rx_frames": port["rx_frames"], "tx_no_room": port["tx_no_room"],
             "segs_in": c["segs_in"], "fast_path": c["fast_path"], "slow_path": c["slow_path"],
             "py_slow_segments": engine_event["py"]["slow_segments"],

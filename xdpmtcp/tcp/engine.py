@@ -392,6 +392,8 @@ class Engine:
                 self._slow_path(burst.frame(self._slow[k]).data, now)
             burst.clear()
         lib.xc_engine_timers(self.raw, now)
+        if self.steering is not None:
+            self.steering.check(now)
         self._drain_events()
         self.want_flush = False
         lib.xc_engine_flush(self.raw, now)

@@ -96,6 +96,7 @@ class SteeringProgram(BccXdpProgram):
         self._listen = self.bpf[b"listen_ports"]
         self._flows = self.bpf[b"flows"]
         self._syn_conf = self.bpf[b"syn_conf"]
+        self.syn_answer_stopped = False    # by SynAnswerGuard: the interface drops XDP_TX
 
     # -- owned ports and flows --------------------------------------------------
     def _listen_key(self, addr, port):
@@ -124,6 +125,16 @@ class SteeringProgram(BccXdpProgram):
         cost_ns = 10**9 // rate if rate > 0 else 1 << 62
         conf = self._syn_conf.Leaf(k0, k1, cost_ns, cost_ns * max(1, burst) if rate > 0 else 0, ttl, 0)
         self._syn_conf[ct.c_int(0)] = conf
+
+    def stop_answering_syns(self):
+        """Every SYN to the stack again (a zero key turns answering off)."""
+        self._syn_conf[ct.c_int(0)] = self._syn_conf.Leaf()
+        self.syn_answer_stopped = True
+
+    def counters(self):
+        out = super().counters()
+        out["syn_answer_stopped"] = int(self.syn_answer_stopped)
+        return out
 
     def release_listen(self, port, addr=None):
         try:
