@@ -75,12 +75,18 @@ def test_cookie_ack_reopens_a_tuple_in_timewait(pair):
     assert new.recv(100) == b"GET / HTTP/1.0\r\n\r\n"
 
 
-def test_cookie_ack_completes_a_child_in_syn_received(pair):
-    lst = pair.a.listen(PORT)
-    isn = 0x1234_5678
+def child_in_syn_received(p, isn):
+    """A listener whose SYN queue holds b's child, made with every option."""
+    lst = p.a.listen(PORT)
     full = TcpOptions(mss=1460, window_scale=7, sack_permitted=True, timestamp=(1, 0))
-    send_to_a(pair, [from_b(CLIENT_PORT, TcpFlags.SYN, isn, options=full)])
-    assert lst.stats.synacks == 1                      # a child with every option
+    send_to_a(p, [from_b(CLIENT_PORT, TcpFlags.SYN, isn, options=full)])
+    assert lst.stats.synacks == 1
+    return lst
+
+
+def test_cookie_ack_completes_a_child_in_syn_received(pair):
+    isn = 0x1234_5678
+    lst = child_in_syn_received(pair, isn)
     rst_before = pair.a.c_stats()["rst_sent"]
 
     send_to_a(pair, [cookie_ack(CLIENT_PORT, isn, b"hello")])
@@ -92,9 +98,8 @@ def test_cookie_ack_completes_a_child_in_syn_received(pair):
 
 
 def test_other_acks_of_a_child_in_syn_received_still_draw_a_reset(pair):
-    lst = pair.a.listen(PORT)
     isn = 0x0bad_cafe
-    send_to_a(pair, [from_b(CLIENT_PORT, TcpFlags.SYN, isn, options=TcpOptions(mss=1460))])
+    lst = child_in_syn_received(pair, isn)
     rst_before = pair.a.c_stats()["rst_sent"]
     bogus = (xdp_cookie(CLIENT_PORT, isn) ^ 0x1) + 1   # one MAC bit off
     send_to_a(pair, [from_b(CLIENT_PORT, TcpFlags.ACK, isn + 1, bogus)])

@@ -38,6 +38,12 @@ class EngineStats:
     rcvbuf_grow_refused: int = 0 # ... or would have, past buffer_memory_max
 
 
+# One secret for every engine of the process: the C key is process-wide, and
+# a steering program keeps a copy of the cookie key derived from it, which a
+# second engine drawing a new one would leave stale.
+_PROCESS_ISN_KEY = os.urandom(16)
+
+
 class Engine:
     def __init__(self, port, local_mac, local_addrs, *, tunables=DEFAULTS, resolve=None,
                  steering=None, mtu=1500, isn_key=None):
@@ -80,7 +86,7 @@ class Engine:
         self.raw = lib.xc_engine_new(port.raw, cfg)
         if self.raw == ffi.NULL:
             raise MemoryError("cannot allocate a TCP engine for %d connections" % t.max_concurrency)
-        lib.xc_isn_set_key(isn_key or os.urandom(16))
+        lib.xc_isn_set_key(isn_key or _PROCESS_ISN_KEY)
         if steering is not None and t.syncookies:
             key = ffi.new("uint8_t[16]")
             lib.xc_syncookie_key(key)
