@@ -9,7 +9,8 @@
  * (xdpmtcp_syncookie.h), so the stack takes the client's ACK as it takes
  * its own cookies'.  The RST an attacking host's kernel returns for such a
  * SYN-ACK is recognised (tuple and sequence number remembered in a
- * direct-mapped cache) and dropped here too: a listener ignores RSTs.
+ * direct-mapped cache, forgotten when the cookie's ACK passes) and dropped
+ * here too: a listener ignores RSTs.
  *
  * Established connections' frames never meet the budget: under a flood
  * the ring carries them and at most the budget of new ones.
@@ -225,16 +226,23 @@ static __always_inline int listener_syn_answer(struct xdp_md *ctx, struct iphdr 
 	__u8 flags = ((__u8 *)tcp)[13];
 	__u32 zero = 0;
 
-	if (flags & XM_TCP_RST) {
+	if (flags & (XM_TCP_RST | XM_TCP_ACK)) {
 		__u32 slot = xm_flow_hash(ip->saddr, ip->daddr, tcp->source, tcp->dest) &
 			     (XM_COOKIE_CACHE - 1);
 		struct xm_cookie_sent *sent = cookies_sent.lookup(&slot);
-		if (sent && sent->rst_seq == ntohl(tcp->seq) && sent->peer_addr == ip->saddr &&
-		    sent->local_addr == ip->daddr && sent->peer_port == tcp->source &&
-		    sent->local_port == tcp->dest) {
+		if (!sent || sent->rst_seq != ntohl(tcp->seq) || sent->peer_addr != ip->saddr ||
+		    sent->local_addr != ip->daddr || sent->peer_port != tcp->source ||
+		    sent->local_port != tcp->dest)
+			return -1;
+		if (flags & XM_TCP_RST) {
 			count(XM_CNT_COOKIE_RSTS);
 			return XDP_DROP;
 		}
+		/* the cookie's ACK: a connection now, whose RSTs must reach it
+		 * (one with this sequence number, sent before any data, would
+		 * look like an answer to the cookie) */
+		if (!(flags & XM_TCP_SYN))
+			sent->peer_port = 0;
 		return -1;
 	}
 	if ((flags & (XM_TCP_SYN | XM_TCP_ACK | XM_TCP_RST | XM_TCP_FIN)) != XM_TCP_SYN || !lv->mss)
