@@ -81,6 +81,8 @@ class NetIf:
 
     def answer_syns(self, cookie_key, rate, burst, ttl):
         """The program answers SYNs over the budget (xdp/syn_answer.py)."""
+        if self.syn_answer is not None:       # a new engine on this interface
+            self.syn_answer.close()
         self.syn_answer = SynAnswerGuard(self.program, self.ifname)
         self.syn_answer.start(cookie_key, rate, burst, ttl)
 

@@ -452,8 +452,9 @@ class Engine:
             return
         conn = self.by_tuple.get((f.ip.dst, f.tcp.dst_port, f.ip.src, f.tcp.src_port))
         if conn is not None and conn.state == TcpState.TIME_WAIT:
-            old_seq = bool(f.tcp.flags & TcpFlags.SYN) and ((f.tcp.seq - conn.tcb.rcv_nxt) & 0xffffffff) >= 0x80000000
-            if old_seq or self._listener_for(f) is None:
+            syn = bool(f.tcp.flags & TcpFlags.SYN)
+            if (syn and ((f.tcp.seq - conn.tcb.rcv_nxt) & 0xffffffff) >= 0x80000000
+                    or self._listener_for(f) is None):
                 return
             self.stats.timewait_reused += 1
             self.release(conn)
