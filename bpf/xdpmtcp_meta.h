@@ -48,6 +48,25 @@ struct xm_listen_key {
 	__u16 pad;
 };
 
+/* Value of a listen-port entry: what the XDP program needs to answer a SYN
+ * with a cookie as the C listener would (host byte order).  mss 0: never
+ * answer in XDP, every SYN goes to the stack. */
+struct xm_listen_val {
+	__u16 mss;             /* our MSS (the listener's), capped by the cookie's */
+	__u16 window;          /* the SYN-ACK's window: min(SO_RCVBUF, 65535) */
+};
+
+/* The steering program's SYN answering, one entry set by Python: the
+ * cookie key (a copy of the C core's) and the per-CPU SYN budget. */
+struct xm_syn_conf {
+	__u64 key0;            /* key0 = key1 = 0: not set, every SYN goes to the stack */
+	__u64 key1;
+	__u64 cost_ns;         /* budget a SYN takes: 1e9 / xdp_syn_rate */
+	__u64 burst_ns;        /* budget a CPU saves up: cost_ns * xdp_syn_burst */
+	__u32 ttl;             /* of the SYN-ACKs, as the stack's (Tunables.ttl) */
+	__u32 pad;
+};
+
 struct xm_flow_key {
 	__u32 local_addr;
 	__u32 remote_addr;
@@ -62,7 +81,11 @@ enum xm_counter {
 	XM_CNT_PASSED = 2,     /* handed to the kernel */
 	XM_CNT_MALFORMED = 3,  /* owned and malformed (still redirected) */
 	XM_CNT_NO_SOCKET = 4,  /* owned but no socket on the queue: kernel */
-	XM_CNT__MAX = 5
+	XM_CNT_SYN_COOKIES = 5,      /* a listener's SYN over budget, answered here with a cookie */
+	XM_CNT_COOKIE_RSTS = 6,      /* a RST answering one of those SYN-ACKs: dropped here */
+	XM_CNT_SYN_ANSWER_FAILED = 7,/* over budget but not answerable here (IP options, payload,
+				      * bad checksum, no tail room): to the stack */
+	XM_CNT__MAX = 8
 };
 
 /* cffi-end */

@@ -11,6 +11,7 @@ from .kernel import PortReservation
 from .phy import Port
 from .tunables import DEFAULTS
 from .xdp import AttachGuard, SteeringProgram
+from .xdp.syn_answer import SynAnswerGuard
 
 
 def interface_ipv4(ifname):
@@ -40,7 +41,7 @@ class NetIf:
         self.tunables = tunables
         self.force = force
         self.reserve_ports = reserve_ports
-        self.program = self.guard = self.port = self.reservation = None
+        self.program = self.guard = self.port = self.reservation = self.syn_answer = None
         self.listening = set()
 
     def open(self):
@@ -73,9 +74,22 @@ class NetIf:
             out.extend(self.reservation.notes)
         return out
 
-    def listen(self, port, addr=None):
-        self.program.own_listen(port, addr)
+    def listen(self, port, addr=None, syn_answer=None):
+        """Steer (addr, port) to the stack; syn_answer: SteeringProgram.own_listen."""
+        self.program.own_listen(port, addr, syn_answer)
         self.listening.add((addr, port))
+
+    def answer_syns(self, cookie_key, rate, burst, ttl):
+        """The program answers SYNs over the budget (xdp/syn_answer.py)."""
+        if self.syn_answer is not None:       # a new engine on this interface
+            self.syn_answer.close()
+        self.syn_answer = SynAnswerGuard(self.program, self.ifname)
+        self.syn_answer.start(cookie_key, rate, burst, ttl)
+
+    def check(self, now_ns):
+        """Periodic checks the engine's batch loop runs (cheap when not due)."""
+        if self.syn_answer is not None:
+            self.syn_answer.check(now_ns)
 
     def unlisten(self, port, addr=None):
         self.program.release_listen(port, addr)
@@ -89,6 +103,8 @@ class NetIf:
             self.program.release_flow(local, remote)
 
     def close(self):
+        if self.syn_answer is not None:
+            self.syn_answer.close()
         if self.program is not None:
             for addr, port in list(self.listening):
                 self.program.release_listen(port, addr)
@@ -101,7 +117,7 @@ class NetIf:
             self.reservation.release()
         if self.program is not None:
             self.program.close()
-        self.program = self.guard = self.port = self.reservation = None
+        self.program = self.guard = self.port = self.reservation = self.syn_answer = None
         self.listening.clear()
 
     def __enter__(self):

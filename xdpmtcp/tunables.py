@@ -21,6 +21,13 @@ class Tunables:
     xdp_max_flows: int = _t(262144, "capacity of the owned 4-tuple map (active opens)")
     xdp_max_listen: int = _t(1024, "capacity of the owned listen-port map")
     xdp_max_queues: int = _t(64, "XSKMAP entries: one per RX queue")
+    xdp_syn_rate: int = _t(10000, "SYNs per second per CPU the XDP program passes to the stack's "
+                           "listeners; beyond, it answers them itself with SYN cookies (XDP_TX) and "
+                           "drops the RSTs that answer those, so a SYN flood never fills the AF_XDP "
+                           "ring (xdp_syn_cookies, xdp_cookie_rsts_dropped); 0 = XDP answers every "
+                           "SYN; off with syncookies")
+    xdp_syn_burst: int = _t(1000, "SYNs a CPU's budget saves up while fewer arrive (a burst of new "
+                            "connections the stack still handshakes in full)")
     pcap_max_bytes: int = _t(0, "cap of a pcap tap file; 0 = none; at the cap frames are counted, not written")
     # --- kernel contract ------------------------------------------------------
     ephemeral_ports: tuple = _t((61000, 61999), "ports for active opens, reserved with the kernel")

@@ -10,7 +10,9 @@ server on another port of the same namespace and address, flooded the same
 way.  A baseline without a flood comes first.  Reported: served %, p50/p99
 latency of the answered requests, the attacker's pps (frames its interface
 sent / time) and the stack's counters for the flood (a fresh serve per
-kind, counters from its final "engine" line).
+kind, counters from its final "engine" line).  The peer's end of the veth
+runs a pass-everything XDP program, without which a veth drops the SYN-ACKs
+the steering program sends with XDP_TX (floods.peer_takes_xdp_tx).
 
     tools/bench/floods.py [--seconds 20] [--rate 50] [--kinds syn,ack] [--serve-tcp K=V] [--json]
 """
@@ -61,7 +63,8 @@ def print_table(rows):
             r["kind"], pps,
             s["served_pct"], fmt_ms(s["p50_ms"]), fmt_ms(s["p99_ms"]),
             k["served_pct"], fmt_ms(k["p50_ms"]), fmt_ms(k["p99_ms"]), "met" if met else "MISSED"))
-    keys = ["xdp_redirected", "rx_ring_full", "segs_in", "slow_path", "listen_segments", "syns",
+    keys = ["xdp_syn_cookies", "xdp_cookie_rsts_dropped", "xdp_redirected", "rx_ring_full", "segs_in",
+            "slow_path", "listen_segments", "syns",
             "cookies_sent", "cookies_accepted", "cookies_rejected", "syn_queue_overflow", "half_open_failed",
             "rst_sent", "established"]
     print("\nstack counters per flood (serve's final engine line; the kernel phase adds only xdp passed):\n")
@@ -96,6 +99,7 @@ def main():
     rows = []
     with Lab.create(prefix="xmflood") as lab:
         lab.stack.run(["sysctl", "-qw", "net.ipv4.tcp_syncookies=1"])   # the kernel's default, stated
+        floods.peer_takes_xdp_tx(lab)
         kernel_server = floods.start_kernel_http(lab.stack, site, KERNEL_PORT)
         try:
             for kind in kinds:

@@ -444,5 +444,7 @@ uint32_t xc_syncookie_make(uint32_t local_addr, uint32_t remote_addr, uint16_t l
 /* Returns the MSS index (0..3), or -1 if the cookie (= ack - 1) is not valid. */
 int xc_syncookie_check(uint32_t local_addr, uint32_t remote_addr, uint16_t local_port,
 		       uint16_t remote_port, uint32_t peer_isn, uint32_t cookie, uint64_t now_ns);
+/* The cookies' key (derived from the ISN key), for the XDP program's copy. */
+void xc_syncookie_key(uint8_t *out16);
 
 #endif

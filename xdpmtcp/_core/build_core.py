@@ -47,7 +47,7 @@ def _meta_block():
 
 def build_ffi():
     ffi = FFI()
-    ffi.cdef("typedef uint8_t __u8; typedef uint16_t __u16; typedef uint32_t __u32;")
+    ffi.cdef("typedef uint8_t __u8; typedef uint16_t __u16; typedef uint32_t __u32; typedef uint64_t __u64;")
     ffi.cdef(_cdef_from(_meta_block()))
     for name in PUBLIC_HEADERS:
         with open(os.path.join(HERE, name)) as f:

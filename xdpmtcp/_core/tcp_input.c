@@ -448,6 +448,12 @@ int tcp_input_seg(struct xc_tcp_engine *e, struct xc_tcb *t, const struct tcp_se
 	t->last_recv_ns = now_ns;
 	if (t->state == XC_TCP_CLOSED)
 		return -1;
+	/* a new connection on the tuple, whose SYN the XDP program answered
+	 * with a cookie: Python releases this block and hands the ACK on */
+	if (t->state == XC_TCP_TIME_WAIT && tcp_listen_cookie_in_timewait(e, s, now_ns)) {
+		tcb_event(e, t, XC_EV_SYN_IN_TW);
+		return 1;
+	}
 
 	/* PAWS (RFC 7323 §5.3): a timestamp older than TS.Recent is a duplicate */
 	if ((t->flags & XC_TF_TS_OK) && s->opt.has_ts && !(s->flags & TCP_RST) &&

@@ -289,6 +289,8 @@ int tcp_listen_init(struct xc_tcp_engine *e);
 void tcp_listen_free(struct xc_tcp_engine *e);
 /* 1: a listener took the segment (no connection of that tuple) */
 int tcp_listen_input(struct xc_tcp_engine *e, const struct tcp_seg *s, uint64_t now_ns);
+/* 1: s, for a tuple in TIME-WAIT, acknowledges a SYN cookie of a listener */
+int tcp_listen_cookie_in_timewait(struct xc_tcp_engine *e, const struct tcp_seg *s, uint64_t now_ns);
 /* a block in SYN-RECEIVED: a listener's child or a simultaneous open */
 void tcp_syn_rcvd_input(struct xc_tcp_engine *e, struct xc_tcb *t, const struct tcp_seg *s,
 			uint64_t now_ns);

@@ -1,41 +1,23 @@
 /* Initial sequence numbers (RFC 6528), SYN cookies and the other values
  * an off-path observer must not predict or correlate across connections
- * (TSval offset, first IP ID): keyed SipHash-2-4 of the 4-tuple.  Random
+ * (TSval offset, first IP ID): keyed SipHash-2-4 of the 4-tuple (the
+ * cookie itself is in bpf/xdpmtcp_syncookie.h, shared with XDP).  Random
  * numbers for the challenge-ACK budget come from getrandom. */
 #include <string.h>
 #include <sys/random.h>
 #include "tcp_internal.h"
+#include "xdpmtcp_syncookie.h"
 
 static uint64_t isn_key[2] = {0x736f6d6570736575ull, 0x646f72616e646f6dull};
 /* derived from isn_key, so no hash output is shared between the uses */
 static uint64_t ids_key[2] = {0x6c7967656e657261ull, 0x7465646279746573ull};
-
-#define ROTL(x, b) (uint64_t)(((x) << (b)) | ((x) >> (64 - (b))))
-#define SIPROUND                                                          \
-	do {                                                              \
-		v0 += v1; v1 = ROTL(v1, 13); v1 ^= v0; v0 = ROTL(v0, 32); \
-		v2 += v3; v3 = ROTL(v3, 16); v3 ^= v2;                    \
-		v0 += v3; v3 = ROTL(v3, 21); v3 ^= v0;                    \
-		v2 += v1; v1 = ROTL(v1, 17); v1 ^= v2; v2 = ROTL(v2, 32); \
-	} while (0)
+/* derived too: the XDP program holds a copy, and must learn nothing of isn_key */
+static uint64_t cookie_key[2] = {0x636f6f6b69657321ull, 0x73796e636f6f6b69ull};
 
 /* SipHash-2-4 of two 64-bit words (the inputs are fixed-size here). */
 static uint64_t siphash2k(const uint64_t *key, uint64_t m0, uint64_t m1)
 {
-	uint64_t v0 = key[0] ^ 0x736f6d6570736575ull;
-	uint64_t v1 = key[1] ^ 0x646f72616e646f6dull;
-	uint64_t v2 = key[0] ^ 0x6c7967656e657261ull;
-	uint64_t v3 = key[1] ^ 0x7465646279746573ull;
-	uint64_t m[3] = {m0, m1, (uint64_t)16 << 56};
-	for (int i = 0; i < 3; i++) {
-		v3 ^= m[i];
-		SIPROUND;
-		SIPROUND;
-		v0 ^= m[i];
-	}
-	v2 ^= 0xff;
-	SIPROUND; SIPROUND; SIPROUND; SIPROUND;
-	return v0 ^ v1 ^ v2 ^ v3;
+	return xm_siphash24(key[0], key[1], m0, m1);
 }
 
 static uint64_t siphash2(uint64_t m0, uint64_t m1)
@@ -48,6 +30,8 @@ void xc_isn_set_key(const uint8_t *key16)
 	memcpy(isn_key, key16, 16);
 	ids_key[0] = siphash2(0x7473, 1);
 	ids_key[1] = siphash2(0x7473, 2);
+	cookie_key[0] = siphash2(0x636b, 1);
+	cookie_key[1] = siphash2(0x636b, 2);
 }
 
 static uint64_t tuple_word(uint32_t la, uint32_t ra)
@@ -66,41 +50,33 @@ uint32_t xc_isn(uint32_t la, uint32_t ra, uint16_t lp, uint16_t rp, uint64_t now
 	return (uint32_t)(now_ns / 4000) + (uint32_t)siphash2(tuple_word(la, ra), ports_word(lp, rp, 0));
 }
 
-/* Cookie layout: 5 bits of a minute counter, 2 bits of MSS index, 25
- * bits of MAC over (tuple, peer ISN, counter, MSS index).  It is valid
- * for the minute it was made in and the next. */
-#define COOKIE_MAC_MASK 0x1ffffffu
-
-static uint32_t cookie_mac(uint32_t la, uint32_t ra, uint16_t lp, uint16_t rp, uint32_t peer_isn,
-			   uint32_t minute, uint32_t mss_index)
-{
-	uint64_t h = siphash2(tuple_word(la, ra) ^ ((uint64_t)peer_isn << 16),
-			      ports_word(lp, rp, minute << 2 | mss_index));
-	return (uint32_t)h & COOKIE_MAC_MASK;
-}
-
+/* SYN cookies: bpf/xdpmtcp_syncookie.h (the XDP program makes the same
+ * ones), keyed by cookie_key, which the program gets a copy of. */
 uint32_t xc_syncookie_make(uint32_t la, uint32_t ra, uint16_t lp, uint16_t rp, uint32_t peer_isn,
 			   uint32_t mss_index, uint64_t now_ns)
 {
-	uint32_t minute = (uint32_t)(now_ns / 60000000000ull);
-	mss_index &= 3;
-	return (minute & 31) << 27 | mss_index << 25 |
-	       cookie_mac(la, ra, lp, rp, peer_isn, minute, mss_index);
+	return xm_cookie_make(cookie_key[0], cookie_key[1], la, ra, lp, rp, peer_isn, mss_index, now_ns);
 }
 
 int xc_syncookie_check(uint32_t la, uint32_t ra, uint16_t lp, uint16_t rp, uint32_t peer_isn,
 		       uint32_t cookie, uint64_t now_ns)
 {
-	uint32_t now_min = (uint32_t)(now_ns / 60000000000ull);
+	uint32_t now_min = xm_cookie_minute(now_ns);
 	uint32_t mss_index = (cookie >> 25) & 3;
 	for (uint32_t age = 0; age < 2; age++) {
 		uint32_t minute = now_min - age;
 		if ((minute & 31) != cookie >> 27)
 			continue;
-		if (cookie_mac(la, ra, lp, rp, peer_isn, minute, mss_index) == (cookie & COOKIE_MAC_MASK))
+		if (xm_cookie_mac(cookie_key[0], cookie_key[1], la, ra, lp, rp, peer_isn, minute,
+				  mss_index) == (cookie & XM_COOKIE_MAC_MASK))
 			return (int)mss_index;
 	}
 	return -1;
+}
+
+void xc_syncookie_key(uint8_t *out16)
+{
+	memcpy(out16, cookie_key, 16);
 }
 
 /* TSval offset: a keyed hash of the 4-tuple, so TSvals tell nothing of the

@@ -8,9 +8,7 @@
  * the end of the batch, so Python never sees it. */
 #include <stdlib.h>
 #include "tcp_internal.h"
-
-/* MSS values a SYN cookie can carry (2 bits), as Linux's msstab does. */
-static const uint16_t cookie_mss[4] = { 536, 1300, 1440, 1460 };
+#include "xdpmtcp_syncookie.h"
 
 /* --- table ------------------------------------------------------------------ */
 
@@ -289,16 +287,14 @@ static void on_syn(struct xc_tcp_engine *e, struct tcp_listener *l, const struct
 		 * cannot remember, nothing armed, nothing kept */
 		struct xc_tcb t;
 		memset(&t, 0, sizeof(t));
-		uint32_t peer_mss = s->opt.has_mss && s->opt.mss ? s->opt.mss : 536, index = 0;
-		for (uint32_t i = 1; i < 4; i++)
-			if (cookie_mss[i] <= peer_mss)
-				index = i;
+		uint32_t peer_mss = s->opt.has_mss && s->opt.mss ? s->opt.mss : XM_COOKIE_MSS_NONE;
+		uint32_t index = xm_cookie_mss_index(peer_mss);
 		address_reply(e, &t, s);
 		t.iss = xc_syncookie_make(s->daddr, s->saddr, s->dport, s->sport, s->seq, index, now_ns);
 		t.irs = s->seq;
 		t.rcv_nxt = s->seq + 1;
 		uint16_t our_mss = l->conf.rcv_mss;
-		t.rcv_mss = our_mss < cookie_mss[index] ? our_mss : cookie_mss[index];
+		t.rcv_mss = our_mss < xm_cookie_mss(index) ? our_mss : xm_cookie_mss(index);
 		t.rcv.cap = l->conf.rcvbuf;       /* the window offered (no storage: nothing is received) */
 		xc_tcp_init_conn(e, &t, now_ns);
 		tcp_queue_ctl(e, &t, XC_CTL_SYNACK, now_ns);
@@ -327,14 +323,41 @@ static void child_established(struct xc_tcp_engine *e, struct tcp_listener *l, s
 	accept_push(e, l, t);
 }
 
+/* The MSS index of the SYN cookie s acknowledges (ack - 1, for the SYN
+ * seq - 1), or -1: not a cookie of ours (the C listener's or the XDP
+ * program's, bpf/xdpmtcp_syncookie.h). */
+static int cookie_acked(const struct tcp_seg *s, uint64_t now_ns)
+{
+	if ((s->flags & (TCP_SYN | TCP_RST | TCP_ACK)) != TCP_ACK)
+		return -1;
+	return xc_syncookie_check(s->daddr, s->saddr, s->dport, s->sport, s->seq - 1, s->ack - 1,
+				  now_ns);
+}
+
+/* t's handshake as the cookie's that s acknowledges: our ISN is the cookie,
+ * and of the peer's options only the MSS a cookie keeps.  SYN-RECEIVED. */
+static void cookie_handshake(struct xc_tcp_engine *e, struct tcp_listener *l, struct xc_tcb *t,
+			     const struct tcp_seg *s, int index, uint64_t now_ns)
+{
+	t->iss = s->ack - 1;
+	t->irs = s->seq - 1;
+	t->rcv_nxt = s->seq;
+	t->flags &= ~(XC_TF_TS_OK | XC_TF_SACK_OK | XC_TF_WS_OK);   /* a cookie keeps none */
+	t->peer_mss = xm_cookie_mss((uint32_t)index);
+	xc_tcp_init_conn(e, t, now_ns);
+	t->rcv_wscale = 0;
+	/* the window the stateless SYN-ACK offered (unscaled, as in any SYN) */
+	t->rcv_adv = t->rcv_nxt + (l->conf.rcvbuf < 65535 ? l->conf.rcvbuf : 65535);
+	t->state = XC_TCP_SYN_RCVD;
+}
+
 /* An ACK for no connection: the end of a cookie handshake, or nothing. */
 static int on_bare_ack(struct xc_tcp_engine *e, struct tcp_listener *l, const struct tcp_seg *s,
 		       uint64_t now_ns)
 {
 	if (!e->cfg.syncookies)
 		return 0;
-	int index = xc_syncookie_check(s->daddr, s->saddr, s->dport, s->sport, s->seq - 1,
-				       s->ack - 1, now_ns);
+	int index = cookie_acked(s, now_ns);
 	if (index < 0) {
 		l->st.cookies_rejected++;
 		return 0;
@@ -346,16 +369,7 @@ static int on_bare_ack(struct xc_tcp_engine *e, struct tcp_listener *l, const st
 	struct xc_tcb *t = new_child(e, l, s);
 	if (!t)
 		return 1;
-	t->iss = s->ack - 1;
-	t->irs = s->seq - 1;
-	t->rcv_nxt = s->seq;
-	t->flags &= ~(XC_TF_TS_OK | XC_TF_SACK_OK | XC_TF_WS_OK);   /* a cookie keeps none */
-	t->peer_mss = cookie_mss[index];
-	xc_tcp_init_conn(e, t, now_ns);
-	t->rcv_wscale = 0;
-	/* the window the stateless SYN-ACK offered (unscaled, as in any SYN) */
-	t->rcv_adv = t->rcv_nxt + (l->conf.rcvbuf < 65535 ? l->conf.rcvbuf : 65535);
-	t->state = XC_TCP_SYN_RCVD;
+	cookie_handshake(e, l, t, s, index, now_ns);
 	l->nsyn++;
 	tcp_establish(e, t, s, 0, now_ns);
 	l->nsyn--;
@@ -364,6 +378,17 @@ static int on_bare_ack(struct xc_tcp_engine *e, struct tcp_listener *l, const st
 	if (s->len || (s->flags & TCP_FIN))
 		tcp_input_seg(e, t, s, now_ns);
 	return 1;
+}
+
+/* A segment for a tuple in TIME-WAIT that acknowledges a SYN cookie: the
+ * peer opened a new connection and the XDP program, which cannot know the
+ * tuple, answered its SYN.  Python releases the old block and hands the
+ * segment to the listener (Engine._slow_path), as for a SYN in TIME-WAIT. */
+int tcp_listen_cookie_in_timewait(struct xc_tcp_engine *e, const struct tcp_seg *s, uint64_t now_ns)
+{
+	if (!e->cfg.syncookies || !listener_for(e, s->daddr, s->dport))
+		return 0;
+	return cookie_acked(s, now_ns) >= 0;
 }
 
 int tcp_listen_input(struct xc_tcp_engine *e, const struct tcp_seg *s, uint64_t now_ns)
@@ -436,8 +461,16 @@ void tcp_syn_rcvd_input(struct xc_tcp_engine *e, struct xc_tcb *t, const struct 
 	if (!(s->flags & TCP_ACK))
 		return;
 	if (s->ack != t->snd_nxt) {
-		tcp_queue_reset_for(e, s);
-		return;
+		/* the peer's retransmitted SYN was answered by the XDP program
+		 * with a cookie (it cannot know this child): the peer took that
+		 * handshake, so the child takes it too */
+		int index = l && e->cfg.syncookies && s->seq - 1 == t->irs ? cookie_acked(s, now_ns) : -1;
+		if (index < 0) {
+			tcp_queue_reset_for(e, s);
+			return;
+		}
+		cookie_handshake(e, l, t, s, index, now_ns);
+		l->st.cookies_accepted++;
 	}
 	if (!in_window)
 		return;

@@ -147,6 +147,7 @@ TUNABLE_BOUNDS = {
     "sndlowat": (0, U32_MAX),
     "busy_poll_us": (0, 1000000),                # 0: sleep at once; at most a second
     "ttl": (1, 255),
+    "xdp_syn_rate": (0, U32_MAX),                # 0: XDP answers every SYN with a cookie
     "delack_ms": (0, MS_MAX), "rto_initial_ms": (0, MS_MAX), "rto_min_ms": (0, MS_MAX),
     "rto_max_ms": (0, MS_MAX),
 }

@@ -16,11 +16,13 @@ host's kernel would; --rand-source spoofs addresses nobody answers for."""
 import json
 import os
 import signal
+import socket
 import statistics
 import subprocess
 import threading
 import time
 
+from .._core import lib
 from .probes import SYSTEM_PYTHON
 from .topology import host_address
 
@@ -145,6 +147,17 @@ def attacker_ip(lab):
     return ip
 
 
+def peer_takes_xdp_tx(lab):
+    """Attach a pass-everything XDP program to the peer's end of the veth:
+    a veth hands the frames its other end sends with XDP_TX (the steering
+    program's cookie SYN-ACKs) only to an end that runs an XDP program
+    (docs/architecture.md); a NIC's wire needs nothing of the sort."""
+    with lab.peer.enter():
+        r = lib.xc_xdp_attach_pass(socket.if_nametoindex(lab.peer.ifname))
+    if r < 0:
+        raise OSError(-r, "cannot attach an XDP program to %s: %s" % (lab.peer.ifname, os.strerror(-r)))
+
+
 def percentile(sorted_vals, q):
     if not sorted_vals:
         return None
@@ -206,7 +219,10 @@ def stack_counters(engine_event):
     """The counters a flood report shows, from serve's engine/stats event."""
     c, lst, port, xdp = (engine_event[k] for k in ("c", "listener", "port", "xdp"))
     return {"xdp_redirected": xdp["redirected"], "xdp_passed": xdp["passed"],
-            "xdp_no_socket": xdp["no_socket"], "rx_ring_full": port["rx_ring_full"],
+            "xdp_no_socket": xdp["no_socket"], "xdp_syn_cookies": xdp["syn_cookies"],
+            "xdp_cookie_rsts_dropped": xdp["cookie_rsts_dropped"],
+            "xdp_syn_answer_failed": xdp["syn_answer_failed"],
+            "xdp_syn_answer_stopped": xdp["syn_answer_stopped"], "rx_ring_full": port["rx_ring_full"],
             "rx_frames": port["rx_frames"], "tx_no_room": port["tx_no_room"],
             "segs_in": c["segs_in"], "fast_path": c["fast_path"], "slow_path": c["slow_path"],
             "py_slow_segments": engine_event["py"]["slow_segments"],

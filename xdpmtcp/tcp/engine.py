@@ -16,6 +16,7 @@ from .._core import ffi, lib
 from ..phy import Burst
 from ..tunables import DEFAULTS
 from ..wire import MalformedFrame, parse_tcp_frame
+from ..wire.tcp import TcpFlags
 from ..wire.addr import ip_be, ip_str, port_be, port_str
 from .connection import Connection
 from .listener import Listener
@@ -24,6 +25,7 @@ from .state import Event, TcpState
 
 EVENT_CHUNK = 1024
 READ_BUFFER = 256 * 1024      # the most one read returns
+STEERING_CHECK_NS = 100_000_000   # the steering's periodic checks, at most this often
 IP_NAMES_MAX = 4096           # address strings shared by the connections that have them
 _LISTEN_EVENT = lib.XC_LISTEN_EVENT   # on an event's id: a listener's, not a connection's
 
@@ -65,6 +67,12 @@ class NextHopCache:
             self._hits.clear()
         self._hits[ip] = (mac, now + self.ttl)
         return mac
+
+
+# One secret for every engine of the process: the C key is process-wide, and
+# a steering program keeps a copy of the cookie key derived from it, which a
+# second engine drawing a new one would leave stale.
+_PROCESS_ISN_KEY = os.urandom(16)
 
 
 class Engine:
@@ -109,11 +117,16 @@ class Engine:
         self.raw = lib.xc_engine_new(port.raw, cfg)
         if self.raw == ffi.NULL:
             raise MemoryError("cannot allocate a TCP engine for %d connections" % t.max_concurrency)
-        lib.xc_isn_set_key(isn_key or os.urandom(16))
+        lib.xc_isn_set_key(isn_key or _PROCESS_ISN_KEY)
+        if steering is not None and t.syncookies:
+            key = ffi.new("uint8_t[16]")
+            lib.xc_syncookie_key(key)
+            steering.answer_syns(bytes(key), t.xdp_syn_rate, t.xdp_syn_burst, t.ttl)
         self.burst = Burst(t.rx_burst)
         self._burst_raw = self.burst.raw
         self._res = ffi.new("struct xc_poll_result *")
         self._busy_ns = int(t.busy_poll_us * 1000)
+        self._steering_check_ns = 0
         # what a read copies out of C, once per call (the engine's thread only)
         self.read_buffer_size = READ_BUFFER
         self.read_buffer = ffi.new("uint8_t[]", READ_BUFFER)
@@ -222,9 +235,14 @@ class Engine:
         lst = Listener(self, addr, port, backlog)
         self.listeners[key] = lst
         self._listeners_by_id[lst.id] = lst
-        if self.steering is not None:
-            self.steering.listen(port, addr)
+        self.steer_listener(lst)
         return lst
+
+    def steer_listener(self, lst):
+        """(Re)tell the XDP program about a listener: its port, and how its
+        cookie SYN-ACKs look when XDP answers a flood for it."""
+        if self.steering is not None:
+            self.steering.listen(lst.port, lst.addr, lst.syn_answer())
 
     def unlisten(self, lst):
         self.listeners.pop((lst.addr, lst.port), None)
@@ -381,6 +399,9 @@ class Engine:
         now = self.now_ns()
         res = self._res
         lib.xc_engine_poll(self.raw, self._burst_raw, self._slow, now, res)
+        if now >= self._steering_check_ns and self.steering is not None:
+            self._steering_check_ns = now + STEERING_CHECK_NS
+            self.steering.check(now)
         self.want_flush = False
         if res.slow or res.events:
             if res.slow:
@@ -434,7 +455,9 @@ class Engine:
         """A segment C left to Python: a SYN for a tuple in TIME-WAIT, which
         may reopen it for a listener (RFC 9293 §3.10.7.4, RFC 6191: a new
         SYN beyond the old sequence space) once Python released the old
-        block.  Every other segment is C's."""
+        block; or, for such a tuple, the ACK of a SYN cookie the XDP program
+        answered the new SYN with (C checked the cookie: no old duplicate
+        carries one).  Every other segment is C's."""
         self.stats.slow_segments += 1
         try:
             f = parse_tcp_frame(data)
@@ -443,7 +466,9 @@ class Engine:
             return
         conn = self.by_tuple.get((f.ip.dst, f.tcp.dst_port, f.ip.src, f.tcp.src_port))
         if conn is not None and conn.state == TcpState.TIME_WAIT:
-            if ((f.tcp.seq - conn.tcb.rcv_nxt) & 0xffffffff) >= 0x80000000 or self._listener_for(f) is None:
+            syn = bool(f.tcp.flags & TcpFlags.SYN)
+            if (syn and ((f.tcp.seq - conn.tcb.rcv_nxt) & 0xffffffff) >= 0x80000000
+                    or self._listener_for(f) is None):
                 return
             self.stats.timewait_reused += 1
             self.release(conn)

@@ -99,6 +99,15 @@ class Listener:
         """Push self.children to C: connections from the next SYN on get it."""
         if not self.closed:
             lib.xc_listen_configure(self.engine.raw, self.id, self.children.to_c())
+            self.engine.steer_listener(self)
+
+    def syn_answer(self):
+        """(our MSS, window) of the cookie SYN-ACKs the XDP program sends
+        for this listener, the values C's own cookie SYN-ACK carries
+        (tcp_listen.c); None without cookies."""
+        if not self.engine.tunables.syncookies:
+            return None
+        return self.children.mss, min(self.children.rcvbuf, 65535)
 
     @property
     def stats(self):

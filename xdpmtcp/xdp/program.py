@@ -2,6 +2,7 @@
 import ctypes as ct
 import os
 import re
+import struct
 
 from .._core import lib
 from ..wire.addr import ip_be, ip_str, port_be, port_str
@@ -17,6 +18,9 @@ COUNTER_NAMES = {
     lib.XM_CNT_PASSED: "passed",
     lib.XM_CNT_MALFORMED: "malformed",
     lib.XM_CNT_NO_SOCKET: "no_socket",
+    lib.XM_CNT_SYN_COOKIES: "syn_cookies",
+    lib.XM_CNT_COOKIE_RSTS: "cookie_rsts_dropped",
+    lib.XM_CNT_SYN_ANSWER_FAILED: "syn_answer_failed",
 }
 
 
@@ -92,6 +96,8 @@ class SteeringProgram(BccXdpProgram):
             "-DXM_MAX_QUEUES=%d" % max_queues])
         self._listen = self.bpf[b"listen_ports"]
         self._flows = self.bpf[b"flows"]
+        self._syn_conf = self.bpf[b"syn_conf"]
+        self.syn_answer_stopped = False    # by SynAnswerGuard: the interface drops XDP_TX
 
     # -- owned ports and flows --------------------------------------------------
     def _listen_key(self, addr, port):
@@ -99,9 +105,31 @@ class SteeringProgram(BccXdpProgram):
         k.addr, k.port, k.pad = ip_be(addr), port_be(port), 0
         return k
 
-    def own_listen(self, port, addr=None):
-        """Steer TCP to (addr or any local address, port) to the stack."""
-        self._listen[self._listen_key(addr, port)] = self._listen.Leaf(1)
+    def own_listen(self, port, addr=None, syn_answer=None):
+        """Steer TCP to (addr or any local address, port) to the stack.
+        syn_answer (our MSS, SYN-ACK window): SYNs over the budget of
+        answer_syns are answered in XDP with cookies; None: never."""
+        mss, window = syn_answer or (0, 0)
+        self._listen[self._listen_key(addr, port)] = self._listen.Leaf(mss, min(window, 65535))
+
+    def answer_syns(self, cookie_key, rate, burst, ttl):
+        """Let the program answer SYNs with cookies keyed by cookie_key (16
+        bytes, the C core's) beyond rate SYNs per second per CPU (saving
+        up at most burst); rate 0: it answers every SYN."""
+        k0, k1 = struct.unpack("=QQ", cookie_key)
+        cost_ns = 10**9 // rate if rate > 0 else 1 << 62
+        conf = self._syn_conf.Leaf(k0, k1, cost_ns, cost_ns * max(1, burst) if rate > 0 else 0, ttl, 0)
+        self._syn_conf[ct.c_int(0)] = conf
+
+    def stop_answering_syns(self):
+        """Every SYN to the stack again (a zero key turns answering off)."""
+        self._syn_conf[ct.c_int(0)] = self._syn_conf.Leaf()
+        self.syn_answer_stopped = True
+
+    def counters(self):
+        out = super().counters()
+        out["syn_answer_stopped"] = int(self.syn_answer_stopped)
+        return out
 
     def release_listen(self, port, addr=None):
         try:
