@@ -60,6 +60,11 @@ class Tunables:
     congestion: str = _t("cubic", "default congestion control: cubic or newreno")
     initial_window: int = _t(10, "initial congestion window in segments (RFC 6928)")
     quickack_segs: int = _t(16, "segments ACKed at once at the start of a connection")
+    gso_max_segs: int = _t(44, "new data leaves in super-segments of up to this many MSS-sized "
+                           "segments, cut by the kernel (AF_XDP copy mode: one AF_PACKET send "
+                           "with GSO) or by the port before its pcap tap and fault injector, "
+                           "as a NIC's TSO cuts them (Linux gso_max_segs); 0 or 1: one frame "
+                           "per segment")
     challenge_ack_limit: int = _t(1000, "RFC 5961 challenge ACKs per second, engine-wide, drawn at random "
                                   "each second from [limit/2, 3*limit/2) (Linux tcp_challenge_ack_limit); "
                                   "more are not sent; 0 = no engine-wide limit (Linux's default since 2022)")

@@ -243,6 +243,8 @@ struct xc_tcp_config {
 	uint32_t challenge_ack_limit; /* per second, engine-wide, randomized (RFC 5961 §7); 0 = none */
 	uint32_t invalid_ratelimit_us; /* per connection: challenge ACKs and ACKs to unacceptable segments */
 	uint32_t quickack_segs;      /* segments ACKed immediately at start */
+	uint32_t gso_max_segs;       /* new data leaves in super-segments of up to this many
+				      * segments (xc_port_tx_gso); 0 or 1: one segment a frame */
 	uint32_t persist_min_us;
 	uint32_t persist_max_us;
 	uint32_t ttl;

@@ -144,6 +144,7 @@ TUNABLE_BOUNDS = {
     "buffer_pool_cache": (0, None),              # 0: no reuse, every block freed
     "tcp_retries": (0, U32_MAX), "syn_retries": (0, U32_MAX),
     "quickack_segs": (0, U32_MAX), "challenge_ack_limit": (0, U32_MAX),
+    "gso_max_segs": (0, 64),
     "sndlowat": (0, U32_MAX),
     "ttl": (1, 255),
     "delack_ms": (0, MS_MAX), "rto_initial_ms": (0, MS_MAX), "rto_min_ms": (0, MS_MAX),
