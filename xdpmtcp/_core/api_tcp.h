@@ -369,6 +369,11 @@ int xc_tcp_send_ctl(struct xc_tcp_engine *e, struct xc_tcb *t, int kind, uint64_
 int xc_tcp_send_reset_for(struct xc_tcp_engine *e, const uint8_t *frame, uint32_t len);
 /* Application side. */
 uint32_t xc_tcp_write(struct xc_tcp_engine *e, struct xc_tcb *t, const uint8_t *data, uint32_t len);
+/* xc_tcp_write from a file: up to count bytes read (pread) from fd at
+ * offset straight into the send buffer; bytes taken (0 at end of file or
+ * when there is no room), or -errno when the read failed. */
+int64_t xc_tcp_write_fd(struct xc_tcp_engine *e, struct xc_tcb *t, int fd, uint64_t offset,
+			uint32_t count);
 uint32_t xc_tcp_read(struct xc_tcp_engine *e, struct xc_tcb *t, uint8_t *dst, uint32_t n, int peek);
 void xc_tcp_shutdown_send(struct xc_tcp_engine *e, struct xc_tcb *t);   /* queue FIN */
 void xc_tcp_mark_output(struct xc_tcp_engine *e, struct xc_tcb *t);

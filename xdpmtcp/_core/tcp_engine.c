@@ -372,12 +372,10 @@ void xc_tcp_establish(struct xc_tcp_engine *e, struct xc_tcb *t, const uint8_t *
 
 /* --- application side ------------------------------------------------------- */
 
-uint32_t xc_tcp_write(struct xc_tcp_engine *e, struct xc_tcb *t, const uint8_t *data, uint32_t len)
+/* After an append to the send buffer: output, or at buffer_memory_max
+ * (nothing taken, EAGAIN) a wait until storage frees. */
+static void wrote(struct xc_tcp_engine *e, struct xc_tcb *t, uint32_t n, uint64_t refused_before)
 {
-	if (t->flags & XC_TF_FIN_QUEUED)
-		return 0;
-	uint64_t refused_before = t->snd.stats.no_storage;
-	uint32_t n = xc_ring_append(&t->snd, data, len);
 	if (n) {
 		tcb_output(e, t);
 	} else if (t->snd.stats.no_storage != refused_before) {
@@ -392,6 +390,27 @@ uint32_t xc_tcp_write(struct xc_tcp_engine *e, struct xc_tcb *t, const uint8_t *
 			e->mem_wait[e->nmem_wait++] = t->id;
 		}
 	}
+}
+
+uint32_t xc_tcp_write(struct xc_tcp_engine *e, struct xc_tcb *t, const uint8_t *data, uint32_t len)
+{
+	if (t->flags & XC_TF_FIN_QUEUED)
+		return 0;
+	uint64_t refused_before = t->snd.stats.no_storage;
+	uint32_t n = xc_ring_append(&t->snd, data, len);
+	wrote(e, t, n, refused_before);
+	return n;
+}
+
+int64_t xc_tcp_write_fd(struct xc_tcp_engine *e, struct xc_tcb *t, int fd, uint64_t offset,
+			uint32_t count)
+{
+	if (t->flags & XC_TF_FIN_QUEUED)
+		return 0;
+	uint64_t refused_before = t->snd.stats.no_storage;
+	int64_t n = xc_ring_append_fd(&t->snd, fd, offset, count);
+	if (n >= 0)
+		wrote(e, t, (uint32_t)n, refused_before);
 	return n;
 }
 

@@ -11,6 +11,7 @@ import copy
 import errno
 import ipaddress
 import logging
+import os
 import socket as _socket
 import time
 
@@ -500,6 +501,44 @@ class TcpSocket(Descriptor):
                 raise BlockingIOError(errno.EAGAIN, "send buffer full")
             c.engine.want_flush = True
             return n
+        return self._send_from(c, len(view), lambda off, k: c.send(view[off:off + k]))
+
+    def sendfile(self, fd, offset, count):
+        """mtcp_sendfile: count bytes of the file fd from offset, read by C
+        straight into the send buffer (no copy through Python; the file
+        position is left alone).  As send: non-blocking, what fits (EAGAIN
+        if not even min(SO_SNDLOWAT, count)); blocking, all of it.  Fewer
+        (0 at the end) where the file ends.  EBADF: fd is not open for
+        reading; EINVAL: a negative offset or count, or fd cannot be read
+        at an offset (a directory, a pipe)."""
+        if isinstance(fd, bool) or not all(isinstance(v, int) for v in (fd, offset, count)):
+            raise error(errno.EINVAL, "fd, offset and count must be integers")
+        c = self._stream()
+        if offset < 0 or count < 0:
+            raise error(errno.EINVAL, "negative offset or count")
+        try:
+            os.fstat(fd)
+        except (OSError, OverflowError):
+            raise error(errno.EBADF, "fd %r is not an open file" % fd) from None
+        if not count:
+            return 0
+
+        def take(off, k):
+            before = None if c.released else c.tcb.snd.stats.no_storage
+            try:
+                n = c.sendfile(fd, offset + off, k)
+            except OSError as e:
+                if e.errno in (errno.ESPIPE, errno.EISDIR):
+                    raise error(errno.EINVAL, "fd %d cannot be read at an offset" % fd) from None
+                raise error(e.errno, e.strerror) from None
+            if not n and c.send_space and not c.released and c.tcb.snd.stats.no_storage == before:
+                return None                  # end of file
+            return n
+        return self._send_from(c, count, take)
+
+    def _send_from(self, c, length, take):
+        """send's rules for length bytes that take(offset, k) queues (the
+        bytes taken; None when there are no more: end of file)."""
         if c.released:
             err = c.take_error() or self.take_error()
             raise error(err or errno.EPIPE, "connection gone")
@@ -509,16 +548,18 @@ class TcpSocket(Descriptor):
                     raise error(c.take_error())
                 raise error(errno.EAGAIN, "connection not established yet")
             if c.state.can_send and not c.error and \
-                    c.send_space < min(self.opts.sndlowat, len(view), c.tcb.snd.cap):
+                    c.send_space < min(self.opts.sndlowat, length, c.tcb.snd.cap):
                 raise error(errno.EAGAIN, "send buffer full")
-            n = c.send(view)
+            n = take(0, length)
+            if n is None:
+                return 0
             if n == 0:
                 raise error(errno.EAGAIN, "send buffer full")
             return n
         total = 0
         timeout = self._timeout(self.opts.sndtimeo)
-        while total < len(view):
-            left = len(view) - total
+        while total < length:
+            left = length - total
             need = min(self.opts.sndlowat, left, max(1, c.tcb.snd.cap) if not c.released else 1)
 
             def ready():
@@ -530,7 +571,10 @@ class TcpSocket(Descriptor):
                 raise self._timed_out("send")
             if c.released:
                 raise error(c.take_error() or errno.EPIPE, "connection gone")
-            total += c.send(view[total:])
+            n = take(total, left)
+            if n is None:
+                return total
+            total += n
         return total
 
     def send_vectors(self, buffers):

@@ -6,6 +6,7 @@ what only Python decides: the pending error, whether the application still
 holds the connection, its keepalive settings, and who to wake.
 """
 import errno
+import os
 
 from .._core import ffi, lib
 from .state import Event, TcpState
@@ -101,6 +102,28 @@ class Connection:
         if not data:
             return 0
         n = lib.xc_tcp_write(self.engine.raw, self.tcb, ffi.from_buffer(data), len(data))
+        if n:
+            self.engine.want_flush = True
+        return n
+
+    def sendfile(self, fd, offset, count):
+        """Queue up to count bytes of file fd from offset (read by C straight
+        into the send buffer, the file position left alone); returns how
+        many were taken: 0 when the buffer is full or the file ends there.
+        Raises as send does, and the read's error (EBADF, EISDIR, ...)."""
+        self._check_usable()
+        if self.error:
+            raise OSError(self.take_error(), "connection failed")
+        st = self.state
+        if st in (TcpState.SYN_SENT, TcpState.SYN_RCVD):
+            return 0
+        if not st.can_send or self.tcb.flags & lib.XC_TF_FIN_QUEUED:
+            raise OSError(errno.EPIPE, "cannot send after shutdown")
+        if not count:
+            return 0
+        n = lib.xc_tcp_write_fd(self.engine.raw, self.tcb, fd, offset, count)
+        if n < 0:
+            raise OSError(-n, os.strerror(-n))
         if n:
             self.engine.want_flush = True
         return n
