@@ -17,6 +17,7 @@ import time
 
 from .._core import ffi, lib
 from ..tcp import Event, TcpState
+from ..tcp.connection import FileReadError
 from . import constants as C
 from .errors import error
 from .options import SocketOptions, apply_before_syn, inherit_options
@@ -514,27 +515,52 @@ class TcpSocket(Descriptor):
         if isinstance(fd, bool) or not all(isinstance(v, int) for v in (fd, offset, count)):
             raise error(errno.EINVAL, "fd, offset and count must be integers")
         c = self._stream()
-        if offset < 0 or count < 0:
-            raise error(errno.EINVAL, "negative offset or count")
-        try:
-            os.fstat(fd)
-        except (OSError, OverflowError):
-            raise error(errno.EBADF, "fd %r is not an open file" % fd) from None
+        if offset < 0 or count < 0 or offset >= 1 << 63:
+            raise error(errno.EINVAL, "offset or count out of range")
         if not count:
+            try:
+                os.fstat(fd)
+            except (OSError, OverflowError):
+                raise error(errno.EBADF, "fd %r is not an open file" % fd) from None
             return 0
+        tcb = c.tcb
+        if self.nonblocking and tcb is not None and not c.error and not tcb.flags & _FIN_QUEUED \
+                and (tcb.state == _ESTABLISHED or tcb.state == _CLOSE_WAIT) and 0 <= fd < 1 << 31:
+            # the common case, as in send: one C call
+            free = _free_space(_addressof(tcb.snd))
+            if free < min(self.opts.sndlowat, count, tcb.snd.cap):
+                raise BlockingIOError(errno.EAGAIN, "send buffer full")
+            refused = tcb.snd.stats.no_storage
+            n = lib.xc_tcp_write_fd(c.engine.raw, tcb, fd, offset, min(count, free))
+            if n > 0:
+                c.engine.want_flush = True
+                return n
+            if n < 0:
+                raise self._read_error(fd, -n)
+            if tcb.snd.stats.no_storage != refused:
+                raise BlockingIOError(errno.EAGAIN, "send buffer full")
+            return 0                             # end of file
+
+        if not -1 <= fd < 1 << 31:
+            raise error(errno.EBADF, "fd %r is not an open file" % fd)
 
         def take(off, k):
             before = None if c.released else c.tcb.snd.stats.no_storage
             try:
-                n = c.sendfile(fd, offset + off, k)
-            except OSError as e:
-                if e.errno in (errno.ESPIPE, errno.EISDIR):
-                    raise error(errno.EINVAL, "fd %d cannot be read at an offset" % fd) from None
-                raise error(e.errno, e.strerror) from None
+                n = c.sendfile(fd, offset + off, min(k, 1 << 30))
+            except FileReadError as e:
+                raise self._read_error(fd, e.errno) from None
             if not n and c.send_space and not c.released and c.tcb.snd.stats.no_storage == before:
                 return None                  # end of file
             return n
         return self._send_from(c, count, take)
+
+    @staticmethod
+    def _read_error(fd, err):
+        """What sendfile says when reading fd failed with err."""
+        if err in (errno.ESPIPE, errno.EISDIR, errno.EINVAL):
+            return error(errno.EINVAL, "fd %d cannot be read at an offset" % fd)
+        return error(err, "reading fd %d: %s" % (fd, os.strerror(err)))
 
     def _send_from(self, c, length, take):
         """send's rules for length bytes that take(offset, k) queues (the

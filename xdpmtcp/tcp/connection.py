@@ -17,6 +17,10 @@ _COUNTER_NAMES = [name for name, _ in ffi.typeof("struct xc_tcp_counters").field
 _STATES = {int(s): s for s in TcpState}
 
 
+class FileReadError(OSError):
+    """Connection.sendfile could not read its file (the errno says why)."""
+
+
 class Connection:
     def __init__(self, engine, tcb, local, remote):
         self.engine = engine
@@ -110,7 +114,8 @@ class Connection:
         """Queue up to count bytes of file fd from offset (read by C straight
         into the send buffer, the file position left alone); returns how
         many were taken: 0 when the buffer is full or the file ends there.
-        Raises as send does, and the read's error (EBADF, EISDIR, ...)."""
+        Raises as send does, and FileReadError when reading failed (EBADF,
+        EISDIR, ...)."""
         self._check_usable()
         if self.error:
             raise OSError(self.take_error(), "connection failed")
@@ -123,7 +128,7 @@ class Connection:
             return 0
         n = lib.xc_tcp_write_fd(self.engine.raw, self.tcb, fd, offset, count)
         if n < 0:
-            raise OSError(-n, os.strerror(-n))
+            raise FileReadError(-n, os.strerror(-n))
         if n:
             self.engine.want_flush = True
         return n
