@@ -31,6 +31,10 @@ class Tunables:
     rcvbuf_max: int = _t(4 << 20, "receive-buffer autotuning ceiling: a buffer 3/4 full doubles "
                          "up to this (never past buffer_memory_max); rcvbuf or less: off")
     sndbuf: int = _t(262144, "send buffer per connection in bytes (SO_SNDBUF default)")
+    sndbuf_max: int = _t(4 << 20, "send-buffer autotuning ceiling: a writer that fills the buffer while "
+                         "the congestion window is past half of it gets it doubled up to this (never "
+                         "past buffer_memory_max; Linux tcp_wmem[2]); SO_SNDBUF turns it off for the "
+                         "socket; sndbuf or less: off")
     buffer_memory_max: int = _t(1 << 30, "storage allocated to all connection buffers together, bytes "
                                 "(a buffer holds storage only while it holds data: idle connections "
                                 "cost none); at the cap a data segment that needs storage is dropped "

@@ -1,7 +1,7 @@
 """mtcp_sendfile over the in-memory link (a file read by C straight into
-the send buffer), its errnos, and TCP super-segments cut by the port
+the send buffer), its errnos, TCP super-segments cut by the port
 (gso_max_segs): what crosses the wire is MSS-sized segments with good
-checksums, and the bytes arrive whole."""
+checksums, and the bytes arrive whole; send-buffer autotuning."""
 import errno
 import hashlib
 import os
@@ -11,8 +11,10 @@ import pytest
 
 from api_helpers import conn_of, connected, errno_of, pair, tap, tcp_frames  # noqa: F401
 from xdpmtcp.api.loopback import ContextPair
-from xdpmtcp.mtcp_api import (AF_INET, SOCK_STREAM, mtcp_close, mtcp_epoll_create1, mtcp_pipe,
-                              mtcp_read, mtcp_sendfile, mtcp_socket)
+from xdpmtcp._core import lib
+from xdpmtcp.mtcp_api import (AF_INET, SO_SNDBUF, SOCK_STREAM, SOL_SOCKET, mtcp_close,
+                              mtcp_epoll_create1, mtcp_pipe, mtcp_read, mtcp_sendfile,
+                              mtcp_setsockopt, mtcp_socket, mtcp_write)
 
 
 @pytest.fixture
@@ -157,3 +159,38 @@ def test_super_segments_leave_as_mss_segments(tmp_path, data_file, gso):
     assert all((b - a) & 0xffff == 1 for a, b in zip(ids, ids[1:]))   # one ID per segment
     seqs = sorted(f.tcp.seq for f in sent)
     assert len(set(seqs)) == len(seqs)                             # no segment twice (no loss here)
+
+
+@pytest.mark.parametrize("fixed", [False, True])
+def test_send_buffer_autotunes_unless_so_sndbuf(pair, fixed):
+    """A writer that keeps the buffer full while cwnd passes half of it gets
+    a larger one (up to sndbuf_max); SO_SNDBUF keeps the size it set."""
+    a, b = pair.a, pair.b
+    setup = (lambda s: mtcp_setsockopt(a, s, SOL_SOCKET, SO_SNDBUF, 262144)) if fixed else None
+    _, srv, cli = connected(pair, server_setup=setup)
+    tcb = conn_of(a, srv).tcb
+    block = os.urandom(1 << 20)
+    want = 16 * len(block)
+    sent = 0
+    got = bytearray()
+
+    def step():
+        nonlocal sent
+        while sent < want:
+            try:
+                off = sent % len(block)
+                sent += mtcp_write(a, srv, memoryview(block)[off:off + min(len(block) - off, want - sent)])
+            except BlockingIOError:
+                break
+        while True:
+            try:
+                got.extend(mtcp_read(b, cli, 1 << 20))
+            except BlockingIOError:
+                break
+        return len(got) == want
+    assert pair.run_until(step, 60)
+    assert bytes(got) == block * 16
+    if fixed:
+        assert tcb.snd.cap == 262144 and tcb.flags & lib.XC_TF_SNDBUF_FIXED
+    else:
+        assert 262144 < tcb.snd.cap <= pair.a.tunables.sndbuf_max

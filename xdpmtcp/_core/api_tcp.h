@@ -65,6 +65,7 @@
 #define XC_TF_DSACK 0x20000      /* the next ACK reports dsack_start..end as a D-SACK */
 #define XC_TF_ORPHAN 0x40000     /* the application closed it: C may end it alone */
 #define XC_TF_RCVBUF_FIXED 0x80000 /* SO_RCVBUF set: no autotuning, window scale of this size */
+#define XC_TF_SNDBUF_FIXED 0x100000 /* SO_SNDBUF set: no send-buffer autotuning */
 
 /* Event bits for Python, collected per connection and drained per batch. */
 #define XC_EV_READABLE 0x1       /* new in-order data */
@@ -245,6 +246,7 @@ struct xc_tcp_config {
 	uint32_t quickack_segs;      /* segments ACKed immediately at start */
 	uint32_t gso_max_segs;       /* new data leaves in super-segments of up to this many
 				      * segments (xc_port_tx_gso); 0 or 1: one segment a frame */
+	uint32_t sndbuf_max;         /* send-buffer autotuning ceiling; sndbuf or less: off */
 	uint32_t persist_min_us;
 	uint32_t persist_max_us;
 	uint32_t ttl;
@@ -297,7 +299,7 @@ struct xc_listen_conf {
 	uint32_t backlog;            /* established connections waiting for accept */
 	uint32_t rcvbuf;
 	uint32_t sndbuf;
-	uint32_t flags;              /* XC_TF_NODELAY, _KEEPALIVE, _RCVBUF_FIXED, the offered TS/SACK/WS */
+	uint32_t flags;              /* XC_TF_NODELAY, _KEEPALIVE, _RCVBUF_FIXED, _SNDBUF_FIXED, the offered TS/SACK/WS */
 	uint16_t rcv_mss;
 	uint16_t cc_algo;
 	uint32_t keepalive_idle_ms;

@@ -92,18 +92,23 @@ class Connection:
         if self.released:
             raise OSError(errno.EBADF, "connection released")
 
-    def send(self, data):
-        """Queue bytes; returns how many the send buffer took (0 when full).
-        Raises the pending error, or EPIPE once our side is shut."""
+    def _can_queue(self):
+        """Whether bytes may be queued now (False: not synchronized yet);
+        raises the pending error, or EPIPE once our side is shut."""
         self._check_usable()
         if self.error:
             raise OSError(self.take_error(), "connection failed")
         st = self.state
         if st in (TcpState.SYN_SENT, TcpState.SYN_RCVD):
-            return 0
+            return False
         if not st.can_send or self.tcb.flags & lib.XC_TF_FIN_QUEUED:
             raise OSError(errno.EPIPE, "cannot send after shutdown")
-        if not data:
+        return True
+
+    def send(self, data):
+        """Queue bytes; returns how many the send buffer took (0 when full).
+        Raises the pending error, or EPIPE once our side is shut."""
+        if not self._can_queue() or not data:
             return 0
         n = lib.xc_tcp_write(self.engine.raw, self.tcb, ffi.from_buffer(data), len(data))
         if n:
@@ -116,15 +121,7 @@ class Connection:
         many were taken: 0 when the buffer is full or the file ends there.
         Raises as send does, and FileReadError when reading failed (EBADF,
         EISDIR, ...)."""
-        self._check_usable()
-        if self.error:
-            raise OSError(self.take_error(), "connection failed")
-        st = self.state
-        if st in (TcpState.SYN_SENT, TcpState.SYN_RCVD):
-            return 0
-        if not st.can_send or self.tcb.flags & lib.XC_TF_FIN_QUEUED:
-            raise OSError(errno.EPIPE, "cannot send after shutdown")
-        if not count:
+        if not self._can_queue() or not count:
             return 0
         n = lib.xc_tcp_write_fd(self.engine.raw, self.tcb, fd, offset, count)
         if n < 0:
