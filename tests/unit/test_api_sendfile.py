@@ -27,6 +27,15 @@ def data_file(tmp_path):
     os.close(fd)
 
 
+def read_all(ctx, fd, into):
+    """Append what fd has to read now to into."""
+    while True:
+        try:
+            into.extend(mtcp_read(ctx, fd, 1 << 20))
+        except BlockingIOError:
+            return
+
+
 def send_file_and_read(pair, srv, cli, fd, offset, count):
     """sendfile offset..offset+count from a to b (non-blocking, as epserver
     does) while b reads; returns what b read."""
@@ -43,12 +52,7 @@ def send_file_and_read(pair, srv, cli, fd, offset, count):
                 break
             assert n > 0
             sent += n
-        while True:
-            try:
-                chunk = mtcp_read(b, cli, 1 << 16)
-            except BlockingIOError:
-                break
-            got.extend(chunk)
+        read_all(b, cli, got)
         return sent == count and len(got) == count
     assert pair.run_until(step, 30)
     return bytes(got)
@@ -182,11 +186,7 @@ def test_send_buffer_autotunes_unless_so_sndbuf(pair, fixed):
                 sent += mtcp_write(a, srv, memoryview(block)[off:off + min(len(block) - off, want - sent)])
             except BlockingIOError:
                 break
-        while True:
-            try:
-                got.extend(mtcp_read(b, cli, 1 << 20))
-            except BlockingIOError:
-                break
+        read_all(b, cli, got)
         return len(got) == want
     assert pair.run_until(step, 60)
     assert bytes(got) == block * 16
