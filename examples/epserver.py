@@ -3,6 +3,8 @@
 mTCP dialect (xdpmtcp.mtcp_api) the way mTCP's own epserver is: one
 context per core, a listening socket and an epoll per context, and an
 event loop of mtcp_epoll_wait / mtcp_accept / mtcp_read / mtcp_write.
+Files of SENDFILE_MIN bytes and more are not cached: their bodies go
+with mtcp_sendfile, read in C straight into the send buffer.
 
 It serves GET and HEAD for the files under ROOT, with keep-alive
 (HTTP/1.1 by default, HTTP/1.0 on request) and "Connection: close".
@@ -22,7 +24,8 @@ from xdpmtcp.mtcp_api import (AF_INET, MTCP_EPOLL_CTL_ADD, MTCP_EPOLL_CTL_MOD, M
                               MTCP_EPOLLHUP, MTCP_EPOLLIN, MTCP_EPOLLOUT, SO_REUSEADDR, SOCK_STREAM,
                               SOL_SOCKET, mtcp_accept, mtcp_bind, mtcp_close, mtcp_destroy,
                               mtcp_epoll_create1, mtcp_epoll_ctl, mtcp_epoll_wait, mtcp_init,
-                              mtcp_listen, mtcp_read, mtcp_setsockopt, mtcp_socket, mtcp_write)
+                              mtcp_listen, mtcp_read, mtcp_sendfile, mtcp_setsockopt, mtcp_socket,
+                              mtcp_write)
 
 PROG = "epserver"
 EPILOG = """\
@@ -51,17 +54,21 @@ SIGINT or SIGTERM stop it; it prints its totals and detaches XDP.
 MAX_EVENTS = 1024
 READ_CHUNK = 65536
 MAX_HEADER = 16384
+SENDFILE_MIN = 256 * 1024     # larger files: mtcp_sendfile from the file, not cached
 
 
 class Site:
     """Files under root, read once and kept (mTCP's epserver caches the
-    whole directory at start; here on first request)."""
+    whole directory at start; here on first request), but for large ones:
+    those are opened per request and sent with mtcp_sendfile."""
 
     def __init__(self, root):
         self.root = os.path.realpath(root)
         self.cache = {}
 
     def lookup(self, target):
+        """(body, ctype), body bytes or, for a large file, an open fd (the
+        caller closes it); None when there is no such file."""
         path = target.split("?", 1)[0]
         hit = self.cache.get(path)
         if hit is not None:
@@ -71,9 +78,15 @@ class Site:
             full = os.path.join(full, "index.html")
         if not (full == self.root or full.startswith(self.root + os.sep)) or not os.path.isfile(full):
             return None
-        with open(full, "rb") as f:
-            body = f.read()
         ctype = mimetypes.guess_type(full)[0] or "application/octet-stream"
+        try:
+            fd = os.open(full, os.O_RDONLY | os.O_CLOEXEC)
+        except OSError:
+            return None
+        if os.fstat(fd).st_size >= SENDFILE_MIN:
+            return fd, ctype
+        with os.fdopen(fd, "rb") as f:
+            body = f.read()
         hit = (body, ctype)
         if len(self.cache) < 10000:
             self.cache[path] = hit
@@ -92,7 +105,7 @@ def header_field(fields, name):
 
 
 class Client:
-    __slots__ = ("fd", "inbuf", "out", "close_after", "writing")
+    __slots__ = ("fd", "inbuf", "out", "close_after", "writing", "file", "file_off", "file_left")
 
     def __init__(self, fd):
         self.fd = fd
@@ -100,6 +113,8 @@ class Client:
         self.out = bytearray()
         self.close_after = False
         self.writing = False
+        self.file = None              # a body mtcp_sendfile sends after out: fd, offset, bytes left
+        self.file_off = self.file_left = 0
 
 
 class Server:
@@ -176,7 +191,16 @@ class Server:
             c.inbuf += data
             if len(data) < READ_CHUNK:
                 break                        # drained: nothing more arrives before the next wait
-        while not c.close_after:
+        self.process(c)
+        if c.out or c.file is not None:
+            self.flush(c)
+        elif eof or c.close_after:
+            self.close(c)
+
+    def process(self, c):
+        """Answer the complete requests in inbuf, in order; one whose body
+        goes with sendfile holds the rest back until it is sent."""
+        while not c.close_after and c.file is None:
             end = c.inbuf.find(b"\r\n\r\n")
             if end < 0:
                 if len(c.inbuf) > MAX_HEADER:
@@ -185,10 +209,6 @@ class Server:
             head = bytes(c.inbuf[:end])
             del c.inbuf[:end + 4]
             self.handle(c, head)
-        if c.out:
-            self.flush(c)
-        elif eof or c.close_after:
-            self.close(c)
 
     def handle(self, c, head):
         eol = head.find(b"\r\n")
@@ -213,7 +233,9 @@ class Server:
         self.respond(c, "200 OK", hit[0], hit[1], keep, head_only)
 
     def respond(self, c, status, body, ctype, keep, head_only):
-        key = (status, ctype, len(body), keep)
+        """body: bytes, or the fd of a large file (sent with mtcp_sendfile)."""
+        size = len(body) if not isinstance(body, int) else os.fstat(body).st_size
+        key = (status, ctype, size, keep)
         head = self._heads.get(key) if self._date_at == int(time.time()) else None
         if head is None:
             if len(self._heads) >= 1024:
@@ -221,28 +243,61 @@ class Server:
             head = self._heads[key] = (
                 "HTTP/1.1 %s\r\nDate: %s\r\nServer: xdpmtcp-epserver\r\nContent-Type: %s\r\n"
                 "Content-Length: %d\r\nConnection: %s\r\n\r\n"
-                % (status, self.date(), ctype, len(body), "keep-alive" if keep else "close")).encode()
+                % (status, self.date(), ctype, size, "keep-alive" if keep else "close")).encode()
         c.out += head
-        if not head_only:
+        if isinstance(body, int):
+            if head_only or not size:
+                os.close(body)
+            else:
+                c.file, c.file_off, c.file_left = body, 0, size
+        elif not head_only:
             c.out += body
         if not keep:
             c.close_after = True
 
-    def flush(self, c):
-        while c.out:
+    def send_file(self, c):
+        """The pending file body after out; False when the connection had
+        to go (an error, or the file shrank below its Content-Length)."""
+        while c.file_left:
             try:
-                n = mtcp_write(self.ctx, c.fd, c.out)
+                n = mtcp_sendfile(self.ctx, c.fd, c.file, c.file_off, c.file_left)
             except BlockingIOError:
-                break
+                return True
             except OSError:
+                return False
+            if not n:
+                return False                 # the file ended early: the length we promised is a lie
+            self.bytes_out += n
+            c.file_off += n
+            c.file_left -= n
+        os.close(c.file)
+        c.file = None
+        self.process(c)                      # requests that waited behind it
+        return True
+
+    def flush(self, c):
+        while c.out or c.file is not None:
+            while c.out:
+                try:
+                    n = mtcp_write(self.ctx, c.fd, c.out)
+                except BlockingIOError:
+                    break
+                except OSError:
+                    self.close(c)
+                    return
+                self.bytes_out += n
+                del c.out[:n]
+            if c.out or c.file is None:
+                break
+            if not self.send_file(c):
                 self.close(c)
                 return
-            self.bytes_out += n
-            del c.out[:n]
-        if c.out and not c.writing:
+            if c.file is not None:
+                break                        # send buffer full
+        if (c.out or c.file is not None) and not c.writing:
             c.writing = True
             mtcp_epoll_ctl(self.ctx, self.ep, MTCP_EPOLL_CTL_MOD, c.fd, MTCP_EPOLLIN | MTCP_EPOLLOUT)
-        elif not c.out:
+        elif not c.out and c.file is None:
             if c.close_after:
                 self.close(c)
             elif c.writing:
@@ -250,6 +305,9 @@ class Server:
                 mtcp_epoll_ctl(self.ctx, self.ep, MTCP_EPOLL_CTL_MOD, c.fd, MTCP_EPOLLIN)
 
     def close(self, c):
+        if c.file is not None:
+            os.close(c.file)
+            c.file = None
         if self.clients.pop(c.fd, None) is not None:
             mtcp_close(self.ctx, c.fd)
 

@@ -202,6 +202,14 @@ def mtcp_writev(mctx, sockid, buffers):
     return _stream_or_pipe(mctx, sockid).send_vectors(buffers)
 
 
+def mtcp_sendfile(mctx, sockid, fd, offset, count):
+    """count bytes of the (kernel) file descriptor fd from offset, read in
+    C straight into the socket's send buffer; bytes taken, as mtcp_write
+    (EAGAIN when none fit; 0 at the end of the file).  Not in mTCP: as
+    Linux sendfile(2) with an offset.  ENOTSOCK for a pipe end."""
+    return _sock(mctx, sockid).sendfile(fd, offset, count)
+
+
 def mtcp_close(mctx, sockid):
     """Close any descriptor.  A socket with SO_LINGER on blocks until its
     data is acknowledged (at most l_linger seconds), or resets with 0."""

@@ -41,6 +41,10 @@ class Tunables:
     rcvbuf_max: int = _t(4 << 20, "receive-buffer autotuning ceiling: a buffer 3/4 full doubles "
                          "up to this (never past buffer_memory_max); rcvbuf or less: off")
     sndbuf: int = _t(262144, "send buffer per connection in bytes (SO_SNDBUF default)")
+    sndbuf_max: int = _t(4 << 20, "send-buffer autotuning ceiling: a writer that fills the buffer while "
+                         "the congestion window is past half of it gets it doubled up to this (never "
+                         "past buffer_memory_max; Linux tcp_wmem[2]); SO_SNDBUF turns it off for the "
+                         "socket; sndbuf or less: off")
     buffer_memory_max: int = _t(1 << 30, "storage allocated to all connection buffers together, bytes "
                                 "(a buffer holds storage only while it holds data: idle connections "
                                 "cost none); at the cap a data segment that needs storage is dropped "
@@ -70,6 +74,11 @@ class Tunables:
     congestion: str = _t("cubic", "default congestion control: cubic or newreno")
     initial_window: int = _t(10, "initial congestion window in segments (RFC 6928)")
     quickack_segs: int = _t(16, "segments ACKed at once at the start of a connection")
+    gso_max_segs: int = _t(44, "new data leaves in super-segments of up to this many MSS-sized "
+                           "segments, cut by the kernel (AF_XDP copy mode: one AF_PACKET send "
+                           "with GSO) or by the port before its pcap tap and fault injector, "
+                           "as a NIC's TSO cuts them (Linux gso_max_segs); 0 or 1: one frame "
+                           "per segment")
     challenge_ack_limit: int = _t(1000, "RFC 5961 challenge ACKs per second, engine-wide, drawn at random "
                                   "each second from [limit/2, 3*limit/2) (Linux tcp_challenge_ack_limit); "
                                   "more are not sent; 0 = no engine-wide limit (Linux's default since 2022)")

@@ -120,6 +120,11 @@ def main():
         t.add_row(str(run + 1), "%.0f MB/s" % k_in, "%.0f MB/s" % s_in, "%.2fx" % (s_in / k_in),
                   "%.0f MB/s" % k_out, "%.0f MB/s" % s_out, "%.2fx" % (s_out / k_out),
                   str(c_out["retrans_segs"]))
+    if len(rows) > 1:
+        def med(i):
+            return sorted(r[i] for r in rows)[len(rows) // 2]
+        t.add_row("median", "%.0f MB/s" % med(1), "%.0f MB/s" % med(2), "%.2fx" % (med(2) / med(1)),
+                  "%.0f MB/s" % med(3), "%.0f MB/s" % med(4), "%.2fx" % (med(4) / med(3)), "")
     out.print(t)
     out.print("AF_XDP ceiling on this veth: run tools/bench/rx_rate.py (1514 B frames/s x 1460 B).")
 

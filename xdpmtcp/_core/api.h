@@ -53,6 +53,9 @@ struct xc_fault_cfg {
 #define XC_VERIFY_CSUM 1      /* drop RX frames with bad IPv4/TCP checksums */
 #define XC_CLASSIFY 2         /* classify RX frames that carry no metadata */
 
+/* Largest TCP super-segment, from the IPv4 header on (xc_port_tx_gso). */
+#define XC_GSO_MAX_BYTES 65535
+
 /* xc_port_tx flags. */
 #define XC_TX_FILL_CSUM 1     /* compute IPv4 and TCP checksums before sending */
 
@@ -85,6 +88,9 @@ struct xc_port_stats {
 	uint64_t tx_in_flight;     /* gauge: umem TX frames with the kernel, not completed */
 	uint64_t rx_ring_full;     /* frames XDP redirected that found the RX ring full
 				      (XDP_STATISTICS rx_ring_full + rx_dropped) */
+	/* TCP super-segments (xc_port_tx_gso); their segments count in tx_frames */
+	uint64_t tx_gso_frames;    /* super-segments sent */
+	uint64_t tx_gso_kernel;    /* ... of which the kernel cut (AF_PACKET GSO) */
 };
 
 struct xc_port;
@@ -113,6 +119,18 @@ int xc_port_rx_discard(struct xc_port *port, uint32_t max);
 /* Send n frames laid end to end in buf; returns how many were queued. */
 int xc_port_tx(struct xc_port *port, const uint8_t *buf, const uint32_t *lens,
 	       uint32_t n, uint32_t flags);
+/* The same, where gso (NULL: none) marks TCP super-segments: gso[i] > 0
+ * says frame i is one Ethernet/IPv4/TCP header followed by the payload
+ * of several segments of gso[i] bytes each (the last may be shorter), at
+ * most XC_GSO_MAX_BYTES from the IPv4 header on.  They leave as the
+ * segments a NIC's TSO would cut: sequence numbers and IP IDs advance,
+ * FIN and PSH only on the last, checksums filled (whatever flags say).
+ * Cut here, before the pcap tap and the fault injector, or, on an AF_XDP
+ * port in copy mode with neither installed, by the kernel (one AF_PACKET
+ * send per super-segment: tx_gso_kernel).  Returns how many input frames
+ * were handed over; segments that found no room count in tx_no_room. */
+int xc_port_tx_gso(struct xc_port *port, const uint8_t *buf, const uint32_t *lens,
+		   const uint16_t *gso, uint32_t n, uint32_t flags);
 /* Release held frames that are due and push TX to the wire. */
 int xc_port_flush(struct xc_port *port);
 /* Nanoseconds (CLOCK_MONOTONIC) when the next held frame is due, 0 if none. */

@@ -168,6 +168,11 @@ int xc_ring_set_caps(struct xc_ring *r, uint32_t frag_cap, uint32_t seg_cap);
 int64_t xc_ring_insert(struct xc_ring *r, uint64_t off, const uint8_t *data, uint32_t len, uint32_t flags);
 /* Append at next_off (send-buffer use); returns bytes taken (limited by free space). */
 uint32_t xc_ring_append(struct xc_ring *r, const uint8_t *data, uint32_t len);
+/* Append at next_off what pread(fd) gives from file offset off, up to len
+ * bytes (send-buffer use: a file straight into the ring, no bounce
+ * buffer); bytes taken (0 at end of file, or no room), or -errno when the
+ * read failed before any byte. */
+int64_t xc_ring_append_fd(struct xc_ring *r, int fd, uint64_t off, uint32_t len);
 /* Copy up to n contiguous bytes and consume them. */
 uint32_t xc_ring_read(struct xc_ring *r, uint8_t *dst, uint32_t n);
 /* Copy up to n bytes starting at absolute offset off (read_off <= off < next_off) without consuming. */

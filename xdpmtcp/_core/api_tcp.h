@@ -65,6 +65,7 @@
 #define XC_TF_DSACK 0x20000      /* the next ACK reports dsack_start..end as a D-SACK */
 #define XC_TF_ORPHAN 0x40000     /* the application closed it: C may end it alone */
 #define XC_TF_RCVBUF_FIXED 0x80000 /* SO_RCVBUF set: no autotuning, window scale of this size */
+#define XC_TF_SNDBUF_FIXED 0x100000 /* SO_SNDBUF set: no send-buffer autotuning */
 
 /* Event bits for Python, collected per connection and drained per batch. */
 #define XC_EV_READABLE 0x1       /* new in-order data */
@@ -253,6 +254,9 @@ struct xc_tcp_config {
 	uint32_t challenge_ack_limit; /* per second, engine-wide, randomized (RFC 5961 §7); 0 = none */
 	uint32_t invalid_ratelimit_us; /* per connection: challenge ACKs and ACKs to unacceptable segments */
 	uint32_t quickack_segs;      /* segments ACKed immediately at start */
+	uint32_t gso_max_segs;       /* new data leaves in super-segments of up to this many
+				      * segments (xc_port_tx_gso); 0 or 1: one segment a frame */
+	uint32_t sndbuf_max;         /* send-buffer autotuning ceiling; sndbuf or less: off */
 	uint32_t persist_min_us;
 	uint32_t persist_max_us;
 	uint32_t ttl;
@@ -307,7 +311,7 @@ struct xc_listen_conf {
 	uint32_t backlog;            /* established connections waiting for accept */
 	uint32_t rcvbuf;
 	uint32_t sndbuf;
-	uint32_t flags;              /* XC_TF_NODELAY, _KEEPALIVE, _RCVBUF_FIXED, the offered TS/SACK/WS */
+	uint32_t flags;              /* XC_TF_NODELAY, _KEEPALIVE, _RCVBUF_FIXED, _SNDBUF_FIXED, the offered TS/SACK/WS */
 	uint16_t rcv_mss;
 	uint16_t cc_algo;
 	uint32_t keepalive_idle_ms;
@@ -391,6 +395,11 @@ int xc_tcp_send_ctl(struct xc_tcp_engine *e, struct xc_tcb *t, int kind, uint64_
 int xc_tcp_send_reset_for(struct xc_tcp_engine *e, const uint8_t *frame, uint32_t len);
 /* Application side. */
 uint32_t xc_tcp_write(struct xc_tcp_engine *e, struct xc_tcb *t, const uint8_t *data, uint32_t len);
+/* xc_tcp_write from a file: up to count bytes read (pread) from fd at
+ * offset straight into the send buffer; bytes taken (0 at end of file or
+ * when there is no room), or -errno when the read failed. */
+int64_t xc_tcp_write_fd(struct xc_tcp_engine *e, struct xc_tcb *t, int fd, uint64_t offset,
+			uint32_t count);
 uint32_t xc_tcp_read(struct xc_tcp_engine *e, struct xc_tcb *t, uint8_t *dst, uint32_t n, int peek);
 void xc_tcp_shutdown_send(struct xc_tcp_engine *e, struct xc_tcb *t);   /* queue FIN */
 /* The socket calls' common case in one call each.  recv: bytes read (> 0),

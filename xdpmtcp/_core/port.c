@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include "frame.h"
 #include "port.h"
 
 uint64_t xc_monotonic_ns(void)
@@ -234,44 +235,166 @@ static uint32_t tx_inplace(struct xc_port *port, uint8_t *const *frames,
 	return src[taken];
 }
 
-int xc_port_tx(struct xc_port *port, const uint8_t *buf, const uint32_t *lens,
-	       uint32_t n, uint32_t flags)
+/* A TCP super-segment (xc_port_tx_gso): where its TCP header starts and
+ * its payload, after the headers; 0 when the frame is no IPv4/TCP
+ * super-segment of seg-byte segments (it is then sent as it is). */
+struct gso_view {
+	uint32_t l4;     /* offset of the TCP header */
+	uint32_t hl;     /* bytes of headers, Ethernet to TCP options */
+	uint32_t pay;    /* payload bytes */
+	uint32_t nsegs;
+};
+
+static int gso_parse(const uint8_t *f, uint32_t len, uint32_t seg, struct gso_view *g)
+{
+	struct xc_ipv4_view v;
+	if (!seg || xc_ipv4_parse(f, len, &v) != XC_PARSE_OK || v.ip[9] != IPPROTO_TCP_NUM ||
+	    v.fragment || v.l4_len < 20)
+		return 0;
+	uint32_t doff = (uint32_t)(v.l4[12] >> 4) * 4;
+	if (doff < 20 || doff > v.l4_len || v.l4_len - doff <= seg ||
+	    v.ihl + v.l4_len > XC_GSO_MAX_BYTES || ETH_HDR_LEN + v.ihl + doff + seg > XC_FRAME_MAX)
+		return 0;
+	g->l4 = (uint32_t)(v.l4 - f);
+	g->hl = g->l4 + doff;
+	g->pay = v.l4_len - doff;
+	g->nsegs = (g->pay + seg - 1) / seg;
+	return 1;
+}
+
+/* Segment k of super-segment f into out, as TSO cuts it; its length. */
+static uint32_t gso_cut(const uint8_t *f, const struct gso_view *g, uint32_t seg, uint32_t k,
+			uint8_t *out)
+{
+	uint32_t off = k * seg;
+	uint32_t n = g->pay - off < seg ? g->pay - off : seg;
+	memcpy(out, f, g->hl);
+	memcpy(out + g->hl, f + g->hl + off, n);
+	uint8_t *ip = out + ETH_HDR_LEN;
+	uint32_t tot = g->hl - ETH_HDR_LEN + n;
+	uint16_t id = (uint16_t)(((ip[4] << 8) | ip[5]) + k);
+	ip[2] = (uint8_t)(tot >> 8); ip[3] = (uint8_t)tot;
+	ip[4] = (uint8_t)(id >> 8); ip[5] = (uint8_t)id;
+	uint8_t *tcp = out + g->l4;
+	uint32_t seq = ((uint32_t)tcp[4] << 24 | (uint32_t)tcp[5] << 16 | (uint32_t)tcp[6] << 8 | tcp[7]) + off;
+	tcp[4] = (uint8_t)(seq >> 24); tcp[5] = (uint8_t)(seq >> 16);
+	tcp[6] = (uint8_t)(seq >> 8); tcp[7] = (uint8_t)seq;
+	if (off + n < g->pay)
+		tcp[13] &= (uint8_t)~0x09;        /* FIN and PSH ride on the last */
+	xc_frame_fill_csum(out, g->hl + n);
+	return g->hl + n;
+}
+
+/* The kernel may cut super-segments: the backend can, and no middleware
+ * has to see the segments (pcap, TX faults). */
+static int kernel_gso(const struct xc_port *port)
+{
+	return port->ops->send_gso && !port->pcap.f && !port->faults[XC_TX].enabled;
+}
+
+/* A run of super-segments for the kernel to cut; returns how many of the
+ * n it took (the rest: tx_no_room, by segment). */
+static uint32_t send_kernel_gso(struct xc_port *port, const uint8_t *buf, const uint32_t *lens,
+				const uint16_t *gso, const struct gso_view *g, uint32_t n)
+{
+	const uint8_t *frames[XC_GSO_BATCH];
+	size_t off = 0;
+	for (uint32_t i = 0; i < n; i++) {
+		frames[i] = buf + off;
+		off += lens[i];
+	}
+	int sent = port->ops->send_gso(port, frames, lens, gso, n);
+	if (sent < 0)
+		sent = 0;
+	for (uint32_t i = 0; i < n; i++) {
+		if (i < (uint32_t)sent) {
+			port->stats.tx_frames += g[i].nsegs;
+			port->stats.tx_bytes += (uint64_t)g[i].hl * g[i].nsegs + g[i].pay;
+			port->stats.tx_gso_frames++;
+			port->stats.tx_gso_kernel++;
+		} else {
+			port->stats.tx_no_room += g[i].nsegs;
+		}
+	}
+	return (uint32_t)sent;
+}
+
+int xc_port_tx_gso(struct xc_port *port, const uint8_t *buf, const uint32_t *lens,
+		   const uint16_t *gso, uint32_t n, uint32_t flags)
 {
 	uint8_t *frames[XC_TX_STAGE];
 	uint32_t flens[XC_TX_STAGE];
 	uint32_t input[XC_TX_STAGE + 1];  /* staged frame -> input index */
 	uint32_t done = 0;
 	size_t off = 0;
+	int by_kernel = gso && kernel_gso(port);
 
 	release_held_tx(port);
 	while (done < n) {
-		uint32_t batch = n - done < XC_TX_STAGE ? n - done : XC_TX_STAGE;
-		uint32_t nf = 0;
-		for (uint32_t i = 0; i < batch; i++) {
-			uint32_t len = lens[done + i];
-			const uint8_t *from = buf + off;
-			off += len;
-			if (len > XC_FRAME_MAX) {
-				port->stats.tx_oversize++;
-				continue;
-			}
-			frames[nf] = port->tx_stage[nf];
-			memcpy(frames[nf], from, len);
-			if (flags & XC_TX_FILL_CSUM)
-				xc_frame_fill_csum(frames[nf], len);
-			flens[nf] = len;
-			input[nf++] = done + i;
+		struct gso_view g[XC_GSO_BATCH];
+		uint32_t k = 0;
+		size_t koff = off;
+		/* super-segments the kernel cuts, in one call */
+		while (by_kernel && done + k < n && k < XC_GSO_BATCH &&
+		       gso_parse(buf + koff, lens[done + k], gso[done + k], &g[k]))
+			koff += lens[done + k++];
+		if (k) {
+			uint32_t took = send_kernel_gso(port, buf + off, lens + done, gso + done, g, k);
+			if (took < k)
+				return (int)(done + took);
+			done += k;
+			off = koff;
+			continue;
 		}
-		input[nf] = done + batch;
+		/* frames (and super-segments cut here) for the backend, a stage at a time */
+		uint32_t nf = 0;
+		while (done < n) {
+			uint32_t len = lens[done];
+			const uint8_t *from = buf + off;
+			struct gso_view v;
+			int cut = gso && gso_parse(from, len, gso[done], &v);
+			if (cut && by_kernel)
+				break;                    /* the kernel's: after these have left */
+			uint32_t need = cut ? v.nsegs : 1;
+			if (nf + need > XC_TX_STAGE)
+				break;
+			if (cut) {
+				for (uint32_t s = 0; s < v.nsegs; s++) {
+					frames[nf] = port->tx_stage[nf];
+					flens[nf] = gso_cut(from, &v, gso[done], s, frames[nf]);
+					input[nf++] = done;
+				}
+				port->stats.tx_gso_frames++;
+			} else if (len > XC_FRAME_MAX) {
+				port->stats.tx_oversize++;
+			} else {
+				frames[nf] = port->tx_stage[nf];
+				memcpy(frames[nf], from, len);
+				if (flags & XC_TX_FILL_CSUM)
+					xc_frame_fill_csum(frames[nf], len);
+				flens[nf] = len;
+				input[nf++] = done;
+			}
+			off += len;
+			done++;
+		}
+		input[nf] = done;
 		uint32_t went = tx_inplace(port, frames, flens, nf);
 		if (went < nf)
 			return (int)input[went];
-		done += batch;
+		if (by_kernel && done < n)
+			port->ops->kick(port);        /* in order: these leave first */
 	}
 	port->ops->kick(port);
 	if (port->pcap.f)
 		xc_pcap_flush(&port->pcap);
 	return (int)done;
+}
+
+int xc_port_tx(struct xc_port *port, const uint8_t *buf, const uint32_t *lens,
+	       uint32_t n, uint32_t flags)
+{
+	return xc_port_tx_gso(port, buf, lens, NULL, n, flags);
 }
 
 int xc_port_send_inplace(struct xc_port *port, uint8_t *const *frames,

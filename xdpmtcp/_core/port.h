@@ -7,6 +7,8 @@
 #include "pcap_writer.h"
 
 #define XC_TX_STAGE 64
+/* super-segments per send_gso call */
+#define XC_GSO_BATCH 16
 
 struct xc_port;
 
@@ -21,6 +23,11 @@ struct xc_backend_ops {
 	void (*close)(struct xc_port *port);
 	/* Optional: nonzero when frames wait to be received (no syscall). */
 	int (*rx_ready)(struct xc_port *port);
+	/* Optional: send n TCP super-segments (xc_port_tx_gso) and let the
+	 * kernel cut them; return how many were taken.  Frames sent before
+	 * through send/kick have left (kick drains). */
+	int (*send_gso)(struct xc_port *port, const uint8_t *const *frames,
+			const uint32_t *lens, const uint16_t *gso, uint32_t n);
 	/* Optional: fill the backend's gauges into a stats copy. */
 	void (*gauges)(struct xc_port *port, struct xc_port_stats *out);
 };

@@ -1,6 +1,8 @@
 /* Reassembly ring buffer (see api_ring.h for the model and the policies). */
 #include <stdlib.h>
+#include <errno.h>
 #include <string.h>
+#include <unistd.h>
 #include "api_ring.h"
 
 #define OFF_LIMIT (1ULL << 63)
@@ -662,10 +664,10 @@ int xc_ring_set_caps(struct xc_ring *r, uint32_t frag_cap, uint32_t seg_cap)
 	return 0;
 }
 
-uint32_t xc_ring_append(struct xc_ring *r, const uint8_t *data, uint32_t len)
+/* Bytes an append of len may store at next_off: free space, and storage
+ * for it (at the pool's refusal, what the block held has room for). */
+static uint32_t append_room(struct xc_ring *r, uint32_t len)
 {
-	if (!r || !data)
-		return 0;
 	uint32_t n = xc_ring_free_space(r);
 	if (len < n)
 		n = len;
@@ -677,6 +679,39 @@ uint32_t xc_ring_append(struct xc_ring *r, const uint8_t *data, uint32_t len)
 		if (n == 0)
 			r->stats.no_storage++;
 	}
+	return n;
+}
+
+int64_t xc_ring_append_fd(struct xc_ring *r, int fd, uint64_t off, uint32_t len)
+{
+	if (!r || r->nfrags || is_target(r->policy) || !r->cap)
+		return -EINVAL;          /* the send-buffer case only */
+	uint32_t n = append_room(r, len);
+	uint32_t got = 0;
+	while (got < n) {
+		uint32_t pos = (uint32_t)((r->next_off + got) % r->store_cap);
+		uint32_t piece = r->store_cap - pos < n - got ? r->store_cap - pos : n - got;
+		ssize_t k = pread(fd, r->buf + pos, piece, (off_t)(off + got));
+		if (k < 0 && errno == EINTR)
+			continue;
+		if (k < 0 && !got)
+			return -errno;
+		if (k <= 0)
+			break;                /* end of file (or an error after some bytes) */
+		got += (uint32_t)k;
+	}
+	r->next_off += got;
+	r->high_off = r->next_off;
+	r->stats.bytes_in += got;
+	r->stats.bytes_new += got;
+	return got;
+}
+
+uint32_t xc_ring_append(struct xc_ring *r, const uint8_t *data, uint32_t len)
+{
+	if (!r || !data)
+		return 0;
+	uint32_t n = append_room(r, len);
 	if (n == 0)
 		return 0;
 	if (r->nfrags == 0 && !is_target(r->policy)) {  /* the send-buffer case */

@@ -396,12 +396,10 @@ void xc_tcp_establish(struct xc_tcp_engine *e, struct xc_tcb *t, const uint8_t *
 
 /* --- application side ------------------------------------------------------- */
 
-uint32_t xc_tcp_write(struct xc_tcp_engine *e, struct xc_tcb *t, const uint8_t *data, uint32_t len)
+/* After an append to the send buffer: output, or at buffer_memory_max
+ * (nothing taken, EAGAIN) a wait until storage frees. */
+static void wrote(struct xc_tcp_engine *e, struct xc_tcb *t, uint32_t n, uint64_t refused_before)
 {
-	if (t->flags & XC_TF_FIN_QUEUED)
-		return 0;
-	uint64_t refused_before = t->snd.stats.no_storage;
-	uint32_t n = xc_ring_append(&t->snd, data, len);
 	if (n) {
 		tcb_output(e, t);
 	} else if (t->snd.stats.no_storage != refused_before) {
@@ -416,6 +414,52 @@ uint32_t xc_tcp_write(struct xc_tcp_engine *e, struct xc_tcb *t, const uint8_t *
 			e->mem_wait[e->nmem_wait++] = t->id;
 		}
 	}
+}
+
+static int resize_counted(struct xc_tcp_engine *e, struct xc_ring *r, uint32_t bytes);
+
+/* Send-buffer autotuning (Linux's tcp_sndbuf_expand): a writer that
+ * finds the buffer too small for want while the congestion window is
+ * past half of it gets it doubled, up to cfg.sndbuf_max, as long as the
+ * connection's buffers, full, fit beside the storage the others hold
+ * (buffer_memory_max; else it stays as is).  A larger buffer means more
+ * bytes per write call and per batch. */
+static void sndbuf_expand(struct xc_tcp_engine *e, struct xc_tcb *t, uint32_t want)
+{
+	struct xc_ring *r = &t->snd;
+	if ((t->flags & XC_TF_SNDBUF_FIXED) || r->cap >= e->cfg.sndbuf_max || !tcb_synchronized(t) ||
+	    xc_ring_free_space(r) >= want || (uint64_t)t->cc.cwnd * 2 <= r->cap)
+		return;
+	uint32_t cap = r->cap > e->cfg.sndbuf_max / 2 ? e->cfg.sndbuf_max : r->cap * 2;
+	struct xc_bufpool_stats p;
+	xc_bufpool_get_stats(e->pool, &p);
+	uint64_t others = p.bytes_in_use - t->rcv.store_cap - r->store_cap;
+	if (others + t->rcv.cap + cap > e->cfg.buffer_memory_max)
+		return;
+	resize_counted(e, r, cap);
+}
+
+uint32_t xc_tcp_write(struct xc_tcp_engine *e, struct xc_tcb *t, const uint8_t *data, uint32_t len)
+{
+	if (t->flags & XC_TF_FIN_QUEUED)
+		return 0;
+	sndbuf_expand(e, t, len);
+	uint64_t refused_before = t->snd.stats.no_storage;
+	uint32_t n = xc_ring_append(&t->snd, data, len);
+	wrote(e, t, n, refused_before);
+	return n;
+}
+
+int64_t xc_tcp_write_fd(struct xc_tcp_engine *e, struct xc_tcb *t, int fd, uint64_t offset,
+			uint32_t count)
+{
+	if (t->flags & XC_TF_FIN_QUEUED)
+		return 0;
+	sndbuf_expand(e, t, count);
+	uint64_t refused_before = t->snd.stats.no_storage;
+	int64_t n = xc_ring_append_fd(&t->snd, fd, offset, count);
+	if (n >= 0)
+		wrote(e, t, (uint32_t)n, refused_before);
 	return n;
 }
 
@@ -456,6 +500,7 @@ int32_t xc_tcp_send(struct xc_tcp_engine *e, struct xc_tcb *t, const uint8_t *da
 		return -1;
 	if (len > INT32_MAX)
 		len = INT32_MAX;
+	sndbuf_expand(e, t, len);          /* before the low-water check: a full buffer may grow */
 	uint32_t low = t->sndlowat < len ? t->sndlowat : len;
 	if (low > t->snd.cap)
 		low = t->snd.cap;

@@ -68,6 +68,8 @@ struct flow_slot {
 };
 
 #define TX_BATCH 64
+/* the TX batch's bytes: 64 full frames, or 7 super-segments */
+#define TX_BUF_BYTES (512 * 1024)
 
 struct xc_tcp_engine {
 	struct xc_port *port;
@@ -106,11 +108,14 @@ struct xc_tcp_engine {
 	/* RFC 5961 §7 challenge-ACK budget, refilled at random each second */
 	uint64_t challenge_epoch_ns;
 	uint32_t challenge_left;
-	/* frames built, waiting for one xc_port_tx call */
+	/* frames built, waiting for one xc_port_tx_gso call; tx_gso[i] is
+	 * the segment size of a super-segment, 0 for a plain frame */
 	uint32_t ntx;
 	uint32_t tx_used;
 	uint32_t tx_lens[TX_BATCH];
-	uint8_t tx_buf[TX_BATCH * XC_FRAME_MAX];
+	uint16_t tx_gso[TX_BATCH];
+	uint8_t tx_nsegs[TX_BATCH];
+	uint8_t tx_buf[TX_BUF_BYTES];
 };
 
 #define Q_EVENT 1

@@ -13,22 +13,47 @@ void tcp_tx_flush(struct xc_tcp_engine *e)
 {
 	if (!e->ntx)
 		return;
-	int sent = xc_port_tx(e->port, e->tx_buf, e->tx_lens, e->ntx, XC_TX_FILL_CSUM);
+	int sent = xc_port_tx_gso(e->port, e->tx_buf, e->tx_lens, e->tx_gso, e->ntx, XC_TX_FILL_CSUM);
 	if (sent < 0)
 		sent = 0;
-	if ((uint32_t)sent < e->ntx)
-		e->stats.tx_no_room += e->ntx - (uint32_t)sent;  /* lost to the wire: RTO recovers */
-	e->stats.segs_out += (uint32_t)sent;
+	/* counted by segment: what leaves the wire */
+	for (uint32_t i = 0; i < e->ntx; i++) {
+		if (i < (uint32_t)sent)
+			e->stats.segs_out += e->tx_nsegs[i];
+		else
+			e->stats.tx_no_room += e->tx_nsegs[i];   /* lost to the wire: RTO recovers */
+	}
 	e->ntx = 0;
 	e->tx_used = 0;
 }
 
-/* Frames are laid end to end, as xc_port_tx wants them. */
-static uint8_t *tx_slot(struct xc_tcp_engine *e)
+/* Frames are laid end to end, as xc_port_tx_gso wants them; room for
+ * bytes more (a full frame, or a super-segment). */
+static uint8_t *tx_slot_for(struct xc_tcp_engine *e, uint32_t bytes)
 {
-	if (e->ntx == TX_BATCH || e->tx_used + XC_FRAME_MAX > sizeof(e->tx_buf))
+	if (e->ntx == TX_BATCH || e->tx_used + bytes > sizeof(e->tx_buf))
 		tcp_tx_flush(e);
 	return e->tx_buf + e->tx_used;
+}
+
+static uint8_t *tx_slot(struct xc_tcp_engine *e)
+{
+	return tx_slot_for(e, XC_FRAME_MAX);
+}
+
+/* Bytes of new data one frame may carry: a segment, or with GSO as many
+ * whole segments as cfg.gso_max_segs and an IPv4 datagram allow. */
+static uint32_t tx_max_payload(const struct xc_tcp_engine *e, const struct xc_tcb *t)
+{
+	if (!t->mss)                 /* not synchronized yet (a simultaneous open's FIN) */
+		return 0;
+	uint32_t segs = e->cfg.gso_max_segs;
+	uint32_t fit = (XC_GSO_MAX_BYTES - 20 - TCP_HDR_LEN - 40) / t->mss;
+	if (segs > fit)
+		segs = fit;
+	if (segs > 64)
+		segs = 64;
+	return segs > 1 ? segs * t->mss : t->mss;
 }
 
 /* The window we offer: free receive space, never moving the right edge
@@ -155,14 +180,22 @@ static void put_tcp(uint8_t *tcp, uint16_t sport, uint16_t dport, uint32_t seq, 
 	tcp[18] = tcp[19] = 0;
 }
 
-static void queue_frame(struct xc_tcp_engine *e, uint32_t frame_len)
+static void queue_frame_gso(struct xc_tcp_engine *e, uint32_t frame_len, uint16_t gso, uint32_t nsegs)
 {
+	e->tx_gso[e->ntx] = gso;
+	e->tx_nsegs[e->ntx] = (uint8_t)nsegs;
 	e->tx_lens[e->ntx++] = frame_len;
 	e->tx_used += frame_len;
 }
 
+static void queue_frame(struct xc_tcp_engine *e, uint32_t frame_len)
+{
+	queue_frame_gso(e, frame_len, 0, 1);
+}
+
 /* Fields every segment we send updates: the ACK it carries. */
-static void note_ack_sent(struct xc_tcp_engine *e, struct xc_tcb *t, uint32_t wnd, uint64_t now_ns)
+static void note_ack_sent(struct xc_tcp_engine *e, struct xc_tcb *t, uint32_t wnd, uint32_t nsegs,
+			  uint64_t now_ns)
 {
 	t->last_ack_sent = t->rcv_nxt;
 	t->rcv_wnd_last = wnd;
@@ -171,25 +204,30 @@ static void note_ack_sent(struct xc_tcp_engine *e, struct xc_tcb *t, uint32_t wn
 	t->ack_pending = 0;
 	t->flags &= ~XC_TF_ACK_NOW;
 	t->timer_due[XC_T_DELACK] = 0;
-	t->c.segs_out++;
+	t->c.segs_out += nsegs;
 	t->last_send_ns = now_ns;
 }
 
 /* One segment of a synchronized connection: seq..seq+len from the send
- * buffer, flags ACK plus what the caller gives (PSH, FIN). */
+ * buffer, flags ACK plus what the caller gives (PSH, FIN).  len beyond
+ * the MSS (tx_max_payload) makes a super-segment, cut into MSS-sized
+ * segments on its way out (xc_port_tx_gso): they are counted here. */
 int tcp_send_segment(struct xc_tcp_engine *e, struct xc_tcb *t, uint32_t seq, uint32_t len,
 		     uint8_t flags, uint64_t now_ns)
 {
-	uint8_t *f = tx_slot(e);
+	uint32_t nsegs = len > t->mss ? (len + t->mss - 1) / t->mss : 1;
 	uint8_t opts[40];
 	int with_sack;
 	tcb_ids_init(t);                      /* the TSval below needs the offset */
 	uint32_t olen = put_opts(t, opts, now_ns, &with_sack);
 	uint32_t hdr = TCP_HDR_LEN + olen;
-	if (ETH_HDR_LEN + 20 + hdr + len > XC_FRAME_MAX)
+	uint32_t frame_len = ETH_HDR_LEN + 20 + hdr + len;
+	if (nsegs > 1 ? 20 + hdr + len > XC_GSO_MAX_BYTES || nsegs > 255 : frame_len > XC_FRAME_MAX)
 		return -1;
+	uint8_t *f = tx_slot_for(e, nsegs > 1 ? frame_len : XC_FRAME_MAX);
 	uint8_t *tcp = put_headers(e, f, t->local_addr, t->remote_addr, t->local_mac, t->remote_mac,
 				   hdr + len, conn_ip_id(t));
+	t->ip_id += (uint16_t)(nsegs - 1);    /* one ID per segment, as TSO gives them */
 	uint32_t wnd = tcp_rcv_window(t);
 	uint32_t field = wnd >> t->rcv_wscale;
 	put_tcp(tcp, t->local_port, t->remote_port, seq, t->rcv_nxt, hdr, (uint8_t)(flags | TCP_ACK),
@@ -199,15 +237,15 @@ int tcp_send_segment(struct xc_tcp_engine *e, struct xc_tcb *t, uint32_t seq, ui
 		uint32_t got = xc_ring_peek(&t->snd, snd_off_of(t, seq), tcp + hdr, len);
 		if (got != len)
 			return -1;   /* caller asked beyond the buffered data: a bug, never sent */
-		t->c.data_segs_out++;
+		t->c.data_segs_out += nsegs;
 		t->c.bytes_sent += len;
 	} else if (!(flags & TCP_FIN)) {
 		t->c.acks_sent++;
 	}
 	if (with_sack)
 		t->c.sacks_sent++;
-	queue_frame(e, ETH_HDR_LEN + 20 + hdr + len);
-	note_ack_sent(e, t, wnd, now_ns);
+	queue_frame_gso(e, frame_len, nsegs > 1 ? t->mss : 0, nsegs);
+	note_ack_sent(e, t, wnd, nsegs, now_ns);
 	return 0;
 }
 
@@ -478,8 +516,13 @@ int tcp_output(struct xc_tcp_engine *e, struct xc_tcb *t, uint64_t now_ns)
 		uint32_t avail = seq_gt(data_end, t->snd_nxt) ? data_end - t->snd_nxt : 0;
 		uint32_t room = seq_gt(wnd_end, t->snd_nxt) ? wnd_end - t->snd_nxt : 0;
 		uint32_t len = avail < room ? avail : room;
+		uint32_t most = tx_max_payload(e, t);
+		if (len > most)
+			len = most;
+		/* a super-segment is whole segments: a short tail goes on its
+		 * own next, under Nagle's rule, as TSO's tail does in Linux */
 		if (len > t->mss)
-			len = t->mss;
+			len -= len % t->mss;
 		/* FIN rides on the segment that ends the data (or alone); once
 		 * sent, snd_nxt is past data_end unless an RTO rewound it */
 		int fin = (t->flags & XC_TF_FIN_QUEUED) && t->snd_nxt + len == data_end;
@@ -515,7 +558,7 @@ int tcp_output(struct xc_tcp_engine *e, struct xc_tcb *t, uint64_t now_ns)
 		t->snd_nxt = seq + len + (uint32_t)fin;
 		sent_data(e, t, seq, len, fin, now_ns);
 		t->flags &= ~(XC_TF_WND_PROBE | XC_TF_TLP_NEW);
-		sent++;
+		sent += len > t->mss ? (int)((len + t->mss - 1) / t->mss) : 1;
 		if (fin || sent >= 4 * TX_BATCH)
 			break;
 	}

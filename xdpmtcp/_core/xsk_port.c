@@ -2,15 +2,29 @@
  * The XDP program is BCC's, so libxdp is told not to load its own and the
  * caller inserts the socket fd into the program's XSKMAP.
  * Umem frames: the first half feed the fill ring (RX), the second half are
- * a free stack for TX, refilled from the completion ring. */
+ * a free stack for TX, refilled from the completion ring.
+ *
+ * TCP super-segments (xc_port_tx_gso) leave through a packet socket on the
+ * same interface with a virtio-net header, for the kernel to cut (GSO), as
+ * it cuts its own TCP's: in copy mode every AF_XDP frame is an skb of its
+ * own, handed to the driver alone, and on veth the receiving kernel's
+ * whole input path then runs once per frame inside our sendto.  A
+ * super-segment of 45 frames is one copy into one skb, cut and delivered
+ * as a batch.  Zero-copy ports keep AF_XDP for everything. */
+#define _GNU_SOURCE   /* sendmmsg */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 #include <sys/mman.h>
+#include <arpa/inet.h>
+#include <net/if.h>
 #include <sys/socket.h>
+#include <linux/if_ether.h>
+#include <linux/if_packet.h>
 #include <linux/if_xdp.h>
+#include <linux/virtio_net.h>
 #include <xdp/xsk.h>
 #include "port.h"
 
@@ -28,6 +42,13 @@ struct xsk_port {
 	uint64_t *tx_free;
 	uint32_t n_tx_free;
 	uint32_t tx_outstanding;     /* submitted, not yet completed */
+	/* super-segments: a packet socket (-1: none), what one send needs */
+	int gso_fd;
+	struct sockaddr_ll gso_to;
+	struct virtio_net_hdr gso_vnet[XC_GSO_BATCH];
+	uint8_t gso_hdr[XC_GSO_BATCH][ETH_HLEN + 60 + 60];
+	struct iovec gso_iov[XC_GSO_BATCH][3];
+	struct mmsghdr gso_msgs[XC_GSO_BATCH];
 };
 
 static void reap_completions(struct xsk_port *x)
@@ -139,8 +160,97 @@ static int xsk_kick(struct xc_port *port)
 	return 0;
 }
 
+/* The TCP checksum field of a super-segment for the kernel to finish:
+ * the pseudo-header sum, folded, not complemented (CHECKSUM_PARTIAL). */
+static uint16_t pseudo_partial(const uint8_t *ip, uint32_t l4_len)
+{
+	uint32_t sum = 0;
+	for (int i = 12; i < 20; i += 2)
+		sum += (uint32_t)(ip[i] << 8 | ip[i + 1]);
+	sum += ip[9] + l4_len;
+	while (sum >> 16)
+		sum = (sum & 0xffff) + (sum >> 16);
+	return (uint16_t)sum;
+}
+
+static int xsk_send_gso(struct xc_port *port, const uint8_t *const *frames,
+			const uint32_t *lens, const uint16_t *gso, uint32_t n)
+{
+	struct xsk_port *x = port->backend;
+	if (x->gso_fd < 0)
+		return 0;
+	if (n > XC_GSO_BATCH)
+		n = XC_GSO_BATCH;
+	for (uint32_t i = 0; i < n; i++) {
+		const uint8_t *f = frames[i];
+		const uint8_t *ip = f + ETH_HLEN;
+		uint32_t ihl = (ip[0] & 0x0f) * 4u;
+		uint32_t l4 = ETH_HLEN + ihl;
+		uint32_t hl = l4 + (f[l4 + 12] >> 4) * 4u;   /* xc_port_tx_gso checked these */
+		uint8_t *h = x->gso_hdr[i];
+		memcpy(h, f, hl);
+		uint16_t c = pseudo_partial(h + ETH_HLEN, lens[i] - l4);
+		h[l4 + 16] = (uint8_t)(c >> 8);
+		h[l4 + 17] = (uint8_t)c;
+		h[ETH_HLEN + 10] = h[ETH_HLEN + 11] = 0;
+		c = xc_inet_csum(h + ETH_HLEN, ihl);
+		memcpy(h + ETH_HLEN + 10, &c, 2);
+		x->gso_vnet[i] = (struct virtio_net_hdr){
+			.flags = VIRTIO_NET_HDR_F_NEEDS_CSUM,
+			.gso_type = VIRTIO_NET_HDR_GSO_TCPV4,
+			.hdr_len = (uint16_t)hl,
+			.gso_size = gso[i],
+			.csum_start = (uint16_t)l4,
+			.csum_offset = 16,
+		};
+		x->gso_iov[i][0] = (struct iovec){ &x->gso_vnet[i], sizeof(x->gso_vnet[i]) };
+		x->gso_iov[i][1] = (struct iovec){ h, hl };
+		x->gso_iov[i][2] = (struct iovec){ (void *)(f + hl), lens[i] - hl };
+		x->gso_msgs[i].msg_hdr = (struct msghdr){
+			.msg_name = &x->gso_to, .msg_namelen = sizeof(x->gso_to),
+			.msg_iov = x->gso_iov[i], .msg_iovlen = 3,
+		};
+	}
+	uint32_t done = 0;
+	for (int rounds = 0; done < n && rounds < 8; rounds++) {
+		int r = sendmmsg(x->gso_fd, x->gso_msgs + done, n - done, MSG_DONTWAIT);
+		if (r > 0) {
+			done += (uint32_t)r;
+			rounds = 0;
+		} else if (r < 0 && errno != EAGAIN && errno != ENOBUFS && errno != EINTR) {
+			port->stats.tx_kick_errors++;
+			break;
+		}
+	}
+	return (int)done;
+}
+
+/* The packet socket for super-segments; left at -1 where the kernel
+ * says no (then they are cut in user space and go through AF_XDP). */
+static void gso_open(struct xsk_port *x, const char *ifname)
+{
+	int one = 1, sndbuf = 4 << 20;
+	x->gso_fd = -1;
+	int ifindex = (int)if_nametoindex(ifname);
+	int fd = socket(AF_PACKET, SOCK_RAW | SOCK_CLOEXEC, 0);   /* protocol 0: receives nothing */
+	if (!ifindex || fd < 0)
+		goto fail;
+	if (setsockopt(fd, SOL_PACKET, PACKET_VNET_HDR, &one, sizeof(one)) < 0)
+		goto fail;
+	setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &sndbuf, sizeof(sndbuf));
+	x->gso_to = (struct sockaddr_ll){ .sll_family = AF_PACKET, .sll_protocol = htons(ETH_P_IP),
+					  .sll_ifindex = ifindex, .sll_halen = ETH_ALEN };
+	x->gso_fd = fd;
+	return;
+fail:
+	if (fd >= 0)
+		close(fd);
+}
+
 static void xsk_free(struct xsk_port *x)
 {
+	if (x->gso_fd >= 0)
+		close(x->gso_fd);
 	if (x->xsk)
 		xsk_socket__delete(x->xsk);
 	if (x->umem)
@@ -182,6 +292,15 @@ static const struct xc_backend_ops xsk_ops = {
 	.gauges = xsk_gauges,
 };
 
+static const struct xc_backend_ops xsk_gso_ops = {
+	.recv = xsk_recv,
+	.send = xsk_send,
+	.kick = xsk_kick,
+	.send_gso = xsk_send_gso,
+	.close = xsk_close,
+	.gauges = xsk_gauges,
+};
+
 struct xc_port *xc_port_open_xsk(const char *ifname, uint32_t queue,
 				 uint32_t nframes, uint32_t bind_flags,
 				 char *err, size_t errlen)
@@ -189,6 +308,9 @@ struct xc_port *xc_port_open_xsk(const char *ifname, uint32_t queue,
 	struct xsk_port *x = calloc(1, sizeof(*x));
 	struct xc_port *port = NULL;
 	int r;
+
+	if (x)
+		x->gso_fd = -1;
 
 	if (!x || nframes < 64 || (nframes & (nframes - 1))) {
 		snprintf(err, errlen, "umem frames must be a power of two >= 64");
@@ -242,16 +364,20 @@ struct xc_port *xc_port_open_xsk(const char *ifname, uint32_t queue,
 	for (uint32_t i = 0; i < half; i++)
 		x->tx_free[x->n_tx_free++] = (uint64_t)(half + i) * XSK_FRAME_SIZE;
 
-	port = xc_port_new(&xsk_ops, x);
+	struct xdp_options opts;
+	socklen_t optlen = sizeof(opts);
+	int zerocopy = 0;
+	if (getsockopt(xsk_socket__fd(x->xsk), SOL_XDP, XDP_OPTIONS, &opts, &optlen) == 0)
+		zerocopy = !!(opts.flags & XDP_OPTIONS_ZEROCOPY);
+	if (!zerocopy)
+		gso_open(x, ifname);
+	port = xc_port_new(x->gso_fd >= 0 ? &xsk_gso_ops : &xsk_ops, x);
 	if (!port) {
 		snprintf(err, errlen, "out of memory");
 		goto fail;
 	}
 	port->fd = xsk_socket__fd(x->xsk);
-	struct xdp_options opts;
-	socklen_t optlen = sizeof(opts);
-	if (getsockopt(port->fd, SOL_XDP, XDP_OPTIONS, &opts, &optlen) == 0)
-		port->zerocopy = !!(opts.flags & XDP_OPTIONS_ZEROCOPY);
+	port->zerocopy = zerocopy;
 	return port;
 fail:
 	xsk_free(x);

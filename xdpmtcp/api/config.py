@@ -140,10 +140,12 @@ TUNABLE_BOUNDS = {
     "umem_frames": (64, 1 << 24),
     "pcap_max_bytes": (0, None),                 # 0: no cap
     "rcvbuf_max": (0, U32_MAX),                  # rcvbuf or less: autotuning off
+    "sndbuf_max": (0, U32_MAX),                  # sndbuf or less: autotuning off
     "buffer_memory_max": (1, None),
     "buffer_pool_cache": (0, None),              # 0: no reuse, every block freed
     "tcp_retries": (0, U32_MAX), "syn_retries": (0, U32_MAX),
     "quickack_segs": (0, U32_MAX), "challenge_ack_limit": (0, U32_MAX),
+    "gso_max_segs": (0, 64),
     "sndlowat": (0, U32_MAX),
     "busy_poll_us": (0, 1000000),                # 0: sleep at once; at most a second
     "ttl": (1, 255),

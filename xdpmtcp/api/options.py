@@ -41,6 +41,7 @@ class SocketOptions:
     sndbuf: int = 0
     rcvbuf: int = 0
     rcvbuf_locked: bool = False  # SO_RCVBUF was set: no autotuning, window scale from its size
+    sndbuf_locked: bool = False  # SO_SNDBUF was set: no send-buffer autotuning
     sndlowat: int = 1024
     rcvlowat: int = 1
     sndtimeo: float = 0.0       # seconds; 0 = wait forever
@@ -157,12 +158,13 @@ def _buf_set(which):
         t = sock.ctx.tunables
         size = min(max(v, t.sockbuf_min), t.sockbuf_max)
         setattr(sock.opts, which + "buf", size)
-        if which == "rcv":
-            sock.opts.rcvbuf_locked = True
+        setattr(sock.opts, which + "buf_locked", True)
         conn = sock.live_conn()
         if conn is not None:
             if which == "rcv":
                 conn.rcvbuf_autotune = False     # the application chose: keep it
+            else:
+                conn.tcb.flags |= lib.XC_TF_SNDBUF_FIXED
             rcv, snd = conn.engine.resize_buffers(conn, **{which + "buf": size})
             setattr(sock.opts, which + "buf", rcv if which == "rcv" else snd)
         sock.wake()              # EPOLLOUT/EPOLLIN thresholds may have moved
@@ -410,6 +412,7 @@ def inherit_options(opts, children, engine):
     if engine.buffer_memory + opts.rcvbuf + opts.sndbuf > t.buffer_memory_max:
         children.rcvbuf, children.sndbuf = t.rcvbuf, t.sndbuf   # the default buffers, as before
     children.rcvbuf_fixed = bool(opts.rcvbuf_locked)
+    children.sndbuf_fixed = bool(opts.sndbuf_locked)
     children.nodelay = bool(opts.nodelay)
     children.mss = min(engine.mss, opts.maxseg) if opts.maxseg else engine.mss
     algo = lib.xc_cc_by_name(opts.congestion.encode())
@@ -429,6 +432,8 @@ def apply_before_syn(opts, conn):
         engine.resize_buffers(conn, opts.rcvbuf, opts.sndbuf)
     if opts.rcvbuf_locked:
         conn.rcvbuf_autotune = False             # SO_RCVBUF set: no autotuning
+    if opts.sndbuf_locked:
+        conn.tcb.flags |= lib.XC_TF_SNDBUF_FIXED  # nor with SO_SNDBUF
     apply_nodelay(opts, conn)
     apply_maxseg(opts, conn)
     apply_congestion(opts, conn)

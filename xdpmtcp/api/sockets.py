@@ -11,11 +11,13 @@ import copy
 import errno
 import ipaddress
 import logging
+import os
 import socket as _socket
 import time
 
 from .._core import ffi, lib
 from ..tcp import Event, TcpState
+from ..tcp.connection import FileReadError
 from . import constants as C
 from .errors import error
 from .options import SocketOptions, apply_before_syn, inherit_options
@@ -28,8 +30,11 @@ TRACE_LEN = 256                       # SO_DEBUG records kept per socket
 _IN = C.MTCP_EPOLLIN | C.MTCP_EPOLLRDNORM
 _OUT = C.MTCP_EPOLLOUT | C.MTCP_EPOLLWRNORM
 _GONE = _IN | _OUT | C.MTCP_EPOLLRDHUP | C.MTCP_EPOLLHUP
+_ESTABLISHED, _CLOSE_WAIT = lib.XC_TCP_ESTABLISHED, lib.XC_TCP_CLOSE_WAIT
+_FIN_QUEUED = lib.XC_TF_FIN_QUEUED
 _EAGAIN = -errno.EAGAIN
 _readable = lib.xc_ring_readable
+_free_space = lib.xc_ring_free_space
 _addressof = ffi.addressof
 
 
@@ -538,6 +543,69 @@ class TcpSocket(Descriptor):
                 return n
             if n == _EAGAIN:
                 raise BlockingIOError(errno.EAGAIN, "send buffer full")
+        return self._send_from(c, len(view), lambda off, k: c.send(view[off:off + k]))
+
+    def sendfile(self, fd, offset, count):
+        """mtcp_sendfile: count bytes of the file fd from offset, read by C
+        straight into the send buffer (no copy through Python; the file
+        position is left alone).  As send: non-blocking, what fits (EAGAIN
+        if not even min(SO_SNDLOWAT, count)); blocking, all of it.  Fewer
+        (0 at the end) where the file ends.  EBADF: fd is not open for
+        reading; EINVAL: a negative offset or count, or fd cannot be read
+        at an offset (a directory, a pipe)."""
+        if isinstance(fd, bool) or not all(isinstance(v, int) for v in (fd, offset, count)):
+            raise error(errno.EINVAL, "fd, offset and count must be integers")
+        c = self._stream()
+        if offset < 0 or count < 0 or offset >= 1 << 63:
+            raise error(errno.EINVAL, "offset or count out of range")
+        if not count:
+            try:
+                os.fstat(fd)
+            except (OSError, OverflowError):
+                raise error(errno.EBADF, "fd %r is not an open file" % fd) from None
+            return 0
+        tcb = c.tcb
+        if self.nonblocking and tcb is not None and not c.error and not tcb.flags & _FIN_QUEUED \
+                and (tcb.state == _ESTABLISHED or tcb.state == _CLOSE_WAIT) and 0 <= fd < 1 << 31:
+            # the common case, as in send: one C call
+            free = _free_space(_addressof(tcb.snd))
+            if free < min(self.opts.sndlowat, count, tcb.snd.cap):
+                raise BlockingIOError(errno.EAGAIN, "send buffer full")
+            refused = tcb.snd.stats.no_storage
+            n = lib.xc_tcp_write_fd(c.engine.raw, tcb, fd, offset, min(count, free))
+            if n > 0:
+                c.engine.want_flush = True
+                return n
+            if n < 0:
+                raise self._read_error(fd, -n)
+            if tcb.snd.stats.no_storage != refused:
+                raise BlockingIOError(errno.EAGAIN, "send buffer full")
+            return 0                             # end of file
+
+        if not -1 <= fd < 1 << 31:
+            raise error(errno.EBADF, "fd %r is not an open file" % fd)
+
+        def take(off, k):
+            before = None if c.released else c.tcb.snd.stats.no_storage
+            try:
+                n = c.sendfile(fd, offset + off, min(k, 1 << 30))
+            except FileReadError as e:
+                raise self._read_error(fd, e.errno) from None
+            if not n and c.send_space and not c.released and c.tcb.snd.stats.no_storage == before:
+                return None                  # end of file
+            return n
+        return self._send_from(c, count, take)
+
+    @staticmethod
+    def _read_error(fd, err):
+        """What sendfile says when reading fd failed with err."""
+        if err in (errno.ESPIPE, errno.EISDIR, errno.EINVAL):
+            return error(errno.EINVAL, "fd %d cannot be read at an offset" % fd)
+        return error(err, "reading fd %d: %s" % (fd, os.strerror(err)))
+
+    def _send_from(self, c, length, take):
+        """send's rules for length bytes that take(offset, k) queues (the
+        bytes taken; None when there are no more: end of file)."""
         if c.released:
             err = c.take_error() or self.take_error()
             raise error(err or errno.EPIPE, "connection gone")
@@ -547,16 +615,18 @@ class TcpSocket(Descriptor):
                     raise error(c.take_error())
                 raise error(errno.EAGAIN, "connection not established yet")
             if c.state.can_send and not c.error and \
-                    c.send_space < min(self.opts.sndlowat, len(view), c.tcb.snd.cap):
+                    c.send_space < min(self.opts.sndlowat, length, c.tcb.snd.cap):
                 raise error(errno.EAGAIN, "send buffer full")
-            n = c.send(view)
+            n = take(0, length)
+            if n is None:
+                return 0
             if n == 0:
                 raise error(errno.EAGAIN, "send buffer full")
             return n
         total = 0
         timeout = self._timeout(self.opts.sndtimeo)
-        while total < len(view):
-            left = len(view) - total
+        while total < length:
+            left = length - total
             need = min(self.opts.sndlowat, left, max(1, c.tcb.snd.cap) if not c.released else 1)
 
             def ready():
@@ -568,7 +638,10 @@ class TcpSocket(Descriptor):
                 raise self._timed_out("send")
             if c.released:
                 raise error(c.take_error() or errno.EPIPE, "connection gone")
-            total += c.send(view[total:])
+            n = take(total, left)
+            if n is None:
+                return total
+            total += n
         return total
 
     def send_vectors(self, buffers):

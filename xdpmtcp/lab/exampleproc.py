@@ -112,19 +112,21 @@ http {
     client_body_temp_path %(dir)s/body; proxy_temp_path %(dir)s/proxy;
     fastcgi_temp_path %(dir)s/fastcgi; uwsgi_temp_path %(dir)s/uwsgi; scgi_temp_path %(dir)s/scgi;
     keepalive_requests 1000000;
+    sendfile %(sendfile)s;
     server { listen %(addr)s:%(port)d; root %(root)s; }
 }
 """
 
 
-def start_nginx(host, root, addr, port, workers=1):
-    """nginx serving root on addr:port in host's namespace (kernel TCP);
-    returns the Popen (the lab stops it; so does terminate())."""
+def start_nginx(host, root, addr, port, workers=1, sendfile=False):
+    """nginx serving root on addr:port in host's namespace (kernel TCP),
+    with sendfile(2) if asked (nginx's default is off); returns the Popen
+    (the lab stops it; so does terminate())."""
     d = tempfile.mkdtemp(prefix="xm-nginx-")
     conf = os.path.join(d, "nginx.conf")
     with open(conf, "w") as f:
         f.write(NGINX_CONF % {"workers": workers, "dir": d, "addr": addr, "port": port,
-                              "root": os.path.realpath(root)})
+                              "root": os.path.realpath(root), "sendfile": "on" if sendfile else "off"})
     proc = host.popen(["nginx", "-c", conf, "-p", d], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     deadline = time.monotonic() + 10
     while not os.path.exists(os.path.join(d, "nginx.pid")):

@@ -6,6 +6,7 @@ what only Python decides: the pending error, whether the application still
 holds the connection, its keepalive settings, and who to wake.
 """
 import errno
+import os
 
 from .._core import ffi, lib
 from .state import Event, TcpState
@@ -15,6 +16,10 @@ _COUNTER_NAMES = [name for name, _ in ffi.typeof("struct xc_tcp_counters").field
 
 # state number -> TcpState without an enum call (the property is read per batch per connection)
 _STATES = {int(s): s for s in TcpState}
+
+
+class FileReadError(OSError):
+    """Connection.sendfile could not read its file (the errno says why)."""
 
 
 class Connection:
@@ -107,6 +112,19 @@ class Connection:
         if self.released:
             raise OSError(errno.EBADF, "connection released")
 
+    def _can_queue(self):
+        """Whether bytes may be queued now (False: not synchronized yet);
+        raises the pending error, or EPIPE once our side is shut."""
+        self._check_usable()
+        if self.error:
+            raise OSError(self.take_error(), "connection failed")
+        st = self.state
+        if st in (TcpState.SYN_SENT, TcpState.SYN_RCVD):
+            return False
+        if not st.can_send or self.tcb.flags & lib.XC_TF_FIN_QUEUED:
+            raise OSError(errno.EPIPE, "cannot send after shutdown")
+        return True
+
     def send(self, data):
         """Queue bytes; returns how many the send buffer took (0 when full).
         Raises the pending error, or EPIPE once our side is shut."""
@@ -118,17 +136,24 @@ class Connection:
                 return n
             if n == _EAGAIN:
                 return 0
-        self._check_usable()
-        if self.error:
-            raise OSError(self.take_error(), "connection failed")
-        st = self.state
-        if st in (TcpState.SYN_SENT, TcpState.SYN_RCVD):
-            return 0
-        if not st.can_send or self.tcb.flags & lib.XC_TF_FIN_QUEUED:
-            raise OSError(errno.EPIPE, "cannot send after shutdown")
-        if not data:
+        if not self._can_queue() or not data:
             return 0
         n = lib.xc_tcp_write(self.engine.raw, self.tcb, ffi.from_buffer(data), len(data))
+        if n:
+            self.engine.want_flush = True
+        return n
+
+    def sendfile(self, fd, offset, count):
+        """Queue up to count bytes of file fd from offset (read by C straight
+        into the send buffer, the file position left alone); returns how
+        many were taken: 0 when the buffer is full or the file ends there.
+        Raises as send does, and FileReadError when reading failed (EBADF,
+        EISDIR, ...)."""
+        if not self._can_queue() or not count:
+            return 0
+        n = lib.xc_tcp_write_fd(self.engine.raw, self.tcb, fd, offset, count)
+        if n < 0:
+            raise FileReadError(-n, os.strerror(-n))
         if n:
             self.engine.want_flush = True
         return n

@@ -98,6 +98,8 @@ class Engine:
         cfg.challenge_ack_limit = t.challenge_ack_limit
         cfg.invalid_ratelimit_us = int(t.invalid_ratelimit_ms * 1000)
         cfg.quickack_segs = t.quickack_segs
+        cfg.gso_max_segs = t.gso_max_segs
+        cfg.sndbuf_max = max(t.sndbuf_max, t.sndbuf)
         cfg.persist_min_us = 200000
         cfg.persist_max_us = 60000000
         cfg.ttl = t.ttl

@@ -41,6 +41,7 @@ class ChildOptions:
         self.backlog = max(1, int(backlog))
         self.rcvbuf, self.sndbuf = t.rcvbuf, t.sndbuf
         self.rcvbuf_fixed = False
+        self.sndbuf_fixed = False
         self.nodelay = False
         self.mss = engine.mss
         self.cc_algo = engine.cc_algo
@@ -56,6 +57,7 @@ class ChildOptions:
         c.rcvbuf, c.sndbuf = self.rcvbuf, self.sndbuf
         c.flags = (self.offered | (lib.XC_TF_NODELAY if self.nodelay else 0) |
                    (lib.XC_TF_RCVBUF_FIXED if self.rcvbuf_fixed else 0) |
+                   (lib.XC_TF_SNDBUF_FIXED if self.sndbuf_fixed else 0) |
                    (lib.XC_TF_KEEPALIVE if self.keepalive else 0))
         c.rcv_mss = self.mss
         c.cc_algo = self.cc_algo
