@@ -439,15 +439,21 @@ static void sndbuf_expand(struct xc_tcp_engine *e, struct xc_tcb *t, uint32_t wa
 	resize_counted(e, r, cap);
 }
 
+/* Append to the send ring (the buffer already grown if it may). */
+static uint32_t append_send(struct xc_tcp_engine *e, struct xc_tcb *t, const uint8_t *data, uint32_t len)
+{
+	uint64_t refused_before = t->snd.stats.no_storage;
+	uint32_t n = xc_ring_append(&t->snd, data, len);
+	wrote(e, t, n, refused_before);
+	return n;
+}
+
 uint32_t xc_tcp_write(struct xc_tcp_engine *e, struct xc_tcb *t, const uint8_t *data, uint32_t len)
 {
 	if (t->flags & XC_TF_FIN_QUEUED)
 		return 0;
 	sndbuf_expand(e, t, len);
-	uint64_t refused_before = t->snd.stats.no_storage;
-	uint32_t n = xc_ring_append(&t->snd, data, len);
-	wrote(e, t, n, refused_before);
-	return n;
+	return append_send(e, t, data, len);
 }
 
 int64_t xc_tcp_write_fd(struct xc_tcp_engine *e, struct xc_tcb *t, int fd, uint64_t offset,
@@ -506,7 +512,7 @@ int32_t xc_tcp_send(struct xc_tcp_engine *e, struct xc_tcb *t, const uint8_t *da
 		low = t->snd.cap;
 	if (xc_ring_free_space(&t->snd) < low)
 		return -EAGAIN;
-	uint32_t n = xc_tcp_write(e, t, data, len);
+	uint32_t n = append_send(e, t, data, len);
 	return n ? (int32_t)n : -EAGAIN;
 }
 
