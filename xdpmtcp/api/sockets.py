@@ -17,7 +17,7 @@ import time
 
 from .._core import ffi, lib
 from ..tcp import Event, TcpState
-from ..tcp.connection import FileReadError
+from ..tcp.connection import AGAIN, FileReadError
 from . import constants as C
 from .errors import error
 from .options import SocketOptions, apply_before_syn, inherit_options
@@ -32,7 +32,6 @@ _OUT = C.MTCP_EPOLLOUT | C.MTCP_EPOLLWRNORM
 _GONE = _IN | _OUT | C.MTCP_EPOLLRDHUP | C.MTCP_EPOLLHUP
 _ESTABLISHED, _CLOSE_WAIT = lib.XC_TCP_ESTABLISHED, lib.XC_TCP_CLOSE_WAIT
 _FIN_QUEUED = lib.XC_TF_FIN_QUEUED
-_EAGAIN = -errno.EAGAIN
 _readable = lib.xc_ring_readable
 _free_space = lib.xc_ring_free_space
 _addressof = ffi.addressof
@@ -465,17 +464,13 @@ class TcpSocket(Descriptor):
         c = self.conn
         if c is not None and self.nonblocking and not flags and n > 0 and self.group is None \
                 and not self.closed:
-            tcb = c.tcb
-            if tcb is not None:
-                # the common cases in one C call: data is there, or an open
-                # connection has none yet (else: the checks below)
-                eng = c.engine
-                got = lib.xc_tcp_recv(eng.raw, tcb, eng.read_buffer, min(n, eng.read_buffer_size))
-                if got > 0:
-                    eng.want_flush = True             # a window update may be due
-                    return ffi.buffer(eng.read_buffer, got)[:]
-                if got == _EAGAIN:
-                    raise BlockingIOError(errno.EAGAIN, "no data yet")
+            # the common cases in one C call: data is there, or an open
+            # connection has none yet (else: the checks below)
+            data = c.read_now(n)
+            if data is AGAIN:
+                raise BlockingIOError(errno.EAGAIN, "no data yet")
+            if data is not None:
+                return data
         elif c is not None and c.tcb is not None and n > 0 and not flags and self.group is None \
                 and not self.closed and not self.shut_rd:
             # blocking: data is there (as much as SO_RCVLOWAT asks)
@@ -533,16 +528,14 @@ class TcpSocket(Descriptor):
         view = memoryview(data).cast("B")
         if not len(view):
             return 0
-        tcb = c.tcb
-        if self.nonblocking and tcb is not None:
+        if self.nonblocking:
             # the common case in one C call: an open connection, a
             # non-blocking write (else: the checks below)
-            n = lib.xc_tcp_send(c.engine.raw, tcb, ffi.from_buffer(view), len(view))
-            if n > 0:
-                c.engine.want_flush = True
-                return n
-            if n == _EAGAIN:
+            n = c.send_now(view)
+            if n == 0:
                 raise BlockingIOError(errno.EAGAIN, "send buffer full")
+            if n is not None:
+                return n
         return self._send_from(c, len(view), lambda off, k: c.send(view[off:off + k]))
 
     def sendfile(self, fd, offset, count):

@@ -12,6 +12,7 @@ from .._core import ffi, lib
 from .state import Event, TcpState
 
 _EAGAIN = -errno.EAGAIN
+AGAIN = object()              # read_now: the connection is open and holds nothing yet
 _COUNTER_NAMES = [name for name, _ in ffi.typeof("struct xc_tcp_counters").fields]
 
 # state number -> TcpState without an enum call (the property is read per batch per connection)
@@ -125,17 +126,40 @@ class Connection:
             raise OSError(errno.EPIPE, "cannot send after shutdown")
         return True
 
+    # -- the per-call common cases, one C call each (the socket layer's too) ----
+    def read_now(self, n):
+        """Up to n > 0 bytes if the connection holds some; AGAIN when it is
+        open and holds none; None when the caller's rules decide (end of
+        stream, an error, not synchronized, released)."""
+        t = self.tcb
+        if t is None:
+            return None
+        eng = self.engine
+        got = lib.xc_tcp_recv(eng.raw, t, eng.read_buffer, min(n, eng.read_buffer_size))
+        if got > 0:
+            eng.want_flush = True         # a window update may be due
+            return ffi.buffer(eng.read_buffer, got)[:]
+        return AGAIN if got == _EAGAIN else None
+
+    def send_now(self, data):
+        """Bytes of data taken (> 0) on an open connection; 0 when fewer than
+        min(SO_SNDLOWAT, len) fit; None when the caller's rules decide (not
+        open for sending, an error, released, nothing to send)."""
+        t = self.tcb
+        if t is None:
+            return None
+        n = lib.xc_tcp_send(self.engine.raw, t, ffi.from_buffer(data), len(data))
+        if n > 0:
+            self.engine.want_flush = True
+            return n
+        return 0 if n == _EAGAIN else None
+
     def send(self, data):
         """Queue bytes; returns how many the send buffer took (0 when full).
         Raises the pending error, or EPIPE once our side is shut."""
-        t = self.tcb
-        if t is not None:
-            n = lib.xc_tcp_send(self.engine.raw, t, ffi.from_buffer(data), len(data))
-            if n > 0:                 # the common case in one C call
-                self.engine.want_flush = True
-                return n
-            if n == _EAGAIN:
-                return 0
+        n = self.send_now(data)
+        if n is not None:
+            return n
         if not self._can_queue() or not data:
             return 0
         n = lib.xc_tcp_write(self.engine.raw, self.tcb, ffi.from_buffer(data), len(data))
@@ -169,15 +193,12 @@ class Connection:
     def read(self, n, peek=False):
         """recv without the exception for "nothing yet": None then (an
         app's loop reads until then at every wakeup)."""
-        t = self.tcb
-        if t is not None and n > 0 and not peek:
-            eng = self.engine             # the common cases in one C call
-            got = lib.xc_tcp_recv(eng.raw, t, eng.read_buffer, min(n, eng.read_buffer_size))
-            if got > 0:
-                eng.want_flush = True     # a window update may be due
-                return ffi.buffer(eng.read_buffer, got)[:]
-            if got == _EAGAIN:
+        if n > 0 and not peek:
+            data = self.read_now(n)
+            if data is AGAIN:
                 return None
+            if data is not None:
+                return data
         self._check_usable()
         avail = self.readable_bytes
         if avail:
