@@ -27,6 +27,7 @@ import time
 from pyroute2 import IPRoute
 from pyroute2.netns import setns
 
+from ..storage import Memo
 from ..tcp import Engine, TcpState
 from ..tunables import DEFAULTS
 from . import constants as C
@@ -161,7 +162,7 @@ class Context:
         self.engines = list(engines)
         self.tunables = self.engines[0].tunables
         self.networks = list(networks)
-        self._destinations = {}                # ip -> check_destination's verdict
+        self._destination = Memo(self._destination_verdict)   # ip -> check_destination's verdict
         self.table = DescriptorTable(max_sockets or self.tunables.max_concurrency)
         self.groups = {}                       # (addr or None, port) -> ListenGroup
         self.peers = []                        # contexts whose engines run with ours (in-memory pairs)
@@ -328,20 +329,19 @@ class Context:
                    for key in self.groups)
 
     def check_destination(self, ip, opts):
-        verdict = self._destinations.get(ip)
-        if verdict is None:              # (a broadcast or multicast address, on a local network)
-            addr = ipaddress.IPv4Address(ip)
-            verdict = (addr.is_multicast or addr.is_unspecified or ip == "255.255.255.255" or
-                       any(addr == n.broadcast_address and n.prefixlen < 31 for n in self.networks),
-                       any(addr in n for n in self.networks))
-            if len(self._destinations) >= 4096:
-                self._destinations.clear()
-            self._destinations[ip] = verdict
+        verdict = self._destination(ip)
         if verdict[0]:
             # TCP cannot broadcast; SO_BROADCAST does not change that (Linux: ENETUNREACH)
             raise error(errno.ENETUNREACH, "%s is a broadcast or multicast address" % ip)
         if opts.dontroute and not verdict[1]:
             raise error(errno.ENETUNREACH, "SO_DONTROUTE: %s is not on a directly attached network" % ip)
+
+    def _destination_verdict(self, ip):
+        """(a broadcast or multicast address, on a directly attached network)"""
+        addr = ipaddress.IPv4Address(ip)
+        return (addr.is_multicast or addr.is_unspecified or ip == "255.255.255.255" or
+                any(addr == n.broadcast_address and n.prefixlen < 31 for n in self.networks),
+                any(addr in n for n in self.networks))
 
     def route(self, ip, local_ip=None):
         """(engine, source address) for a connection to ip."""

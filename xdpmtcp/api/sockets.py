@@ -16,6 +16,7 @@ import socket as _socket
 import time
 
 from .._core import ffi, lib
+from ..storage import Memo
 from ..tcp import Event, TcpState
 from ..tcp.connection import AGAIN, FileReadError
 from . import constants as C
@@ -136,17 +137,10 @@ def parse_addr(addr, what="address"):
     ip, port = addr
     if ip in ("", None):
         ip = "0.0.0.0"
-    canonical = _CANONICAL.get(ip) if type(ip) is str else None
-    if canonical is not None:
-        ip = canonical
-    else:
-        ip = _canonical_ipv4(ip)
+    ip = _canonical(ip) if type(ip) is str else _canonical_ipv4(ip)
     if not isinstance(port, int) or not 0 <= port <= 65535:
         raise error(errno.EINVAL, "bad port %r" % (port,))
     return ip, port
-
-
-_CANONICAL = {}                   # address text -> its canonical IPv4 text (at most 4096)
 
 
 def _canonical_ipv4(ip):
@@ -158,11 +152,10 @@ def _canonical_ipv4(ip):
         except (ipaddress.AddressValueError, ValueError):
             raise error(errno.EINVAL, "bad IPv4 address %r" % (ip,)) from None
         raise error(errno.EAFNOSUPPORT, "only AF_INET (IPv4) is supported: %r" % (ip,)) from None
-    if type(ip) is str:
-        if len(_CANONICAL) >= 4096:
-            _CANONICAL.clear()
-        _CANONICAL[ip] = canonical
     return canonical
+
+
+_canonical = Memo(_canonical_ipv4)   # address text -> its canonical IPv4 text
 
 
 class ListenGroup:

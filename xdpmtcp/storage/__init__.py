@@ -1,2 +1,3 @@
-"""Stream storage: the reassembly ring buffer (C) and its Python face."""
+"""Storage: the reassembly ring buffer (C) and its Python face; a capped memo."""
+from .memo import Memo  # noqa: F401
 from .ring import Ring  # noqa: F401

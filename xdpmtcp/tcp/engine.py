@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 from .._core import ffi, lib
 from ..phy import Burst
+from ..storage import Memo
 from ..tunables import DEFAULTS
 from ..wire import MalformedFrame, parse_tcp_frame
 from ..wire.tcp import TcpFlags
@@ -142,7 +143,8 @@ class Engine:
         self.stats = EngineStats()
         self.want_flush = False
         self._listeners_by_id = {}    # C listener id -> Listener
-        self._ip_names = {}           # address (network order) -> its one str (adopt)
+        # address (network order) -> one dotted-quad str shared by its connections
+        self._ip_name = Memo(ip_str, IP_NAMES_MAX)
         self._poller = None
         if port.fd >= 0:
             self._poller = select.poll()
@@ -293,17 +295,6 @@ class Engine:
         conn.keepalive_intvl_s = children.keepalive_intvl_s
         conn.keepalive_cnt = children.keepalive_cnt
         return self._track(conn)
-
-    def _ip_name(self, addr):
-        """The dotted quad of an address C keeps, one string per address for
-        every connection of it (IP_NAMES_MAX; when full, forgotten and
-        relearnt: the names stay right, only shared less)."""
-        name = self._ip_names.get(addr)
-        if name is None:
-            if len(self._ip_names) >= IP_NAMES_MAX:
-                self._ip_names.clear()
-            name = self._ip_names[addr] = ip_str(addr)
-        return name
 
     def resize_buffers(self, conn, rcvbuf=None, sndbuf=None):
         """Resize a connection's receive and/or send buffer (SO_RCVBUF,
