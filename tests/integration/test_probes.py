@@ -164,6 +164,17 @@ def serve_events(sp):
     return conns, engine
 
 
+def against(sp, run):
+    """run() (scapy scenarios) against a started serve, then stop it:
+    (what run returned, serve's conn events by remote port, its engine event)."""
+    try:
+        res = run()
+        conns, engine = serve_events(sp)
+    finally:
+        sp.stop()
+    return res, conns, engine
+
+
 def sink(lab):
     sp = StackProcess(lab.stack, "serve", "-p", PORT, "--mode", "sink")
     sp.wait_event("ready")
@@ -174,12 +185,7 @@ def sink(lab):
 def test_overlapping_and_wrapping_segments_arrive_intact(lab, scapy_peer, scenario):
     """Out-of-order, overlapping, duplicate and contained segments; with
     "wraparound" the sequence numbers also cross 2^32 mid-stream."""
-    sp = sink(lab)
-    try:
-        res = scapy_peer(scenario)
-        conns, engine = serve_events(sp)
-    finally:
-        sp.stop()
+    res, conns, engine = against(sink(lab), lambda: scapy_peer(scenario))
     assert res["connected"] and res["closed"] and not res["rst"], res
     if scenario == "wraparound":
         assert res["isn"] + res["bytes"] > 1 << 32, res
@@ -195,13 +201,10 @@ def test_malformed_options_are_dropped_counted_and_streams_stay_intact(lab, scap
     stream arrives intact.  Linux parses up to the bad option and goes on:
     the kernel port's answers to the same SYNs are printed for reference."""
     kernel = floods.start_kernel_http(lab.stack, tempfile.mkdtemp(prefix="xm-probes-"), KERNEL_PORT)
-    sp = sink(lab)
     try:
-        res = scapy_peer("malformed_options")
-        linux = scapy_peer("malformed_syn", port=KERNEL_PORT)
-        conns, engine = serve_events(sp)
+        (res, linux), conns, engine = against(sink(lab), lambda: (
+            scapy_peer("malformed_options"), scapy_peer("malformed_syn", port=KERNEL_PORT)))
     finally:
-        sp.stop()
         kernel.kill()
         kernel.wait()
     print("stack:", res["syn"], res["data"])
@@ -226,23 +229,11 @@ def source(lab):
     return sp
 
 
-def source_case(lab, scapy_peer, scenario):
-    """Run a scapy scenario against `serve --mode source`; (its result,
-    serve's conn events by remote port)."""
-    sp = source(lab)
-    try:
-        res = scapy_peer(scenario)
-        conns, _ = serve_events(sp)
-    finally:
-        sp.stop()
-    return res, conns
-
-
 def test_zero_window_held_for_5s_then_opened(lab, scapy_peer):
     """RFC 9293 3.8.6.1: with the peer's window closed the sender probes
     (one byte of new data), never sends past what was offered, and resumes
     when the window opens; the stream arrives whole."""
-    res, conns = source_case(lab, scapy_peer, "zero_window")
+    res, conns, _ = against(source(lab), lambda: scapy_peer("zero_window"))
     assert res["connected"] and res["fin"] and res["closed"] and not res["rst"], res
     assert res["probes"] >= 2, res             # RTO-backed persist timer: several in 5 s
     assert res["beyond_offered_bytes"] == 0, res
@@ -254,7 +245,7 @@ def test_window_shrink_is_survived_without_losing_bytes(lab, scapy_peer):
     """RFC 9293 3.8.6.2.1: the receiver cuts its right edge back; the sender
     must be robust against it.  Bytes sent past the new edge are dropped by
     the peer and must be sent again; nothing goes past the edge once offered."""
-    res, conns = source_case(lab, scapy_peer, "window_shrink")
+    res, conns, _ = against(source(lab), lambda: scapy_peer("window_shrink"))
     assert res["connected"] and res["fin"] and res["closed"] and not res["rst"], res
     assert res["beyond_offered_bytes"] == 0, res
     got = conns[res["sport"]]
