@@ -229,12 +229,8 @@ class Context:
     def _sleep(self, timeout, engines):
         if self._cross or any(e.want_flush for e in engines):
             return
-        wait = timeout
         now = time.monotonic_ns()
-        for eng in engines:
-            for due in (eng.next_timer_ns(), eng.port.next_due_ns()):
-                if due:
-                    wait = min(wait, max(0.0, (due - now) / 1e9))
+        wait = min(eng.wait_budget(timeout, now) for eng in engines)
         if wait <= 0 or (len(engines) == 1 and engines[0].busy_wait(wait)):
             return
         if self._all_fds and not self.peers:

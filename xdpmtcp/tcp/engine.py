@@ -383,10 +383,7 @@ class Engine:
         """One batch.  Waits up to timeout seconds for frames or a timer.
         Returns the number of frames received."""
         if timeout > 0 and self._poller is not None and not self.want_flush:
-            wait = timeout
-            for due in (self.next_timer_ns(), self.port.next_due_ns()):
-                if due:
-                    wait = min(wait, max(0.0, (due - self.now_ns()) / 1e9))
+            wait = self.wait_budget(timeout, self.now_ns())
             if wait > 0 and not self.busy_wait(wait):
                 self._poller.poll(wait * 1000.0)
         now = self.now_ns()
@@ -405,6 +402,15 @@ class Engine:
             self._drain_events()
             lib.xc_engine_flush(self.raw, now)
         return res.frames
+
+    def wait_budget(self, timeout, now_ns):
+        """Seconds a caller may sleep, at most timeout: until the next timer
+        or held (delayed) frame is due."""
+        wait = timeout
+        for due in (self.next_timer_ns(), self.port.next_due_ns()):
+            if due:
+                wait = min(wait, max(0.0, (due - now_ns) / 1e9))
+        return wait
 
     def busy_wait(self, wait):
         """Watch the RX ring in C up to busy_poll_us (at most wait seconds)
