@@ -4,6 +4,7 @@ No arp.conf/route.conf: the kernel already knows.  When the neighbour entry
 is missing, a zero-length UDP datagram makes the kernel resolve it (ARP),
 and the table is polled until the entry is usable.
 """
+import contextlib
 import socket
 import time
 from dataclasses import dataclass
@@ -69,3 +70,31 @@ def resolve_next_hop(dst, timeout=1.0):
                 _poke_neighbour(hop)
                 poked = True
             time.sleep(0.01)
+
+
+class NextHopCache:
+    """ip -> the next hop's MAC from the kernel's tables, each kept
+    neighbour_cache_s (at most 4096: past it, forget all and relearn).  A
+    miss asks netlink inside ``around()``: the namespace whose tables count
+    (a Context sets its home; the calling thread may be elsewhere)."""
+
+    CAP = 4096
+
+    def __init__(self, tunables):
+        self.ttl = tunables.neighbour_cache_s
+        self.timeout = tunables.neighbour_timeout_s
+        self.around = contextlib.nullcontext
+        self._hits = {}
+
+    def __call__(self, ip):
+        hit = self._hits.get(ip)
+        now = time.monotonic()
+        if hit and hit[1] > now:
+            return hit[0]
+        with self.around():
+            hop = resolve_next_hop(ip, self.timeout)
+        mac = bytes.fromhex(hop.dst_mac.replace(":", ""))
+        if len(self._hits) >= self.CAP:
+            self._hits.clear()
+        self._hits[ip] = (mac, now + self.ttl)
+        return mac

@@ -5,7 +5,6 @@ connection's segments, handle the rest here (handshakes, unknown tuples),
 let C run the due timers, react to C's events, and send.  Python is called
 per batch and per handshake segment, never per data segment or timer.
 """
-import contextlib
 import errno
 import os
 import select
@@ -13,6 +12,7 @@ import time
 from dataclasses import dataclass
 
 from .._core import ffi, lib
+from ..kernel import NextHopCache
 from ..phy import Burst
 from ..storage import Memo
 from ..tunables import DEFAULTS
@@ -39,35 +39,6 @@ class EngineStats:
     conn_refused_cap: int = 0    # active opens refused: max_concurrency reached
     conn_refused_memory: int = 0 # active opens refused: their buffers, full, would pass buffer_memory_max
     timewait_reused: int = 0
-
-
-class NextHopCache:
-    """ip -> the next hop's MAC from the kernel's tables, each kept
-    neighbour_cache_s (at most 4096: past it, forget all and relearn).  A
-    miss asks netlink inside ``around()``: the namespace whose tables count
-    (a Context sets its home; the calling thread may be elsewhere)."""
-
-    CAP = 4096
-
-    def __init__(self, tunables):
-        self.ttl = tunables.neighbour_cache_s
-        self.timeout = tunables.neighbour_timeout_s
-        self.around = contextlib.nullcontext
-        self._hits = {}
-
-    def __call__(self, ip):
-        hit = self._hits.get(ip)
-        now = time.monotonic()
-        if hit and hit[1] > now:
-            return hit[0]
-        from ..kernel import resolve_next_hop
-        with self.around():
-            hop = resolve_next_hop(ip, self.timeout)
-        mac = bytes.fromhex(hop.dst_mac.replace(":", ""))
-        if len(self._hits) >= self.CAP:
-            self._hits.clear()
-        self._hits[ip] = (mac, now + self.ttl)
-        return mac
 
 
 # One secret for every engine of the process: the C key is process-wide, and
