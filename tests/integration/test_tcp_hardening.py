@@ -80,7 +80,7 @@ def tshark_fields(pcap, display_filter, *fields):
 
 def rst_burst(lab, conn, n, offset):
     """RSTs spoofed from conn's peer with sequence numbers rcv_nxt + offset.."""
-    t = conn.tcb
+    t = conn.c_info()
     return [build_tcp_frame(lab.peer.mac, lab.stack.mac, lab.peer.ip, lab.stack.ip,
                             conn.remote[1], PORT, (t.rcv_nxt + offset + i) & 0xffffffff, 0,
                             TcpFlags.RST, 0)
@@ -228,7 +228,7 @@ def test_tsvals_and_ip_ids_belong_to_each_connection(lab, engine, need_tool, tmp
         conns = [engine.connect((lab.peer.ip, 9002)) for _ in range(2)]
     assert engine.run_until(lambda: all(c.state == TcpState.ESTABLISHED for c in conns), 5)
     clock_ms = time.monotonic_ns() // 10**6
-    offsets = [c.tcb.ts_offset for c in conns]
+    offsets = [c.c_info().ts_offset for c in conns]
     ports = [c.local[1] for c in conns]
     for i in range(5):
         for c in conns:

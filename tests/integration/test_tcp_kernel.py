@@ -308,7 +308,7 @@ def test_crafted_segments_from_peer(lab, engine, attack):
     p = start_peer(lab, HOLD_OPEN, lab.stack.ip, PORT)
     conn = accept_one(engine, lst)
     assert poll_until(engine, lambda: conn.readable_bytes == 5)
-    t = conn.tcb
+    t = conn.c_info()
     ts = (t.ts_recent + 1, 0) if t.flags & 0x2 else None
     before = conn.counters()
     if attack == "rst_in_window":

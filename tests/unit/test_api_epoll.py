@@ -194,7 +194,7 @@ def test_no_epollin_for_out_of_order_only_data(pair):
     a, b = pair.a, pair.b
     _, srv, cli = connected(pair)
     ep = watch(a, srv, MTCP_EPOLLIN)
-    server = conn_of(a, srv).tcb
+    server = conn_of(a, srv).c_info()
     client = conn_of(b, cli)
     ts = ((server.ts_recent + 1) & 0xffffffff, 0) if server.flags & 0x2 else None   # PAWS-valid
 

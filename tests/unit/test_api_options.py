@@ -231,7 +231,7 @@ def test_rcvbuf_before_connect_sets_the_syn_window_and_scale(pair, tmp_path):
     synack = next(f for f in frames if f.tcp.flags & TcpFlags.SYN and f.tcp.flags & TcpFlags.ACK)
     # the other side did not fix its buffer: scaled for autotuning's ceiling (rcvbuf_max, 4 MiB)
     assert synack.tcp.window == 65535 and synack.tcp.options.window_scale == 7
-    assert conn_of(a, srv).tcb.snd_wnd == 4096                    # what the peer will respect
+    assert conn_of(a, srv).c_info().snd_wnd == 4096                    # what the peer will respect
     assert mtcp_getsockopt(b, cli, SOL_SOCKET, SO_RCVBUF) == 4096
     # the peer sends no more than the window while we do not read
     mtcp_write(a, srv, os.urandom(100_000))
@@ -377,7 +377,7 @@ def test_keepalive_probes_appear_and_are_answered(pair, tmp_path):
     assert pair.run_until(lambda: conn.counters()["keepalive_probes"] >= 2, 4)
     frames = tcp_frames(pair, tmp_path / "ka.pcap")
     probes = [f for f in frames if f.ip.src == "198.18.0.2" and not f.tcp.payload
-              and f.tcp.seq == (conn.tcb.snd_una - 1) & 0xffffffff]
+              and f.tcp.seq == (conn.c_info().snd_una - 1) & 0xffffffff]
     assert len(probes) >= 2                                         # seq = SND.UNA - 1
     assert conn.state == TcpState.ESTABLISHED                      # the peer answered
 
@@ -522,15 +522,15 @@ def test_congestion_control_by_name(pair):
     a, b = pair.a, pair.b
     _, srv, cli = connected(pair, client_setup=lambda c: mtcp_setsockopt(
         b, c, IPPROTO_TCP, TCP_CONGESTION, b"newreno"))
-    assert conn_of(b, cli).tcb.cc.algo == lib.XC_CC_NEWRENO
+    assert conn_of(b, cli).c_info().cc_algo == lib.XC_CC_NEWRENO
     assert mtcp_getsockopt(b, cli, IPPROTO_TCP, TCP_CONGESTION) == "newreno"
     assert mtcp_getsockopt(b, cli, IPPROTO_TCP, TCP_CONGESTION, 16) == b"newreno".ljust(16, b"\0")
-    assert conn_of(a, srv).tcb.cc.algo == lib.XC_CC_CUBIC
+    assert conn_of(a, srv).c_info().cc_algo == lib.XC_CC_CUBIC
     mtcp_write(a, srv, os.urandom(300_000))
     pair.run_for(0.2)
-    cwnd = conn_of(a, srv).tcb.cc.cwnd
+    cwnd = conn_of(a, srv).c_info().cwnd
     mtcp_setsockopt(a, srv, IPPROTO_TCP, TCP_CONGESTION, "newreno")   # mid-connection
-    assert conn_of(a, srv).tcb.cc.algo == lib.XC_CC_NEWRENO and conn_of(a, srv).tcb.cc.cwnd == cwnd
+    assert conn_of(a, srv).c_info().cc_algo == lib.XC_CC_NEWRENO and conn_of(a, srv).c_info().cwnd == cwnd
     assert mtcp_getsockopt(a, srv, IPPROTO_TCP, TCP_CONGESTION) == "newreno"
 
 
@@ -680,7 +680,7 @@ def test_so_rcvbuf_fixes_the_buffer_autotuning_would_grow(pair):
     a, b = pair.a, pair.b
     _, srv_fixed, cli1 = connected(pair, server_setup=lambda s: mtcp_setsockopt(a, s, SOL_SOCKET, SO_RCVBUF,
                                                                                    60000))
-    assert conn_of(a, srv_fixed).tcb.rcv_wscale == 0              # scaled for its own size
+    assert conn_of(a, srv_fixed).c_info().rcv_wscale == 0              # scaled for its own size
     _, srv_auto, cli2 = connected(pair, port=PORT + 1)
     for srv, cli in ((srv_fixed, cli1), (srv_auto, cli2)):
         data, sent, got = os.urandom(3_000_000), 0, 0

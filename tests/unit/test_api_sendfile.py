@@ -152,7 +152,7 @@ def test_super_segments_leave_as_mss_segments(tmp_path, data_file, gso):
         got = send_file_and_read(pair, srv, cli, fd, 0, len(data))
         assert got == data
         stats_a, stats_b = pair.engines.port_a.stats(), pair.engines.port_b.stats()
-        mss = conn_of(pair.a, srv).tcb.mss
+        mss = conn_of(pair.a, srv).c_info().snd_mss
         frames = tcp_frames(pair, pcap, side="a")
     assert stats_b["rx_bad_tcp_csum"] == 0 and stats_b["rx_bad_ip_csum"] == 0
     assert (stats_a["tx_gso_frames"] > 0) == (gso > 1)
@@ -172,7 +172,7 @@ def test_send_buffer_autotunes_unless_so_sndbuf(pair, fixed):
     a, b = pair.a, pair.b
     setup = (lambda s: mtcp_setsockopt(a, s, SOL_SOCKET, SO_SNDBUF, 262144)) if fixed else None
     _, srv, cli = connected(pair, server_setup=setup)
-    tcb = conn_of(a, srv).tcb
+    conn = conn_of(a, srv)
     block = os.urandom(1 << 20)
     want = 16 * len(block)
     sent = 0
@@ -190,7 +190,8 @@ def test_send_buffer_autotunes_unless_so_sndbuf(pair, fixed):
         return len(got) == want
     assert pair.run_until(step, 60)
     assert bytes(got) == block * 16
+    info = conn.c_info()
     if fixed:
-        assert tcb.snd.cap == 262144 and tcb.flags & lib.XC_TF_SNDBUF_FIXED
+        assert info.sndbuf == 262144 and info.flags & lib.XC_TF_SNDBUF_FIXED
     else:
-        assert 262144 < tcb.snd.cap <= pair.a.tunables.sndbuf_max
+        assert 262144 < info.sndbuf <= pair.a.tunables.sndbuf_max

@@ -54,7 +54,7 @@ def cookie_ack(sport, peer_isn, payload=b""):
 
 def opened_without_options(conn):
     off = lib.XC_TF_TS_OK | lib.XC_TF_SACK_OK | lib.XC_TF_WS_OK
-    return conn.state == TcpState.ESTABLISHED and not conn.tcb.flags & off and conn.tcb.peer_mss == 1460
+    return conn.state == TcpState.ESTABLISHED and not conn.c_info().flags & off and conn.c_info().peer_mss == 1460
 
 
 def test_cookie_ack_reopens_a_tuple_in_timewait(pair):

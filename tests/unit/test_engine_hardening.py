@@ -70,7 +70,7 @@ def inject(p, frames):
 
 def in_window_rsts(server, n, offset=100):
     """RSTs a blind attacker guessed right: in the window, not at RCV.NXT."""
-    t = server.tcb
+    t = server.c_info()
     return [segment(server.remote[1], TcpFlags.RST, (t.rcv_nxt + offset + i) & 0xffffffff)
             for i in range(n)]
 
@@ -96,14 +96,14 @@ def test_one_challenge_ack_per_connection_per_interval(pair, tmp_path):
     pair.run_for(0.1)
     assert server.counters()["challenge_acks"] == 2
     acks = pure_acks(from_a(wire.frames()))
-    assert len(acks) == 2 and all(f.tcp.ack == server.tcb.rcv_nxt for f in acks)
+    assert len(acks) == 2 and all(f.tcp.ack == server.c_info().rcv_nxt for f in acks)
     assert server.state == TcpState.ESTABLISHED and client.state == TcpState.ESTABLISHED
 
 
 def test_unacceptable_pure_acks_answered_once_data_always(pair, tmp_path):
     server, client = connected(pair)
     settle(pair)
-    t = server.tcb
+    t = server.c_info()
     far = (t.rcv_nxt + 10_000_000) & 0xffffffff
     ts = (t.ts_recent + 1, 0)
     wire = Wire(pair, tmp_path / "b.pcap")
@@ -135,18 +135,23 @@ def test_interval_zero_turns_the_per_connection_limit_off():
 def test_engine_budget_is_drawn_at_random_each_second():
     """With the per-connection interval off, the engine-wide budget of each
     second lies in [limit/2, 3*limit/2) and changes from second to second.
-    The segments go straight to the C input with an explicit clock, one
+    The segments go through the engine's batch call with an explicit clock, one
     simulated second after the other."""
     limit, probes, seconds = 10, 40, 12
     with EnginePair(challenge_ack_limit=limit, invalid_ratelimit_ms=0) as p:
         server, _ = connected(p)
-        frames = [ffi.from_buffer(f) for f in in_window_rsts(server, probes)]
+        frames = in_window_rsts(server, probes)
         first = (time.monotonic_ns() // 10**9 + 10) * 10**9
+        eng, res = p.a, ffi.new("struct xc_poll_result *")
         sent = []
         for k in range(seconds):
             before = server.counters()["challenge_acks"]
-            for j, f in enumerate(frames):
-                lib.xc_tcp_input(p.a.raw, server.tcb, f, len(f), first + k * 10**9 + j)
+            inject(p, frames)
+            while True:     # the engine's own batch call, on a clock of our own
+                lib.xc_engine_poll(eng.raw, eng.burst.raw, eng._slow, first + k * 10**9, res)
+                lib.xc_engine_flush(eng.raw, first + k * 10**9)
+                if not res.frames:
+                    break
             sent.append(server.counters()["challenge_acks"] - before)
         assert all(limit // 2 <= n < limit // 2 + limit for n in sent), sent
         assert len(set(sent)) > 1, sent
@@ -235,9 +240,9 @@ def test_tsval_offsets_are_per_connection_and_not_uptime(pair, tmp_path):
         synack = next(f for f in from_a(frames, client.local[1]) if f.tcp.flags & TcpFlags.SYN)
         # TSval = the 1 ms clock + the connection's offset, on both sides
         for conn, f in ((client, syn), (server, synack)):
-            assert conn.tcb.ts_offset != 0
-            assert modular_gap(ts_offset_seen(f, now_ns), conn.tcb.ts_offset) < 5000
-        offsets += [client.tcb.ts_offset, server.tcb.ts_offset]
+            assert conn.c_info().ts_offset != 0
+            assert modular_gap(ts_offset_seen(f, now_ns), conn.c_info().ts_offset) < 5000
+        offsets += [client.c_info().ts_offset, server.c_info().ts_offset]
     # eight connection ends, eight unrelated offsets (a shared clock would
     # put them all within the seconds this test took)
     assert all(modular_gap(a, b) > 10_000 for i, a in enumerate(offsets) for b in offsets[i + 1:]), offsets
@@ -249,14 +254,14 @@ def test_reused_tuple_keeps_growing_timestamps():
     may accept its SYN by them, RFC 6191)."""
     with EnginePair(tcp_timewait=0.05) as p:
         server, client = connected(p, local_port=61234)
-        first = (client.tcb.ts_offset, server.tcb.ts_offset)
+        first = (client.c_info().ts_offset, server.c_info().ts_offset)
         client.close()
         server.close()
         assert p.run_until(lambda: client.released and server.released, 3)
         server2, client2 = connected(p, local_port=61234)
-        assert (client2.tcb.ts_offset, server2.tcb.ts_offset) == first
+        assert (client2.c_info().ts_offset, server2.c_info().ts_offset) == first
         other, _ = connected(p, local_port=61235)
-        assert other.tcb.ts_offset != first[1]
+        assert other.c_info().ts_offset != first[1]
 
 
 def test_ip_ids_count_per_connection_from_random_starts(pair, tmp_path):

@@ -192,7 +192,7 @@ def test_zero_window_probes_then_reader_catches_up():
         sent = client.send(data)
         p.run_for(1.0)                                        # reader asleep
         assert server.readable_bytes == 32768                 # buffer full, nothing lost
-        assert client.tcb.snd_wnd == 0
+        assert client.c_info().snd_wnd == 0
         assert client.counters()["zero_window_probes"] >= 1
         assert server.counters()["out_of_window"] >= 1        # the probe byte, refused
         assert sent == len(data)                              # the send buffer took it all
@@ -252,13 +252,13 @@ def inject(p, conn_b, flags, seq, ack, payload=b"", ts=None):
 
 
 def ts_of(conn):
-    return (conn.tcb.ts_recent + 1, 0)
+    return (conn.c_info().ts_recent + 1, 0)
 
 
 def test_in_window_rst_gets_challenge_ack(pair):
     _, server, client = connected(pair)
     before = server.counters()["challenge_acks"]
-    t = server.tcb
+    t = server.c_info()
     inject(pair, client, TcpFlags.RST, (t.rcv_nxt + 100) & 0xffffffff, 0)
     pair.run_for(0.05)
     assert server.counters()["challenge_acks"] == before + 1
@@ -269,7 +269,7 @@ def test_in_window_rst_gets_challenge_ack(pair):
 
 def test_exact_rst_resets(pair):
     _, server, client = connected(pair)
-    inject(pair, client, TcpFlags.RST, server.tcb.rcv_nxt, 0)
+    inject(pair, client, TcpFlags.RST, server.c_info().rcv_nxt, 0)
     assert pair.run_until(lambda: server.error == errno.ECONNRESET, 2)
 
 
@@ -283,7 +283,7 @@ def test_syn_on_established_gets_challenge_ack(pair):
 
 def test_out_of_window_data_is_acked_not_taken(pair):
     _, server, client = connected(pair)
-    t = server.tcb
+    t = server.c_info()
     inject(pair, client, TcpFlags.ACK | TcpFlags.PSH, (t.rcv_nxt + 10_000_000) & 0xffffffff,
            t.snd_nxt, b"evil", ts=ts_of(server))
     pair.run_for(0.05)
@@ -293,7 +293,7 @@ def test_out_of_window_data_is_acked_not_taken(pair):
 
 def test_ack_for_unsent_data_gets_challenge_ack(pair):
     _, server, client = connected(pair)
-    t = server.tcb
+    t = server.c_info()
     inject(pair, client, TcpFlags.ACK, t.rcv_nxt, (t.snd_max + 100000) & 0xffffffff,
            ts=ts_of(server))
     pair.run_for(0.05)
@@ -374,7 +374,7 @@ def test_tail_loss_probe_recovers_without_rto():
         client.send(os.urandom(3000))
         p.b.poll()
         FaultInjector.uninstall(p.port_b)
-        assert client.tcb.snd_max != client.tcb.snd_una
+        assert client.c_info().snd_max != client.c_info().snd_una
         got = bytearray()
         assert p.run_until(lambda: got.extend(server.recv(1 << 16)) if server.readable_bytes
                            else len(got) >= 3000, 1.0)
@@ -394,8 +394,8 @@ def test_rto_resends_a_small_segment_whose_ack_was_lost():
         assert p.run_until(lambda: client.readable_bytes == 11, 2)
         assert p.run_until(lambda: server.counters()["rto_events"] >= 1, 10)
         FaultInjector.uninstall(p.port_a)
-        assert p.run_until(lambda: server.tcb.snd_una == server.tcb.snd_max, 10), \
-            "snd_una %d snd_nxt %d snd_max %d" % (server.tcb.snd_una, server.tcb.snd_nxt, server.tcb.snd_max)
+        assert p.run_until(lambda: server.c_info().snd_una == server.c_info().snd_max, 10), \
+            "snd_una %d snd_nxt %d snd_max %d" % (server.c_info().snd_una, server.c_info().snd_nxt, server.c_info().snd_max)
         assert server.counters()["rto_retrans"] >= 1
         assert server.engine.buffer_memory == 0                   # the line's storage went back
 
@@ -417,11 +417,11 @@ def test_receive_buffer_autotunes_within_the_memory_cap():
         _, server, client = connected(p)
         data = os.urandom(3_000_000)
         assert transfer(p, client, server, data) == data
-        assert server.tcb.rcv.cap > 65536 and p.a.c_stats()["rcvbuf_grown"] >= 1
-        assert server.tcb.rcv.cap <= 1 << 20
-        assert p.a.buffer_capacity == server.tcb.rcv.cap + server.tcb.snd.cap
+        assert server.c_info().rcvbuf > 65536 and p.a.c_stats()["rcvbuf_grown"] >= 1
+        assert server.c_info().rcvbuf <= 1 << 20
+        assert p.a.buffer_capacity == server.c_info().rcvbuf + server.c_info().sndbuf
         assert p.a.buffer_memory == 0                            # all read: no storage held
     with EnginePair(rcvbuf=65536, rcvbuf_max=1 << 20, buffer_memory_max=65536 + 262144) as p:   # room for one connection's buffers, full, no more
         _, server, client = connected(p)
         assert transfer(p, client, server, os.urandom(1_000_000)) is not None
-        assert server.tcb.rcv.cap == 65536 and p.a.c_stats()["rcvbuf_grow_refused"] >= 1
+        assert server.c_info().rcvbuf == 65536 and p.a.c_stats()["rcvbuf_grow_refused"] >= 1

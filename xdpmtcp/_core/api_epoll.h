@@ -53,8 +53,5 @@ void xc_epoll_disable(struct xc_ep_entry *en);
  * compute).  Returns the count. */
 uint32_t xc_epoll_collect(struct xc_epoll *ep, uint32_t *handles, uint32_t *masks, uint32_t max);
 uint32_t xc_epoll_listed(struct xc_epoll *ep);
-/* A block's readiness as epoll reports it (every bit, before the mask of
- * what an entry asked for). */
-uint32_t xc_tcb_poll_mask(const struct xc_tcb *t);
 
 #endif

@@ -1,35 +1,29 @@
-/* Public API of the TCP engine's C half: the connection control block both
- * C and Python use, the per-batch entry points, and the counters.
+/* The TCP engine's boundary: everything Python may call on it, and
+ * nothing more.  The connection block (struct xc_tcb) is opaque here:
+ * Python holds a pointer, reads one value with xc_tcp_getopt or a
+ * tcp_info-shaped snapshot with xc_tcp_info, and changes the block only
+ * through the calls below.
  *
  * Split of work (docs/architecture.md has the picture):
- *  - C: every segment of a connection in a synchronized state (ESTABLISHED
- *    and the closing states): sequence and RST/SYN checks (RFC 9293
- *    §3.10.7.4, RFC 5961), PAWS, ACK processing, RTT samples, congestion
- *    control, SACK and NewReno loss recovery, reassembly, the FIN and
- *    ACK-of-FIN state transitions, and building every segment sent.
- *  - C also owns every timer: a heap of connections by earliest deadline,
- *    run by xc_engine_timers; retransmission, delayed ACK, persist, tail
- *    loss probe, keepalive, TIME-WAIT, orphaned FIN-WAIT-2 and the idle
- *    timeout all fire and act here.  Python learns only the next wake-up
- *    time (xc_engine_next_timer).
- *  - C owns passive opens: listeners with their SYN and accept queues, SYN
- *    cookies, SYN-RECEIVED, and the answer to every segment of no
- *    connection.  Python meets a passive connection once, at accept.
- *  - C owns active opens after xc_tcp_connect: SYN-SENT and the way of a
- *    simultaneous open through SYN-RECEIVED.
- *  - Python: making a block for connect (port, next hop, options), a SYN
- *    that reuses a TIME-WAIT tuple, what the application sees (errors,
- *    wakeups, close, teardown).
+ *  - C owns every connection's whole life: every segment (sequence and
+ *    RST/SYN checks, PAWS, ACKs, RTT, congestion control, SACK recovery,
+ *    reassembly), passive opens (listeners, SYN and accept queues, SYN
+ *    cookies), active opens after xc_tcp_connect, every state transition,
+ *    every timer (Python learns only the next wake-up time), and readiness
+ *    (api_epoll.h).
+ *  - Python: configuration, the descriptor table, socket-option semantics
+ *    (validation and errnos, then one xc_tcp_setopt), the next hop and
+ *    local port of an active open, the one segment C hands back (a SYN
+ *    that reuses a TIME-WAIT tuple), and what the application sees.
  * C reports what Python must react to as per-connection event bits, once
- * per batch.
+ * per batch (xc_engine_poll, xc_engine_events).
  */
 #ifndef XC_API_TCP_H
 #define XC_API_TCP_H
 #include <stdint.h>
 #include "api.h"
 #include "api_cc.h"
-#include "api_ring.h"
-#include "api_sack.h"
+#include "api_bufpool.h"
 
 /* RFC 9293 states; the values are mOS's enum tcpstate (mos_getsockopt.3). */
 #define XC_TCP_CLOSED 0
@@ -78,23 +72,6 @@
 #define XC_EV_SYN_IN_TW 0x40     /* SYN on a TIME-WAIT connection (Python may reuse) */
 #define XC_EV_ACKED 0x80         /* snd_una advanced */
 
-/* Timers: deadlines in CLOCK_MONOTONIC ns, 0 = not armed. */
-#define XC_T_RTO 0               /* retransmission (and SYN/SYN-ACK/FIN) */
-#define XC_T_DELACK 1
-#define XC_T_PERSIST 2           /* zero-window probe */
-#define XC_T_KEEPALIVE 3         /* SO_KEEPALIVE probes (xc_tcp_set_keepalive) */
-#define XC_T_TIMEWAIT 4          /* TIME-WAIT, orphaned FIN-WAIT-2, or the idle timeout */
-#define XC_T_TLP 5               /* tail loss probe (RFC 8985 §7) */
-#define XC_T_COUNT 6
-
-
-/* xc_tcp_send_ctl kinds: control segments built in C. */
-#define XC_CTL_SYN 1
-#define XC_CTL_SYNACK 2
-#define XC_CTL_ACK 3
-#define XC_CTL_RST 4             /* RST with seq = snd_nxt (abort) */
-#define XC_CTL_KEEPALIVE 5       /* seq = snd_una - 1, no data */
-
 struct xc_tcp_counters {
 	uint64_t segs_in;
 	uint64_t segs_out;
@@ -139,107 +116,6 @@ struct xc_tcp_counters {
 	uint64_t snd_refused_memory; /* writes that took 0 bytes: no buffer storage (buffer_memory_max) */
 };
 
-struct xc_ep_entry;
-
-struct xc_tcb {
-	uint32_t id;                 /* index in the engine, 1..max */
-	uint32_t state;              /* XC_TCP_* */
-	uint32_t flags;              /* XC_TF_* */
-	uint32_t events;             /* XC_EV_* not yet drained */
-	/* addressing, network byte order, as on the wire */
-	uint32_t local_addr;
-	uint32_t remote_addr;
-	uint16_t local_port;
-	uint16_t remote_port;
-	uint8_t local_mac[6];
-	uint8_t remote_mac[6];
-	/* send sequence space (RFC 9293 §3.3.1) */
-	uint32_t iss;
-	uint32_t snd_una;
-	uint32_t snd_nxt;            /* next to send (lowered to snd_una after an RTO) */
-	uint32_t snd_max;            /* highest sequence sent + 1 */
-	uint32_t snd_wnd;            /* peer's window, scaled, bytes */
-	uint32_t snd_wl1;
-	uint32_t snd_wl2;
-	uint32_t max_snd_wnd;
-	uint32_t fin_seq;            /* valid with XC_TF_FIN_SENT */
-	uint32_t recover;            /* RFC 6582 */
-	/* receive sequence space */
-	uint32_t irs;
-	uint32_t rcv_nxt;
-	uint32_t rcv_adv;            /* right edge advertised: never moves left */
-	uint32_t rcv_wnd_last;       /* window in the last segment sent, bytes */
-	uint32_t tlp_high_seq;       /* snd_max when the last probe was sent */
-	uint32_t rxt_una_seq;        /* last retransmission of the segment at snd_una ... */
-	uint32_t rxt_una_mark;       /* ... and snd_max when it was sent */
-	uint32_t rcv_fin_seq;        /* sequence number of the peer's FIN, with XC_TF_FIN_OOO */
-	/* options */
-	uint16_t mss;                /* payload bytes per segment we send (options excluded) */
-	uint16_t rcv_mss;            /* MSS we advertise */
-	uint16_t peer_mss;           /* MSS the peer advertised */
-	uint8_t snd_wscale;          /* shift for the windows the peer advertises */
-	uint8_t rcv_wscale;          /* shift for the windows we advertise */
-	uint32_t ts_recent;          /* RFC 7323 TS.Recent */
-	uint32_t ts_offset;          /* per-connection random offset of our TSval */
-	uint16_t ip_id;              /* IPv4 ID of our next segment: counts from a random start */
-	uint64_t oow_ack_ns;         /* last challenge ACK or ACK to an unacceptable segment */
-	uint32_t last_ack_sent;      /* RFC 7323 Last.ACK.sent */
-	/* RTT (RFC 6298), microseconds */
-	uint32_t srtt_us;            /* 0 = no sample yet */
-	uint32_t rttvar_us;
-	uint32_t rto_us;
-	uint32_t min_rtt_us;
-	uint32_t last_rtt_us;
-	uint32_t rtt_seq;            /* Karn timing without timestamps */
-	uint64_t rtt_start_ns;
-	uint32_t backoff;            /* RTO doublings so far */
-	uint32_t retries;            /* consecutive timeouts without progress */
-	uint32_t dupacks;
-	uint32_t ack_pending;        /* full-size segments received and not acknowledged */
-	uint32_t quickacks;          /* ACK every segment while > 0 (start, after idle) */
-	uint32_t probes;             /* zero-window or keepalive probes unanswered */
-	uint32_t cc_algo;
-	uint32_t keepalive_idle_ms;  /* TCP_KEEPIDLE, TCP_KEEPINTVL, TCP_KEEPCNT */
-	uint32_t keepalive_intvl_ms;
-	uint32_t keepalive_cnt;
-	/* timers */
-	uint64_t timer_due[6];        /* XC_T_COUNT */
-	uint64_t timer_queued_ns;    /* this block's key in the engine's timer heap (0: not in it) */
-	uint32_t timer_heap_pos;     /* 1-based slot in the timer heap, 0 = none */
-	uint64_t last_recv_ns;       /* for keepalive and idle timeout */
-	uint64_t last_send_ns;       /* for restart after idle */
-	/* loss recovery and congestion */
-	struct xc_cc cc;
-	struct xc_sack_board sack;
-	/* buffers: receive (reassembly) and send (FIFO from snd_una) */
-	struct xc_ring rcv;
-	struct xc_ring snd;
-	struct xc_tcp_counters c;
-	/* engine bookkeeping */
-	uint32_t queued;             /* bit 0: in the event list; bit 1: in the output list */
-	uint32_t last_ooo_len;       /* latest out-of-order segment: first SACK block (RFC 2018 §4) */
-	uint64_t last_ooo_off;
-	uint32_t prior_cwnd;         /* before the last fast recovery cut: undone if ... */
-	uint32_t prior_ssthresh;
-	uint32_t undo_retrans;       /* ... D-SACKs show all its retransmissions were needless */
-	uint32_t undo_marker;        /* snd_una when that recovery began */
-	uint32_t dsack_start;        /* duplicate data to report (RFC 2883), with XC_TF_DSACK */
-	uint32_t dsack_end;
-	/* passive opens until accepted: the listener (id + 1, 0 = none), the
-	 * accept queue's links, and when our SYN-ACK first left */
-	uint32_t listen_id;
-	uint32_t q_prev;
-	uint32_t q_next;
-	uint64_t hs_start_ns;
-	/* readiness (api_epoll.h): the epoll entries watching this block, the
-	 * pending error, the socket's low-water marks, and the events Python
-	 * need not hear of (C's epoll sees them all) */
-	struct xc_ep_entry *watch;
-	uint32_t so_error;           /* SO_ERROR: ECONNRESET, ETIMEDOUT or ECONNREFUSED; Python clears it */
-	uint32_t rcvlowat;           /* SO_RCVLOWAT (0 counts as 1) */
-	uint32_t sndlowat;           /* SO_SNDLOWAT */
-	uint32_t ev_quiet;           /* XC_EV_* bits kept from xc_engine_events for this block */
-};
 
 /* Engine-wide settings; Python fills them from Tunables. */
 struct xc_tcp_config {
@@ -303,6 +179,8 @@ struct xc_tcp_stats {
 	uint64_t syn_sent_bad_ack;   /* SYN-SENT got an ACK that is not for our SYN (RST sent) */
 	uint64_t rcvbuf_grown;       /* autotuning doubled a receive buffer */
 	uint64_t rcvbuf_grow_refused; /* ... or would have, past buffer_memory_max */
+	uint64_t tcbs;               /* connection blocks in use (unaccepted passive opens too) */
+	uint64_t tcb_size;           /* bytes of one block (opaque to Python; for memory accounting) */
 };
 
 /* A listener: what its connections inherit (the listening socket's
@@ -338,21 +216,112 @@ struct xc_listen_stats {
 /* Listener events come out of xc_engine_events with this bit on the id. */
 #define XC_LISTEN_EVENT 0x80000000
 
-struct xc_tcp_engine;
+/* A block for an active open (xc_tcp_open): addressing in network order,
+ * what our SYN offers, the buffers.  The source MAC is the engine's; the
+ * ISN is C's (RFC 6528). */
+struct xc_tcp_open {
+	uint32_t local_addr;
+	uint32_t remote_addr;
+	uint16_t local_port;
+	uint16_t remote_port;
+	uint8_t remote_mac[6];
+	uint16_t rcv_mss;            /* MSS we advertise */
+	uint32_t rcvbuf;
+	uint32_t sndbuf;
+	uint32_t flags;              /* the offered XC_TF_TS_OK, _SACK_OK, _WS_OK */
+	uint32_t cc_algo;
+};
 
+/* Who a connection is: its id (the one xc_engine_events names) and
+ * 4-tuple in network order (xc_listen_accept fills it). */
+struct xc_tcp_ident {
+	uint32_t id;
+	uint32_t local_addr;
+	uint32_t remote_addr;
+	uint16_t local_port;
+	uint16_t remote_port;
+};
+
+/* A snapshot of one connection, tcp_info-shaped (Linux's names and units
+ * where one exists: times in µs, windows in bytes unless said), for
+ * TCP_INFO, the operator's views and tests. */
+struct xc_tcp_info {
+	uint32_t state;              /* XC_TCP_* */
+	uint32_t flags;              /* XC_TF_* */
+	uint32_t ca_state;           /* Linux's: 0 open, 1 disorder, 3 recovery, 4 loss */
+	uint32_t retransmits;        /* consecutive timeouts without progress */
+	uint32_t probes;             /* zero-window or keepalive probes unanswered */
+	uint32_t backoff;            /* RTO doublings */
+	uint32_t snd_wscale;
+	uint32_t rcv_wscale;
+	uint32_t rto_us;
+	uint32_t snd_mss;
+	uint32_t rcv_mss;            /* the MSS we advertise (tcpi_advmss) */
+	uint32_t peer_mss;
+	uint32_t rtt_us;             /* smoothed, 0: no sample yet */
+	uint32_t rttvar_us;
+	uint32_t min_rtt_us;
+	uint32_t cwnd;               /* bytes */
+	uint32_t ssthresh;           /* bytes; XC_CC_SSTHRESH_INF before a loss */
+	uint32_t cc_algo;
+	uint32_t unacked;            /* bytes in flight or lost: snd_max - snd_una */
+	uint32_t in_flight;          /* snd_nxt - snd_una */
+	uint32_t snd_wnd;            /* the peer's window */
+	uint32_t rcv_wnd;            /* what we advertised and is still open */
+	uint32_t rcv_space;          /* free receive buffer */
+	uint32_t rcvbuf;             /* buffer sizes */
+	uint32_t sndbuf;
+	uint32_t rcv_queued;         /* readable bytes (SIOCINQ) */
+	uint32_t snd_queued;         /* written, not acknowledged (SIOCOUTQ) */
+	uint32_t rcv_storage;        /* pool storage the buffers hold now */
+	uint32_t snd_storage;
+	uint32_t so_error;
+	uint32_t iss, irs;           /* sequence numbers, for tools and tests */
+	uint32_t snd_una, snd_nxt, snd_max, rcv_nxt;
+	uint32_t ts_recent;          /* RFC 7323 TS.Recent */
+	uint32_t ts_offset;          /* our TSval's per-connection offset */
+	uint64_t last_data_recv_ms;  /* ago */
+	uint64_t last_data_sent_ms;  /* ago, 0: never */
+	struct xc_tcp_counters c;
+};
+
+/* Socket options and per-connection values set and read through one typed
+ * call each (Python validates and maps errnos first). */
+#define XC_OPT_STATE 1           /* get: XC_TCP_* */
+#define XC_OPT_ERROR 2           /* SO_ERROR: get, set (0 clears) */
+#define XC_OPT_RCVBUF 3          /* get: size; set: resize (never below what it holds; -ENOBUFS) */
+#define XC_OPT_SNDBUF 4
+#define XC_OPT_RCVBUF_FIXED 5    /* 1: no autotuning (SO_RCVBUF set) */
+#define XC_OPT_SNDBUF_FIXED 6
+#define XC_OPT_NODELAY 7         /* Nagle off; on: what Nagle held leaves */
+#define XC_OPT_MAXSEG 8          /* set: before the handshake the MSS we advertise, after a cap; get: MSS */
+#define XC_OPT_CONGESTION 9      /* algorithm (api_cc.h); switching keeps cwnd and ssthresh */
+#define XC_OPT_KEEPALIVE 10      /* on/off, with the idle, interval and count set before */
+#define XC_OPT_KEEPIDLE_MS 11
+#define XC_OPT_KEEPINTVL_MS 12
+#define XC_OPT_KEEPCNT 13
+#define XC_OPT_RCVLOWAT 14       /* what readiness (api_epoll.h) counts as readable, writable */
+#define XC_OPT_SNDLOWAT 15
+#define XC_OPT_RCV_SHUT 16       /* 1: SHUT_RD, readable at once */
+#define XC_OPT_EV_QUIET 17       /* XC_EV_* bits xc_engine_events keeps for itself */
+#define XC_OPT_FIN_RCVD 18       /* get: the peer's FIN is consumed */
+#define XC_OPT_FIN_QUEUED 19     /* get: our side is shut (FIN after the data) */
+#define XC_OPT_RCV_QUEUED 20     /* get: readable bytes */
+#define XC_OPT_SND_QUEUED 21     /* get: written, not acknowledged */
+#define XC_OPT_SND_FREE 22       /* get: free send-buffer bytes */
+#define XC_OPT_SND_REFUSED 23    /* get: appends refused for want of storage, so far */
+#define XC_OPT_POLL_MASK 24      /* get: EPOLLIN/OUT/RDHUP/HUP/ERR as epoll sees it */
+#define XC_OPT_ID 25             /* get: the id events name */
+
+struct xc_tcp_engine;
+struct xc_tcb;                   /* opaque: C owns every field */
+
+/* --- the engine ----------------------------------------------------------- */
 struct xc_tcp_engine *xc_engine_new(struct xc_port *port, const struct xc_tcp_config *cfg);
 void xc_engine_free(struct xc_tcp_engine *e);
-void xc_engine_get_stats(struct xc_tcp_engine *e, struct xc_tcp_stats *out);
-/* The buffer pool behind every connection's rings (api_bufpool.h). */
-void xc_engine_get_pool_stats(struct xc_tcp_engine *e, struct xc_bufpool_stats *out);
-/* Process a received batch.  Segments for connections in synchronized
- * states are handled here; the indexes (into in->pkts) of all others are
- * written to slow[] for Python (at most slow_max; the rest are counted in
- * slow_path and dropped — size slow[] as in->cap).  Returns the slow count. */
-int xc_engine_rx(struct xc_tcp_engine *e, struct xc_burst *in, uint32_t *slow,
-		 uint32_t slow_max, uint64_t now_ns);
-/* Drain events: ids and their XC_EV_* bits; returns the count. */
-uint32_t xc_engine_events(struct xc_tcp_engine *e, uint32_t *ids, uint32_t *bits, uint32_t max);
+/* Counters; pool (may be NULL) gets the buffer pool's (api_bufpool.h). */
+void xc_engine_get_stats(struct xc_tcp_engine *e, struct xc_tcp_stats *out,
+			 struct xc_bufpool_stats *pool);
 /* One batch, one call: receive up to a burst from the port, run every
  * segment C owns, the due timers, and (when Python has nothing to do)
  * send.  r says what Python must do: the slow segments (indexes in slow[],
@@ -365,43 +334,27 @@ struct xc_poll_result {
 };
 void xc_engine_poll(struct xc_tcp_engine *e, struct xc_burst *burst, uint32_t *slow, uint64_t now_ns,
 		    struct xc_poll_result *r);
+/* Drain events: ids and their XC_EV_* bits; returns the count. */
+uint32_t xc_engine_events(struct xc_tcp_engine *e, uint32_t *ids, uint32_t *bits, uint32_t max);
 /* Send what every connection marked for output may send (ACKs, data, FIN)
  * and push the port's TX ring. Returns segments sent. */
 int xc_engine_flush(struct xc_tcp_engine *e, uint64_t now_ns);
+/* The earliest deadline C holds (CLOCK_MONOTONIC ns), 0 if none. */
+uint64_t xc_engine_next_timer(struct xc_tcp_engine *e);
+/* A slow segment, after Python's decision: a SYN that reuses a TIME-WAIT
+ * tuple once Python released the old block, run by the listeners. */
+int xc_engine_slow_input(struct xc_tcp_engine *e, const uint8_t *frame, uint32_t len, uint64_t now_ns);
 
-/* Connection blocks: allocated zeroed with id set, buffers sized (their
- * storage comes from the engine's pool at the first byte held, and goes
- * back when they are empty); the 4-tuple is entered in the lookup table by
- * xc_tcb_bind. */
-struct xc_tcb *xc_tcb_alloc(struct xc_tcp_engine *e, uint32_t rcvbuf, uint32_t sndbuf);
-int xc_tcb_bind(struct xc_tcp_engine *e, struct xc_tcb *t);   /* -1: tuple in use or table full */
-void xc_tcb_free(struct xc_tcp_engine *e, struct xc_tcb *t);    /* unbinds too */
-uint32_t xc_engine_tcb_count(struct xc_tcp_engine *e);
-
-/* Before our SYN: with addressing, iss and the offered options filled in,
- * set up what we advertise (MSS, window scale), the RTO and the send space. */
-void xc_tcp_init_conn(struct xc_tcp_engine *e, struct xc_tcb *t, uint64_t now_ns);
-/* Active open: SYN-SENT and the SYN now; C runs the rest of the handshake
- * (XC_EV_STATE + WRITABLE when established, REFUSED or TIMEDOUT if not). */
+/* --- connections ------------------------------------------------------------ */
+/* A block for an active open, entered in the 4-tuple table: NULL with *err
+ * -EAGAIN (max_tcbs in use), -ENOBUFS (its buffers, full, would pass
+ * buffer_memory_max) or -EADDRINUSE (tuple taken). */
+struct xc_tcb *xc_tcp_open(struct xc_tcp_engine *e, const struct xc_tcp_open *o, uint64_t now_ns,
+			   int32_t *err);
+/* SYN-SENT and the SYN now, with the options set since open; C runs the
+ * handshake (XC_EV_STATE + WRITABLE when established, REFUSED or TIMEDOUT
+ * if not). */
 void xc_tcp_connect(struct xc_tcp_engine *e, struct xc_tcb *t, uint64_t now_ns);
-/* Run the synchronized-state input on one frame (Python uses it for the
- * segment that completes a handshake and carries data). */
-int xc_tcp_input(struct xc_tcp_engine *e, struct xc_tcb *t, const uint8_t *frame,
-		 uint32_t len, uint64_t now_ns);
-/* Build and send a control segment now (XC_CTL_*). */
-int xc_tcp_send_ctl(struct xc_tcp_engine *e, struct xc_tcb *t, int kind, uint64_t now_ns);
-/* RST in answer to a segment that has no connection (RFC 9293 §3.10.7.1);
- * frame is the offending segment, our_mac the source MAC to use. */
-int xc_tcp_send_reset_for(struct xc_tcp_engine *e, const uint8_t *frame, uint32_t len);
-/* Application side. */
-uint32_t xc_tcp_write(struct xc_tcp_engine *e, struct xc_tcb *t, const uint8_t *data, uint32_t len);
-/* xc_tcp_write from a file: up to count bytes read (pread) from fd at
- * offset straight into the send buffer; bytes taken (0 at end of file or
- * when there is no room), or -errno when the read failed. */
-int64_t xc_tcp_write_fd(struct xc_tcp_engine *e, struct xc_tcb *t, int fd, uint64_t offset,
-			uint32_t count);
-uint32_t xc_tcp_read(struct xc_tcp_engine *e, struct xc_tcb *t, uint8_t *dst, uint32_t n, int peek);
-void xc_tcp_shutdown_send(struct xc_tcp_engine *e, struct xc_tcb *t);   /* queue FIN */
 /* The socket calls' common case in one call each.  recv: bytes read (> 0),
  * -EAGAIN when the connection is open and holds none, -1 when the socket
  * layer must decide (end of stream, an error, not synchronized).  send:
@@ -409,51 +362,41 @@ void xc_tcp_shutdown_send(struct xc_tcp_engine *e, struct xc_tcb *t);   /* queue
  * when the socket layer must decide (not open for sending, an error). */
 int32_t xc_tcp_recv(struct xc_tcp_engine *e, struct xc_tcb *t, uint8_t *dst, uint32_t n);
 int32_t xc_tcp_send(struct xc_tcp_engine *e, struct xc_tcb *t, const uint8_t *data, uint32_t len);
-void xc_tcp_mark_output(struct xc_tcp_engine *e, struct xc_tcb *t);
-/* Run every deadline due by now_ns (events say what changed); returns how
- * many fired.  xc_engine_next_timer: the earliest deadline, 0 if none. */
-uint32_t xc_engine_timers(struct xc_tcp_engine *e, uint64_t now_ns);
-uint64_t xc_engine_next_timer(struct xc_tcp_engine *e);
-/* The application closed the connection (it may now end without Python:
- * orphaned FIN-WAIT-2 timeout, release after CLOSED). */
-void xc_tcp_orphan(struct xc_tcp_engine *e, struct xc_tcb *t, uint64_t now_ns);
-/* SO_KEEPALIVE with TCP_KEEPIDLE/KEEPINTVL (ms) and TCP_KEEPCNT; armed
- * once synchronized. */
-void xc_tcp_set_keepalive(struct xc_tcp_engine *e, struct xc_tcb *t, int on, uint32_t idle_ms,
-			  uint32_t intvl_ms, uint32_t cnt, uint64_t now_ns);
-int xc_tcp_set_rcvbuf(struct xc_tcp_engine *e, struct xc_tcb *t, uint32_t bytes);
-int xc_tcp_set_sndbuf(struct xc_tcp_engine *e, struct xc_tcb *t, uint32_t bytes);
+/* What the socket layer does once it decided: copy out (peek: leave it),
+ * append, append from a file (pread at offset straight into the send
+ * buffer: bytes taken, 0 at end of file or when full, -errno when the read
+ * failed). */
+uint32_t xc_tcp_read(struct xc_tcp_engine *e, struct xc_tcb *t, uint8_t *dst, uint32_t n, int peek);
+uint32_t xc_tcp_write(struct xc_tcp_engine *e, struct xc_tcb *t, const uint8_t *data, uint32_t len);
+int64_t xc_tcp_write_fd(struct xc_tcp_engine *e, struct xc_tcb *t, int fd, uint64_t offset,
+			uint32_t count);
+/* Half-close: FIN after the queued data (ESTABLISHED, SYN-RECEIVED ->
+ * FIN-WAIT-1; CLOSE-WAIT -> LAST-ACK); 0 when the state has no FIN to send. */
+int xc_tcp_shutdown(struct xc_tcp_engine *e, struct xc_tcb *t);
+/* The application let go: shutdown, then C ends it alone (orphaned
+ * FIN-WAIT-2 timeout, TIME-WAIT, XC_EV_RELEASE). */
+void xc_tcp_close(struct xc_tcp_engine *e, struct xc_tcb *t, uint64_t now_ns);
+/* RST now if the state calls for one (SO_LINGER 0, mtcp_abort); the block
+ * stays until xc_tcb_free. */
+void xc_tcp_abort(struct xc_tcp_engine *e, struct xc_tcb *t, uint64_t now_ns);
+/* Forget a block: tuple, timers, watchers, buffers. */
+void xc_tcb_free(struct xc_tcp_engine *e, struct xc_tcb *t);
+/* XC_OPT_*: set returns 0 or -errno; get returns the value. */
+int xc_tcp_setopt(struct xc_tcp_engine *e, struct xc_tcb *t, int opt, uint64_t value, uint64_t now_ns);
+int64_t xc_tcp_getopt(const struct xc_tcb *t, int opt);
+void xc_tcp_info(const struct xc_tcb *t, uint64_t now_ns, struct xc_tcp_info *out);
 
-/* Listeners.  Addresses and ports in network order; addr 0 = every local
- * address.  open: the id, or -1 (that address and port listen already, or
+/* --- listeners ------------------------------------------------------------------ */
+/* Addresses and ports in network order; addr 0 = every local address.
+ * open: the id, or -1 (that address and port listen already, or
  * max_listeners).  close resets what is not accepted.  accept: the next
- * established connection (then Python's), NULL when none. */
+ * established connection (then Python's) and who it is; NULL when none. */
 int xc_listen_open(struct xc_tcp_engine *e, uint32_t addr, uint16_t port,
 		   const struct xc_listen_conf *conf);
 void xc_listen_configure(struct xc_tcp_engine *e, int id, const struct xc_listen_conf *conf);
 void xc_listen_close(struct xc_tcp_engine *e, int id, uint64_t now_ns);
-struct xc_tcb *xc_listen_accept(struct xc_tcp_engine *e, int id);
+struct xc_tcb *xc_listen_accept(struct xc_tcp_engine *e, int id, struct xc_tcp_ident *who);
 uint32_t xc_listen_pending(struct xc_tcp_engine *e, int id);
 void xc_listen_get_stats(struct xc_tcp_engine *e, int id, struct xc_listen_stats *out);
-/* The listener of a segment for no connection, run on one frame: a SYN
- * that reuses a TIME-WAIT tuple, once Python released the old block. */
-int xc_listen_input(struct xc_tcp_engine *e, const uint8_t *frame, uint32_t len, uint64_t now_ns);
-/* Move a handshaking block to ESTABLISHED on the segment frame that
- * acknowledged our SYN (rtt_us 0: no sample, the SYN was retransmitted). */
-void xc_tcp_establish(struct xc_tcp_engine *e, struct xc_tcb *t, const uint8_t *frame, uint32_t len,
-		      uint32_t rtt_us, uint64_t now_ns);
-
-/* RFC 6528 ISN: keyed hash of the 4-tuple plus a 4 µs clock. */
-void xc_isn_set_key(const uint8_t *key16);
-uint32_t xc_isn(uint32_t local_addr, uint32_t remote_addr, uint16_t local_port,
-		uint16_t remote_port, uint64_t now_ns);
-/* SYN cookies: ISN encoding an MSS index and a minute counter, keyed hash. */
-uint32_t xc_syncookie_make(uint32_t local_addr, uint32_t remote_addr, uint16_t local_port,
-			   uint16_t remote_port, uint32_t peer_isn, uint32_t mss_index, uint64_t now_ns);
-/* Returns the MSS index (0..3), or -1 if the cookie (= ack - 1) is not valid. */
-int xc_syncookie_check(uint32_t local_addr, uint32_t remote_addr, uint16_t local_port,
-		       uint16_t remote_port, uint32_t peer_isn, uint32_t cookie, uint64_t now_ns);
-/* The cookies' key (derived from the ISN key), for the XDP program's copy. */
-void xc_syncookie_key(uint8_t *out16);
 
 #endif

@@ -1,11 +1,12 @@
 /* Active open in C: the SYN, SYN-SENT (RFC 9293 §3.10.7.3) and the
- * simultaneous open's way through SYN-RECEIVED.  Python makes the block
- * (port, next hop, socket options) and calls xc_tcp_connect once; the rest
- * of the handshake never reaches it. */
+ * simultaneous open's way through SYN-RECEIVED.  Python opens the block
+ * (port, next hop: xc_tcp_open), sets the socket options and calls
+ * xc_tcp_connect once; the rest of the handshake never reaches it. */
 #include "tcp_internal.h"
 
 void xc_tcp_connect(struct xc_tcp_engine *e, struct xc_tcb *t, uint64_t now_ns)
 {
+	xc_tcp_init_conn(e, t, now_ns);   /* after the options set since xc_tcp_open */
 	e->now_ns = now_ns;
 	t->state = XC_TCP_SYN_SENT;
 	t->hs_start_ns = now_ns;

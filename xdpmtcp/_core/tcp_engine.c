@@ -76,7 +76,8 @@ void xc_engine_free(struct xc_tcp_engine *e)
 	free(e);
 }
 
-void xc_engine_get_stats(struct xc_tcp_engine *e, struct xc_tcp_stats *out)
+void xc_engine_get_stats(struct xc_tcp_engine *e, struct xc_tcp_stats *out,
+			 struct xc_bufpool_stats *pool)
 {
 	struct xc_bufpool_stats p;
 	xc_bufpool_get_stats(e->pool, &p);
@@ -84,16 +85,10 @@ void xc_engine_get_stats(struct xc_tcp_engine *e, struct xc_tcp_stats *out)
 	out->buffer_bytes = p.bytes_in_use;
 	out->buffer_cached = p.bytes_cached;
 	out->buffer_peak = p.peak_in_use;
-}
-
-void xc_engine_get_pool_stats(struct xc_tcp_engine *e, struct xc_bufpool_stats *out)
-{
-	xc_bufpool_get_stats(e->pool, out);
-}
-
-uint32_t xc_engine_tcb_count(struct xc_tcp_engine *e)
-{
-	return e->ntcbs;
+	out->tcbs = e->ntcbs;
+	out->tcb_size = sizeof(struct xc_tcb);
+	if (pool)
+		*pool = p;
 }
 
 /* --- 4-tuple table ------------------------------------------------------ */
@@ -382,16 +377,6 @@ void tcp_establish(struct xc_tcp_engine *e, struct xc_tcb *t, const struct tcp_s
 	if (rtt_us)
 		tcp_rtt_sample(e, t, rtt_us);
 	tcb_set_state(e, t, XC_TCP_ESTABLISHED);
-}
-
-void xc_tcp_establish(struct xc_tcp_engine *e, struct xc_tcb *t, const uint8_t *frame, uint32_t len,
-		      uint32_t rtt_us, uint64_t now_ns)
-{
-	struct tcp_seg s;
-	if (tcp_seg_parse(frame, len, &s) < 0)
-		return;
-	e->now_ns = now_ns;
-	tcp_establish(e, t, &s, rtt_us, now_ns);
 }
 
 /* --- application side ------------------------------------------------------- */

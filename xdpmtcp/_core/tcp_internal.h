@@ -9,6 +9,172 @@
 #include "api_tcp.h"
 #include "api_epoll.h"
 #include "frame.h"
+#include "api_ring.h"
+#include "api_sack.h"
+#include "api_isn.h"
+
+/* --- the connection block: C's alone (api_tcp.h keeps it opaque) --- */
+/* Timers: deadlines in CLOCK_MONOTONIC ns, 0 = not armed. */
+#define XC_T_RTO 0               /* retransmission (and SYN/SYN-ACK/FIN) */
+#define XC_T_DELACK 1
+#define XC_T_PERSIST 2           /* zero-window probe */
+#define XC_T_KEEPALIVE 3         /* SO_KEEPALIVE probes (xc_tcp_set_keepalive) */
+#define XC_T_TIMEWAIT 4          /* TIME-WAIT, orphaned FIN-WAIT-2, or the idle timeout */
+#define XC_T_TLP 5               /* tail loss probe (RFC 8985 §7) */
+#define XC_T_COUNT 6
+
+
+/* xc_tcp_send_ctl kinds: control segments built in C. */
+#define XC_CTL_SYN 1
+#define XC_CTL_SYNACK 2
+#define XC_CTL_ACK 3
+#define XC_CTL_RST 4             /* RST with seq = snd_nxt (abort) */
+#define XC_CTL_KEEPALIVE 5       /* seq = snd_una - 1, no data */
+
+struct xc_ep_entry;
+
+struct xc_tcb {
+	uint32_t id;                 /* index in the engine, 1..max */
+	uint32_t state;              /* XC_TCP_* */
+	uint32_t flags;              /* XC_TF_* */
+	uint32_t events;             /* XC_EV_* not yet drained */
+	/* addressing, network byte order, as on the wire */
+	uint32_t local_addr;
+	uint32_t remote_addr;
+	uint16_t local_port;
+	uint16_t remote_port;
+	uint8_t local_mac[6];
+	uint8_t remote_mac[6];
+	/* send sequence space (RFC 9293 §3.3.1) */
+	uint32_t iss;
+	uint32_t snd_una;
+	uint32_t snd_nxt;            /* next to send (lowered to snd_una after an RTO) */
+	uint32_t snd_max;            /* highest sequence sent + 1 */
+	uint32_t snd_wnd;            /* peer's window, scaled, bytes */
+	uint32_t snd_wl1;
+	uint32_t snd_wl2;
+	uint32_t max_snd_wnd;
+	uint32_t fin_seq;            /* valid with XC_TF_FIN_SENT */
+	uint32_t recover;            /* RFC 6582 */
+	/* receive sequence space */
+	uint32_t irs;
+	uint32_t rcv_nxt;
+	uint32_t rcv_adv;            /* right edge advertised: never moves left */
+	uint32_t rcv_wnd_last;       /* window in the last segment sent, bytes */
+	uint32_t tlp_high_seq;       /* snd_max when the last probe was sent */
+	uint32_t rxt_una_seq;        /* last retransmission of the segment at snd_una ... */
+	uint32_t rxt_una_mark;       /* ... and snd_max when it was sent */
+	uint32_t rcv_fin_seq;        /* sequence number of the peer's FIN, with XC_TF_FIN_OOO */
+	/* options */
+	uint16_t mss;                /* payload bytes per segment we send (options excluded) */
+	uint16_t rcv_mss;            /* MSS we advertise */
+	uint16_t peer_mss;           /* MSS the peer advertised */
+	uint8_t snd_wscale;          /* shift for the windows the peer advertises */
+	uint8_t rcv_wscale;          /* shift for the windows we advertise */
+	uint32_t ts_recent;          /* RFC 7323 TS.Recent */
+	uint32_t ts_offset;          /* per-connection random offset of our TSval */
+	uint16_t ip_id;              /* IPv4 ID of our next segment: counts from a random start */
+	uint64_t oow_ack_ns;         /* last challenge ACK or ACK to an unacceptable segment */
+	uint32_t last_ack_sent;      /* RFC 7323 Last.ACK.sent */
+	/* RTT (RFC 6298), microseconds */
+	uint32_t srtt_us;            /* 0 = no sample yet */
+	uint32_t rttvar_us;
+	uint32_t rto_us;
+	uint32_t min_rtt_us;
+	uint32_t last_rtt_us;
+	uint32_t rtt_seq;            /* Karn timing without timestamps */
+	uint64_t rtt_start_ns;
+	uint32_t backoff;            /* RTO doublings so far */
+	uint32_t retries;            /* consecutive timeouts without progress */
+	uint32_t dupacks;
+	uint32_t ack_pending;        /* full-size segments received and not acknowledged */
+	uint32_t quickacks;          /* ACK every segment while > 0 (start, after idle) */
+	uint32_t probes;             /* zero-window or keepalive probes unanswered */
+	uint32_t cc_algo;
+	uint32_t keepalive_idle_ms;  /* TCP_KEEPIDLE, TCP_KEEPINTVL, TCP_KEEPCNT */
+	uint32_t keepalive_intvl_ms;
+	uint32_t keepalive_cnt;
+	/* timers */
+	uint64_t timer_due[6];        /* XC_T_COUNT */
+	uint64_t timer_queued_ns;    /* this block's key in the engine's timer heap (0: not in it) */
+	uint32_t timer_heap_pos;     /* 1-based slot in the timer heap, 0 = none */
+	uint64_t last_recv_ns;       /* for keepalive and idle timeout */
+	uint64_t last_send_ns;       /* for restart after idle */
+	/* loss recovery and congestion */
+	struct xc_cc cc;
+	struct xc_sack_board sack;
+	/* buffers: receive (reassembly) and send (FIFO from snd_una) */
+	struct xc_ring rcv;
+	struct xc_ring snd;
+	struct xc_tcp_counters c;
+	/* engine bookkeeping */
+	uint32_t queued;             /* bit 0: in the event list; bit 1: in the output list */
+	uint32_t last_ooo_len;       /* latest out-of-order segment: first SACK block (RFC 2018 §4) */
+	uint64_t last_ooo_off;
+	uint32_t prior_cwnd;         /* before the last fast recovery cut: undone if ... */
+	uint32_t prior_ssthresh;
+	uint32_t undo_retrans;       /* ... D-SACKs show all its retransmissions were needless */
+	uint32_t undo_marker;        /* snd_una when that recovery began */
+	uint32_t dsack_start;        /* duplicate data to report (RFC 2883), with XC_TF_DSACK */
+	uint32_t dsack_end;
+	/* passive opens until accepted: the listener (id + 1, 0 = none), the
+	 * accept queue's links, and when our SYN-ACK first left */
+	uint32_t listen_id;
+	uint32_t q_prev;
+	uint32_t q_next;
+	uint64_t hs_start_ns;
+	/* readiness (api_epoll.h): the epoll entries watching this block, the
+	 * pending error, the socket's low-water marks, and the events Python
+	 * need not hear of (C's epoll sees them all) */
+	struct xc_ep_entry *watch;
+	uint32_t so_error;           /* SO_ERROR: ECONNRESET, ETIMEDOUT or ECONNREFUSED; Python clears it */
+	uint32_t rcvlowat;           /* SO_RCVLOWAT (0 counts as 1) */
+	uint32_t sndlowat;           /* SO_SNDLOWAT */
+	uint32_t ev_quiet;           /* XC_EV_* bits kept from xc_engine_events for this block */
+};
+
+/* Entry points the engine's files share (not part of the boundary). */
+/* A block's readiness as epoll reports it (every bit, before the mask of
+ * what an entry asked for): xc_tcp_getopt(XC_OPT_POLL_MASK). */
+uint32_t xc_tcb_poll_mask(const struct xc_tcb *t);
+/* Process a received batch.  Segments for connections in synchronized
+ * states are handled here; the indexes (into in->pkts) of all others are
+ * written to slow[] for Python (at most slow_max; the rest are counted in
+ * slow_path and dropped: size slow[] as in->cap).  Returns the slow count. */
+int xc_engine_rx(struct xc_tcp_engine *e, struct xc_burst *in, uint32_t *slow,
+		 uint32_t slow_max, uint64_t now_ns);
+/* Run every deadline due by now_ns (events say what changed); returns how
+ * many fired. */
+uint32_t xc_engine_timers(struct xc_tcp_engine *e, uint64_t now_ns);
+/* Connection blocks: allocated zeroed with id set, buffers sized (their
+ * storage comes from the engine's pool at the first byte held, and goes
+ * back when they are empty); the 4-tuple is entered in the lookup table by
+ * xc_tcb_bind (-1: tuple in use or table full). */
+struct xc_tcb *xc_tcb_alloc(struct xc_tcp_engine *e, uint32_t rcvbuf, uint32_t sndbuf);
+int xc_tcb_bind(struct xc_tcp_engine *e, struct xc_tcb *t);
+/* Before our SYN: with addressing, iss and the offered options filled in,
+ * set up what we advertise (MSS, window scale), the RTO and the send space. */
+void xc_tcp_init_conn(struct xc_tcp_engine *e, struct xc_tcb *t, uint64_t now_ns);
+/* Run the synchronized-state input on one frame. */
+int xc_tcp_input(struct xc_tcp_engine *e, struct xc_tcb *t, const uint8_t *frame,
+		 uint32_t len, uint64_t now_ns);
+/* Build and send a control segment now (XC_CTL_*). */
+int xc_tcp_send_ctl(struct xc_tcp_engine *e, struct xc_tcb *t, int kind, uint64_t now_ns);
+/* RST in answer to a segment that has no connection (RFC 9293 §3.10.7.1). */
+int xc_tcp_send_reset_for(struct xc_tcp_engine *e, const uint8_t *frame, uint32_t len);
+void xc_tcp_shutdown_send(struct xc_tcp_engine *e, struct xc_tcb *t);   /* queue FIN */
+void xc_tcp_mark_output(struct xc_tcp_engine *e, struct xc_tcb *t);
+/* The application closed the connection (it may now end without Python:
+ * orphaned FIN-WAIT-2 timeout, release after CLOSED). */
+void xc_tcp_orphan(struct xc_tcp_engine *e, struct xc_tcb *t, uint64_t now_ns);
+/* SO_KEEPALIVE with TCP_KEEPIDLE/KEEPINTVL (ms) and TCP_KEEPCNT; armed
+ * once synchronized. */
+void xc_tcp_set_keepalive(struct xc_tcp_engine *e, struct xc_tcb *t, int on, uint32_t idle_ms,
+			  uint32_t intvl_ms, uint32_t cnt, uint64_t now_ns);
+int xc_tcp_set_rcvbuf(struct xc_tcp_engine *e, struct xc_tcb *t, uint32_t bytes);
+int xc_tcp_set_sndbuf(struct xc_tcp_engine *e, struct xc_tcb *t, uint32_t bytes);
+/* The listener of a segment for no connection, run on one frame. */
+int xc_listen_input(struct xc_tcp_engine *e, const uint8_t *frame, uint32_t len, uint64_t now_ns);
 
 /* Sequence-space comparisons, modulo 2^32 (RFC 9293 §3.4). */
 static inline int seq_lt(uint32_t a, uint32_t b) { return (int32_t)(a - b) < 0; }

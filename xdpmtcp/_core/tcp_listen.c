@@ -164,7 +164,7 @@ static void accept_unlink(struct xc_tcp_engine *e, struct tcp_listener *l, struc
 	l->naccept--;
 }
 
-struct xc_tcb *xc_listen_accept(struct xc_tcp_engine *e, int id)
+struct xc_tcb *xc_listen_accept(struct xc_tcp_engine *e, int id, struct xc_tcp_ident *who)
 {
 	struct tcp_listener *l = listener_get(e, id);
 	if (!l || !l->q_head)
@@ -172,6 +172,11 @@ struct xc_tcb *xc_listen_accept(struct xc_tcp_engine *e, int id)
 	struct xc_tcb *t = e->tcbs[l->q_head];
 	accept_unlink(e, l, t);
 	t->listen_id = 0;                 /* Python's from now on */
+	who->id = t->id;
+	who->local_addr = t->local_addr;
+	who->remote_addr = t->remote_addr;
+	who->local_port = t->local_port;
+	who->remote_port = t->remote_port;
 	return t;
 }
 

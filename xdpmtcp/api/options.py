@@ -11,7 +11,6 @@ endpoint socket; EINVAL for a bad value or too short a buffer.
 import dataclasses
 import errno
 import struct
-import time
 
 from .._core import ffi, lib
 from ..tcp import TcpState
@@ -146,7 +145,7 @@ def _buf_get(which):
     def get(sock):
         conn = sock.live_conn()
         if conn is not None:
-            return int(getattr(conn.tcb, which).cap)
+            return conn.getopt(lib.XC_OPT_RCVBUF if which == "rcv" else lib.XC_OPT_SNDBUF)
         return getattr(sock.opts, which + "buf")
     return get
 
@@ -164,7 +163,7 @@ def _buf_set(which):
             if which == "rcv":
                 conn.rcvbuf_autotune = False     # the application chose: keep it
             else:
-                conn.tcb.flags |= lib.XC_TF_SNDBUF_FIXED
+                conn.setopt(lib.XC_OPT_SNDBUF_FIXED, 1)
             rcv, snd = conn.engine.resize_buffers(conn, **{which + "buf": size})
             setattr(sock.opts, which + "buf", rcv if which == "rcv" else snd)
         sock.wake()              # EPOLLOUT/EPOLLIN thresholds may have moved
@@ -216,7 +215,7 @@ def _nodelay_set(sock, v):
 def _maxseg_get(sock):
     conn = sock.live_conn()
     if conn is not None and conn.state.synchronized:
-        return int(conn.tcb.mss)
+        return conn.getopt(lib.XC_OPT_MAXSEG)
     return sock.opts.maxseg or 536             # Linux: the default MSS before a connection
 
 
@@ -243,7 +242,7 @@ def _keep_set(attr, high):
 def _congestion_get(sock):
     conn = sock.live_conn()
     if conn is not None:
-        return ffi.string(lib.xc_cc_name(conn.tcb.cc_algo)).decode()
+        return ffi.string(lib.xc_cc_name(conn.getopt(lib.XC_OPT_CONGESTION))).decode()
     return sock.opts.congestion
 
 
@@ -357,43 +356,22 @@ def setsockopt(sock, level, optname, value):
 # --- effects on a connection -----------------------------------------------------------------
 
 def apply_nodelay(opts, conn):
-    tcb = conn.tcb
-    if opts.nodelay:
-        tcb.flags |= lib.XC_TF_NODELAY
-        if tcb.state >= TcpState.ESTABLISHED:
-            lib.xc_tcp_mark_output(conn.engine.raw, tcb)   # what Nagle held goes now
-            conn.engine.want_flush = True
-    else:
-        tcb.flags &= ~lib.XC_TF_NODELAY
+    conn.setopt(lib.XC_OPT_NODELAY, 1 if opts.nodelay else 0)   # on: what Nagle held goes now
 
 
 def apply_maxseg(opts, conn):
     """Before the handshake: the MSS we announce (and so both directions'
-    segment size).  After it: a cap on the segments we send."""
-    if not opts.maxseg:
-        return
-    tcb = conn.tcb
-    if tcb.state < TcpState.ESTABLISHED:
-        # handshake not done: establishing takes min(peer's, ours)
-        tcb.rcv_mss = min(conn.engine.mss, opts.maxseg)
-        return
-    cap = opts.maxseg - (12 if tcb.flags & lib.XC_TF_TS_OK else 0)
-    if cap < tcb.mss:
-        tcb.mss = cap
-        tcb.cc.mss = cap
+    segment size).  After it: a cap on the segments we send (C applies
+    either, by the state)."""
+    if opts.maxseg:
+        conn.setopt(lib.XC_OPT_MAXSEG, min(conn.engine.mss, opts.maxseg))
 
 
 def apply_congestion(opts, conn):
-    tcb = conn.tcb
+    """Switching mid-connection keeps the window it has (Linux does too)."""
     algo = lib.xc_cc_by_name(opts.congestion.encode())
-    if algo < 0 or algo == tcb.cc_algo:
-        return
-    tcb.cc_algo = algo
-    if tcb.state >= TcpState.ESTABLISHED:
-        # switch mid-connection keeping the window it has (Linux does too)
-        cwnd, ssthresh = tcb.cc.cwnd, tcb.cc.ssthresh
-        lib.xc_cc_init(ffi.addressof(tcb.cc), algo, tcb.mss, conn.engine.tunables.initial_window)
-        tcb.cc.cwnd, tcb.cc.ssthresh = cwnd, ssthresh
+    if algo >= 0:
+        conn.setopt(lib.XC_OPT_CONGESTION, algo)
 
 
 def apply_keepalive(opts, conn):
@@ -433,7 +411,7 @@ def apply_before_syn(opts, conn):
     if opts.rcvbuf_locked:
         conn.rcvbuf_autotune = False             # SO_RCVBUF set: no autotuning
     if opts.sndbuf_locked:
-        conn.tcb.flags |= lib.XC_TF_SNDBUF_FIXED  # nor with SO_SNDBUF
+        conn.setopt(lib.XC_OPT_SNDBUF_FIXED, 1)  # nor with SO_SNDBUF
     apply_nodelay(opts, conn)
     apply_maxseg(opts, conn)
     apply_congestion(opts, conn)
@@ -450,35 +428,27 @@ def build_tcp_info(sock):
         info.tcpi_state = TCPSTATE_TO_LINUX[TcpState.LISTEN if sock.listening else TcpState.CLOSED]
         return info
     d = conn.info()
-    t = conn.tcb
+    t = conn.c_info()
     for name, value in d.items():
         if hasattr(info, name) and name not in ("tcpi_state", "tcpi_snd_ssthresh"):
             setattr(info, name, min(int(value), (1 << 64) - 1))
     info.tcpi_state = TCPSTATE_TO_LINUX[conn.state]
-    if t.flags & lib.XC_TF_RTO_RECOVERY:
-        info.tcpi_ca_state = 4                  # TCP_CA_Loss
-    elif t.flags & lib.XC_TF_IN_RECOVERY:
-        info.tcpi_ca_state = 3                  # TCP_CA_Recovery
-    elif t.dupacks:
-        info.tcpi_ca_state = 1                  # TCP_CA_Disorder
+    info.tcpi_ca_state = t.ca_state
     info.tcpi_probes = min(t.probes, 255)
     info.tcpi_backoff = min(t.backoff, 255)
-    info.tcpi_retransmits = min(t.retries, 255)
-    ssthresh = t.cc.ssthresh
-    info.tcpi_snd_ssthresh = (0x7fffffff if ssthresh >= lib.XC_CC_SSTHRESH_INF
-                              else ssthresh // max(t.mss, 1))
+    info.tcpi_retransmits = min(t.retransmits, 255)
+    info.tcpi_snd_ssthresh = (0x7fffffff if t.ssthresh >= lib.XC_CC_SSTHRESH_INF
+                              else t.ssthresh // max(t.snd_mss, 1))
     info.tcpi_ato = conn.engine.tunables.delack_ms and int(conn.engine.tunables.delack_ms * 1000)
     info.tcpi_pmtu = conn.engine.mss + 40
     info.tcpi_advmss = t.rcv_mss
-    info.tcpi_rcv_ssthresh = t.rcv.cap
-    now = time.monotonic_ns()
-    info.tcpi_last_data_recv = info.tcpi_last_ack_recv = max(0, (now - t.last_recv_ns) // 1000000)
-    info.tcpi_last_data_sent = max(0, (now - t.last_send_ns) // 1000000) if t.last_send_ns else 0
-    in_flight = (t.snd_nxt - t.snd_una) & 0xffffffff
-    info.tcpi_notsent_bytes = max(0, conn.unsent_bytes - in_flight)
-    info.tcpi_rcv_wnd = (t.rcv_adv - t.rcv_nxt) & 0xffffffff if t.state >= TcpState.ESTABLISHED else 0
+    info.tcpi_rcv_ssthresh = t.rcvbuf
+    info.tcpi_last_data_recv = info.tcpi_last_ack_recv = min(t.last_data_recv_ms, 0xffffffff)
+    info.tcpi_last_data_sent = min(t.last_data_sent_ms, 0xffffffff)
+    info.tcpi_notsent_bytes = max(0, t.snd_queued - t.in_flight)
+    info.tcpi_rcv_wnd = t.rcv_wnd
     info.tcpi_rcv_ooopack = t.c.ooo_segs_in
-    info.tcpi_delivered = t.c.bytes_acked // max(t.mss, 1)
+    info.tcpi_delivered = t.c.bytes_acked // max(t.snd_mss, 1)
     info.tcpi_total_rto = min(t.c.rto_events, 0xffff)
     info.tcpi_reordering = 3
     return info

@@ -31,11 +31,8 @@ TRACE_LEN = 256                       # SO_DEBUG records kept per socket
 _IN = C.MTCP_EPOLLIN | C.MTCP_EPOLLRDNORM
 _OUT = C.MTCP_EPOLLOUT | C.MTCP_EPOLLWRNORM
 _GONE = _IN | _OUT | C.MTCP_EPOLLRDHUP | C.MTCP_EPOLLHUP
-_ESTABLISHED, _CLOSE_WAIT = lib.XC_TCP_ESTABLISHED, lib.XC_TCP_CLOSE_WAIT
-_FIN_QUEUED = lib.XC_TF_FIN_QUEUED
-_readable = lib.xc_ring_readable
-_free_space = lib.xc_ring_free_space
-_addressof = ffi.addressof
+_getopt = lib.xc_tcp_getopt
+_setopt = lib.xc_tcp_setopt
 
 
 def scatter(data, views):
@@ -271,18 +268,19 @@ class TcpSocket(Descriptor):
         tcb = conn.tcb
         if not self.opts.debug:
             # C's epoll sees every event: Python needs only the end
-            tcb.ev_quiet = ~lib.XC_EV_RELEASE & 0xffffffff
-        self._sync_readiness(tcb)
+            _setopt(engine.raw, tcb, lib.XC_OPT_EV_QUIET, ~lib.XC_EV_RELEASE & 0xffffffff, 0)
+        self._sync_readiness(conn)
         for entry in self.watchers:
             entry.bind(tcb)
         self.trace("attached %s:%d > %s:%d" % (conn.local + conn.remote))
 
-    def _sync_readiness(self, tcb):
+    def _sync_readiness(self, conn):
         """What C's readiness mask needs from the socket: low-water marks, SHUT_RD."""
-        tcb.rcvlowat = self.opts.rcvlowat
-        tcb.sndlowat = self.opts.sndlowat
+        raw, tcb = conn.engine.raw, conn.tcb
+        _setopt(raw, tcb, lib.XC_OPT_RCVLOWAT, self.opts.rcvlowat, 0)
+        _setopt(raw, tcb, lib.XC_OPT_SNDLOWAT, self.opts.sndlowat, 0)
         if self.shut_rd:
-            tcb.flags |= lib.XC_TF_RCV_SHUT
+            _setopt(raw, tcb, lib.XC_OPT_RCV_SHUT, 1, 0)
 
     def watched(self, entry):
         c = self.conn
@@ -294,7 +292,7 @@ class TcpSocket(Descriptor):
     def wake(self):
         c = self.conn
         if c is not None and c.tcb is not None:
-            self._sync_readiness(c.tcb)
+            self._sync_readiness(c)
         super().wake()
 
     def _detach(self):
@@ -321,7 +319,7 @@ class TcpSocket(Descriptor):
         tcb = c.tcb
         if tcb is None:                                      # released
             return _GONE | (C.MTCP_EPOLLERR if c.error or self.error else 0)
-        return lib.xc_tcb_poll_mask(tcb)                     # what C's epoll computes
+        return _getopt(tcb, lib.XC_OPT_POLL_MASK)            # what C's epoll computes
 
     # -- bind / listen / accept -------------------------------------------------------------
     def _check_open(self):
@@ -467,7 +465,7 @@ class TcpSocket(Descriptor):
         elif c is not None and c.tcb is not None and n > 0 and not flags and self.group is None \
                 and not self.closed and not self.shut_rd:
             # blocking: data is there (as much as SO_RCVLOWAT asks)
-            avail = _readable(_addressof(c.tcb.rcv))
+            avail = _getopt(c.tcb, lib.XC_OPT_RCV_QUEUED)
             if avail >= min(self.opts.rcvlowat, n) and avail:
                 return c.recv(n)
         if flags & ~C.MSG_PEEK:
@@ -551,20 +549,20 @@ class TcpSocket(Descriptor):
                 raise error(errno.EBADF, "fd %r is not an open file" % fd) from None
             return 0
         tcb = c.tcb
-        if self.nonblocking and tcb is not None and not c.error and not tcb.flags & _FIN_QUEUED \
-                and (tcb.state == _ESTABLISHED or tcb.state == _CLOSE_WAIT) and 0 <= fd < 1 << 31:
-            # the common case, as in send: one C call
-            free = _free_space(_addressof(tcb.snd))
-            if free < min(self.opts.sndlowat, count, tcb.snd.cap):
+        if self.nonblocking and tcb is not None and 0 <= fd < 1 << 31 and not c.error \
+                and c.state.can_send and not c.getopt(lib.XC_OPT_FIN_QUEUED):
+            # the common case, as in send: one C call to write
+            free = c.send_space
+            if free < min(self.opts.sndlowat, count, c.getopt(lib.XC_OPT_SNDBUF)):
                 raise BlockingIOError(errno.EAGAIN, "send buffer full")
-            refused = tcb.snd.stats.no_storage
+            refused = c.getopt(lib.XC_OPT_SND_REFUSED)
             n = lib.xc_tcp_write_fd(c.engine.raw, tcb, fd, offset, min(count, free))
             if n > 0:
                 c.engine.want_flush = True
                 return n
             if n < 0:
                 raise self._read_error(fd, -n)
-            if tcb.snd.stats.no_storage != refused:
+            if c.getopt(lib.XC_OPT_SND_REFUSED) != refused:
                 raise BlockingIOError(errno.EAGAIN, "send buffer full")
             return 0                             # end of file
 
@@ -572,12 +570,12 @@ class TcpSocket(Descriptor):
             raise error(errno.EBADF, "fd %r is not an open file" % fd)
 
         def take(off, k):
-            before = None if c.released else c.tcb.snd.stats.no_storage
+            before = None if c.released else c.getopt(lib.XC_OPT_SND_REFUSED)
             try:
                 n = c.sendfile(fd, offset + off, min(k, 1 << 30))
             except FileReadError as e:
                 raise self._read_error(fd, e.errno) from None
-            if not n and c.send_space and not c.released and c.tcb.snd.stats.no_storage == before:
+            if not n and c.send_space and not c.released and c.getopt(lib.XC_OPT_SND_REFUSED) == before:
                 return None                  # end of file
             return n
         return self._send_from(c, count, take)
@@ -601,7 +599,7 @@ class TcpSocket(Descriptor):
                     raise error(c.take_error())
                 raise error(errno.EAGAIN, "connection not established yet")
             if c.state.can_send and not c.error and \
-                    c.send_space < min(self.opts.sndlowat, length, c.tcb.snd.cap):
+                    c.send_space < min(self.opts.sndlowat, length, c.getopt(lib.XC_OPT_SNDBUF)):
                 raise error(errno.EAGAIN, "send buffer full")
             n = take(0, length)
             if n is None:
@@ -613,7 +611,7 @@ class TcpSocket(Descriptor):
         timeout = self._timeout(self.opts.sndtimeo)
         while total < length:
             left = length - total
-            need = min(self.opts.sndlowat, left, max(1, c.tcb.snd.cap) if not c.released else 1)
+            need = min(self.opts.sndlowat, left, max(1, c.getopt(lib.XC_OPT_SNDBUF)) if not c.released else 1)
 
             def ready():
                 return (c.released or c.error or c.state == TcpState.CLOSED or

@@ -226,8 +226,9 @@ def c_block_cost(max_concurrency):
     28 bytes an id; the 4-tuple table: 16-byte slots, the power of two at
     least twice max_concurrency).  Arrays are calloc'ed: their pages become
     resident as ids are used."""
-    from .._core import ffi
-    size = ffi.sizeof("struct xc_tcb")
+    from ..tcp.loopback import EnginePair
+    with EnginePair(max_concurrency=1) as pair:   # the block is C's: its size comes in the counters
+        size = pair.a.c_stats()["tcb_size"]
     chunk = max(32, (size + 8 + 15) & ~15)
     slots = 16
     while slots < 2 * max_concurrency:

@@ -1,8 +1,9 @@
 """One TCP connection as the application and the slow path see it.
 
-The control block lives in C (``struct xc_tcb``): sequence numbers,
-windows, buffers and counters are read from it directly.  This object adds
-what only Python decides: the pending error, whether the application still
+The control block lives in C (``struct xc_tcb``) and is opaque here: Python
+reads it through xc_tcp_getopt (one value) or xc_tcp_info (a tcp_info-shaped
+snapshot) and changes it through xc_tcp_setopt and the calls of api_tcp.h.
+This object adds what only Python decides: whether the application still
 holds the connection, its keepalive settings, and who to wake.
 """
 import errno
@@ -14,6 +15,8 @@ from .state import Event, TcpState
 _EAGAIN = -errno.EAGAIN
 AGAIN = object()              # read_now: the connection is open and holds nothing yet
 _COUNTER_NAMES = [name for name, _ in ffi.typeof("struct xc_tcp_counters").fields]
+_getopt = lib.xc_tcp_getopt
+_OPT_STATE = lib.XC_OPT_STATE
 
 # state number -> TcpState without an enum call (the property is read per batch per connection)
 _STATES = {int(s): s for s in TcpState}
@@ -27,12 +30,12 @@ class Connection:
     # one per connection, 100,000 at a time: no __dict__ (docs/tcp.md, "Memory")
     __slots__ = ("engine", "tcb", "id", "local", "remote", "_error", "orphan", "active",
                  "keepalive_idle_s", "keepalive_intvl_s", "keepalive_cnt", "watchers", "released",
-                 "final_counters", "ephemeral_port")
+                 "final_info", "ephemeral_port")
 
     def __init__(self, engine, tcb, local, remote):
         self.engine = engine
         self.tcb = tcb
-        self.id = tcb.id
+        self.id = _getopt(tcb, lib.XC_OPT_ID)
         self.local = local            # (ip, port)
         self.remote = remote
         self._error = 0               # SO_ERROR once released (before: the block's so_error)
@@ -43,13 +46,13 @@ class Connection:
         self.keepalive_cnt = engine.tunables.keepalive_cnt
         self.watchers = []            # callables(conn, Event bits)
         self.released = False
-        self.final_counters = None    # struct xc_tcp_counters copied at release
+        self.final_info = None    # struct xc_tcp_info taken at release (its .c: the counters)
         self.ephemeral_port = True    # local port from the reserved range (else bound by the app)
 
     # -- what the application sees ------------------------------------------------
     @property
     def state(self):
-        return _STATES[self.tcb.state] if not self.released else TcpState.CLOSED
+        return _STATES[_getopt(self.tcb, _OPT_STATE)] if not self.released else TcpState.CLOSED
 
     def __repr__(self):
         return "<Connection %s:%d > %s:%d %s>" % (self.local + self.remote + (self.state.name,))
@@ -58,52 +61,64 @@ class Connection:
     def rcvbuf_autotune(self):
         """Receive-buffer autotuning: off once SO_RCVBUF is set, as in Linux
         (C keeps it in the block: it also picks the window scale by it)."""
-        return not self.released and not self.tcb.flags & lib.XC_TF_RCVBUF_FIXED
+        return not self.released and not self.getopt(lib.XC_OPT_RCVBUF_FIXED)
 
     @rcvbuf_autotune.setter
     def rcvbuf_autotune(self, on):
-        if on:
-            self.tcb.flags &= ~lib.XC_TF_RCVBUF_FIXED
-        else:
-            self.tcb.flags |= lib.XC_TF_RCVBUF_FIXED
+        self.setopt(lib.XC_OPT_RCVBUF_FIXED, 0 if on else 1)
 
     @property
     def readable_bytes(self):
-        return 0 if self.released else lib.xc_ring_readable(ffi.addressof(self.tcb.rcv))
+        return 0 if self.released else _getopt(self.tcb, lib.XC_OPT_RCV_QUEUED)
 
     @property
     def eof(self):
         """The peer sent FIN (or the connection is gone) and all data was read."""
-        if self.released or self.tcb.state == TcpState.CLOSED:
+        if self.released or self.state == TcpState.CLOSED:
             return self.readable_bytes == 0
-        return bool(self.tcb.flags & lib.XC_TF_FIN_RCVD) and self.readable_bytes == 0
+        return bool(self.getopt(lib.XC_OPT_FIN_RCVD)) and self.readable_bytes == 0
 
     @property
     def send_space(self):
-        if self.released:
-            return 0
-        return lib.xc_ring_free_space(ffi.addressof(self.tcb.snd))
+        return 0 if self.released else _getopt(self.tcb, lib.XC_OPT_SND_FREE)
 
     @property
     def unsent_bytes(self):
         """Bytes written and not yet acknowledged (SIOCOUTQ)."""
-        if self.released:
-            return 0
-        return lib.xc_ring_readable(ffi.addressof(self.tcb.snd))
+        return 0 if self.released else _getopt(self.tcb, lib.XC_OPT_SND_QUEUED)
 
     @property
     def error(self):
         """The pending errno (SO_ERROR): C sets it (RST, timeout, refused)."""
         t = self.tcb
-        return self._error if t is None else t.so_error
+        return self._error if t is None else _getopt(t, lib.XC_OPT_ERROR)
 
     @error.setter
     def error(self, err):
-        t = self.tcb
-        if t is None:
+        if self.tcb is None:
             self._error = err
         else:
-            t.so_error = err
+            self.setopt(lib.XC_OPT_ERROR, err)
+
+    # -- the block, through the boundary (api_tcp.h) ---------------------------------
+    def getopt(self, opt):
+        """One value of the block (XC_OPT_*)."""
+        return _getopt(self.tcb, opt)
+
+    def setopt(self, opt, value):
+        """Apply one value to the block (XC_OPT_*); the socket layer has
+        validated it.  Raises OSError with C's errno (ENOBUFS: no storage)."""
+        eng = self.engine
+        rc = lib.xc_tcp_setopt(eng.raw, self.tcb, opt, value, eng.now_ns())
+        if rc < 0:
+            raise OSError(-rc, os.strerror(-rc))
+        eng.want_flush = True         # an ACK, a window update or Nagle's data may be due
+
+    def c_info(self):
+        """The tcp_info-shaped snapshot (struct xc_tcp_info) of the block."""
+        out = ffi.new("struct xc_tcp_info *")
+        lib.xc_tcp_info(self.tcb, self.engine.now_ns(), out)
+        return out
 
     def take_error(self):
         err, self.error = self.error, 0
@@ -122,7 +137,7 @@ class Connection:
         st = self.state
         if st in (TcpState.SYN_SENT, TcpState.SYN_RCVD):
             return False
-        if not st.can_send or self.tcb.flags & lib.XC_TF_FIN_QUEUED:
+        if not st.can_send or self.getopt(lib.XC_OPT_FIN_QUEUED):
             raise OSError(errno.EPIPE, "cannot send after shutdown")
         return True
 
@@ -217,15 +232,8 @@ class Connection:
     def shutdown_write(self):
         """Send FIN after the queued data (half-close)."""
         self._check_usable()
-        st = self.state
-        if st in (TcpState.ESTABLISHED, TcpState.SYN_RCVD):
-            self._set_state(TcpState.FIN_WAIT_1)
-        elif st == TcpState.CLOSE_WAIT:
-            self._set_state(TcpState.LAST_ACK)
-        else:
-            return
-        lib.xc_tcp_shutdown_send(self.engine.raw, self.tcb)
-        self.engine.want_flush = True
+        if lib.xc_tcp_shutdown(self.engine.raw, self.tcb):
+            self.engine.want_flush = True
 
     def close(self):
         """Graceful close; the engine keeps the block until the close
@@ -240,34 +248,35 @@ class Connection:
         elif self.readable_bytes and st.synchronized:
             self.abort()
         else:
-            self.shutdown_write()
-            # from here C may end it alone (orphaned FIN-WAIT-2, TIME-WAIT)
-            lib.xc_tcp_orphan(self.engine.raw, self.tcb, self.engine.now_ns())
+            # FIN after the data; from here C may end it alone (orphaned
+            # FIN-WAIT-2, TIME-WAIT)
+            lib.xc_tcp_close(self.engine.raw, self.tcb, self.engine.now_ns())
+            self.engine.want_flush = True
 
     def abort(self):
         """Send RST and release at once (SO_LINGER zero, mtcp_abort)."""
         if self.released:
             return
-        if self.state.synchronized and self.state != TcpState.TIME_WAIT or self.state == TcpState.SYN_RCVD:
-            lib.xc_tcp_send_ctl(self.engine.raw, self.tcb, lib.XC_CTL_RST, self.engine.now_ns())
+        lib.xc_tcp_abort(self.engine.raw, self.tcb, self.engine.now_ns())   # RST if the state calls for one
         self.orphan = True
         self.engine.release(self)
 
     # -- counters ------------------------------------------------------------------
     def counters(self):
         """The C counters; after release, their last values."""
-        c = self.final_counters if self.released else self.tcb.c
-        if c is None:
+        info = self.final_info if self.released else self.c_info()
+        if info is None:
             return {}
+        c = info.c                # a view into info, which stays alive here
         return {name: getattr(c, name) for name in _COUNTER_NAMES}
 
     def info(self):
         """A tcp_info-shaped view (Linux field names where they exist)."""
-        t = self.tcb
+        t = self.c_info()
         c = t.c
         return {
             "tcpi_state": int(t.state),
-            "tcpi_retransmits": t.retries,
+            "tcpi_retransmits": t.retransmits,
             "tcpi_backoff": t.backoff,
             "tcpi_options": ((1 if t.flags & lib.XC_TF_TS_OK else 0) |
                              (2 if t.flags & lib.XC_TF_SACK_OK else 0) |
@@ -275,14 +284,14 @@ class Connection:
             "tcpi_snd_wscale": t.snd_wscale,
             "tcpi_rcv_wscale": t.rcv_wscale,
             "tcpi_rto": t.rto_us,
-            "tcpi_snd_mss": t.mss,
+            "tcpi_snd_mss": t.snd_mss,
             "tcpi_rcv_mss": t.rcv_mss,
-            "tcpi_rtt": t.srtt_us,
+            "tcpi_rtt": t.rtt_us,
             "tcpi_rttvar": t.rttvar_us,
             "tcpi_min_rtt": t.min_rtt_us,
-            "tcpi_snd_ssthresh": t.cc.ssthresh // max(t.mss, 1),
-            "tcpi_snd_cwnd": t.cc.cwnd // max(t.mss, 1),
-            "tcpi_unacked": (t.snd_max - t.snd_una) & 0xffffffff,
+            "tcpi_snd_ssthresh": t.ssthresh // max(t.snd_mss, 1),
+            "tcpi_snd_cwnd": t.cwnd // max(t.snd_mss, 1),
+            "tcpi_unacked": t.unacked,
             "tcpi_total_retrans": c.retrans_segs,
             "tcpi_bytes_acked": c.bytes_acked,
             "tcpi_bytes_received": c.bytes_received,
@@ -293,16 +302,13 @@ class Connection:
             "tcpi_data_segs_in": c.data_segs_in,
             "tcpi_data_segs_out": c.data_segs_out,
             "tcpi_snd_wnd": t.snd_wnd,
-            "tcpi_rcv_space": lib.xc_ring_free_space(ffi.addressof(t.rcv)),
+            "tcpi_rcv_space": t.rcv_space,
             "tcpi_dsack_dups": c.dsacks_in,
             "tcpi_reord_seen": c.ooo_segs_in,
-            "congestion": ffi.string(lib.xc_cc_name(t.cc.algo)).decode(),
+            "congestion": ffi.string(lib.xc_cc_name(t.cc_algo)).decode(),
         }
 
     # -- engine side -------------------------------------------------------------------
-    def _set_state(self, state):
-        self.tcb.state = int(state)
-
     def notify(self, bits):
         for w in list(self.watchers):
             w(self, bits)
@@ -317,6 +323,7 @@ class Connection:
 
     def set_keepalive(self, on):
         """SO_KEEPALIVE with this connection's idle, interval and count."""
-        lib.xc_tcp_set_keepalive(self.engine.raw, self.tcb, 1 if on else 0,
-                                 int(self.keepalive_idle_s * 1000), int(self.keepalive_intvl_s * 1000),
-                                 int(self.keepalive_cnt), self.engine.now_ns())
+        self.setopt(lib.XC_OPT_KEEPIDLE_MS, int(self.keepalive_idle_s * 1000))
+        self.setopt(lib.XC_OPT_KEEPINTVL_MS, int(self.keepalive_intvl_s * 1000))
+        self.setopt(lib.XC_OPT_KEEPCNT, int(self.keepalive_cnt))
+        self.setopt(lib.XC_OPT_KEEPALIVE, 1 if on else 0)

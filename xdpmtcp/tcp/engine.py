@@ -1,9 +1,10 @@
 """The TCP engine's control plane: one per port (per core/queue).
 
-Each ``poll`` is one batch: receive frames, let C run every synchronized
-connection's segments, handle the rest here (handshakes, unknown tuples),
-let C run the due timers, react to C's events, and send.  Python is called
-per batch and per handshake segment, never per data segment or timer.
+Each ``poll`` is one batch and one C call (xc_engine_poll: receive, every
+segment, handshakes included, the due timers, send).  Python takes part
+only when C hands it a segment (a SYN reusing a TIME-WAIT tuple) or events
+(readiness, a block to release).  The connection block is opaque: the
+boundary is api_tcp.h (docs/architecture.md).
 """
 import errno
 import os
@@ -116,6 +117,13 @@ class Engine:
         self._listeners_by_id = {}    # C listener id -> Listener
         # address (network order) -> one dotted-quad str shared by its connections
         self._ip_name = Memo(ip_str, IP_NAMES_MAX)
+        # what every active open shares (xc_tcp_open); the tuple is set per call
+        self._open = ffi.new("struct xc_tcp_open *")
+        self._open.rcvbuf, self._open.sndbuf = t.rcvbuf, t.sndbuf
+        self._open.rcv_mss = self.mss
+        self._open.cc_algo = self.cc_algo
+        self._open.flags = self.offered_options()
+        self._open_err = ffi.new("int32_t *")
         self._poller = None
         if port.fd >= 0:
             self._poller = select.poll()
@@ -165,42 +173,37 @@ class Engine:
         self.close()
 
     # -- counters ---------------------------------------------------------------------
-    def c_stats(self):
+    def _stats(self, pool=ffi.NULL):
         s = ffi.new("struct xc_tcp_stats *")
-        lib.xc_engine_get_stats(self.raw, s)
+        lib.xc_engine_get_stats(self.raw, s, pool)
+        return s
+
+    def c_stats(self):
+        s = self._stats()
         return {name: getattr(s, name) for name, _ in ffi.typeof("struct xc_tcp_stats").fields}
 
     def tcb_count(self):
         """Connection blocks in use (unaccepted passive opens included)."""
-        return lib.xc_engine_tcb_count(self.raw)
+        return self._stats().tcbs
 
     @property
     def buffer_memory(self):
         """Bytes of storage the connections' buffers hold now: what
         buffer_memory_max caps (a buffer holds storage only while it holds
         data, so idle connections count 0)."""
-        s = ffi.new("struct xc_bufpool_stats *")
-        lib.xc_engine_get_pool_stats(self.raw, s)
-        return s.bytes_in_use
+        return self._stats().buffer_bytes
 
     @property
     def buffer_capacity(self):
         """Receive and send buffer sizes of every block: what the windows
         and send() may fill, not memory held (C keeps it exact)."""
-        s = ffi.new("struct xc_tcp_stats *")
-        lib.xc_engine_get_stats(self.raw, s)
-        return s.buffer_capacity
+        return self._stats().buffer_capacity
 
     def buffer_pool_stats(self):
         """The buffer pool's counters (api_bufpool.h): in use, cached, reuse."""
-        s = ffi.new("struct xc_bufpool_stats *")
-        lib.xc_engine_get_pool_stats(self.raw, s)
-        return {name: getattr(s, name) for name, _ in ffi.typeof("struct xc_bufpool_stats").fields}
-
-    @staticmethod
-    def _storage_held(tcb):
-        """Bytes of pool storage this connection's buffers hold now."""
-        return tcb.rcv.store_cap + tcb.snd.store_cap
+        pool = ffi.new("struct xc_bufpool_stats *")
+        self._stats(pool)
+        return {name: getattr(pool, name) for name, _ in ffi.typeof("struct xc_bufpool_stats").fields}
 
     # -- opening ----------------------------------------------------------------------
     def listen(self, port, addr=None, backlog=128):
@@ -225,28 +228,19 @@ class Engine:
         if self.steering is not None:
             self.steering.unlisten(lst.port, lst.addr)
 
-    def _new_conn(self, local, remote, remote_mac):
+    def _new_conn(self, local, remote, remote_mac, now):
         t = self.tunables
-        if len(self.conns) >= t.max_concurrency:
-            self.stats.conn_refused_cap += 1
-            return None
-        # as a listener admits a SYN (tcp_listen.c new_child): its buffers,
-        # filled, must fit beside the storage allocated now
-        if self.buffer_memory + t.rcvbuf + t.sndbuf > t.buffer_memory_max:
-            self.stats.conn_refused_memory += 1
-            return None
-        tcb = lib.xc_tcb_alloc(self.raw, t.rcvbuf, t.sndbuf)
+        o = self._open
+        o.local_addr, o.local_port = ip_be(local[0]), port_be(local[1])
+        o.remote_addr, o.remote_port = ip_be(remote[0]), port_be(remote[1])
+        ffi.memmove(o.remote_mac, remote_mac, 6)
+        tcb = lib.xc_tcp_open(self.raw, o, now, self._open_err)
         if tcb == ffi.NULL:
-            self.stats.conn_refused_memory += 1
-            return None
-        tcb.local_addr, tcb.local_port = ip_be(local[0]), port_be(local[1])
-        tcb.remote_addr, tcb.remote_port = ip_be(remote[0]), port_be(remote[1])
-        ffi.memmove(tcb.local_mac, self.local_mac, 6)
-        ffi.memmove(tcb.remote_mac, remote_mac, 6)
-        tcb.rcv_mss = self.mss
-        tcb.cc_algo = self.cc_algo
-        if lib.xc_tcb_bind(self.raw, tcb) < 0:
-            lib.xc_tcb_free(self.raw, tcb)
+            err = -self._open_err[0]
+            if err == errno.EAGAIN:
+                self.stats.conn_refused_cap += 1
+            elif err == errno.ENOBUFS:
+                self.stats.conn_refused_memory += 1
             return None
         return self._track(Connection(self, tcb, local, remote))
 
@@ -255,11 +249,11 @@ class Engine:
         self.by_tuple[conn.local + conn.remote] = conn
         return conn
 
-    def adopt(self, tcb, children):
-        """A connection C established for a listener, now accepted: Python
-        meets it here for the first time."""
-        conn = Connection(self, tcb, (self._ip_name(tcb.local_addr), port_str(tcb.local_port)),
-                          (self._ip_name(tcb.remote_addr), port_str(tcb.remote_port)))
+    def adopt(self, tcb, who, children):
+        """A connection C established for a listener, now accepted (who: its
+        struct xc_tcp_ident): Python meets it here for the first time."""
+        conn = Connection(self, tcb, (self._ip_name(who.local_addr), port_str(who.local_port)),
+                          (self._ip_name(who.remote_addr), port_str(who.remote_port)))
         conn.active = False
         conn.ephemeral_port = False
         conn.keepalive_idle_s = children.keepalive_idle_s
@@ -276,28 +270,15 @@ class Engine:
         Raises ENOBUFS when growing would leave the connection's buffers,
         filled, unable to fit beside the storage the others hold now
         (buffer_memory_max).  Returns (rcvbuf, sndbuf)."""
-        tcb = conn.tcb
-        # what each ring holds (out-of-order bytes included) bounds a shrink
-        want_rcv = max(tcb.rcv.cap if rcvbuf is None else int(rcvbuf),
-                       int(tcb.rcv.high_off - tcb.rcv.read_off))
-        want_snd = max(tcb.snd.cap if sndbuf is None else int(sndbuf),
-                       int(tcb.snd.high_off - tcb.snd.read_off))
-        grow = want_rcv + want_snd - (tcb.rcv.cap + tcb.snd.cap)
-        others = self.buffer_memory - self._storage_held(tcb)
-        if grow > 0 and others + want_rcv + want_snd > self.tunables.buffer_memory_max:
-            raise OSError(errno.ENOBUFS, "buffer_memory_max (%d bytes) reached"
-                          % self.tunables.buffer_memory_max)
-        if want_rcv != tcb.rcv.cap and lib.xc_tcp_set_rcvbuf(self.raw, tcb, want_rcv) < 0:
-            raise OSError(errno.ENOBUFS, "cannot resize the receive buffer (no storage)")
-        if want_snd != tcb.snd.cap and lib.xc_tcp_set_sndbuf(self.raw, tcb, want_snd) < 0:
-            raise OSError(errno.ENOBUFS, "cannot resize the send buffer (no storage)")
-        if tcb.state >= TcpState.ESTABLISHED and grow > 0:
-            # a grown buffer is announced at once (a peer facing a zero
-            # window would otherwise wait for its persist timer)
-            tcb.flags |= lib.XC_TF_ACK_NOW
-            lib.xc_tcp_mark_output(self.raw, tcb)
-            self.want_flush = True
-        return tcb.rcv.cap, tcb.snd.cap
+        for opt, size, which in ((lib.XC_OPT_RCVBUF, rcvbuf, "receive"), (lib.XC_OPT_SNDBUF, sndbuf, "send")):
+            if size is None:
+                continue
+            try:
+                conn.setopt(opt, int(size))     # C: never below what it holds; grown: announced
+            except OSError as e:
+                raise OSError(errno.ENOBUFS, "cannot grow the %s buffer: buffer_memory_max (%d bytes)"
+                              % (which, self.tunables.buffer_memory_max)) from e
+        return conn.getopt(lib.XC_OPT_RCVBUF), conn.getopt(lib.XC_OPT_SNDBUF)
 
     def offered_options(self):
         """The XC_TF_* options our SYNs and SYN-ACKs offer."""
@@ -326,26 +307,22 @@ class Engine:
             lport = self.ephemeral.take(lambda p: (lip, p, rip, rport) in self.by_tuple)
             if lport is None:
                 raise OSError(errno.EADDRNOTAVAIL, "no free port in the reserved range")
-        conn = self._new_conn((lip, lport), (rip, rport), mac)
+        now = self.now_ns()
+        conn = self._new_conn((lip, lport), (rip, rport), mac, now)
         if conn is None:
             if not local_port:
                 self.ephemeral.release(lport)
             raise OSError(errno.EAGAIN, "connection limit reached")
         conn.ephemeral_port = not local_port
-        now = self.now_ns()
-        tcb = conn.tcb
-        tcb.iss = lib.xc_isn(tcb.local_addr, tcb.remote_addr, tcb.local_port, tcb.remote_port, now)
-        tcb.flags = self.offered_options()
         if setup is not None:
             try:
                 setup(conn)
             except BaseException:
                 self.release(conn)
                 raise
-        lib.xc_tcp_init_conn(self.raw, tcb, now)
         if self.steering is not None:
             self.steering.own_flow(conn.local, conn.remote)
-        lib.xc_tcp_connect(self.raw, tcb, now)          # C runs the handshake from here
+        lib.xc_tcp_connect(self.raw, conn.tcb, now)     # C runs the handshake from here
         self._drain_events()
         return conn
 
@@ -437,12 +414,12 @@ class Engine:
         conn = self.by_tuple.get((f.ip.dst, f.tcp.dst_port, f.ip.src, f.tcp.src_port))
         if conn is not None and conn.state == TcpState.TIME_WAIT:
             syn = bool(f.tcp.flags & TcpFlags.SYN)
-            if (syn and ((f.tcp.seq - conn.tcb.rcv_nxt) & 0xffffffff) >= 0x80000000
+            if (syn and ((f.tcp.seq - conn.c_info().rcv_nxt) & 0xffffffff) >= 0x80000000
                     or self._listener_for(f) is None):
                 return
             self.stats.timewait_reused += 1
             self.release(conn)
-        lib.xc_listen_input(self.raw, data, len(data), now)
+        lib.xc_engine_slow_input(self.raw, data, len(data), now)
 
     def _listener_for(self, f):
         lst = self.listeners.get((f.ip.dst, f.tcp.dst_port)) or self.listeners.get((None, f.tcp.dst_port))
@@ -454,8 +431,8 @@ class Engine:
         if conn.released:
             return
         # one struct copy: the dict is built only if someone asks
-        conn.final_counters = ffi.new("struct xc_tcp_counters *", conn.tcb.c)
-        conn._error = conn.tcb.so_error
+        conn.final_info = conn.c_info()
+        conn._error = conn.getopt(lib.XC_OPT_ERROR)
         conn.released = True
         self.conns.pop(conn.id, None)
         self.by_tuple.pop(conn.local + conn.remote, None)

@@ -77,6 +77,7 @@ class Listener:
                                      self.children.to_c())
         if self.id < 0:
             raise OSError(errno.EADDRINUSE, "port %d already listening (or too many listeners)" % port)
+        self._who = ffi.new("struct xc_tcp_ident *")    # what accept fills
         self.watchers = []
         self.closed = False
         self._final_stats = None
@@ -128,10 +129,11 @@ class Listener:
         """The next established connection; BlockingIOError when none."""
         if self.closed:
             raise OSError(errno.EINVAL, "listener closed")
-        tcb = lib.xc_listen_accept(self.engine.raw, self.id)
+        who = self._who
+        tcb = lib.xc_listen_accept(self.engine.raw, self.id, who)
         if tcb == ffi.NULL:
             raise BlockingIOError(errno.EAGAIN, "no connection to accept")
-        return self.engine.adopt(tcb, self.children)
+        return self.engine.adopt(tcb, who, self.children)
 
     def close(self):
         """Stop listening; connections not yet accepted are reset."""

@@ -40,11 +40,3 @@ class Event(enum.IntFlag):
     SYN_IN_TW = lib.XC_EV_SYN_IN_TW
     ACKED = lib.XC_EV_ACKED
 
-
-class Timer(enum.IntEnum):
-    RTO = lib.XC_T_RTO
-    DELACK = lib.XC_T_DELACK
-    PERSIST = lib.XC_T_PERSIST
-    KEEPALIVE = lib.XC_T_KEEPALIVE
-    TIMEWAIT = lib.XC_T_TIMEWAIT   # also the FIN-WAIT-2 and idle timeouts
-    TLP = lib.XC_T_TLP
