@@ -136,7 +136,7 @@ uint32_t xc_filter_burst(const struct xc_filter *f, const struct xc_burst *b, ui
 {
 	uint32_t hits = 0;
 	for (uint32_t i = 0; i < b->n; i++) {
-		out[i] = (uint8_t)xc_filter_match(f, b->data + b->pkts[i].off, b->pkts[i].len);
+		out[i] = (uint8_t)xc_filter_match(f, b->frames + b->pkts[i].off, b->pkts[i].len);
 		hits += out[i];
 	}
 	return hits;

@@ -22,7 +22,7 @@ int xc_port_forward(struct xc_port *from, struct xc_port *to, uint32_t max)
 		if (n <= 0)
 			break;
 		for (int i = 0; i < n; i++) {
-			frames[i] = b->data + b->pkts[i].off;
+			frames[i] = b->frames + b->pkts[i].off;
 			lens[i] = b->pkts[i].len;
 		}
 		/* What to cannot take is lost, as on a wire (tx_no_room). */

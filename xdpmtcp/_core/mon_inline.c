@@ -18,7 +18,7 @@ int xc_mon_tx_burst(struct xc_port *port, const struct xc_burst *b, const uint8_
 		const struct xc_pkt *p = &b->pkts[i];
 		if ((verdict && !verdict[i]) || !p->len || p->len > XC_FRAME_MAX)
 			continue;
-		memcpy(buf + used, b->data + p->off, p->len);
+		memcpy(buf + used, b->frames + p->off, p->len);
 		used += p->len;
 		lens[n++] = p->len;
 		if (n == TXB) {

@@ -354,7 +354,7 @@ int xc_mon_process(struct xc_mon *m, struct xc_burst *b, struct xc_mon_event *ev
 		}
 		uint32_t before = m->nev;
 		m->cur_pkt = i;
-		mon_frame(m, p, b->data + p->off);
+		mon_frame(m, p, b->frames + p->off);
 		done++;
 		if ((m->cfg.flags & XC_MON_F_STEP) && m->nev > before && i + 1 < b->n) {
 			m->cursor = i + 1;

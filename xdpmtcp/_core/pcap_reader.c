@@ -250,6 +250,7 @@ static int deliver(struct xc_pcap_reader *r, struct xc_burst *b,
 		   uint32_t caplen, uint32_t origlen, uint64_t ts_ns)
 {
 	struct xc_pcap_read_stats *st = &r->st;
+	b->frames = b->data;        /* copies, never a port's lent frames */
 	uint8_t *out = b->data + (size_t)b->n * XC_FRAME_MAX;
 	const uint8_t *body;     /* bytes after the link header */
 	uint32_t hdr, len;

@@ -72,9 +72,11 @@ static void pcap_tap(struct xc_port *port, const uint8_t *frame, uint32_t len)
 		port->stats.pcap_dropped++;
 }
 
-/* Verification and the copy into b, after faults and pcap. */
-static void accept_rx(struct xc_port *port, struct xc_burst *b,
-		      const uint8_t *frame, uint32_t len, const struct xc_pkt *meta)
+/* Verification and the copy into b (or, lending, a reference to the
+ * frame where it lies), after faults and pcap.  Returns 1 when the frame
+ * was lent: the backend must keep it until the burst is emptied. */
+static int accept_rx(struct xc_port *port, struct xc_burst *b,
+		     const uint8_t *frame, uint32_t len, const struct xc_pkt *meta)
 {
 	struct xc_port_stats *st = &port->stats;
 	struct xc_pkt pkt = *meta;
@@ -86,49 +88,62 @@ static void accept_rx(struct xc_port *port, struct xc_burst *b,
 	if (port->flags & XC_VERIFY_CSUM) {
 		if (pkt.seg_class == XM_SEG_MALFORMED) {
 			st->rx_malformed++;
-			return;
+			return 0;
 		}
 		switch (xc_frame_verify(frame, len)) {
 		case XC_FRAME_MALFORMED:
 			st->rx_malformed++;
-			return;
+			return 0;
 		case XC_FRAME_BAD_IP_CSUM:
 			st->rx_bad_ip_csum++;
-			return;
+			return 0;
 		case XC_FRAME_BAD_TCP_CSUM:
 			st->rx_bad_tcp_csum++;
-			return;
+			return 0;
 		}
 	}
 	st->rx_frames++;
 	st->rx_bytes += len;
 	if (!b)
-		return;
-	pkt.off = b->n * XC_FRAME_MAX;
+		return 0;
 	pkt.len = len;
 	pkt.ts_ns = realtime_ns();
+	if (port->lending) {
+		b->frames = port->lend_base;    /* xc_port_rx checked it is the burst's */
+		pkt.off = (uint32_t)(frame - port->lend_base);
+		b->pkts[b->n++] = pkt;
+		return 1;
+	}
+	b->frames = b->data;
+	pkt.off = b->n * XC_FRAME_MAX;
 	memcpy(b->data + pkt.off, frame, len);
 	b->pkts[b->n++] = pkt;
+	return 0;
 }
 
-void xc_port_ingest(struct xc_port *port, struct xc_burst *b,
-		    uint8_t *frame, uint32_t len, const struct xc_pkt *pkt)
+int xc_port_ingest(struct xc_port *port, struct xc_burst *b,
+		   uint8_t *frame, uint32_t len, const struct xc_pkt *pkt)
 {
 	if (len > XC_FRAME_MAX) {
 		port->stats.rx_oversize++;
-		return;
+		return 0;
+	}
+	if (port->lending) {              /* no faults while lending: straight in */
+		pcap_tap(port, frame, len);
+		return accept_rx(port, b, frame, len, pkt);
 	}
 	enum xc_fault_verdict v = xc_faults_apply(&port->faults[XC_RX], frame, len,
 						  pkt, &port->stats, XC_RX,
 						  xc_monotonic_ns());
 	if (v == XC_FAULT_DROP || v == XC_FAULT_HELD)
-		return;
+		return 0;
 	pcap_tap(port, frame, len);
 	accept_rx(port, b, frame, len, pkt);
 	if (v == XC_FAULT_DUPLICATE && (!b || b->n < b->cap)) {
 		pcap_tap(port, frame, len);
 		accept_rx(port, b, frame, len, pkt);
 	}
+	return 0;
 }
 
 static uint32_t room(const struct xc_burst *b, uint32_t max)
@@ -142,6 +157,9 @@ int xc_port_rx(struct xc_port *port, struct xc_burst *b, uint32_t max)
 	uint32_t start = b->n;
 	struct xc_faults *f = &port->faults[XC_RX];
 
+	/* a burst still holding lent frames takes only more lent ones */
+	if (b->n && b->frames != b->data && (f->enabled || f->n_held))
+		return 0;
 	if (f->n_held) {
 		uint64_t now = xc_monotonic_ns();
 		while (b->n - start < max && b->n < b->cap &&
@@ -155,8 +173,13 @@ int xc_port_rx(struct xc_port *port, struct xc_burst *b, uint32_t max)
 	/* Leave space for duplicates the injector may add. */
 	if (f->enabled && f->cfg.duplicate > 0)
 		want = (want + 1) / 2;
+	/* Lend umem frames instead of copying them: only with nothing from
+	 * the injector in the way, into a burst that is empty or lent already */
+	port->lending = (port->flags & XC_RX_LEND) && port->lend_base && !f->enabled && !f->n_held &&
+			(b->n == 0 || b->frames == port->lend_base);
 	if (want)
 		port->ops->recv(port, b, want);
+	port->lending = 0;
 	if (port->pcap.f && b->n != start)
 		xc_pcap_flush(&port->pcap);
 	return (int)(b->n - start);
@@ -480,6 +503,7 @@ struct xc_burst *xc_burst_new(uint32_t cap)
 	b->cap = cap;
 	b->pkts = calloc(cap, sizeof(*b->pkts));
 	b->data = malloc((size_t)cap * XC_FRAME_MAX);
+	b->frames = b->data;
 	if (!b->pkts || !b->data) {
 		xc_burst_free(b);
 		return NULL;

@@ -43,15 +43,19 @@ struct xc_port {
 	struct xc_pcap_writer pcap;
 	struct xc_held_frame held_out;   /* scratch for releasing held frames */
 	struct xc_burst *fwd;            /* xc_port_forward's, on first use */
+	uint8_t *lend_base;              /* the backend's frames (umem) when it can lend them */
+	int lending;                     /* this receive lends (xc_port_rx decides) */
 	uint8_t tx_stage[XC_TX_STAGE][XC_FRAME_MAX];
 };
 
 struct xc_port *xc_port_new(const struct xc_backend_ops *ops, void *backend);
 /* Backends call this for every frame they take off the wire: fault
  * injection, pcap, verification, then a copy into b (NULL: count only).
- * pkt carries the XDP metadata (seg_class 0 when there was none). */
-void xc_port_ingest(struct xc_port *port, struct xc_burst *b,
-		    uint8_t *frame, uint32_t len, const struct xc_pkt *pkt);
+ * pkt carries the XDP metadata (seg_class 0 when there was none).
+ * Returns 1 when the frame was lent to b instead (port->lending): the
+ * backend keeps it until a receive finds the burst emptied. */
+int xc_port_ingest(struct xc_port *port, struct xc_burst *b,
+		   uint8_t *frame, uint32_t len, const struct xc_pkt *pkt);
 /* Send frames the port may modify in place (no copy, no checksum fill):
  * pcap, TX faults, backend, kick.  Frames that find no room are dropped
  * and counted (tx_no_room).  Returns the frames the backend took,

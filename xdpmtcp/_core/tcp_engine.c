@@ -22,6 +22,9 @@ struct xc_tcp_engine *xc_engine_new(struct xc_port *port, const struct xc_tcp_co
 		return NULL;
 	e->port = port;
 	e->cfg = *cfg;
+	/* the engine is the port's one consumer and empties its burst every
+	 * batch: receive by reference into the umem, not by copy */
+	xc_port_set_flags(port, xc_port_set_flags(port, 0) | XC_RX_LEND);
 	uint32_t n = cfg->max_tcbs;
 	uint32_t slots = pow2_at_least(2 * n);
 	e->tcbs = calloc(n + 1, sizeof(*e->tcbs));

@@ -532,7 +532,7 @@ int xc_engine_rx(struct xc_tcp_engine *e, struct xc_burst *in, uint32_t *slow, u
 	e->now_ns = now_ns;
 	for (uint32_t i = 0; i < in->n; i++) {
 		struct xc_pkt *p = &in->pkts[i];
-		const uint8_t *frame = in->data + p->off;
+		const uint8_t *frame = in->frames + p->off;
 		struct tcp_seg s;
 		e->stats.segs_in++;
 		if (p->seg_class == XM_SEG_MALFORMED) {

@@ -42,6 +42,8 @@ struct xsk_port {
 	uint64_t *tx_free;
 	uint32_t n_tx_free;
 	uint32_t tx_outstanding;     /* submitted, not yet completed */
+	uint64_t *lent;              /* RX frames lent to the burst (XC_RX_LEND) */
+	uint32_t n_lent;
 	/* super-segments: a packet socket (-1: none), what one send needs */
 	int gso_fd;
 	struct sockaddr_ll gso_to;
@@ -63,13 +65,33 @@ static void reap_completions(struct xsk_port *x)
 	}
 }
 
+/* RX frames back to the fill ring, which has room for all of them, so
+ * the reserve cannot fail. */
+static void fill_put(struct xsk_port *x, const uint64_t *addrs, uint32_t n)
+{
+	uint32_t idx;
+	if (!n)
+		return;
+	while (xsk_ring_prod__reserve(&x->fill, n, &idx) != n)
+		;
+	for (uint32_t i = 0; i < n; i++)
+		*xsk_ring_prod__fill_addr(&x->fill, idx + i) = addrs[i];
+	xsk_ring_prod__submit(&x->fill, n);
+}
+
 static int xsk_recv(struct xc_port *port, struct xc_burst *b, uint32_t max)
 {
 	struct xsk_port *x = port->backend;
 	uint32_t total = 0;
 
+	if (x->n_lent && (!b || b->n == 0)) {   /* the burst that held them is done */
+		fill_put(x, x->lent, x->n_lent);
+		x->n_lent = 0;
+	}
 	while (total < max) {
-		uint32_t idx_rx, idx_fill;
+		uint32_t idx_rx;
+		uint64_t back[XSK_BATCH];
+		uint32_t nback = 0;
 		uint32_t want = max - total < XSK_BATCH ? max - total : XSK_BATCH;
 		uint32_t n = xsk_ring_cons__peek(&x->rx, want, &idx_rx);
 		if (!n) {
@@ -77,10 +99,6 @@ static int xsk_recv(struct xc_port *port, struct xc_burst *b, uint32_t max)
 				recvfrom(port->fd, NULL, 0, MSG_DONTWAIT, NULL, NULL);
 			break;
 		}
-		/* Every frame taken goes straight back to the fill ring, which
-		 * has room for all RX frames, so this reserve cannot fail. */
-		while (xsk_ring_prod__reserve(&x->fill, n, &idx_fill) != n)
-			;
 		for (uint32_t i = 0; i < n; i++) {
 			const struct xdp_desc *d = xsk_ring_cons__rx_desc(&x->rx, idx_rx + i);
 			uint64_t addr = xsk_umem__add_offset_to_addr(d->addr);
@@ -96,11 +114,13 @@ static int xsk_recv(struct xc_port *port, struct xc_burst *b, uint32_t max)
 					m->magic = 0;   /* the chunk is reused: no stale meta */
 				}
 			}
-			xc_port_ingest(port, b, frame, d->len, &pkt);
-			*xsk_ring_prod__fill_addr(&x->fill, idx_fill + i) =
-				xsk_umem__extract_addr(d->addr);
+			uint64_t chunk = xsk_umem__extract_addr(d->addr);
+			if (xc_port_ingest(port, b, frame, d->len, &pkt))
+				x->lent[x->n_lent++] = chunk;   /* back when the burst is emptied */
+			else
+				back[nback++] = chunk;
 		}
-		xsk_ring_prod__submit(&x->fill, n);
+		fill_put(x, back, nback);
 		xsk_ring_cons__release(&x->rx, n);
 		total += n;
 	}
@@ -258,6 +278,7 @@ static void xsk_free(struct xsk_port *x)
 	if (x->area)
 		munmap(x->area, x->area_len);
 	free(x->tx_free);
+	free(x->lent);
 	free(x);
 }
 
@@ -323,7 +344,8 @@ struct xc_port *xc_port_open_xsk(const char *ifname, uint32_t queue,
 	x->area = mmap(NULL, x->area_len, PROT_READ | PROT_WRITE,
 		       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	x->tx_free = calloc(half, sizeof(*x->tx_free));
-	if (x->area == MAP_FAILED || !x->tx_free) {
+	x->lent = calloc(half, sizeof(*x->lent));
+	if (x->area == MAP_FAILED || !x->tx_free || !x->lent) {
 		x->area = x->area == MAP_FAILED ? NULL : x->area;
 		snprintf(err, errlen, "cannot allocate %zu bytes of umem", x->area_len);
 		goto fail;
@@ -378,6 +400,8 @@ struct xc_port *xc_port_open_xsk(const char *ifname, uint32_t queue,
 	}
 	port->fd = xsk_socket__fd(x->xsk);
 	port->zerocopy = zerocopy;
+	if (x->area_len < ((size_t)1 << 32))   /* a lent frame's offset is 32 bits */
+		port->lend_base = x->area;
 	return port;
 fail:
 	xsk_free(x);

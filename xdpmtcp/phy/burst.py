@@ -42,7 +42,7 @@ class Burst:
         if not 0 <= i < self._b.n:
             raise IndexError(i)
         p = self._b.pkts[i]
-        data = ffi.unpack(ffi.cast("char *", self._b.data + p.off), p.len)
+        data = ffi.unpack(ffi.cast("char *", self._b.frames + p.off), p.len)
         return Frame(data, p.seg_class, p.owner, p.payload_len, p.flow_hash, p.ts_ns)
 
     def __iter__(self):
