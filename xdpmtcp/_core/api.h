@@ -64,6 +64,9 @@ struct xc_fault_cfg {
 
 /* xc_port_tx flags. */
 #define XC_TX_FILL_CSUM 1     /* compute IPv4 and TCP checksums before sending */
+/* buf is the caller's scratch: checksums are filled in it and frames go to
+ * the backend from there, without a staging copy (unless TX faults are on) */
+#define XC_TX_SCRATCH 2
 
 /* Frames the fault injector can hold (delay/reorder) per direction; when
  * full, the policy is "pass through": the frame goes on undelayed and

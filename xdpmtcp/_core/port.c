@@ -391,10 +391,14 @@ int xc_port_tx_gso(struct xc_port *port, const uint8_t *buf, const uint32_t *len
 			} else if (len > XC_FRAME_MAX) {
 				port->stats.tx_oversize++;
 			} else {
-				frames[nf] = port->tx_stage[nf];
-				memcpy(frames[nf], from, len);
+				uint8_t *f = (uint8_t *)from;   /* XC_TX_SCRATCH: the caller's to write */
+				if (!(flags & XC_TX_SCRATCH) || port->faults[XC_TX].enabled) {
+					f = port->tx_stage[nf];     /* faults corrupt in place */
+					memcpy(f, from, len);
+				}
 				if (flags & XC_TX_FILL_CSUM)
-					xc_frame_fill_csum(frames[nf], len);
+					xc_frame_fill_csum(f, len);
+				frames[nf] = f;
 				flens[nf] = len;
 				input[nf++] = done;
 			}

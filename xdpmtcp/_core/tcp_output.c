@@ -13,7 +13,8 @@ void tcp_tx_flush(struct xc_tcp_engine *e)
 {
 	if (!e->ntx)
 		return;
-	int sent = xc_port_tx_gso(e->port, e->tx_buf, e->tx_lens, e->tx_gso, e->ntx, XC_TX_FILL_CSUM);
+	int sent = xc_port_tx_gso(e->port, e->tx_buf, e->tx_lens, e->tx_gso, e->ntx,
+				  XC_TX_FILL_CSUM | XC_TX_SCRATCH);
 	if (sent < 0)
 		sent = 0;
 	/* counted by segment: what leaves the wire */
