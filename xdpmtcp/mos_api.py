@@ -3,7 +3,7 @@
 Flat functions with mOS's names, arguments (C out-pointers become return
 values) and constants; errors raise ``OSError(errno, message)`` with the
 errno mOS's pages name.  Underneath: the C monitor core
-(``xdpmtcp/_core/api_mon.h``) run one packet per call when callbacks are
+(``xdpmtcp/_core/include/api_mon.h``) run one packet per call when callbacks are
 registered (``XC_MON_F_STEP``), so a callback sees the flow exactly as it
 is after the packet that raised its event.
 

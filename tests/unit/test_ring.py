@@ -1,4 +1,4 @@
-"""The reassembly ring (xdpmtcp/_core/ring.c) through its Python face."""
+"""The reassembly ring (xdpmtcp/_core/storage/ring.c) through its Python face."""
 import random
 
 import pytest

@@ -7,7 +7,7 @@
  * each other, every length they return stays inside the frame, and a frame
  * whose checksums were just filled in verifies. */
 #include "fuzz_common.h"
-#include "mon_internal.h"
+#include "mon/mon_internal.h"
 
 static void check_opts(const struct tcp_opts *o)
 {

@@ -14,7 +14,7 @@
  * (unless contents conflict) every delivered byte is the byte written at
  * that offset; the safety nets events_lost and out_lost stay 0. */
 #include "fuzz_common.h"
-#include "mon_internal.h"
+#include "mon/mon_internal.h"
 
 #define BURST 16
 #define HDRS (14 + 20 + 20)

@@ -13,7 +13,7 @@
  * out_lost), every DATA event inside the output buffer, and flow ids of
  * events resolving while their flow is alive. */
 #include "fuzz_common.h"
-#include "mon_internal.h"
+#include "mon/mon_internal.h"
 
 #define BURST 32
 

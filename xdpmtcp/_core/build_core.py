@@ -1,8 +1,14 @@
 """cffi builder for the C data path (API mode, out of line).
 
 The cdef is made from the headers themselves, so every declaration exists
-once: api.h (whole, minus preprocessor lines) and the cffi-marked block of
-bpf/xdpmtcp_meta.h, the layout shared with the XDP program.
+once: the public headers of include/ (whole, minus preprocessor lines) and
+the cffi-marked block of bpf/xdpmtcp_meta.h, the layout shared with the
+XDP program.
+
+The sources sit in one folder per concern (docs/architecture.md); the
+include path is include/, this folder and bpf/, so a file names a header
+of its own folder plainly ("port.h"), one of another folder by its folder
+("wire/frame.h"), and a public one by its name ("api.h").
 """
 import glob
 import os
@@ -13,11 +19,12 @@ from cffi import FFI
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(os.path.dirname(HERE))
 BPF_DIR = os.path.join(ROOT, "bpf")
-# Every .c file here is part of the core; every api*.h is a public header
-# (api.h first: the others build on its types).  A new module is just a file.
-SOURCES = sorted(os.path.basename(p) for p in glob.glob(os.path.join(HERE, "*.c"))
-                 if not p.endswith("_xdpmtcp_core.c"))
-PUBLIC_HEADERS = sorted((os.path.basename(p) for p in glob.glob(os.path.join(HERE, "api*.h"))),
+INCLUDE_DIR = os.path.join(HERE, "include")
+# Every .c file in a folder here is part of the core; every header of
+# include/ is a public one (api.h first: the others build on its types).
+# A new module is just a file.
+SOURCES = sorted(os.path.relpath(p, HERE) for p in glob.glob(os.path.join(HERE, "*", "*.c")))
+PUBLIC_HEADERS = sorted((os.path.basename(p) for p in glob.glob(os.path.join(INCLUDE_DIR, "*.h"))),
                         key=lambda n: (n != "api.h", n))
 
 
@@ -50,13 +57,13 @@ def build_ffi():
     ffi.cdef("typedef uint8_t __u8; typedef uint16_t __u16; typedef uint32_t __u32; typedef uint64_t __u64;")
     ffi.cdef(_cdef_from(_meta_block()))
     for name in PUBLIC_HEADERS:
-        with open(os.path.join(HERE, name)) as f:
+        with open(os.path.join(INCLUDE_DIR, name)) as f:
             ffi.cdef(_cdef_from(f.read()))
     ffi.set_source(
         "xdpmtcp._core._xdpmtcp_core",
         "".join('#include "%s"\n' % name for name in PUBLIC_HEADERS),
         sources=[_rel(os.path.join(HERE, s)) for s in SOURCES],
-        include_dirs=[HERE, BPF_DIR],
+        include_dirs=[INCLUDE_DIR, HERE, BPF_DIR],
         libraries=["xdp", "bpf"],
         extra_compile_args=["-O2", "-Wall", "-Wextra", "-Wno-unused-parameter",
                             "-std=gnu11"],

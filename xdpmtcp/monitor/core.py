@@ -1,4 +1,4 @@
-"""Python face of the C monitor core (xdpmtcp/_core/api_mon.h).
+"""Python face of the C monitor core (xdpmtcp/_core/include/api_mon.h).
 
 One ``xc_mon_process`` call per burst; the events come back as plain
 tuples unpacked in one go (``struct.iter_unpack``), never one C call per

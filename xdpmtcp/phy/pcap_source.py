@@ -1,6 +1,6 @@
 """Offline input: a pcap or pcapng file read by the C core into bursts, as
 Ethernet frames classified the way the live path classifies them (see
-xdpmtcp/_core/api_pcapread.h for the normalisation and the caps)."""
+xdpmtcp/_core/include/api_pcapread.h for the normalisation and the caps)."""
 import os
 
 from .._core import ffi, lib

@@ -1,4 +1,4 @@
-"""Python face of the C reassembly ring (xdpmtcp/_core/ring.c).
+"""Python face of the C reassembly ring (xdpmtcp/_core/storage/ring.c).
 
 For tests and for the monitor's control plane (MOS_FRAGINFO_*,
 MOS_INFO_*, mtcp_peek).  Data crosses as whole buffers (ffi.from_buffer /

@@ -4,7 +4,7 @@
 #define XC_PORT_H
 #include "api.h"
 #include "faults.h"
-#include "pcap_writer.h"
+#include "pcap/pcap_writer.h"
 
 #define XC_TX_STAGE 64
 /* super-segments per send_gso call */

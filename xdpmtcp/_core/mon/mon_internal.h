@@ -7,7 +7,7 @@
 #include "api.h"
 #include "api_mon.h"
 #include "api_tcp.h"
-#include "tcp_internal.h"   /* seq_lt & co, struct tcp_opts, tcp_opts_parse, TCP_* flags */
+#include "tcp/tcp_internal.h"   /* seq_lt & co, struct tcp_opts, tcp_opts_parse, TCP_* flags */
 
 /* Private side flag: on the drain list. */
 #define SF_DIRTY 0x10000

@@ -8,7 +8,7 @@
 #include "api.h"
 #include "api_tcp.h"
 #include "api_epoll.h"
-#include "frame.h"
+#include "wire/frame.h"
 #include "api_ring.h"
 #include "api_sack.h"
 #include "api_isn.h"

@@ -2,7 +2,7 @@
  *
  * build_core.py feeds this file to cffi's cdef after dropping the include
  * guard and #include lines, so keep it to declarations and integer #defines.
- * Internals live in the other headers of this directory.
+ * Internals live in private headers next to the sources that share them.
  */
 #ifndef XC_API_H
 #define XC_API_H

@@ -2,7 +2,7 @@
 #include <string.h>
 #include <arpa/inet.h>
 #include "api_filter.h"
-#include "frame.h"
+#include "wire/frame.h"
 
 struct fields {
 	int ipv4;

@@ -4,7 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
-#include "frame.h"
+#include "wire/frame.h"
 #include "port.h"
 
 uint64_t xc_monotonic_ns(void)
