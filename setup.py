@@ -2,4 +2,4 @@
 # package metadata lives in pyproject.toml.
 from setuptools import setup
 
-setup(cffi_modules=["xdpmtcp/_core/build_core.py:ffibuilder"])
+setup(cffi_modules=["xdpmtcp/_core/build_core.py:build_ffi"])

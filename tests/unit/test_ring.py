@@ -641,12 +641,3 @@ def test_fuzz_first_in_order():
                     want[off + i] = data[i]
         assert r.read() == bytes(want), trial
         assert r.nfrags == 0 and r.stats["bytes_new"] == size
-
-
-# ------------------------------------------------------------- benchmark
-
-def test_bench_driver_runs():
-    out = ffi.new("uint64_t *")
-    ns = lib.xc_ring_bench_run(1 << 16, lib.XC_OVERLAP_FIRST, 1448, 1 << 20, 20, 7, out)
-    assert ns > 0 and out[0] == (1 << 20) // 1448 * 1448
-    assert lib.xc_ring_bench_run(100, 0, 1448, 1 << 20, 0, 1, out) == 0   # cap too small

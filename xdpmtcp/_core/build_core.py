@@ -20,6 +20,8 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(os.path.dirname(HERE))
 BPF_DIR = os.path.join(ROOT, "bpf")
 INCLUDE_DIR = os.path.join(HERE, "include")
+INCLUDE_DIRS = [INCLUDE_DIR, HERE, BPF_DIR]
+COMPILE_ARGS = ["-O2", "-Wall", "-Wextra", "-Wno-unused-parameter", "-std=gnu11"]
 # Every .c file in a folder here is part of the core; every header of
 # include/ is a public one (api.h first: the others build on its types).
 # A new module is just a file.
@@ -63,15 +65,15 @@ def build_ffi():
         "xdpmtcp._core._xdpmtcp_core",
         "".join('#include "%s"\n' % name for name in PUBLIC_HEADERS),
         sources=[_rel(os.path.join(HERE, s)) for s in SOURCES],
-        include_dirs=[INCLUDE_DIR, HERE, BPF_DIR],
+        include_dirs=INCLUDE_DIRS,
         libraries=["xdp", "bpf"],
-        extra_compile_args=["-O2", "-Wall", "-Wextra", "-Wno-unused-parameter",
-                            "-std=gnu11"],
+        extra_compile_args=COMPILE_ARGS,
     )
     return ffi
 
 
-ffibuilder = build_ffi()
+# setup.py's cffi_modules names build_ffi, which cffi calls when it builds:
+# importing this file for its paths and flags (tools/bench) builds nothing.
 
 def build_in_place():
     """Compile the core next to this file (development worktrees): the same

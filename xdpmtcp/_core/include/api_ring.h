@@ -187,12 +187,4 @@ uint64_t xc_ring_skip_gap(struct xc_ring *r);
 uint32_t xc_ring_free_space(const struct xc_ring *r);  /* cap - (next_off - read_off): what an endpoint may advertise as its window */
 uint32_t xc_ring_readable(const struct xc_ring *r);    /* next_off - read_off */
 
-/* Micro-benchmark driver (tools/bench/ring_bench.py): a stream of total
- * bytes in seg-byte segments, reorder_pm per mille of them swapped with the
- * next one, inserted into a ring of cap bytes and read whenever half full.
- * Returns nanoseconds spent, 0 on error; out_bytes gets the bytes read. */
-uint64_t xc_ring_bench_run(uint32_t cap, uint32_t policy, uint32_t seg,
-			   uint64_t total, uint32_t reorder_pm, uint64_t seed,
-			   uint64_t *out_bytes);
-
 #endif

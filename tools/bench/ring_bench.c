@@ -1,9 +1,11 @@
-/* Micro-benchmark driver for the ring (tools/bench/ring_bench.py): the loop
- * runs in C so the numbers are the ring's, not Python's. */
+/* Micro-benchmark driver for the ring (ring_bench.py, which builds it with
+ * the core's ring): the loop runs in C so the numbers are the ring's, not
+ * Python's.  Not part of the core library. */
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include "api_ring.h"
+#include "ring_bench.h"
 
 static uint64_t bench_now_ns(void)
 {
