@@ -270,17 +270,13 @@ struct gso_view {
 
 static int gso_parse(const uint8_t *f, uint32_t len, uint32_t seg, struct gso_view *g)
 {
-	struct xc_ipv4_view v;
-	if (!seg || xc_ipv4_parse(f, len, &v) != XC_PARSE_OK || v.ip[9] != IPPROTO_TCP_NUM ||
-	    v.fragment || v.l4_len < 20)
+	struct tcp_seg s;
+	if (!seg || wire_parse(f, len, &s, WIRE_NO_OPTS) != WIRE_OK || s.len <= seg ||
+	    s.ip_len > XC_GSO_MAX_BYTES || ETH_HDR_LEN + s.ihl + s.doff + seg > XC_FRAME_MAX)
 		return 0;
-	uint32_t doff = (uint32_t)(v.l4[12] >> 4) * 4;
-	if (doff < 20 || doff > v.l4_len || v.l4_len - doff <= seg ||
-	    v.ihl + v.l4_len > XC_GSO_MAX_BYTES || ETH_HDR_LEN + v.ihl + doff + seg > XC_FRAME_MAX)
-		return 0;
-	g->l4 = (uint32_t)(v.l4 - f);
-	g->hl = g->l4 + doff;
-	g->pay = v.l4_len - doff;
+	g->l4 = (uint32_t)(s.tcp - f);
+	g->hl = g->l4 + s.doff;
+	g->pay = s.len;
 	g->nsegs = (g->pay + seg - 1) / seg;
 	return 1;
 }

@@ -27,6 +27,7 @@
 #include <linux/virtio_net.h>
 #include <xdp/xsk.h>
 #include "port.h"
+#include "wire/csum.h"
 
 #define XSK_FRAME_SIZE XSK_UMEM__DEFAULT_FRAME_SIZE
 #define XSK_BATCH 64
@@ -180,19 +181,6 @@ static int xsk_kick(struct xc_port *port)
 	return 0;
 }
 
-/* The TCP checksum field of a super-segment for the kernel to finish:
- * the pseudo-header sum, folded, not complemented (CHECKSUM_PARTIAL). */
-static uint16_t pseudo_partial(const uint8_t *ip, uint32_t l4_len)
-{
-	uint32_t sum = 0;
-	for (int i = 12; i < 20; i += 2)
-		sum += (uint32_t)(ip[i] << 8 | ip[i + 1]);
-	sum += ip[9] + l4_len;
-	while (sum >> 16)
-		sum = (sum & 0xffff) + (sum >> 16);
-	return (uint16_t)sum;
-}
-
 static int xsk_send_gso(struct xc_port *port, const uint8_t *const *frames,
 			const uint32_t *lens, const uint16_t *gso, uint32_t n)
 {
@@ -209,9 +197,9 @@ static int xsk_send_gso(struct xc_port *port, const uint8_t *const *frames,
 		uint32_t hl = l4 + (f[l4 + 12] >> 4) * 4u;   /* xc_port_tx_gso checked these */
 		uint8_t *h = x->gso_hdr[i];
 		memcpy(h, f, hl);
-		uint16_t c = pseudo_partial(h + ETH_HLEN, lens[i] - l4);
-		h[l4 + 16] = (uint8_t)(c >> 8);
-		h[l4 + 17] = (uint8_t)c;
+		/* the TCP checksum for the kernel to finish (CHECKSUM_PARTIAL) */
+		uint16_t c = wire_csum_pseudo(h + ETH_HLEN, lens[i] - l4);
+		memcpy(h + l4 + 16, &c, 2);
 		h[ETH_HLEN + 10] = h[ETH_HLEN + 11] = 0;
 		c = xc_inet_csum(h + ETH_HLEN, ihl);
 		memcpy(h + ETH_HLEN + 10, &c, 2);

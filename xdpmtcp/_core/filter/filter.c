@@ -16,10 +16,10 @@ struct fields {
 
 static void load(const uint8_t *frame, uint32_t len, struct fields *x)
 {
-	struct xc_ipv4_view v;
+	struct wire_ipv4 v;
 	memset(x, 0, sizeof(*x));
 	x->len = len;
-	if (xc_ipv4_parse(frame, len, &v) != XC_PARSE_OK)
+	if (wire_ipv4(frame, len, 0, &v) != WIRE_OK)
 		return;
 	x->ipv4 = 1;
 	x->proto = v.ip[9];

@@ -1,41 +1,21 @@
-/* Private to the monitor's C files (mon_*.c): the monitor object, the
- * parsed view of a frame, and the functions the files share. */
+/* Private to the monitor's C files (mon_*.c): the monitor object and the
+ * functions the files share.  A frame is read by the wire's parser. */
 #ifndef XC_MON_INTERNAL_H
 #define XC_MON_INTERNAL_H
 #include <stdint.h>
 #include <string.h>
 #include "api.h"
 #include "api_mon.h"
-#include "api_tcp.h"
-#include "tcp/tcp_internal.h"   /* seq_lt & co, struct tcp_opts, tcp_opts_parse, TCP_* flags */
+#include "api_tcp.h"          /* the XC_TCP_* states the endpoints go through */
+#include "wire/frame.h"
 
 /* Private side flag: on the drain list. */
 #define SF_DIRTY 0x10000
 
-/* ---- one frame, as the monitor reads it (mon_parse.c) ---- */
-
-#define MON_P_OK 0
-#define MON_P_NOT_IPV4 1
-#define MON_P_NOT_TCP 2
-#define MON_P_FRAGMENT 3
-#define MON_P_MALFORMED 4
-
-struct mon_seg {
-	uint32_t saddr, daddr;      /* network order */
-	uint16_t sport, dport;      /* network order */
-	uint32_t seq, ack;
-	uint32_t wnd;               /* raw, as on the wire */
-	uint8_t flags;
-	uint8_t snapped;            /* the capture holds less than the packet */
-	uint16_t l2_len;            /* Ethernet (+VLAN) header bytes */
-	const uint8_t *payload;
-	uint32_t len;               /* payload bytes of the packet (IPv4 total length) */
-	uint32_t caplen;            /* of those, present in the frame */
-	uint32_t ip_len;            /* IPv4 total length */
-	struct tcp_opts opt;
-};
-
-int mon_parse(const uint8_t *frame, uint32_t len, struct mon_seg *s);
+/* How the monitor reads a frame (wire_parse): VLAN tags allowed, and a
+ * capture may hold less than the packet (snaplen); the missing payload
+ * bytes become a gap in the stream. */
+#define MON_WIRE_FLAGS (WIRE_VLAN | WIRE_SNAPPED)
 
 /* ---- the monitor ---- */
 
@@ -121,7 +101,7 @@ int mon_grow(struct xc_mon *m, struct xc_mon_flow *f, int side, uint64_t need);
 
 /* ---- emulated endpoints (mon_state.c) ---- */
 
-void mon_packet(struct xc_mon *m, struct xc_mon_flow *f, int sender, const struct mon_seg *s,
+void mon_packet(struct xc_mon *m, struct xc_mon_flow *f, int sender, const struct tcp_seg *s,
 		uint64_t ts);
 void mon_end(struct xc_mon *m, struct xc_mon_flow *f, uint32_t reason);
 void mon_hist(struct xc_mon_flow *f, int sender, char letter);

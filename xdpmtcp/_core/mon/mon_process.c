@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <arpa/inet.h>
 #include "mon_internal.h"
+#include "wire/csum.h"
 
 #define DEF_MAX_FLOWS 65536
 #define MAX_FLOWS_LIMIT (1u << 24)
@@ -130,33 +131,6 @@ struct xc_mon_event *mon_emit(struct xc_mon *m, uint32_t kind, const struct xc_m
 
 /* ---- one frame ---- */
 
-static uint32_t sum16(const uint8_t *p, uint32_t n, uint32_t acc)
-{
-	for (; n > 1; p += 2, n -= 2)
-		acc += (uint32_t)p[0] << 8 | p[1];
-	if (n)
-		acc += (uint32_t)p[0] << 8;
-	return acc;
-}
-
-static int fold_ok(uint32_t acc)
-{
-	while (acc >> 16)
-		acc = (acc & 0xffff) + (acc >> 16);
-	return acc == 0xffff;
-}
-
-static int csum_ok(const uint8_t *frame, const struct mon_seg *g)
-{
-	const uint8_t *ip = frame + g->l2_len;
-	uint32_t ihl = (ip[0] & 0x0f) * 4u;
-	if (!fold_ok(sum16(ip, ihl, 0)))
-		return 0;
-	uint32_t tcplen = g->ip_len - ihl;
-	uint32_t acc = sum16(ip + 12, 8, 0) + IPPROTO_TCP_NUM + tcplen;
-	return fold_ok(sum16(ip + ihl, tcplen, acc));
-}
-
 static int done_or_closed(uint32_t s)
 {
 	return s == XC_TCP_TIME_WAIT || s == XC_TCP_CLOSED;
@@ -165,7 +139,7 @@ static int done_or_closed(uint32_t s)
 /* Roles for a flow picked up mid-stream: a SYN/ACK names its sender the
  * server; otherwise a low port is the server's; otherwise the first
  * sender is the client (flagged as a guess). */
-static struct xc_mon_flow *pickup(struct xc_mon *m, const struct mon_seg *g, uint64_t ts)
+static struct xc_mon_flow *pickup(struct xc_mon *m, const struct tcp_seg *g, uint64_t ts)
 {
 	int sender_is_server, guessed = 0;
 	uint16_t sp = ntohs(g->sport), dp = ntohs(g->dport);
@@ -203,14 +177,14 @@ static struct xc_mon_flow *pickup(struct xc_mon *m, const struct mon_seg *g, uin
 
 static void mon_frame(struct xc_mon *m, const struct xc_pkt *p, const uint8_t *frame)
 {
-	struct mon_seg g;
+	struct tcp_seg g;
 	m->st.frames++;
 	m->st.bytes += p->len;
-	switch (mon_parse(frame, p->len, &g)) {
-	case MON_P_OK: break;
-	case MON_P_NOT_IPV4: m->st.not_ipv4++; return;
-	case MON_P_NOT_TCP: m->st.not_tcp++; return;
-	case MON_P_FRAGMENT: m->st.ip_fragments++; return;
+	switch (wire_parse(frame, p->len, &g, MON_WIRE_FLAGS)) {
+	case WIRE_OK: break;
+	case WIRE_NOT_IPV4: m->st.not_ipv4++; return;
+	case WIRE_NOT_TCP: m->st.not_tcp++; return;
+	case WIRE_FRAGMENT: m->st.ip_fragments++; return;
 	default: m->st.malformed++; return;
 	}
 	m->st.tcp_frames++;
@@ -222,7 +196,8 @@ static void mon_frame(struct xc_mon *m, const struct xc_pkt *p, const uint8_t *f
 	}
 	if (g.opt.bad)
 		m->st.bad_options++;
-	if ((m->cfg.flags & XC_MON_F_VERIFY_CSUM) && !g.snapped && !csum_ok(frame, &g)) {
+	if ((m->cfg.flags & XC_MON_F_VERIFY_CSUM) && !g.snapped &&
+	    !(wire_ipv4_csum_ok(g.ip, g.ihl) && wire_tcp_csum_ok(g.ip, g.tcp, g.ip_len - g.ihl))) {
 		m->st.bad_csum++;
 		return;
 	}

@@ -93,7 +93,7 @@ static void place_fin(struct xc_mon_flow *f, int rd)
 
 /* ---- sender ---- */
 
-static void sender_pass(struct xc_mon *m, struct xc_mon_flow *f, int sd, const struct mon_seg *g)
+static void sender_pass(struct xc_mon *m, struct xc_mon_flow *f, int sd, const struct tcp_seg *g)
 {
 	struct xc_mon_side *S = &f->side[sd], *R = &f->side[sd ^ 1];
 	int rd = sd ^ 1;
@@ -190,7 +190,7 @@ static void sender_pass(struct xc_mon *m, struct xc_mon_flow *f, int sd, const s
 
 /* ---- receiver ---- */
 
-static void receiver_pass(struct xc_mon *m, struct xc_mon_flow *f, int rd, const struct mon_seg *g)
+static void receiver_pass(struct xc_mon *m, struct xc_mon_flow *f, int rd, const struct tcp_seg *g)
 {
 	struct xc_mon_side *R = &f->side[rd], *S = &f->side[rd ^ 1];
 	uint8_t fl = g->flags;
@@ -235,7 +235,7 @@ static void receiver_pass(struct xc_mon *m, struct xc_mon_flow *f, int rd, const
 
 /* ---- RST ---- */
 
-static int rst_acceptable(const struct xc_mon_flow *f, int rd, const struct mon_seg *g)
+static int rst_acceptable(const struct xc_mon_flow *f, int rd, const struct tcp_seg *g)
 {
 	const struct xc_mon_side *R = &f->side[rd];
 	if (R->state == XC_TCP_SYN_SENT)
@@ -254,7 +254,7 @@ static int done_state(uint32_t s)
 	return s == XC_TCP_TIME_WAIT || s == XC_TCP_CLOSED;
 }
 
-void mon_packet(struct xc_mon *m, struct xc_mon_flow *f, int sd, const struct mon_seg *g,
+void mon_packet(struct xc_mon *m, struct xc_mon_flow *f, int sd, const struct tcp_seg *g,
 		uint64_t ts)
 {
 	int rd = sd ^ 1;

@@ -1,5 +1,6 @@
-/* Private to the TCP engine's C files: the engine, sequence arithmetic,
- * the parsed view of a segment, and the functions the files share. */
+/* Private to the TCP engine's C files: the engine, and the functions the
+ * files share.  Sequence arithmetic and the parsed view of a segment are
+ * the wire's (wire/frame.h). */
 #ifndef XC_TCP_INTERNAL_H
 #define XC_TCP_INTERNAL_H
 #include <stdint.h>
@@ -176,54 +177,12 @@ int xc_tcp_set_sndbuf(struct xc_tcp_engine *e, struct xc_tcb *t, uint32_t bytes)
 /* The listener of a segment for no connection, run on one frame. */
 int xc_listen_input(struct xc_tcp_engine *e, const uint8_t *frame, uint32_t len, uint64_t now_ns);
 
-/* Sequence-space comparisons, modulo 2^32 (RFC 9293 §3.4). */
-static inline int seq_lt(uint32_t a, uint32_t b) { return (int32_t)(a - b) < 0; }
-static inline int seq_leq(uint32_t a, uint32_t b) { return (int32_t)(a - b) <= 0; }
-static inline int seq_gt(uint32_t a, uint32_t b) { return (int32_t)(a - b) > 0; }
-static inline int seq_geq(uint32_t a, uint32_t b) { return (int32_t)(a - b) >= 0; }
-static inline uint32_t seq_max(uint32_t a, uint32_t b) { return seq_gt(a, b) ? a : b; }
-
-#define TCP_FIN 0x01
-#define TCP_SYN 0x02
-#define TCP_RST 0x04
-#define TCP_PSH 0x08
-#define TCP_ACK 0x10
-#define TCP_URG 0x20
-
-#define TCP_HDR_LEN 20
-#define TCP_MAX_SACK_IN 4
-
-/* Options of one segment (RFC 9293 §3.2, RFC 7323, RFC 2018). */
-struct tcp_opts {
-	uint16_t mss;
-	uint8_t wscale;
-	uint8_t has_mss, has_wscale, sack_ok, has_ts;
-	uint8_t nsack;
-	uint8_t bad;                 /* a malformed option list */
-	uint32_t tsval, tsecr;
-	uint32_t sack[2 * TCP_MAX_SACK_IN];  /* host order [start, end) pairs */
-};
-
-/* A checked TCP segment inside a frame, fields in host order. */
-struct tcp_seg {
-	const uint8_t *frame;
-	uint32_t frame_len;
-	const uint8_t *ip;
-	const uint8_t *tcp;
-	const uint8_t *payload;
-	uint32_t len;                /* payload bytes */
-	uint32_t saddr, daddr;       /* network order */
-	uint16_t sport, dport;       /* network order */
-	uint32_t seq, ack;
-	uint32_t wnd;                /* unscaled, as on the wire */
-	uint8_t flags;
-	uint8_t doff;
-	struct tcp_opts opt;
-};
-
-/* 0 on success; -1 if not an IPv4/TCP segment that makes sense. */
-int tcp_seg_parse(const uint8_t *frame, uint32_t len, struct tcp_seg *s);
-void tcp_opts_parse(const uint8_t *p, uint32_t len, struct tcp_opts *o);
+/* A segment for the endpoint: no VLAN tag, the whole packet in the frame.
+ * 0 on success; -1 if not an IPv4/TCP segment that makes sense. */
+static inline int tcp_seg_parse(const uint8_t *frame, uint32_t len, struct tcp_seg *s)
+{
+	return wire_parse(frame, len, s, 0) == WIRE_OK ? 0 : -1;
+}
 
 /* Open-addressing table from the 4-tuple to a tcb id (linear probing with
  * backward-shift deletion: no tombstones to age). */
