@@ -62,10 +62,12 @@ struct xc_mon {
 /* 1 if (a1:p1 -> a2:p2, network order) passes the filter (or none is set). */
 int mon_filter_pass(const struct xc_mon *m, uint32_t a1, uint16_t p1, uint32_t a2, uint16_t p2);
 
-/* ---- events (mon_flow.c) ---- */
+/* ---- what the monitor reports (mon_event.c) ---- */
 
 struct xc_mon_event *mon_emit(struct xc_mon *m, uint32_t kind, const struct xc_mon_flow *f, int side,
 	      int hook, uint16_t code, uint64_t arg, uint64_t val);
+/* One letter of the flow's history, from sender's side. */
+void mon_hist(struct xc_mon_flow *f, int sender, char letter);
 
 /* ---- flow table (mon_table.c) ---- */
 
@@ -82,6 +84,8 @@ void mon_reap(struct xc_mon *m);
 int mon_expire(struct xc_mon *m, uint64_t now);
 uint64_t mon_next_deadline(const struct xc_mon *m);   /* earliest timeout, UINT64_MAX if none */
 uint32_t mon_live(const struct xc_mon *m);
+/* The flow ends (reason XC_MON_END_*): CONN_END, onto the ENDED list. */
+void mon_end(struct xc_mon *m, struct xc_mon_flow *f, uint32_t reason);
 
 /* ---- one endpoint's receive stream (mon_stream.c) ---- */
 
@@ -103,8 +107,6 @@ int mon_grow(struct xc_mon *m, struct xc_mon_flow *f, int side, uint64_t need);
 
 void mon_packet(struct xc_mon *m, struct xc_mon_flow *f, int sender, const struct tcp_seg *s,
 		uint64_t ts);
-void mon_end(struct xc_mon *m, struct xc_mon_flow *f, uint32_t reason);
-void mon_hist(struct xc_mon_flow *f, int sender, char letter);
 
 /* Offset in side's ring of sequence number seq (of the peer's stream);
  * may be negative (before the first byte). */

@@ -95,40 +95,6 @@ void xc_mon_free(struct xc_mon *m)
 	free(m);
 }
 
-/* ---- events ---- */
-
-struct xc_mon_event *mon_emit(struct xc_mon *m, uint32_t kind, const struct xc_mon_flow *f,
-			      int side, int hook, uint16_t code, uint64_t arg, uint64_t val)
-{
-	if (!(m->cfg.event_mask & kind))
-		return NULL;
-	if (f) {
-		uint32_t a = f->side[0].sflags, b = f->side[1].sflags;
-		if (side < 2 ? (f->side[side].sflags & XC_MON_SF_STOPPED)
-			     : (a & b & XC_MON_SF_STOPPED))
-			return NULL;
-	}
-	if (!m->ev)
-		return NULL;                   /* outside a call (application-side calls) */
-	if (m->nev >= m->maxev) {
-		m->st.events_lost++;
-		return NULL;
-	}
-	struct xc_mon_event *e = &m->ev[m->nev++];
-	e->kind = kind;
-	e->flow = f ? f->id : 0;
-	e->pkt = m->cur_pkt;
-	e->side = (uint8_t)side;
-	e->hook = (uint8_t)hook;
-	e->code = code;
-	e->arg = arg;
-	e->val = val;
-	e->pos = 0;
-	e->pad = 0;
-	m->st.events++;
-	return e;
-}
-
 /* ---- one frame ---- */
 
 static int done_or_closed(uint32_t s)

@@ -1,7 +1,7 @@
 /* The two emulated endpoints of a flow: what one packet does to its
  * sender ("after sending it", hook SND) and then to its receiver ("after
- * receiving it", hook RCV), mOS-style, plus the flow's end and its
- * Zeek-like history string.
+ * receiving it", hook RCV), mOS-style, and the letters of the flow's
+ * history it makes.
  *
  * Sender, per segment:   SYN -> SYN_SENT (client; CONN_START) or SYN_RCVD
  *   (SYN/ACK of a server whose SYN we missed); FIN -> FIN_WAIT_1 or
@@ -29,33 +29,6 @@ static void set_state(struct xc_mon *m, struct xc_mon_flow *f, int side, int hoo
 	if (state == XC_TCP_ESTABLISHED)
 		s->sflags |= XC_MON_SF_ESTAB;
 	mon_emit(m, XC_MON_EV_STATE, f, side, hook, (uint16_t)state, old, 0);
-}
-
-/* ---- history: s h a d f r once per direction; t g w at 1, 10, 100... ---- */
-
-void mon_hist(struct xc_mon_flow *f, int sender, char letter)
-{
-	static const char letters[] = "shadfrtgw";
-	const char *p = strchr(letters, letter);
-	if (!p || !letter)
-		return;
-	uint32_t idx = (uint32_t)(p - letters), dir = sender == XC_MON_CLI ? 0 : 1;
-	if (idx >= 6) {
-		uint32_t c = ++f->hist_cnt[(idx - 6) + 3 * dir];
-		while (c % 10 == 0)
-			c /= 10;
-		if (c != 1)
-			return;
-	} else {
-		uint32_t bit = 1u << (idx + 9 * dir);
-		if (f->hist_seen & bit)
-			return;
-		f->hist_seen |= bit;
-	}
-	if (f->nhist < XC_MON_HISTORY_MAX) {
-		f->history[f->nhist++] = dir == 0 ? (char)(letter - 'a' + 'A') : letter;
-		f->history[f->nhist] = 0;
-	}
 }
 
 /* ---- the peer's FIN taken by side ---- */
@@ -310,23 +283,3 @@ void mon_packet(struct xc_mon *m, struct xc_mon_flow *f, int sd, const struct tc
 	mon_list_move(m, f, closing ? XC_MON_FS_CLOSING : XC_MON_FS_ACTIVE);
 }
 
-void mon_end(struct xc_mon *m, struct xc_mon_flow *f, uint32_t reason)
-{
-	if (f->status != XC_MON_FS_ACTIVE && f->status != XC_MON_FS_CLOSING)
-		return;
-	mon_stream_finish(m, f, XC_MON_CLI);
-	mon_stream_finish(m, f, XC_MON_SVR);
-	f->end_reason = reason;
-	mon_emit(m, XC_MON_EV_CONN_END, f, XC_MON_BOTH, XC_MON_HK_NULL, (uint16_t)reason, 0, 0);
-	mon_list_move(m, f, XC_MON_FS_ENDED);
-	m->st.flows_ended++;
-	switch (reason) {
-	case XC_MON_END_FIN: m->st.end_fin++; break;
-	case XC_MON_END_RST: m->st.end_rst++; break;
-	case XC_MON_END_TIMEOUT: m->st.end_timeout++; break;
-	case XC_MON_END_EVICTED: m->st.end_evicted++; break;
-	case XC_MON_END_FLUSH: m->st.end_flush++; break;
-	case XC_MON_END_REUSED: m->st.end_reused++; break;
-	}
-	m->st.flows_live = mon_live(m);
-}

@@ -1,6 +1,6 @@
 /* The monitor's flow table: slots, the symmetric 4-tuple hash, the lists
  * that order flows by last activity (for timeouts and eviction), creation,
- * eviction, reaping and expiry.
+ * eviction, the end of a flow, reaping and expiry.
  *
  * Every flow is on exactly one list, named by its status:
  *   ACTIVE, CLOSING   live flows, least recently active first;
@@ -204,6 +204,31 @@ struct xc_mon_flow *mon_flow_create(struct xc_mon *m, uint32_t cli_addr, uint16_
 	if (live > m->st.flows_peak)
 		m->st.flows_peak = live;
 	return f;
+}
+
+/* ---- the end of a flow ---- */
+
+/* Its streams finished (everything stored becomes DATA/GAP), CONN_END,
+ * and onto the ENDED list until the next call. */
+void mon_end(struct xc_mon *m, struct xc_mon_flow *f, uint32_t reason)
+{
+	if (f->status != XC_MON_FS_ACTIVE && f->status != XC_MON_FS_CLOSING)
+		return;
+	mon_stream_finish(m, f, XC_MON_CLI);
+	mon_stream_finish(m, f, XC_MON_SVR);
+	f->end_reason = reason;
+	mon_emit(m, XC_MON_EV_CONN_END, f, XC_MON_BOTH, XC_MON_HK_NULL, (uint16_t)reason, 0, 0);
+	mon_list_move(m, f, XC_MON_FS_ENDED);
+	m->st.flows_ended++;
+	switch (reason) {
+	case XC_MON_END_FIN: m->st.end_fin++; break;
+	case XC_MON_END_RST: m->st.end_rst++; break;
+	case XC_MON_END_TIMEOUT: m->st.end_timeout++; break;
+	case XC_MON_END_EVICTED: m->st.end_evicted++; break;
+	case XC_MON_END_FLUSH: m->st.end_flush++; break;
+	case XC_MON_END_REUSED: m->st.end_reused++; break;
+	}
+	m->st.flows_live = mon_live(m);
 }
 
 /* ---- the start of every call ---- */

@@ -68,21 +68,6 @@ void xc_cc_init(struct xc_cc *cc, uint32_t algo, uint32_t mss, uint32_t initial_
 		cc_table[algo]->init(cc);
 }
 
-void xc_cc_reno_cong_avoid(struct xc_cc *cc, uint32_t acked)
-{
-	/* RFC 3465 §2.1: count bytes; one SMSS per cwnd of them.  The remainder
-	 * is kept below cwnd so a single stretch ACK still adds one SMSS only
-	 * (RFC 5681 §3.1: at most SMSS per ACK in congestion avoidance). */
-	uint64_t ba = (uint64_t)cc->bytes_acked + acked;
-	if (ba >= cc->cwnd) {
-		ba -= cc->cwnd;
-		cc->cwnd = xc_cc_clamp((uint64_t)cc->cwnd + cc->mss);
-		if (ba >= cc->cwnd)
-			ba = cc->cwnd - 1;
-	}
-	cc->bytes_acked = (uint32_t)ba;
-}
-
 void xc_cc_on_ack(struct xc_cc *cc, uint32_t acked, uint32_t flight, uint64_t now_ns,
 		  uint32_t srtt_us, uint32_t min_rtt_us)
 {

@@ -28,13 +28,27 @@ struct xc_cc_ops {
 	void (*after_idle)(struct xc_cc *cc, uint64_t now_ns);
 };
 
-/* Shared by algorithms: RFC 3465 byte-counted Reno increase, one mss per
- * cwnd of acked bytes, at most one mss per ACK. */
-void xc_cc_reno_cong_avoid(struct xc_cc *cc, uint32_t acked);
-
 static inline uint32_t xc_cc_clamp(uint64_t v)
 {
 	return v > XC_CC_CWND_MAX ? XC_CC_CWND_MAX : (uint32_t)v;
+}
+
+/* Shared by algorithms: RFC 3465 byte-counted Reno increase, one mss per
+ * cwnd of acked bytes, at most one mss per ACK.  Inline here, not in cc.c:
+ * cc.c calls the algorithms, so they must not call back into it. */
+static inline void xc_cc_reno_cong_avoid(struct xc_cc *cc, uint32_t acked)
+{
+	/* RFC 3465 §2.1: count bytes; one SMSS per cwnd of them.  The remainder
+	 * is kept below cwnd so a single stretch ACK still adds one SMSS only
+	 * (RFC 5681 §3.1: at most SMSS per ACK in congestion avoidance). */
+	uint64_t ba = (uint64_t)cc->bytes_acked + acked;
+	if (ba >= cc->cwnd) {
+		ba -= cc->cwnd;
+		cc->cwnd = xc_cc_clamp((uint64_t)cc->cwnd + cc->mss);
+		if (ba >= cc->cwnd)
+			ba = cc->cwnd - 1;
+	}
+	cc->bytes_acked = (uint32_t)ba;
 }
 
 #endif
