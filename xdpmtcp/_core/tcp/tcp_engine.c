@@ -1,5 +1,6 @@
-/* The engine: connection blocks and their 4-tuple table, the event and
- * output lists, and the application-side calls. */
+/* The engine: its making and freeing, the batch (xc_engine_poll: the
+ * segments of a burst dispatched, timers, events, output), and the
+ * application's reads and writes.  Nothing below calls back up here. */
 #include <stdlib.h>
 #include <malloc.h>
 #include <arpa/inet.h>
@@ -94,134 +95,7 @@ void xc_engine_get_stats(struct xc_tcp_engine *e, struct xc_tcp_stats *out,
 		*pool = p;
 }
 
-/* --- 4-tuple table ------------------------------------------------------ */
-
-static uint32_t flow_slot_of(const struct xc_tcp_engine *e, uint32_t la, uint32_t ra,
-			     uint16_t lp, uint16_t rp)
-{
-	return xm_flow_hash(la, ra, lp, rp) & e->flow_mask;
-}
-
-static int slot_is(const struct flow_slot *f, uint32_t la, uint32_t ra, uint16_t lp, uint16_t rp)
-{
-	return f->id && f->local_addr == la && f->remote_addr == ra && f->local_port == lp &&
-	       f->remote_port == rp;
-}
-
-struct xc_tcb *tcb_lookup(struct xc_tcp_engine *e, uint32_t la, uint32_t ra, uint16_t lp, uint16_t rp)
-{
-	for (uint32_t i = flow_slot_of(e, la, ra, lp, rp);; i = (i + 1) & e->flow_mask) {
-		struct flow_slot *f = &e->flows[i];
-		if (!f->id)
-			return NULL;
-		if (slot_is(f, la, ra, lp, rp))
-			return e->tcbs[f->id];
-	}
-}
-
-int xc_tcb_bind(struct xc_tcp_engine *e, struct xc_tcb *t)
-{
-	uint32_t i = flow_slot_of(e, t->local_addr, t->remote_addr, t->local_port, t->remote_port);
-	for (uint32_t n = 0; n <= e->flow_mask; n++, i = (i + 1) & e->flow_mask) {
-		struct flow_slot *f = &e->flows[i];
-		if (slot_is(f, t->local_addr, t->remote_addr, t->local_port, t->remote_port))
-			return f->id == t->id ? 0 : -1;
-		if (!f->id) {
-			f->local_addr = t->local_addr;
-			f->remote_addr = t->remote_addr;
-			f->local_port = t->local_port;
-			f->remote_port = t->remote_port;
-			f->id = t->id;
-			return 0;
-		}
-	}
-	e->stats.flow_table_full++;   /* cannot happen: twice as many slots as tcbs */
-	return -1;
-}
-
-/* Linear probing deletion by backward shift: later entries of the same
- * probe run move into the hole, so lookups never need tombstones. */
-static void flow_unbind(struct xc_tcp_engine *e, const struct xc_tcb *t)
-{
-	uint32_t i = flow_slot_of(e, t->local_addr, t->remote_addr, t->local_port, t->remote_port);
-	for (;; i = (i + 1) & e->flow_mask) {
-		if (!e->flows[i].id)
-			return;
-		if (e->flows[i].id == t->id)
-			break;
-	}
-	uint32_t hole = i;
-	for (uint32_t j = (hole + 1) & e->flow_mask; e->flows[j].id; j = (j + 1) & e->flow_mask) {
-		struct flow_slot *f = &e->flows[j];
-		uint32_t home = flow_slot_of(e, f->local_addr, f->remote_addr, f->local_port, f->remote_port);
-		/* move f if its home is not in (hole, j] cyclically */
-		if (((j - home) & e->flow_mask) >= ((j - hole) & e->flow_mask)) {
-			e->flows[hole] = *f;
-			hole = j;
-		}
-	}
-	e->flows[hole].id = 0;
-}
-
-/* --- connection blocks ----------------------------------------------------- */
-
-struct xc_tcb *xc_tcb_alloc(struct xc_tcp_engine *e, uint32_t rcvbuf, uint32_t sndbuf)
-{
-	if (!e->nfree) {
-		e->stats.tcbs_alloc_failed++;
-		return NULL;
-	}
-	struct xc_tcb *t = calloc(1, sizeof(*t));
-	if (!t || xc_ring_init_pooled(&t->rcv, rcvbuf, XC_OVERLAP_FIRST, e->pool) < 0 ||
-	    xc_ring_init_pooled(&t->snd, sndbuf, XC_OVERLAP_FIRST, e->pool) < 0) {
-		if (t) {
-			xc_ring_free(&t->rcv);
-			free(t);
-		}
-		e->stats.tcbs_alloc_failed++;
-		return NULL;
-	}
-	t->id = e->free_ids[--e->nfree];
-	e->tcbs[t->id] = t;
-	e->ntcbs++;
-	e->stats.buffer_capacity += (uint64_t)t->rcv.cap + t->snd.cap;
-	return t;
-}
-
-static void list_remove(uint32_t *list, uint32_t *n, uint32_t id)
-{
-	for (uint32_t i = 0; i < *n; i++) {
-		if (list[i] == id) {
-			list[i] = list[--*n];
-			return;
-		}
-	}
-}
-
-void xc_tcb_free(struct xc_tcp_engine *e, struct xc_tcb *t)
-{
-	if (!t || e->tcbs[t->id] != t)
-		return;
-	flow_unbind(e, t);
-	timer_heap_remove(e, t);
-	if (t->watch)
-		tcb_watchers_detach(t);
-	if (t->queued & Q_EVENT)
-		list_remove(e->ev_list, &e->nev, t->id);
-	if (t->queued & Q_OUTPUT)
-		list_remove(e->out_list, &e->nout, t->id);
-	if (t->queued & Q_MEMWAIT)
-		list_remove(e->mem_wait, &e->nmem_wait, t->id);
-	e->tcbs[t->id] = NULL;
-	e->free_ids[e->nfree++] = t->id;
-	e->ntcbs--;
-	e->stats.buffer_capacity -= (uint64_t)t->rcv.cap + t->snd.cap;
-	xc_ring_free(&t->rcv);
-	xc_ring_free(&t->snd);
-	free(t);
-}
-
-/* --- lists drained per batch ---------------------------------------------- */
+/* --- the batch: segments in, timers, events, output ------------------------ */
 
 /* Writers refused for want of storage learn that some came back (as the
  * kernel wakes sockets waiting for memory): XC_EV_WRITABLE, and they retry. */
@@ -257,6 +131,64 @@ uint32_t xc_engine_events(struct xc_tcp_engine *e, uint32_t *ids, uint32_t *bits
 	if (n < max)
 		n += tcp_listen_events(e, ids + n, bits + n, max - n);
 	return n;
+}
+
+/* The batch entry point: fast path for synchronized connections, the
+ * rest (handshakes, unknown tuples, SYN in TIME-WAIT) listed for Python. */
+int xc_engine_rx(struct xc_tcp_engine *e, struct xc_burst *in, uint32_t *slow, uint32_t slow_max,
+		 uint64_t now_ns)
+{
+	uint32_t nslow = 0;
+	e->now_ns = now_ns;
+	for (uint32_t i = 0; i < in->n; i++) {
+		struct xc_pkt *p = &in->pkts[i];
+		const uint8_t *frame = in->frames + p->off;
+		struct tcp_seg s;
+		e->stats.segs_in++;
+		if (p->seg_class == XM_SEG_MALFORMED) {
+			e->stats.malformed++;
+			continue;
+		}
+		if (tcp_seg_parse(frame, p->len, &s) < 0) {
+			e->stats.not_tcp++;
+			continue;
+		}
+		if (s.opt.bad) {
+			e->stats.malformed++;
+			continue;
+		}
+		struct xc_tcb *t = tcb_lookup(e, s.daddr, s.saddr, s.dport, s.sport);
+		if (t && tcb_synchronized(t)) {
+			if (tcp_input_seg(e, t, &s, now_ns) != 1) {
+				e->stats.fast_path++;
+				continue;
+			}
+		} else if (t && t->state == XC_TCP_SYN_RCVD) {
+			tcp_syn_rcvd_input(e, t, &s, now_ns);
+			e->stats.handshake_segments++;
+			continue;
+		} else if (t && t->state == XC_TCP_SYN_SENT) {
+			tcp_syn_sent_input(e, t, &s, now_ns);
+			e->stats.handshake_segments++;
+			continue;
+		} else if (t && t->state == XC_TCP_CLOSED) {
+			if (!(s.flags & TCP_RST))          /* a block nobody released yet */
+				tcp_queue_reset_for(e, &s);
+			continue;
+		} else if (!t) {
+			if (tcp_listen_input(e, &s, now_ns)) {
+				e->stats.listen_segments++;
+			} else if (!(s.flags & TCP_RST)) {
+				tcp_queue_reset_for(e, &s);    /* no connection, no listener */
+			}
+			continue;
+		}
+		e->stats.slow_path++;
+		if (nslow < slow_max)
+			slow[nslow++] = i;
+	}
+	tcp_listen_reap(e);
+	return (int)nslow;
 }
 
 void xc_engine_poll(struct xc_tcp_engine *e, struct xc_burst *burst, uint32_t *slow, uint64_t now_ns,
@@ -300,88 +232,6 @@ void xc_tcp_mark_output(struct xc_tcp_engine *e, struct xc_tcb *t)
 	tcb_output(e, t);
 }
 
-/* --- connection set-up -------------------------------------------------------- */
-
-static uint8_t wscale_for(uint32_t bytes)
-{
-	uint8_t s = 0;
-	while (s < 14 && (bytes >> s) > 65535)
-		s++;
-	return s;
-}
-
-/* Before the first SYN or SYN-ACK: what we will advertise. */
-void xc_tcp_init_conn(struct xc_tcp_engine *e, struct xc_tcb *t, uint64_t now_ns)
-{
-	if (!t->rcv_mss)
-		t->rcv_mss = 1460;
-	/* scale for the largest the buffer may grow to (autotuning); a buffer
-	 * the application fixed gets the scale of its own size, as in Linux */
-	if (t->flags & XC_TF_RCVBUF_FIXED)
-		t->rcv_wscale = wscale_for(t->rcv.cap);
-	else
-		t->rcv_wscale = wscale_for(t->rcv.cap > e->cfg.rcvbuf_max ? t->rcv.cap : e->cfg.rcvbuf_max);
-	t->rto_us = e->cfg.rto_initial_us;
-	t->recover = t->iss + 1;
-	t->snd_una = t->iss;
-	t->snd_nxt = t->iss;
-	t->snd_max = t->iss;
-	t->last_recv_ns = now_ns;
-	xc_sack_reset(&t->sack, t->iss);
-}
-
-/* After the handshake: negotiated options give the segment size, the
- * windows and the congestion controller its start. */
-void tcp_init_established(struct xc_tcp_engine *e, struct xc_tcb *t, uint64_t now_ns)
-{
-	if (!(t->flags & XC_TF_WS_OK)) {
-		t->snd_wscale = 0;
-		t->rcv_wscale = 0;
-	}
-	uint32_t peer = t->peer_mss ? t->peer_mss : 536;   /* RFC 9293 §3.7.1 default */
-	uint32_t mss = peer < t->rcv_mss ? peer : t->rcv_mss;
-	if (t->flags & XC_TF_TS_OK)
-		mss -= 12;
-	if (mss < 64)
-		mss = 64;
-	t->mss = (uint16_t)mss;
-	xc_cc_init(&t->cc, t->cc_algo, mss, e->cfg.initial_window);
-	xc_sack_reset(&t->sack, t->snd_una);
-	t->quickacks = e->cfg.quickack_segs;
-	t->retries = 0;
-	t->backoff = 0;
-	t->timer_due[XC_T_RTO] = 0;
-	t->flags &= ~XC_TF_RTT_TIMING;
-	t->last_recv_ns = now_ns;
-	if (seq_lt(t->rcv_adv, t->rcv_nxt))
-		t->rcv_adv = t->rcv_nxt;
-	/* SO_KEEPALIVE set before the handshake, and the idle timeout, start now */
-	if (t->flags & XC_TF_KEEPALIVE)
-		tcb_timer_set(e, t, XC_T_KEEPALIVE, now_ns + ms_ns(t->keepalive_idle_ms));
-	if (e->cfg.idle_timeout_ms)
-		tcb_timer_set(e, t, XC_T_TIMEWAIT, now_ns + ms_ns(e->cfg.idle_timeout_ms));
-}
-
-/* Move a handshaking block to ESTABLISHED on segment s, which
- * acknowledged our SYN. */
-void tcp_establish(struct xc_tcp_engine *e, struct xc_tcb *t, const struct tcp_seg *s,
-		   uint32_t rtt_us, uint64_t now_ns)
-{
-	t->snd_una = s->ack;
-	if (seq_lt(t->snd_nxt, t->snd_una))
-		t->snd_nxt = s->ack;
-	t->snd_max = t->snd_nxt;
-	/* the window in a SYN-ACK is never scaled (RFC 7323 §2.2) */
-	t->snd_wnd = (s->flags & TCP_SYN) ? s->wnd : s->wnd << t->snd_wscale;
-	t->max_snd_wnd = t->snd_wnd;
-	t->snd_wl1 = s->seq;
-	t->snd_wl2 = s->ack;
-	tcp_init_established(e, t, now_ns);
-	if (rtt_us)
-		tcp_rtt_sample(e, t, rtt_us);
-	tcb_set_state(e, t, XC_TCP_ESTABLISHED);
-}
-
 /* --- application side ------------------------------------------------------- */
 
 /* After an append to the send buffer: output, or at buffer_memory_max
@@ -404,29 +254,6 @@ static void wrote(struct xc_tcp_engine *e, struct xc_tcb *t, uint32_t n, uint64_
 	}
 }
 
-static int resize_counted(struct xc_tcp_engine *e, struct xc_ring *r, uint32_t bytes);
-
-/* Send-buffer autotuning (Linux's tcp_sndbuf_expand): a writer that
- * finds the buffer too small for want while the congestion window is
- * past half of it gets it doubled, up to cfg.sndbuf_max, as long as the
- * connection's buffers, full, fit beside the storage the others hold
- * (buffer_memory_max; else it stays as is).  A larger buffer means more
- * bytes per write call and per batch. */
-static void sndbuf_expand(struct xc_tcp_engine *e, struct xc_tcb *t, uint32_t want)
-{
-	struct xc_ring *r = &t->snd;
-	if ((t->flags & XC_TF_SNDBUF_FIXED) || r->cap >= e->cfg.sndbuf_max || !tcb_synchronized(t) ||
-	    xc_ring_free_space(r) >= want || (uint64_t)t->cc.cwnd * 2 <= r->cap)
-		return;
-	uint32_t cap = r->cap > e->cfg.sndbuf_max / 2 ? e->cfg.sndbuf_max : r->cap * 2;
-	struct xc_bufpool_stats p;
-	xc_bufpool_get_stats(e->pool, &p);
-	uint64_t others = p.bytes_in_use - t->rcv.store_cap - r->store_cap;
-	if (others + t->rcv.cap + cap > e->cfg.buffer_memory_max)
-		return;
-	resize_counted(e, r, cap);
-}
-
 /* Append to the send ring (the buffer already grown if it may). */
 static uint32_t append_send(struct xc_tcp_engine *e, struct xc_tcb *t, const uint8_t *data, uint32_t len)
 {
@@ -440,7 +267,7 @@ uint32_t xc_tcp_write(struct xc_tcp_engine *e, struct xc_tcb *t, const uint8_t *
 {
 	if (t->flags & XC_TF_FIN_QUEUED)
 		return 0;
-	sndbuf_expand(e, t, len);
+	tcp_sndbuf_expand(e, t, len);
 	return append_send(e, t, data, len);
 }
 
@@ -449,7 +276,7 @@ int64_t xc_tcp_write_fd(struct xc_tcp_engine *e, struct xc_tcb *t, int fd, uint6
 {
 	if (t->flags & XC_TF_FIN_QUEUED)
 		return 0;
-	sndbuf_expand(e, t, count);
+	tcp_sndbuf_expand(e, t, count);
 	uint64_t refused_before = t->snd.stats.no_storage;
 	int64_t n = xc_ring_append_fd(&t->snd, fd, offset, count);
 	if (n >= 0)
@@ -494,7 +321,7 @@ int32_t xc_tcp_send(struct xc_tcp_engine *e, struct xc_tcb *t, const uint8_t *da
 		return -1;
 	if (len > INT32_MAX)
 		len = INT32_MAX;
-	sndbuf_expand(e, t, len);          /* before the low-water check: a full buffer may grow */
+	tcp_sndbuf_expand(e, t, len);          /* before the low-water check: a full buffer may grow */
 	uint32_t low = t->sndlowat < len ? t->sndlowat : len;
 	if (low > t->snd.cap)
 		low = t->snd.cap;
@@ -510,64 +337,3 @@ void xc_tcp_shutdown_send(struct xc_tcp_engine *e, struct xc_tcb *t)
 	tcb_output(e, t);
 }
 
-/* Resizing keeps the data; a smaller buffer than the data held is refused,
- * and so is a move to a new block the pool will not give (buffer_memory_max).
- * buffer_capacity follows; the pool counts the storage itself. */
-static int resize_counted(struct xc_tcp_engine *e, struct xc_ring *r, uint32_t bytes)
-{
-	uint32_t before = r->cap;
-	int rc = xc_ring_resize(r, bytes);
-	e->stats.buffer_capacity += (uint64_t)r->cap - before;
-	return rc;
-}
-
-int xc_tcp_set_rcvbuf(struct xc_tcp_engine *e, struct xc_tcb *t, uint32_t bytes)
-{
-	/* the scale is fixed by the SYN; before it, follow the new size */
-	if (t->state == XC_TCP_CLOSED || t->state == XC_TCP_LISTEN)
-		t->rcv_wscale = wscale_for(bytes);
-	return resize_counted(e, &t->rcv, bytes);
-}
-
-int xc_tcp_set_sndbuf(struct xc_tcp_engine *e, struct xc_tcb *t, uint32_t bytes)
-{
-	return resize_counted(e, &t->snd, bytes);
-}
-
-/* Receive-buffer autotuning, per in-order segment: when the sender has
- * used 3/4 of the window we offered (it is window-limited), or what the
- * ring holds (unread plus out of order) passes 3/4 of it, double the
- * buffer up to rcvbuf_max, as long as buffer_memory_max allows (policy at
- * the cap: stay as is).  Not before the sender has moved one buffer's
- * worth (right after the handshake a request of a few bytes already
- * "uses" 3/4 of the SYN's unscaled window), not without window scaling
- * (the window cannot pass 64 KiB anyway), and never once SO_RCVBUF was set. */
-void tcp_rcvbuf_autotune(struct xc_tcp_engine *e, struct xc_tcb *t)
-{
-	struct xc_ring *rcv = &t->rcv;
-	uint32_t limit = e->cfg.rcvbuf_max;
-	if ((t->flags & XC_TF_RCVBUF_FIXED) || rcv->cap >= limit || t->c.bytes_received < rcv->cap)
-		return;
-	if (!(t->flags & XC_TF_WS_OK) && rcv->cap >= 65535)
-		return;
-	int32_t left = (int32_t)(t->rcv_adv - t->rcv_nxt);
-	uint64_t window_left = left > 0 ? (uint64_t)left : 0;
-	uint64_t held = rcv->high_off - rcv->read_off;
-	if (window_left * 4 > rcv->cap && held * 4 < (uint64_t)rcv->cap * 3)
-		return;
-	uint32_t want = rcv->cap > limit / 2 ? limit : rcv->cap * 2;
-	/* the connection's buffers, filled, must fit beside the storage the
-	 * others hold now */
-	struct xc_bufpool_stats p;
-	xc_bufpool_get_stats(e->pool, &p);
-	uint64_t others = p.bytes_in_use - rcv->store_cap - t->snd.store_cap;
-	if (others + want + t->snd.cap > e->cfg.buffer_memory_max || resize_counted(e, rcv, want) < 0) {
-		e->stats.rcvbuf_grow_refused++;
-		return;
-	}
-	e->stats.rcvbuf_grown++;
-	/* a grown buffer is announced at once: a peer facing a small window
-	 * would otherwise wait */
-	t->flags |= XC_TF_ACK_NOW;
-	tcb_output(e, t);
-}

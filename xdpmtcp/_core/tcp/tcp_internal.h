@@ -1,6 +1,8 @@
 /* Private to the TCP engine's C files: the engine, and the functions the
  * files share.  Sequence arithmetic and the parsed view of a segment are
- * the wire's (wire/frame.h). */
+ * the wire's (wire/frame.h).  The files call each other in one direction
+ * only, engine at the top, timers at the bottom (docs/architecture.md;
+ * tools/check_core_layers.py checks it). */
 #ifndef XC_TCP_INTERNAL_H
 #define XC_TCP_INTERNAL_H
 #include <stdint.h>
@@ -298,13 +300,24 @@ static inline uint64_t ms_ns(uint32_t ms)
 	return (uint64_t)ms * 1000000u;
 }
 
-/* tcp_engine.c: grow the receive buffer when the sender is limited by it. */
+/* The window scale that lets a window of bytes be advertised. */
+static inline uint8_t tcp_wscale_for(uint32_t bytes)
+{
+	uint8_t s = 0;
+	while (s < 14 && (bytes >> s) > 65535)
+		s++;
+	return s;
+}
+
+/* tcp_buffer.c: grow the receive buffer when the sender is limited by it;
+ * grow the send buffer for a writer that wants more room than it has. */
 void tcp_rcvbuf_autotune(struct xc_tcp_engine *e, struct xc_tcb *t);
+void tcp_sndbuf_expand(struct xc_tcp_engine *e, struct xc_tcb *t, uint32_t want);
 
 /* tcp_timer.c: the heap entry of t fires no later than due. */
 void timer_heap_schedule(struct xc_tcp_engine *e, struct xc_tcb *t, uint64_t due);
 void timer_heap_remove(struct xc_tcp_engine *e, struct xc_tcb *t);
-/* tcp_timer.c: what entering a state starts (TIME-WAIT, orphan ends). */
+/* tcp_close.c: what entering a state starts (TIME-WAIT, orphan ends). */
 void tcp_state_entered(struct xc_tcp_engine *e, struct xc_tcb *t);
 
 /* Arm a timer.  Moving a deadline later costs nothing: the heap entry
@@ -400,7 +413,8 @@ void tcp_rearm_rto(struct xc_tcp_engine *e, struct xc_tcb *t, uint64_t now_ns);
 void tcp_arm_tlp(struct xc_tcp_engine *e, struct xc_tcb *t, uint64_t now_ns);
 void tcp_timers_clear(struct xc_tcb *t);
 uint64_t tcb_next_deadline(const struct xc_tcb *t);   /* earliest armed, 0 if none */
-/* The connection is dead by timeout: CLOSED, timers off, XC_EV_TIMEDOUT. */
+/* tcp_close.c: the connection is dead by timeout: CLOSED, timers off,
+ * XC_EV_TIMEDOUT. */
 void tcp_timed_out(struct xc_tcp_engine *e, struct xc_tcb *t);
 /* tcp_input.c */
 int tcp_challenge_ack(struct xc_tcp_engine *e, struct xc_tcb *t, uint64_t now_ns);
@@ -408,30 +422,38 @@ int tcp_input_seg(struct xc_tcp_engine *e, struct xc_tcb *t, const struct tcp_se
 /* tcp_output.c: control segments queued for the batch's transmit */
 void tcp_queue_ctl(struct xc_tcp_engine *e, struct xc_tcb *t, int kind, uint64_t now_ns);
 int tcp_queue_reset_for(struct xc_tcp_engine *e, const struct tcp_seg *s);
-/* tcp_engine.c */
+/* tcp_tcb.c */
 struct xc_tcb *tcb_lookup(struct xc_tcp_engine *e, uint32_t local_addr, uint32_t remote_addr,
 			  uint16_t local_port, uint16_t remote_port);
+/* tcp_open.c */
 void tcp_init_established(struct xc_tcp_engine *e, struct xc_tcb *t, uint64_t now_ns);
 void tcp_establish(struct xc_tcp_engine *e, struct xc_tcb *t, const struct tcp_seg *s,
 		   uint32_t rtt_us, uint64_t now_ns);
-/* tcp_listen.c */
+/* tcp_listener.c */
 int tcp_listen_init(struct xc_tcp_engine *e);
 void tcp_listen_free(struct xc_tcp_engine *e);
-/* 1: a listener took the segment (no connection of that tuple) */
-int tcp_listen_input(struct xc_tcp_engine *e, const struct tcp_seg *s, uint64_t now_ns);
-/* 1: s, for a tuple in TIME-WAIT, acknowledges a SYN cookie of a listener */
-int tcp_listen_cookie_in_timewait(struct xc_tcp_engine *e, const struct tcp_seg *s, uint64_t now_ns);
-/* a block in SYN-RECEIVED: a listener's child or a simultaneous open */
-void tcp_syn_rcvd_input(struct xc_tcp_engine *e, struct xc_tcb *t, const struct tcp_seg *s,
-			uint64_t now_ns);
+/* the listener for a segment to addr:port: that address first, then any */
+struct tcp_listener *tcp_listener_for(struct xc_tcp_engine *e, uint32_t addr, uint16_t port);
+/* a child is ESTABLISHED: onto its listener's accept queue */
+void tcp_accept_push(struct xc_tcp_engine *e, struct tcp_listener *l, struct xc_tcb *t);
+uint32_t tcp_listen_events(struct xc_tcp_engine *e, uint32_t *ids, uint32_t *bits, uint32_t max);
 /* an unaccepted block closed: it goes at the end of the batch */
 void tcp_listen_child_closed(struct xc_tcp_engine *e, struct xc_tcb *t);
 void tcp_listen_reap(struct xc_tcp_engine *e);
+/* the MSS index of the SYN cookie s acknowledges, or -1 */
+int tcp_cookie_acked(const struct tcp_seg *s, uint64_t now_ns);
+/* 1: s, for a tuple in TIME-WAIT, acknowledges a SYN cookie of a listener */
+int tcp_listen_cookie_in_timewait(struct xc_tcp_engine *e, const struct tcp_seg *s, uint64_t now_ns);
+/* tcp_listen.c */
+/* 1: a listener took the segment (no connection of that tuple) */
+int tcp_listen_input(struct xc_tcp_engine *e, const struct tcp_seg *s, uint64_t now_ns);
+/* a block in SYN-RECEIVED: a listener's child or a simultaneous open */
+void tcp_syn_rcvd_input(struct xc_tcp_engine *e, struct xc_tcb *t, const struct tcp_seg *s,
+			uint64_t now_ns);
 /* tcp_connect.c */
 void tcp_negotiate(struct xc_tcb *t, const struct tcp_opts *o);
 void tcp_syn_sent_input(struct xc_tcp_engine *e, struct xc_tcb *t, const struct tcp_seg *s,
 			uint64_t now_ns);
 void tcp_refused(struct xc_tcp_engine *e, struct xc_tcb *t);
-uint32_t tcp_listen_events(struct xc_tcp_engine *e, uint32_t *ids, uint32_t *bits, uint32_t max);
 
 #endif

@@ -1,11 +1,8 @@
-/* RTT estimation (RFC 6298) and every timer: the deadlines live in the
- * tcb, a heap of blocks by earliest deadline says which to look at, and
- * xc_engine_timers runs what is due. */
+/* RTT estimation (RFC 6298) and arming every timer: the deadlines live in
+ * the tcb, and a heap of blocks by earliest deadline says which to look
+ * at.  Arming only: what a timer does when it fires is tcp_timeout.c's,
+ * so the files that send can arm timers without a cycle. */
 #include "tcp_internal.h"
-
-/* What a deadline's handler asks of xc_engine_timers. */
-#define XC_TV_NONE 0
-#define XC_TV_GIVE_UP 1          /* retries or probes exhausted: ETIMEDOUT */
 
 /* --- the heap -------------------------------------------------------------- */
 
@@ -143,31 +140,6 @@ void tcp_arm_tlp(struct xc_tcp_engine *e, struct xc_tcb *t, uint64_t now_ns)
 	tcb_timer_set(e, t, XC_T_TLP, now_ns + us * 1000);
 }
 
-static int on_tlp(struct xc_tcp_engine *e, struct xc_tcb *t, uint64_t now_ns)
-{
-	if (!tcb_synchronized(t) || t->state == XC_TCP_TIME_WAIT || t->snd_una == t->snd_max ||
-	    (t->flags & (XC_TF_IN_RECOVERY | XC_TF_RTO_RECOVERY | XC_TF_TLP_OUT)))
-		return XC_TV_NONE;
-	uint32_t data_end = snd_data_end(t);
-	t->flags |= XC_TF_TLP_OUT;
-	t->tlp_high_seq = t->snd_max;
-	t->c.tlp_probes++;
-	if (seq_lt(t->snd_nxt, data_end) && seq_lt(t->snd_nxt, t->snd_una + t->snd_wnd)) {
-		t->flags |= XC_TF_TLP_NEW;      /* new data is the best probe */
-		tcb_output(e, t);
-	} else {
-		/* resend the last segment of the flight */
-		uint32_t end = seq_lt(data_end, t->snd_max) ? data_end : t->snd_max;
-		uint32_t len = end - t->snd_una < t->mss ? end - t->snd_una : t->mss;
-		if (len && (int32_t)len > 0 && tcp_send_segment(e, t, end - len, len, 0, now_ns) == 0) {
-			t->c.retrans_segs++;
-			t->c.bytes_retrans += len;
-		}
-	}
-	tcp_rearm_rto(e, t, now_ns);
-	return XC_TV_NONE;
-}
-
 uint64_t tcb_next_deadline(const struct xc_tcb *t)
 {
 	uint64_t best = 0;
@@ -177,209 +149,10 @@ uint64_t tcb_next_deadline(const struct xc_tcb *t)
 	return best;
 }
 
-static int on_rto(struct xc_tcp_engine *e, struct xc_tcb *t, uint64_t now_ns)
-{
-	if (t->state == XC_TCP_SYN_SENT || t->state == XC_TCP_SYN_RCVD) {
-		if (t->retries >= e->cfg.syn_retries)
-			return XC_TV_GIVE_UP;
-		t->retries++;
-		t->backoff++;
-		t->c.retrans_segs++;
-		t->c.rto_events++;
-		/* the SYN's RTT is ambiguous now (Karn) */
-		xc_tcp_send_ctl(e, t, t->state == XC_TCP_SYN_SENT ? XC_CTL_SYN : XC_CTL_SYNACK, now_ns);
-		return XC_TV_NONE;
-	}
-	if (!tcb_synchronized(t) || t->state == XC_TCP_TIME_WAIT || t->snd_una == t->snd_max)
-		return XC_TV_NONE;
-	if (t->retries >= e->cfg.max_retries)
-		return XC_TV_GIVE_UP;
-	t->retries++;
-	t->backoff++;
-	t->c.rto_events++;
-	if (t->retries == 1)        /* once per episode: ssthresh keeps the first cut */
-		xc_cc_on_rto(&t->cc, tcb_flight(t), now_ns);
-	else
-		t->cc.cwnd = t->mss;
-	/* RFC 6675 §5.1 / RFC 6582: leave fast recovery; go back to snd_una.
-	 * The scoreboard is dropped: the receiver may renege (RFC 2018 §8). */
-	t->flags &= ~(XC_TF_IN_RECOVERY | XC_TF_RTT_TIMING | XC_TF_WND_PROBE | XC_TF_TLP_OUT);
-	t->timer_due[XC_T_TLP] = 0;
-	t->flags |= XC_TF_RTO_RECOVERY;
-	t->recover = t->snd_max;
-	t->dupacks = 0;
-	xc_sack_reset(&t->sack, t->snd_una);
-	t->snd_nxt = t->snd_una;
-	if (!t->snd_wnd) {          /* a zero window: the retransmission is the probe */
-		t->flags |= XC_TF_WND_PROBE;
-		t->c.zero_window_probes++;
-	}
-	tcp_rearm_rto(e, t, now_ns);
-	tcb_output(e, t);
-	return XC_TV_NONE;
-}
-
-static int on_persist(struct xc_tcp_engine *e, struct xc_tcb *t, uint64_t now_ns)
-{
-	if (!tcb_synchronized(t) || t->state == XC_TCP_TIME_WAIT)
-		return XC_TV_NONE;
-	if (t->snd_una != t->snd_max)   /* data in flight: the RTO timer covers it */
-		return XC_TV_NONE;
-	if (t->snd_wnd) {
-		/* a window too small for SWS avoidance: send what fits now */
-		t->flags |= XC_TF_WND_PROBE;
-		tcb_output(e, t);
-		return XC_TV_NONE;
-	}
-	if (t->probes >= e->cfg.max_retries)
-		return XC_TV_GIVE_UP;
-	t->probes++;
-	t->c.zero_window_probes++;
-	/* RFC 9293 §3.8.6.1: probe with one byte of new data beyond the
-	 * window; it stays outstanding, so the RTO timer repeats it */
-	t->flags |= XC_TF_WND_PROBE;
-	tcb_output(e, t);
-	return XC_TV_NONE;
-}
-
 void tcp_timers_clear(struct xc_tcb *t)
 {
 	for (int k = 0; k < XC_T_COUNT; k++)
 		t->timer_due[k] = 0;
-}
-
-void tcp_timed_out(struct xc_tcp_engine *e, struct xc_tcb *t)
-{
-	e->stats.timeouts++;
-	tcp_timers_clear(t);
-	tcb_event(e, t, XC_EV_TIMEDOUT);
-	tcb_set_state(e, t, XC_TCP_CLOSED);
-}
-
-/* SO_KEEPALIVE: after keepalive_idle_ms of silence a probe every
- * keepalive_intvl_ms; keepalive_cnt unanswered ones end the connection. */
-static int on_keepalive(struct xc_tcp_engine *e, struct xc_tcb *t, uint64_t now_ns)
-{
-	if (!(t->flags & XC_TF_KEEPALIVE) || !tcb_synchronized(t) || t->state == XC_TCP_TIME_WAIT)
-		return XC_TV_NONE;
-	uint64_t idle = ms_ns(t->keepalive_idle_ms), intvl = ms_ns(t->keepalive_intvl_ms);
-	if (!t->probes && now_ns - t->last_recv_ns < idle) {
-		tcb_timer_set(e, t, XC_T_KEEPALIVE, t->last_recv_ns + idle);
-		return XC_TV_NONE;
-	}
-	if (t->probes && t->last_recv_ns + intvl * t->probes > now_ns) {
-		t->probes = 0;                    /* the peer answered a probe */
-		tcb_timer_set(e, t, XC_T_KEEPALIVE, now_ns + idle);
-		return XC_TV_NONE;
-	}
-	if (t->probes >= t->keepalive_cnt)
-		return XC_TV_GIVE_UP;
-	t->probes++;
-	xc_tcp_send_ctl(e, t, XC_CTL_KEEPALIVE, now_ns);
-	tcb_timer_set(e, t, XC_T_KEEPALIVE, now_ns + intvl);
-	return XC_TV_NONE;
-}
-
-/* One slot, three lifetimes: TIME-WAIT's 2MSL, an orphaned FIN-WAIT-2,
- * and the idle timeout of a synchronized connection. */
-static int on_lifetime(struct xc_tcp_engine *e, struct xc_tcb *t, uint64_t now_ns)
-{
-	if (t->state == XC_TCP_TIME_WAIT || (t->state == XC_TCP_FIN_WAIT_2 && (t->flags & XC_TF_ORPHAN))) {
-		if (t->state == XC_TCP_TIME_WAIT)
-			e->stats.timewait_expired++;
-		tcp_timers_clear(t);
-		tcb_event(e, t, XC_EV_RELEASE);
-		tcb_set_state(e, t, XC_TCP_CLOSED);
-		return XC_TV_NONE;
-	}
-	if (!e->cfg.idle_timeout_ms || !tcb_synchronized(t))
-		return XC_TV_NONE;
-	uint64_t limit = ms_ns(e->cfg.idle_timeout_ms);
-	if (now_ns - t->last_recv_ns < limit) {
-		tcb_timer_set(e, t, XC_T_TIMEWAIT, t->last_recv_ns + limit);
-		return XC_TV_NONE;
-	}
-	xc_tcp_send_ctl(e, t, XC_CTL_RST, now_ns);
-	return XC_TV_GIVE_UP;
-}
-
-static int run_timer(struct xc_tcp_engine *e, struct xc_tcb *t, int kind, uint64_t now_ns)
-{
-	t->timer_due[kind] = 0;
-	switch (kind) {
-	case XC_T_RTO:
-		return on_rto(e, t, now_ns);
-	case XC_T_DELACK:
-		if (t->ack_pending || (t->flags & XC_TF_ACK_NOW)) {
-			t->flags |= XC_TF_ACK_NOW;
-			t->c.delayed_acks++;
-			tcb_output(e, t);
-		}
-		return XC_TV_NONE;
-	case XC_T_PERSIST:
-		return on_persist(e, t, now_ns);
-	case XC_T_TLP:
-		return on_tlp(e, t, now_ns);
-	case XC_T_KEEPALIVE:
-		return on_keepalive(e, t, now_ns);
-	default:
-		return on_lifetime(e, t, now_ns);
-	}
-}
-
-uint32_t xc_engine_timers(struct xc_tcp_engine *e, uint64_t now_ns)
-{
-	uint32_t fired = 0;
-	e->now_ns = now_ns;
-	while (e->nheap && heap_key(e, 0) <= now_ns) {
-		struct xc_tcb *t = e->tcbs[e->theap[0]];
-		timer_heap_remove(e, t);
-		for (int k = 0; k < XC_T_COUNT && t->state != XC_TCP_CLOSED; k++) {
-			if (!t->timer_due[k] || t->timer_due[k] > now_ns)
-				continue;
-			fired++;
-			e->stats.timers_fired++;
-			if (run_timer(e, t, k, now_ns) == XC_TV_GIVE_UP)
-				tcp_timed_out(e, t);
-		}
-		uint64_t next = tcb_next_deadline(t);
-		if (next && t->state != XC_TCP_CLOSED)
-			timer_heap_schedule(e, t, next);
-	}
-	tcp_listen_reap(e);
-	return fired;
-}
-
-void tcp_state_entered(struct xc_tcp_engine *e, struct xc_tcb *t)
-{
-	switch (t->state) {
-	case XC_TCP_TIME_WAIT:
-		t->timer_due[XC_T_RTO] = t->timer_due[XC_T_TLP] = t->timer_due[XC_T_PERSIST] = 0;
-		t->timer_due[XC_T_KEEPALIVE] = 0;
-		if (!e->cfg.timewait_ms) {
-			/* no TIME-WAIT: the ACK of the peer's FIN leaves now, before
-			 * the block goes (the peer's FIN retransmission would draw a RST) */
-			if (t->last_ack_sent != t->rcv_nxt || (t->flags & XC_TF_ACK_NOW))
-				xc_tcp_send_ctl(e, t, XC_CTL_ACK, e->now_ns);
-			tcp_timers_clear(t);
-			tcb_event(e, t, XC_EV_RELEASE);
-			t->state = XC_TCP_CLOSED;
-			return;
-		}
-		tcb_timer_set(e, t, XC_T_TIMEWAIT, e->now_ns + ms_ns(e->cfg.timewait_ms));
-		break;
-	case XC_TCP_FIN_WAIT_2:
-		if (t->flags & XC_TF_ORPHAN)
-			tcb_timer_set(e, t, XC_T_TIMEWAIT, e->now_ns + ms_ns(e->cfg.fin_wait2_ms));
-		break;
-	case XC_TCP_CLOSED:
-		tcp_timers_clear(t);
-		if (t->listen_id)
-			tcp_listen_child_closed(e, t);   /* never accepted: C frees it */
-		else if (t->flags & XC_TF_ORPHAN)
-			tcb_event(e, t, XC_EV_RELEASE);
-		break;
-	}
 }
 
 void xc_tcp_orphan(struct xc_tcp_engine *e, struct xc_tcb *t, uint64_t now_ns)
