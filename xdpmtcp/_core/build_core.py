@@ -54,7 +54,17 @@ def _meta_block():
     return m.group(1)
 
 
+def _check_folders():
+    """A source at the top of this folder would not be built: say so."""
+    stray = sorted(n for n in os.listdir(HERE)
+                   if n.endswith((".c", ".h")) and n != "_xdpmtcp_core.c")
+    if stray:
+        raise RuntimeError("xdpmtcp/_core/%s: the core's sources live in its folders, public "
+                           "headers in include/ (docs/architecture.md)" % ", ".join(stray))
+
+
 def build_ffi():
+    _check_folders()
     ffi = FFI()
     ffi.cdef("typedef uint8_t __u8; typedef uint16_t __u16; typedef uint32_t __u32; typedef uint64_t __u64;")
     ffi.cdef(_cdef_from(_meta_block()))
