@@ -32,7 +32,7 @@ CORE = os.path.join(ROOT, "xdpmtcp", "_core")
 # declarations only and anyone may include them.
 LAYERS = {
     "wire": set(),                                  # frames: parse, checksums
-    "storage": set(),                               # ring, SACK scoreboard, buffer pool
+    "storage": {"wire"},                            # ring, SACK scoreboard, buffer pool
     "filter": {"wire"},                             # the packet-filter VM
     "pcap": {"wire"},                               # capture files
     "dev": {"wire", "pcap"},                        # ports and their middleware

@@ -3,13 +3,7 @@
  * no allocation, so the board lives inside the connection block. */
 #include <string.h>
 #include "api_sack.h"
-
-static inline int seq_lt(uint32_t a, uint32_t b) { return (int32_t)(a - b) < 0; }
-static inline int seq_le(uint32_t a, uint32_t b) { return (int32_t)(a - b) <= 0; }
-static inline int seq_gt(uint32_t a, uint32_t b) { return (int32_t)(a - b) > 0; }
-static inline int seq_ge(uint32_t a, uint32_t b) { return (int32_t)(a - b) >= 0; }
-static inline uint32_t seq_max(uint32_t a, uint32_t b) { return seq_lt(a, b) ? b : a; }
-static inline uint32_t seq_min(uint32_t a, uint32_t b) { return seq_lt(a, b) ? a : b; }
+#include "wire/seq.h"
 
 /* Bytes [a, b) and [c, d) share; 0 if none. */
 static uint32_t overlap(uint32_t a, uint32_t b, uint32_t c, uint32_t d)
@@ -39,7 +33,7 @@ void xc_sack_advance(struct xc_sack_board *b, uint32_t snd_una)
 	if (seq_lt(snd_una, b->snd_una))
 		return;
 	b->snd_una = snd_una;
-	while (i < b->n && seq_le(b->r[i].end, snd_una)) {
+	while (i < b->n && seq_leq(b->r[i].end, snd_una)) {
 		b->sacked_bytes -= b->r[i].end - b->r[i].start;
 		i++;
 	}
@@ -68,7 +62,7 @@ static uint32_t insert(struct xc_sack_board *b, uint32_t s, uint32_t e)
 	while (i < b->n && seq_lt(b->r[i].end, s))
 		i++;
 	/* r[i .. j-1] overlap or touch [s, e): they merge into one. */
-	for (j = i; j < b->n && seq_le(b->r[j].start, e); j++)
+	for (j = i; j < b->n && seq_leq(b->r[j].start, e); j++)
 		covered += overlap(b->r[j].start, b->r[j].end, s, e);
 	fresh = (e - s) - covered;
 	if (j > i) {
@@ -113,11 +107,11 @@ uint32_t xc_sack_update(struct xc_sack_board *b, uint32_t snd_una, uint32_t snd_
 		/* RFC 2883 §4: only the first block can be a D-SACK; it reports
 		 * data that arrived twice, so it says nothing about holes. */
 		if (k == 0 && (seq_lt(s, snd_una) ||
-			       (nblocks > 1 && seq_ge(s, blocks[2]) && seq_le(e, blocks[3])))) {
+			       (nblocks > 1 && seq_geq(s, blocks[2]) && seq_leq(e, blocks[3])))) {
 			b->dsack_count++;
 			continue;
 		}
-		if (seq_gt(e, snd_max) || seq_le(e, b->snd_una)) {
+		if (seq_gt(e, snd_max) || seq_leq(e, b->snd_una)) {
 			b->ignored_blocks++;    /* never sent (bogus), or acked since */
 			continue;
 		}
@@ -150,7 +144,7 @@ int xc_sack_is_lost(const struct xc_sack_board *b, uint32_t seq, uint32_t mss)
 
 	/* Octets strictly above seq, scanning down from the top. */
 	for (uint32_t i = b->n; i-- > 0;) {
-		if (seq_le(b->r[i].end, seq + 1))
+		if (seq_leq(b->r[i].end, seq + 1))
 			break;
 		bytes += b->r[i].end - seq_max(b->r[i].start, seq + 1);
 		count++;

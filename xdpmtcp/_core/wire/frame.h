@@ -20,6 +20,7 @@
 #define XC_WIRE_FRAME_H
 #include <stdint.h>
 #include <string.h>
+#include "seq.h"
 
 #define ETH_HDR_LEN 14
 #define ETHERTYPE_IPV4 0x0800
@@ -36,13 +37,6 @@
 
 #define TCP_HDR_LEN 20
 #define TCP_MAX_SACK_IN 4
-
-/* Sequence-space comparisons, modulo 2^32 (RFC 9293 §3.4). */
-static inline int seq_lt(uint32_t a, uint32_t b) { return (int32_t)(a - b) < 0; }
-static inline int seq_leq(uint32_t a, uint32_t b) { return (int32_t)(a - b) <= 0; }
-static inline int seq_gt(uint32_t a, uint32_t b) { return (int32_t)(a - b) > 0; }
-static inline int seq_geq(uint32_t a, uint32_t b) { return (int32_t)(a - b) >= 0; }
-static inline uint32_t seq_max(uint32_t a, uint32_t b) { return seq_gt(a, b) ? a : b; }
 
 /* Network-order fields. */
 static inline uint16_t wire_rd16(const uint8_t *p) { return (uint16_t)(p[0] << 8 | p[1]); }
