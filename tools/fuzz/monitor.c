@@ -1,4 +1,4 @@
-/* The monitor fed frames: mon_parse.c, the flow table, the emulated
+/* The monitor fed frames: the wire parser, the flow table, the emulated
  * endpoints, reassembly and draining (mon_*.c), with the application-side
  * calls (buffer size, overlap policy, stop, consume, expire) in between.
  *
