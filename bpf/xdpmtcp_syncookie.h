@@ -1,8 +1,9 @@
 /* SYN cookies, one definition for both sides: the XDP steering program
  * answers SYNs with them when a listener is flooded (bpf/xdp_syn_answer.h),
  * the C core answers with them past the SYN queue and checks every cookie
- * ACK (xdpmtcp/_core/tcp/tcp_isn.c, tcp_listen.c).  Both key them with the
- * same secret: the core's, which Python copies into the program's syn_conf map.
+ * ACK (xdpmtcp/_core/tcp/: tcp_isn.c, used by tcp_listen.c and
+ * tcp_listener.c).  Both key them with the same secret: the core's, which
+ * Python copies into the program's syn_conf map.
  *
  * Cookie layout: 5 bits of a minute counter (CLOCK_MONOTONIC, which is
  * bpf_ktime_get_ns() in BPF), 2 bits of MSS index, 25 bits of MAC
