@@ -403,7 +403,9 @@ def inherit_options(opts, children, engine):
 
 def apply_before_syn(opts, conn):
     """Everything that shapes a connection's SYN or SYN-ACK (Engine.connect's
-    setup hook)."""
+    setup hook).  A new block has the engine's defaults (buffers, Nagle on,
+    the default congestion control, no MSS cap, no keepalive): only what
+    differs is applied, so a plain connect makes no call here."""
     engine = conn.engine
     t = engine.tunables
     if (opts.rcvbuf, opts.sndbuf) != (t.rcvbuf, t.sndbuf):
@@ -412,10 +414,17 @@ def apply_before_syn(opts, conn):
         conn.rcvbuf_autotune = False             # SO_RCVBUF set: no autotuning
     if opts.sndbuf_locked:
         conn.setopt(lib.XC_OPT_SNDBUF_FIXED, 1)  # nor with SO_SNDBUF
-    apply_nodelay(opts, conn)
+    if opts.nodelay:
+        apply_nodelay(opts, conn)
     apply_maxseg(opts, conn)
-    apply_congestion(opts, conn)
-    apply_keepalive(opts, conn)
+    if opts.congestion != t.congestion:
+        apply_congestion(opts, conn)
+    if opts.keepalive:
+        apply_keepalive(opts, conn)
+    else:                                        # armed later by SO_KEEPALIVE, with these
+        conn.keepalive_idle_s = opts.keepidle
+        conn.keepalive_intvl_s = opts.keepintvl
+        conn.keepalive_cnt = opts.keepcnt
 
 
 # --- TCP_INFO ----------------------------------------------------------------------------------
