@@ -117,7 +117,6 @@ class Engine:
         self._listeners_by_id = {}    # C listener id -> Listener
         # address (network order) -> one dotted-quad str shared by its connections
         self._ip_name = Memo(ip_str, IP_NAMES_MAX)
-        self._ip_be = Memo(ip_be, IP_NAMES_MAX)     # and back, for active opens
         # what every active open shares (xc_tcp_open); the tuple is set per call
         self._open = ffi.new("struct xc_tcp_open *")
         self._open.rcvbuf, self._open.sndbuf = t.rcvbuf, t.sndbuf
@@ -232,8 +231,8 @@ class Engine:
     def _new_conn(self, local, remote, remote_mac, now):
         t = self.tunables
         o = self._open
-        o.local_addr, o.local_port = self._ip_be(local[0]), port_be(local[1])
-        o.remote_addr, o.remote_port = self._ip_be(remote[0]), port_be(remote[1])
+        o.local_addr, o.local_port = ip_be(local[0]), port_be(local[1])
+        o.remote_addr, o.remote_port = ip_be(remote[0]), port_be(remote[1])
         ffi.memmove(o.remote_mac, remote_mac, 6)
         tcb = lib.xc_tcp_open(self.raw, o, now, self._open_err)
         if tcb == ffi.NULL:

@@ -1,8 +1,10 @@
 """Addresses as the C core keeps them: network byte order in host ints."""
+import functools
 import socket
 import struct
 
 
+@functools.lru_cache(maxsize=4096)     # per connect and per steering change: few distinct addresses
 def ip_be(ip):
     """Dotted quad -> the uint32 C keeps in network order (None or "" -> 0,
     the "any address" of listen keys)."""
