@@ -5,6 +5,7 @@ tcp_info layout), resets, keepalive, urgent data, epoll on kernel FINs."""
 import errno
 import json
 import subprocess
+import sys
 import time
 
 import pytest
@@ -272,3 +273,70 @@ def test_reuseport_pair_serves_kernel_clients(lab, mctx):
                 pass
     t.join(10)
     assert len(accepted) == 2 and all(r["connected"] for r in results)
+
+
+# --- a restarted client and the peer's TIME-WAIT ------------------------------------
+
+RECONNECT = r"""
+import json, sys, time
+from xdpmtcp.mtcp_api import *
+conf, ip, port, lport = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4])
+mtcp_init(conf)
+ctx = mtcp_create_context(0)
+s = mtcp_socket(ctx, AF_INET, SOCK_STREAM, 0)
+mtcp_bind(ctx, s, (sys.argv[5], lport))
+t0 = time.monotonic()
+try:
+    mtcp_connect(ctx, s, (ip, port))
+except BlockingIOError:
+    pass
+got = b""
+while time.monotonic() - t0 < 5:
+    try:
+        d = mtcp_read(ctx, s, 100)
+    except BlockingIOError:
+        ctx.wait_until(lambda: False, 0.002)
+        continue
+    if not d:
+        break
+    got += d
+elapsed = time.monotonic() - t0
+stats = ctx.engines[0].c_stats()
+mtcp_close(ctx, s)
+ctx.wait_until(lambda: False, 0.3)   # our FIN acknowledged: the server's side is in TIME-WAIT
+mtcp_destroy()
+print(json.dumps({"got": got.decode(), "seconds": elapsed, "bad_ack": stats["syn_sent_bad_ack"]}))
+"""
+
+CLOSE_FIRST_SERVER = r"""
+import socket, sys
+l = socket.create_server((sys.argv[1], int(sys.argv[2])))
+print("ready", flush=True)
+for _ in range(int(sys.argv[3])):
+    c, _ = l.accept()
+    c.sendall(b"bye")
+    c.close()                      # the server closes first: its side keeps TIME-WAIT
+"""
+
+
+def test_restarted_client_reuses_a_tuple_the_peer_holds_in_time_wait(lab, tmp_path):
+    """Each process connects from the same port to a server that closed the
+    previous connection first.  The peer takes the new SYN only if its
+    sequence number or timestamp is newer than the old connection's (RFC
+    6191): with a key per boot (not per process) they are, so no RST and
+    no one-second SYN retransmission."""
+    require(bpf_problem() is None, bpf_problem() or "")
+    conf = write_conf(tmp_path / "mtcp.conf", lab.stack.ifname, tcp_timewait=0)
+    rounds = 3
+    srv = peer(lab, CLOSE_FIRST_SERVER, lab.peer.ip, PORT, rounds)
+    try:
+        assert srv.stdout.readline().strip() == "ready"
+        for k in range(rounds):
+            r = lab.stack.run([sys.executable, "-c", RECONNECT, str(conf), lab.peer.ip, str(PORT), "40123",
+                               lab.stack.ip], check=False, timeout=60)
+            assert r.returncode == 0, r.stderr
+            res = json.loads(r.stdout.strip().splitlines()[-1])
+            assert res["got"] == "bye", (k, res)
+            assert res["bad_ack"] == 0 and res["seconds"] < 0.5, (k, res)
+    finally:
+        srv.kill()

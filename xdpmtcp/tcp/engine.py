@@ -7,13 +7,12 @@ only when C hands it a segment (a SYN reusing a TIME-WAIT tuple) or events
 boundary is api_tcp.h (docs/architecture.md).
 """
 import errno
-import os
 import select
 import time
 from dataclasses import dataclass
 
 from .._core import ffi, lib
-from ..kernel import NextHopCache
+from ..kernel import NextHopCache, boot_secret
 from ..phy import Burst
 from ..storage import Memo
 from ..tunables import DEFAULTS
@@ -41,11 +40,6 @@ class EngineStats:
     conn_refused_memory: int = 0 # active opens refused: their buffers, full, would pass buffer_memory_max
     timewait_reused: int = 0
 
-
-# One secret for every engine of the process: the C key is process-wide, and
-# a steering program keeps a copy of the cookie key derived from it, which a
-# second engine drawing a new one would leave stale.
-_PROCESS_ISN_KEY = os.urandom(16)
 
 
 class Engine:
@@ -92,7 +86,9 @@ class Engine:
         self.raw = lib.xc_engine_new(port.raw, cfg)
         if self.raw == ffi.NULL:
             raise MemoryError("cannot allocate a TCP engine for %d connections" % t.max_concurrency)
-        lib.xc_isn_set_key(isn_key or _PROCESS_ISN_KEY)
+        # one secret per boot for every engine and process (kernel/secret.py):
+        # a steering program keeps a copy of the cookie key derived from it
+        lib.xc_isn_set_key(isn_key or boot_secret())
         if steering is not None and t.syncookies:
             key = ffi.new("uint8_t[16]")
             lib.xc_syncookie_key(key)
