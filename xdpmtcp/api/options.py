@@ -419,12 +419,7 @@ def apply_before_syn(opts, conn):
     apply_maxseg(opts, conn)
     if opts.congestion != t.congestion:
         apply_congestion(opts, conn)
-    if opts.keepalive:
-        apply_keepalive(opts, conn)
-    else:                                        # armed later by SO_KEEPALIVE, with these
-        conn.keepalive_idle_s = opts.keepidle
-        conn.keepalive_intvl_s = opts.keepintvl
-        conn.keepalive_cnt = opts.keepcnt
+    apply_keepalive(opts, conn)
 
 
 # --- TCP_INFO ----------------------------------------------------------------------------------

@@ -80,8 +80,7 @@ class Port:
 
     def set_flags(self, verify_csum=True, classify=True):
         flags = (lib.XC_VERIFY_CSUM if verify_csum else 0) | (lib.XC_CLASSIFY if classify else 0)
-        old = lib.xc_port_set_flags(self.raw, flags)
-        lib.xc_port_set_flags(self.raw, flags | (old & lib.XC_RX_LEND))   # the engine's choice stays
+        lib.xc_port_set_flags(self.raw, flags)
 
     # -- middleware ----------------------------------------------------------
     def add(self, middleware):

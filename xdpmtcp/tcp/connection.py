@@ -322,7 +322,10 @@ class Connection:
             self.notify(bits)
 
     def set_keepalive(self, on):
-        """SO_KEEPALIVE with this connection's idle, interval and count."""
+        """SO_KEEPALIVE with this connection's idle, interval and count
+        (nothing to tell C when it stays off)."""
+        if not on and not self.getopt(lib.XC_OPT_KEEPALIVE):
+            return
         self.setopt(lib.XC_OPT_KEEPIDLE_MS, int(self.keepalive_idle_s * 1000))
         self.setopt(lib.XC_OPT_KEEPINTVL_MS, int(self.keepalive_intvl_s * 1000))
         self.setopt(lib.XC_OPT_KEEPCNT, int(self.keepalive_cnt))

@@ -152,7 +152,7 @@ static uint32_t room(const struct xc_burst *b, uint32_t max)
 	return max < free_slots ? max : free_slots;
 }
 
-int xc_port_rx(struct xc_port *port, struct xc_burst *b, uint32_t max)
+static int port_rx(struct xc_port *port, struct xc_burst *b, uint32_t max, int lend)
 {
 	uint32_t start = b->n;
 	struct xc_faults *f = &port->faults[XC_RX];
@@ -175,7 +175,7 @@ int xc_port_rx(struct xc_port *port, struct xc_burst *b, uint32_t max)
 		want = (want + 1) / 2;
 	/* Lend umem frames instead of copying them: only with nothing from
 	 * the injector in the way, into a burst that is empty or lent already */
-	port->lending = (port->flags & XC_RX_LEND) && port->lend_base && !f->enabled && !f->n_held &&
+	port->lending = lend && port->lend_base && !f->enabled && !f->n_held &&
 			(b->n == 0 || b->frames == port->lend_base);
 	if (want)
 		port->ops->recv(port, b, want);
@@ -183,6 +183,16 @@ int xc_port_rx(struct xc_port *port, struct xc_burst *b, uint32_t max)
 	if (port->pcap.f && b->n != start)
 		xc_pcap_flush(&port->pcap);
 	return (int)(b->n - start);
+}
+
+int xc_port_rx(struct xc_port *port, struct xc_burst *b, uint32_t max)
+{
+	return port_rx(port, b, max, 0);
+}
+
+int xc_port_rx_lend(struct xc_port *port, struct xc_burst *b, uint32_t max)
+{
+	return port_rx(port, b, max, 1);
 }
 
 int xc_port_rx_discard(struct xc_port *port, uint32_t max)

@@ -44,7 +44,7 @@ struct xc_port {
 	struct xc_held_frame held_out;   /* scratch for releasing held frames */
 	struct xc_burst *fwd;            /* xc_port_forward's, on first use */
 	uint8_t *lend_base;              /* the backend's frames (umem) when it can lend them */
-	int lending;                     /* this receive lends (xc_port_rx decides) */
+	int lending;                     /* this receive lends (xc_port_rx_lend, when it can) */
 	uint8_t tx_stage[XC_TX_STAGE][XC_FRAME_MAX];
 };
 
@@ -56,6 +56,12 @@ struct xc_port *xc_port_new(const struct xc_backend_ops *ops, void *backend);
  * backend keeps it until a receive finds the burst emptied. */
 int xc_port_ingest(struct xc_port *port, struct xc_burst *b,
 		   uint8_t *frame, uint32_t len, const struct xc_pkt *pkt);
+/* xc_port_rx for a burst's one consumer that empties it before the next
+ * receive (the engine): where the backend can (AF_XDP), the burst points
+ * at the frames in the umem instead of holding copies, and they go back to
+ * the fill ring at the next receive into the emptied burst.  Copies as
+ * xc_port_rx does while RX faults are on or hold frames. */
+int xc_port_rx_lend(struct xc_port *port, struct xc_burst *b, uint32_t max);
 /* Send frames the port may modify in place (no copy, no checksum fill):
  * pcap, TX faults, backend, kick.  Frames that find no room are dropped
  * and counted (tx_no_room).  Returns the frames the backend took,

@@ -43,7 +43,7 @@ struct xsk_port {
 	uint64_t *tx_free;
 	uint32_t n_tx_free;
 	uint32_t tx_outstanding;     /* submitted, not yet completed */
-	uint64_t *lent;              /* RX frames lent to the burst (XC_RX_LEND) */
+	uint64_t *lent;              /* RX frames lent to the burst (xc_port_rx_lend) */
 	uint32_t n_lent;
 	/* super-segments: a packet socket (-1: none), what one send needs */
 	int gso_fd;

@@ -33,7 +33,7 @@ struct xc_burst {
 	struct xc_pkt *pkts;
 	uint8_t *data;         /* cap * XC_FRAME_MAX bytes */
 	uint8_t *frames;       /* what pkts[].off count from: data, or the umem
-				* of a port that lends its frames (XC_RX_LEND) */
+				* of a port that lent its frames (the engine's receive) */
 };
 
 /* Fault injection for one direction; probabilities are in [0, 1] and
@@ -54,10 +54,6 @@ struct xc_fault_cfg {
 /* Port flags. */
 #define XC_VERIFY_CSUM 1      /* drop RX frames with bad IPv4/TCP checksums */
 #define XC_CLASSIFY 2         /* classify RX frames that carry no metadata */
-/* AF_XDP: a burst points into the umem instead of holding copies; the
- * frames go back to the fill ring at the next receive into the emptied
- * burst (so one consumer per port: the engine, which sets it). */
-#define XC_RX_LEND 4
 
 /* Largest TCP super-segment, from the IPv4 header on (xc_port_tx_gso). */
 #define XC_GSO_MAX_BYTES 65535

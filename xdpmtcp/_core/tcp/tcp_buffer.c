@@ -13,6 +13,16 @@ static int resize_counted(struct xc_tcp_engine *e, struct xc_ring *r, uint32_t b
 	return rc;
 }
 
+/* Whether buffers of rcv + snd bytes, filled, fit beside the storage the
+ * other blocks hold now (buffer_memory_max); t NULL: a block not made yet. */
+int tcp_buffers_fit(struct xc_tcp_engine *e, const struct xc_tcb *t, uint64_t rcv, uint64_t snd)
+{
+	struct xc_bufpool_stats p;
+	xc_bufpool_get_stats(e->pool, &p);
+	uint64_t others = p.bytes_in_use - (t ? (uint64_t)t->rcv.store_cap + t->snd.store_cap : 0);
+	return others + rcv + snd <= e->cfg.buffer_memory_max;
+}
+
 int xc_tcp_set_rcvbuf(struct xc_tcp_engine *e, struct xc_tcb *t, uint32_t bytes)
 {
 	/* the scale is fixed by the SYN; before it, follow the new size */
@@ -39,12 +49,8 @@ void tcp_sndbuf_expand(struct xc_tcp_engine *e, struct xc_tcb *t, uint32_t want)
 	    xc_ring_free_space(r) >= want || (uint64_t)t->cc.cwnd * 2 <= r->cap)
 		return;
 	uint32_t cap = r->cap > e->cfg.sndbuf_max / 2 ? e->cfg.sndbuf_max : r->cap * 2;
-	struct xc_bufpool_stats p;
-	xc_bufpool_get_stats(e->pool, &p);
-	uint64_t others = p.bytes_in_use - t->rcv.store_cap - r->store_cap;
-	if (others + t->rcv.cap + cap > e->cfg.buffer_memory_max)
-		return;
-	resize_counted(e, r, cap);
+	if (tcp_buffers_fit(e, t, t->rcv.cap, cap))
+		resize_counted(e, r, cap);
 }
 
 /* Receive-buffer autotuning, per in-order segment: when the sender has
@@ -71,10 +77,7 @@ void tcp_rcvbuf_autotune(struct xc_tcp_engine *e, struct xc_tcb *t)
 	uint32_t want = rcv->cap > limit / 2 ? limit : rcv->cap * 2;
 	/* the connection's buffers, filled, must fit beside the storage the
 	 * others hold now */
-	struct xc_bufpool_stats p;
-	xc_bufpool_get_stats(e->pool, &p);
-	uint64_t others = p.bytes_in_use - rcv->store_cap - t->snd.store_cap;
-	if (others + want + t->snd.cap > e->cfg.buffer_memory_max || resize_counted(e, rcv, want) < 0) {
+	if (!tcp_buffers_fit(e, t, want, t->snd.cap) || resize_counted(e, rcv, want) < 0) {
 		e->stats.rcvbuf_grow_refused++;
 		return;
 	}

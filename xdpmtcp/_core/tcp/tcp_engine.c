@@ -5,6 +5,7 @@
 #include <malloc.h>
 #include <arpa/inet.h>
 #include "tcp_internal.h"
+#include "dev/port.h"    /* xc_port_rx_lend: the engine empties its burst every batch */
 
 static uint32_t pow2_at_least(uint32_t n)
 {
@@ -23,9 +24,6 @@ struct xc_tcp_engine *xc_engine_new(struct xc_port *port, const struct xc_tcp_co
 		return NULL;
 	e->port = port;
 	e->cfg = *cfg;
-	/* the engine is the port's one consumer and empties its burst every
-	 * batch: receive by reference into the umem, not by copy */
-	xc_port_set_flags(port, xc_port_set_flags(port, 0) | XC_RX_LEND);
 	uint32_t n = cfg->max_tcbs;
 	uint32_t slots = pow2_at_least(2 * n);
 	e->tcbs = calloc(n + 1, sizeof(*e->tcbs));
@@ -195,7 +193,7 @@ void xc_engine_poll(struct xc_tcp_engine *e, struct xc_burst *burst, uint32_t *s
 		    struct xc_poll_result *r)
 {
 	r->frames = r->slow = 0;
-	int n = burst->n < burst->cap ? xc_port_rx(e->port, burst, burst->cap - burst->n) : 0;
+	int n = burst->n < burst->cap ? xc_port_rx_lend(e->port, burst, burst->cap - burst->n) : 0;
 	if (n > 0) {
 		r->frames = (uint32_t)n;
 		r->slow = (uint32_t)xc_engine_rx(e, burst, slow, burst->cap, now_ns);

@@ -313,6 +313,7 @@ static inline uint8_t tcp_wscale_for(uint32_t bytes)
  * grow the send buffer for a writer that wants more room than it has. */
 void tcp_rcvbuf_autotune(struct xc_tcp_engine *e, struct xc_tcb *t);
 void tcp_sndbuf_expand(struct xc_tcp_engine *e, struct xc_tcb *t, uint32_t want);
+int tcp_buffers_fit(struct xc_tcp_engine *e, const struct xc_tcb *t, uint64_t rcv, uint64_t snd);
 
 /* tcp_timer.c: the heap entry of t fires no later than due. */
 void timer_heap_schedule(struct xc_tcp_engine *e, struct xc_tcb *t, uint64_t due);

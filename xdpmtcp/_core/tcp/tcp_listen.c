@@ -33,9 +33,7 @@ static struct xc_tcb *new_child(struct xc_tcp_engine *e, struct tcp_listener *l,
 		l->st.refused_no_memory++;
 		return NULL;
 	}
-	struct xc_bufpool_stats pool;
-	xc_bufpool_get_stats(e->pool, &pool);
-	if (pool.bytes_in_use + c->rcvbuf + c->sndbuf > e->cfg.buffer_memory_max) {
+	if (!tcp_buffers_fit(e, NULL, c->rcvbuf, c->sndbuf)) {
 		e->stats.refused_memory++;
 		l->st.refused_no_memory++;
 		return NULL;

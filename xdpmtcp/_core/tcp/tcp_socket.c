@@ -4,13 +4,6 @@
  * (validation, errnos, when); these apply, on a block Python cannot read. */
 #include "tcp_internal.h"
 
-static uint64_t storage_in_use(struct xc_tcp_engine *e)
-{
-	struct xc_bufpool_stats p;
-	xc_bufpool_get_stats(e->pool, &p);
-	return p.bytes_in_use;
-}
-
 struct xc_tcb *xc_tcp_open(struct xc_tcp_engine *e, const struct xc_tcp_open *o, uint64_t now_ns,
 			   int32_t *err)
 {
@@ -20,7 +13,7 @@ struct xc_tcb *xc_tcp_open(struct xc_tcp_engine *e, const struct xc_tcp_open *o,
 	}
 	/* as a listener admits a SYN: the buffers, filled, must fit beside
 	 * the storage the others hold now */
-	if (storage_in_use(e) + o->rcvbuf + o->sndbuf > e->cfg.buffer_memory_max) {
+	if (!tcp_buffers_fit(e, NULL, o->rcvbuf, o->sndbuf)) {
 		*err = -ENOBUFS;
 		return NULL;
 	}
@@ -99,8 +92,7 @@ static int resize_buffer(struct xc_tcp_engine *e, struct xc_tcb *t, int rcv, uin
 	if (want == r->cap)
 		return 0;
 	int grow = want > r->cap;
-	uint64_t others = storage_in_use(e) - t->rcv.store_cap - t->snd.store_cap;
-	if (grow && others + want + other->cap > e->cfg.buffer_memory_max)
+	if (grow && !tcp_buffers_fit(e, t, want, other->cap))
 		return -ENOBUFS;
 	if ((rcv ? xc_tcp_set_rcvbuf(e, t, want) : xc_tcp_set_sndbuf(e, t, want)) < 0)
 		return -ENOBUFS;
