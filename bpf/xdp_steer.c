@@ -1,6 +1,7 @@
 /* XDP steering program: decide per frame whether xdpmtcp owns it.
  *
- * Owned frames (TCP to an owned listen port, or of a 4-tuple we opened) get
+ * Owned frames (TCP to an owned listen port, to a port of the ephemeral
+ * range reserved with the kernel, or of a 4-tuple we opened) get
  * an xm_meta written in the metadata area and are redirected to the AF_XDP
  * socket of their RX queue; if no socket is bound there they go to the
  * kernel.  Everything else (ARP, ICMP, other ports, non-IPv4) is XDP_PASS.
@@ -26,6 +27,10 @@
 
 BPF_HASH(listen_ports, struct xm_listen_key, struct xm_listen_val, XM_MAX_LISTEN);
 BPF_HASH(flows, struct xm_flow_key, __u32, XM_MAX_FLOWS);
+/* The local ports of active opens, reserved with the kernel (host order;
+ * hi 0: none): their frames are ours without a flows entry per connect. */
+struct xm_port_range { __u16 lo, hi; };
+BPF_ARRAY(ephemeral, struct xm_port_range, 1);
 
 /* Who owns the segment: a connection we opened, a listener (*lv set), or
  * nobody (0). */
@@ -36,7 +41,10 @@ static __always_inline int is_owned(__u32 daddr, __u32 saddr, __u16 dport,
 		.local_addr = daddr, .remote_addr = saddr,
 		.local_port = dport, .remote_port = sport,
 	};
-	if (flows.lookup(&fk)) {
+	__u32 zero = 0;
+	struct xm_port_range *r = ephemeral.lookup(&zero);
+	__u16 port = ntohs(dport);
+	if ((r && port >= r->lo && port <= r->hi) || flows.lookup(&fk)) {
 		*owner = XM_OWNER_FLOW;
 		return 1;
 	}

@@ -54,6 +54,8 @@ class NetIf:
             self.program.bind_socket(self.queue, self.port.fd)
             if self.reserve_ports:
                 self.reservation = PortReservation(*t.ephemeral_ports).reserve()
+                # reserved: the kernel opens nothing from these ports
+                self.program.own_ephemeral(*t.ephemeral_ports)
         except BaseException:
             self.close()
             raise
@@ -96,10 +98,11 @@ class NetIf:
         self.listening.discard((addr, port))
 
     def own_flow(self, local, remote):
-        self.program.own_flow(local, remote)
+        if not self.program.steers_port(local[1]):
+            self.program.own_flow(local, remote)
 
     def release_flow(self, local, remote):
-        if self.program is not None:
+        if self.program is not None and not self.program.steers_port(local[1]):
             self.program.release_flow(local, remote)
 
     def close(self):
@@ -108,6 +111,7 @@ class NetIf:
         if self.program is not None:
             for addr, port in list(self.listening):
                 self.program.release_listen(port, addr)
+            self.program.release_ephemeral()
             self.program.unbind_socket(self.queue)
         if self.port is not None:
             self.port.close()

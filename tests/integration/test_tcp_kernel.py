@@ -251,6 +251,37 @@ s, _ = ls.accept(); s.close(); print("closed", flush=True)
     assert engine.tcb_count() == 0 and engine.ephemeral.in_use() == 0
 
 
+def test_active_opens_are_steered_by_the_reserved_range_or_by_their_tuple(lab, engine, netif):
+    # a port from the range reserved with the kernel needs no flows entry
+    # (no bpf() call per connect); a port the application bound outside it
+    # gets one, removed when the connection goes
+    srv = start_peer(lab, r"""
+import socket, sys
+ls = socket.socket(); ls.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+ls.bind((sys.argv[1], 9001)); ls.listen(2); print("up", flush=True)
+for _ in range(2):
+    s, _ = ls.accept(); s.sendall(s.recv(64)); s.close()
+""", lab.peer.ip)
+    assert srv.stdout.readline().strip() == "up"
+    lo, hi = engine.tunables.ephemeral_ports
+    assert netif.program.ephemeral == (lo, hi)
+    with lab.stack.enter():
+        ranged = engine.connect((lab.peer.ip, 9001))
+        bound = engine.connect((lab.peer.ip, 9001), local_port=40123)
+    assert lo <= ranged.local[1] <= hi
+    assert netif.program.owned()[1] == [(bound.local, bound.remote)]
+    for conn in (ranged, bound):
+        assert poll_until(engine, lambda: conn.state == TcpState.ESTABLISHED)
+        conn.send(b"hello %d" % conn.local[1])
+    for conn in (ranged, bound):
+        assert poll_until(engine, lambda: conn.readable_bytes == len(b"hello %d" % conn.local[1]))
+        assert conn.recv(64) == b"hello %d" % conn.local[1]
+        conn.close()
+    assert poll_until(engine, lambda: ranged.released and bound.released, 5)
+    assert netif.program.owned()[1] == []
+    assert srv.wait(10) == 0
+
+
 def test_peer_reset_mid_transfer_is_econnreset(lab, engine):
     lst = engine.listen(PORT)
     p = start_peer(lab, kernel_peers.RESET_AFTER, lab.stack.ip, PORT, 100_000)

@@ -335,6 +335,7 @@ def test_close_during_simultaneous_open_sends_fin():
         a = p.a.connect((ADDR_B, 61501))
         p.b.ephemeral.take = lambda in_use: 61501
         b = p.b.connect((ADDR_A, a.local[1]))
+        p.b.poll()                                        # b's SYN leaves with its batch
         p.a.poll()                                        # a takes b's SYN: SYN-RECEIVED
         assert a.state == TcpState.SYN_RCVD
         a.close()                                         # RFC 9293: FIN once synchronized

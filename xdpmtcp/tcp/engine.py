@@ -319,6 +319,7 @@ class Engine:
         if self.steering is not None:
             self.steering.own_flow(conn.local, conn.remote)
         lib.xc_tcp_connect(self.raw, conn.tcb, now)     # C runs the handshake from here
+        self.want_flush = True                            # the SYN leaves with the next batch
         self._drain_events()
         return conn
 

@@ -96,6 +96,8 @@ class SteeringProgram(BccXdpProgram):
             "-DXM_MAX_QUEUES=%d" % max_queues])
         self._listen = self.bpf[b"listen_ports"]
         self._flows = self.bpf[b"flows"]
+        self._ephemeral = self.bpf[b"ephemeral"]
+        self.ephemeral = None              # (lo, hi) steered as a range
         self._syn_conf = self.bpf[b"syn_conf"]
         self.syn_answer_stopped = False    # by SynAnswerGuard: the interface drops XDP_TX
 
@@ -137,6 +139,22 @@ class SteeringProgram(BccXdpProgram):
         except KeyError:
             pass
 
+    def own_ephemeral(self, lo, hi):
+        """Steer every TCP frame to a local port in lo..hi to the stack: the
+        range reserved with the kernel, so active opens from it need no
+        flows entry (two bpf() calls per connection fewer)."""
+        self._ephemeral[ct.c_int(0)] = self._ephemeral.Leaf(lo, hi)
+        self.ephemeral = (lo, hi)
+
+    def release_ephemeral(self):
+        self._ephemeral[ct.c_int(0)] = self._ephemeral.Leaf(0, 0)
+        self.ephemeral = None
+
+    def steers_port(self, port):
+        """True when the range steers this local port (no flows entry needed)."""
+        r = self.ephemeral
+        return r is not None and r[0] <= port <= r[1]
+
     def own_flow(self, local, remote):
         """Steer one connection ((ip, port), (ip, port)) the stack opened."""
         rc = lib.xc_flow_steer(self._flows.map_fd, ip_be(local[0]), ip_be(remote[0]),
@@ -150,7 +168,8 @@ class SteeringProgram(BccXdpProgram):
                           port_be(local[1]), port_be(remote[1]), 0)   # ENOENT: gone already
 
     def owned(self):
-        """(listen [(addr, port)], flows [((ip, port), (ip, port))])"""
+        """(listen [(addr, port)], flows [((ip, port), (ip, port))]); the
+        ephemeral range is self.ephemeral."""
         listen = [(ip_str(k.addr), port_str(k.port)) for k in self._listen.keys()]
         flows = [((ip_str(k.local_addr), port_str(k.local_port)),
                   (ip_str(k.remote_addr), port_str(k.remote_port)))

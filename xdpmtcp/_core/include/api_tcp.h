@@ -351,8 +351,9 @@ int xc_engine_slow_input(struct xc_tcp_engine *e, const uint8_t *frame, uint32_t
  * buffer_memory_max) or -EADDRINUSE (tuple taken). */
 struct xc_tcb *xc_tcp_open(struct xc_tcp_engine *e, const struct xc_tcp_open *o, uint64_t now_ns,
 			   int32_t *err);
-/* SYN-SENT and the SYN now, with the options set since open; C runs the
- * handshake (XC_EV_STATE + WRITABLE when established, REFUSED or TIMEDOUT
+/* SYN-SENT, the SYN queued with the options set since open (it leaves
+ * with the batch's frames at the next xc_engine_flush or xc_engine_poll:
+ * a burst of connects costs one kick); C runs the handshake (XC_EV_STATE + WRITABLE when established, REFUSED or TIMEDOUT
  * if not). */
 void xc_tcp_connect(struct xc_tcp_engine *e, struct xc_tcb *t, uint64_t now_ns);
 /* The socket calls' common case in one call each.  recv: bytes read (> 0),

@@ -10,7 +10,7 @@ void xc_tcp_connect(struct xc_tcp_engine *e, struct xc_tcb *t, uint64_t now_ns)
 	e->now_ns = now_ns;
 	t->state = XC_TCP_SYN_SENT;
 	t->hs_start_ns = now_ns;
-	xc_tcp_send_ctl(e, t, XC_CTL_SYN, now_ns);
+	tcp_queue_ctl(e, t, XC_CTL_SYN, now_ns);   /* sent by the batch's flush */
 }
 
 /* Keep the options both sides offered (s is the peer's SYN or SYN-ACK). */
