@@ -285,6 +285,15 @@ struct xc_tcp_info {
 	struct xc_tcp_counters c;
 };
 
+/* One connection as the operator's views show it (xdpmtcp trace, status,
+ * metrics): who, whose (listen_id: the listener's id + 1 while it waits
+ * in a SYN or accept queue, 0 once opened or accepted) and its info. */
+struct xc_conn_row {
+	struct xc_tcp_ident who;
+	uint32_t listen_id;
+	struct xc_tcp_info info;
+};
+
 /* Socket options and per-connection values set and read through one typed
  * call each (Python validates and maps errnos first). */
 #define XC_OPT_STATE 1           /* get: XC_TCP_* */
@@ -322,6 +331,11 @@ void xc_engine_free(struct xc_tcp_engine *e);
 /* Counters; pool (may be NULL) gets the buffer pool's (api_bufpool.h). */
 void xc_engine_get_stats(struct xc_tcp_engine *e, struct xc_tcp_stats *out,
 			 struct xc_bufpool_stats *pool);
+/* Rows of the live connections with ids from *cursor on, at most max;
+ * *cursor moves past the last one given. Returns how many (0: no more).
+ * Reads only, so a snapshot may be taken in chunks between batches. */
+int xc_engine_conns(struct xc_tcp_engine *e, uint32_t *cursor, struct xc_conn_row *out, int max,
+		    uint64_t now_ns);
 /* One batch, one call: receive up to a burst from the port, run every
  * segment C owns, the due timers, and (when Python has nothing to do)
  * send.  r says what Python must do: the slow segments (indexes in slow[],

@@ -269,3 +269,25 @@ void xc_tcp_info(const struct xc_tcb *t, uint64_t now_ns, struct xc_tcp_info *ou
 	out->last_data_sent_ms = t->last_send_ns ? ms_ago(now_ns, t->last_send_ns) : 0;
 	out->c = t->c;
 }
+
+int xc_engine_conns(struct xc_tcp_engine *e, uint32_t *cursor, struct xc_conn_row *out, int max,
+		    uint64_t now_ns)
+{
+	int n = 0;
+	uint32_t id = *cursor ? *cursor : 1;
+	for (; id <= e->cfg.max_tcbs && n < max; id++) {
+		const struct xc_tcb *t = e->tcbs[id];
+		if (!t)
+			continue;
+		struct xc_conn_row *r = &out[n++];
+		r->who.id = t->id;
+		r->who.local_addr = t->local_addr;
+		r->who.remote_addr = t->remote_addr;
+		r->who.local_port = t->local_port;
+		r->who.remote_port = t->remote_port;
+		r->listen_id = t->listen_id;
+		xc_tcp_info(t, now_ns, &r->info);
+	}
+	*cursor = id;
+	return n;
+}
