@@ -3,7 +3,7 @@ import argparse
 import sys
 
 from . import __version__
-from .commands import connect, demo, monitor, respond, serve, xdp
+from .commands import connect, demo, monitor, respond, serve, status, trace, xdp
 from .commands.common import OneLineErrorParser
 
 DESCRIPTION = """\
@@ -20,7 +20,7 @@ def build_parser():
     p.add_argument("--version", action="version", version="xdpmtcp " + __version__)
     sub = p.add_subparsers(dest="command", metavar="COMMAND", required=True)
     from .lab import cli as lab_cli
-    for mod in (demo, serve, connect, monitor, respond, xdp, lab_cli):
+    for mod in (demo, serve, connect, monitor, respond, trace, status, xdp, lab_cli):
         mod.add_parser(sub)
     return p
 

@@ -182,6 +182,10 @@ class Context:
         self._stat_names = set(stat_names)
         self._stat_next = time.monotonic() + 1.0
         self._stat_last = {}
+        self.control = None
+        if self.netifs:                        # a context on interfaces: `xdpmtcp trace` sees it
+            from ..control import publish_endpoint
+            self.control = publish_endpoint("mtcp", lambda: list(zip(self.engines, self.netifs)))
 
     def _open_interfaces(self, names, core, tunables, force):
         from ..netif import NetIf
@@ -444,6 +448,8 @@ class Context:
             return
         for obj in self.table.values():
             obj.close()
+        if self.control is not None:
+            self.control.close()
         if self.owns_engines:
             for eng in self.engines:
                 eng.drain(drain)

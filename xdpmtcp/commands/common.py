@@ -155,9 +155,8 @@ def ipv4_host(text):
     return text
 
 
-def add_netns_flag(p):
-    p.add_argument("--netns", metavar="NS", type=netns_name,
-                   help="run inside network namespace NS (e.g. a lab's stack namespace)")
+def add_netns_flag(p, help="run inside network namespace NS (e.g. a lab's stack namespace)"):
+    p.add_argument("--netns", metavar="NS", type=netns_name, help=help)
 
 
 def add_iface_flags(p):

@@ -55,7 +55,7 @@ def run(args):
     stop = StopFlag()
     keep = bytearray() if args.output else None
     try:
-        with netns_context(args.netns), engine_on(args) as (nif, eng):
+        with netns_context(args.netns), engine_on(args, 'connect') as (nif, eng):
             start = time.monotonic()
             conn = eng.connect((args.host, args.port))
             app = ClientApp(args.send, args.send_bytes, args.seed, keep)

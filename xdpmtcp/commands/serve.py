@@ -64,7 +64,7 @@ def run(args):
     stop = StopFlag()
     make_app = _app_factory(args)
     try:
-        with netns_context(args.netns), engine_on(args) as (nif, eng):
+        with netns_context(args.netns), engine_on(args, 'serve') as (nif, eng):
             for note in nif.notes:
                 out.print("[dim]note: %s[/]" % escape(note))
             lst = eng.listen(args.port, backlog=args.backlog)

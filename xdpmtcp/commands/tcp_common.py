@@ -7,6 +7,7 @@ import json
 import signal
 
 from ..api.config import tunable_value
+from ..control import publish_endpoint
 from ..netif import NetIf
 from ..phy import PcapTap
 from ..tcp import Engine
@@ -41,18 +42,21 @@ def tunables_from(args):
 
 
 @contextlib.contextmanager
-def engine_on(args):
-    """NetIf + Engine for the command's flags; everything undone on exit."""
+def engine_on(args, role):
+    """NetIf + Engine for the command's flags, published on the control
+    channel as role (`xdpmtcp trace` sees it); everything undone on exit."""
     with NetIf(args.iface, tunables=tunables_from(args), force=args.force) as nif:
         if args.pcap:
             nif.port.add(PcapTap(args.pcap))
         if args.faults:
             nif.port.add(args.faults)
         eng = Engine.on_netif(nif)
+        control = publish_endpoint(role, lambda: [(eng, nif)])
         try:
             yield nif, eng
             eng.drain()           # closes in progress finish before the resets
         finally:
+            control.close()
             eng.close()
 
 

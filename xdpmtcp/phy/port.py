@@ -89,6 +89,15 @@ class Port:
         self._middleware.append(middleware)
         return self
 
+    def remove(self, middleware):
+        """Uninstall what add() installed."""
+        self._middleware.remove(middleware)
+        middleware.uninstall(self)
+
+    def installed(self, kind):
+        """The installed middleware of a type (PcapTap, FaultInjector)."""
+        return [m for m in self._middleware if isinstance(m, kind)]
+
     # -- I/O -----------------------------------------------------------------
     def rx(self, burst, max_frames=None):
         """Append received frames to burst; returns how many were added."""

@@ -26,7 +26,7 @@ from .state import Event, TcpState
 
 EVENT_CHUNK = 1024
 READ_BUFFER = 256 * 1024      # the most one read returns
-STEERING_CHECK_NS = 100_000_000   # the steering's periodic checks, at most this often
+HOUSEKEEPING_NS = 100_000_000     # the loop's periodic work (steering checks, ...), at most this often
 IP_NAMES_MAX = 4096           # address strings shared by the connections that have them
 _LISTEN_EVENT = lib.XC_LISTEN_EVENT   # on an event's id: a listener's, not a connection's
 
@@ -97,7 +97,10 @@ class Engine:
         self._burst_raw = self.burst.raw
         self._res = ffi.new("struct xc_poll_result *")
         self._busy_ns = int(t.busy_poll_us * 1000)
-        self._steering_check_ns = 0
+        self._housekeeping_ns = 0
+        # the loop's periodic tasks: task(now_ns) -> when it is next due
+        # (the control channel); run between batches, never per frame
+        self.housekeeping = []
         # what a read copies out of C, once per call (the engine's thread only)
         self.read_buffer_size = READ_BUFFER
         self.read_buffer = ffi.new("uint8_t[]", READ_BUFFER)
@@ -334,9 +337,8 @@ class Engine:
         now = self.now_ns()
         res = self._res
         lib.xc_engine_poll(self.raw, self._burst_raw, self._slow, now, res)
-        if now >= self._steering_check_ns and self.steering is not None:
-            self._steering_check_ns = now + STEERING_CHECK_NS
-            self.steering.check(now)
+        if now >= self._housekeeping_ns:
+            self._housekeeping_ns = self._housekeep(now)
         self.want_flush = False
         if res.slow or res.events:
             if res.slow:
@@ -347,6 +349,15 @@ class Engine:
             self._drain_events()
             lib.xc_engine_flush(self.raw, now)
         return res.frames
+
+    def _housekeep(self, now):
+        """The periodic work; returns when it is next due."""
+        due = now + HOUSEKEEPING_NS
+        if self.steering is not None:
+            self.steering.check(now)
+        for task in self.housekeeping:
+            due = min(due, task(now))
+        return due
 
     def wait_budget(self, timeout, now_ns):
         """Seconds a caller may sleep, at most timeout: until the next timer

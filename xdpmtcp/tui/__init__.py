@@ -1,0 +1,1 @@
+"""Terminal UIs (rich): the live view of `xdpmtcp trace`."""
