@@ -96,6 +96,10 @@ class Tunables:
     sndlowat: int = _t(1024, "SO_SNDLOWAT default (OSKit page): a non-blocking write takes nothing "
                        "unless min(this, len) fits, and EPOLLOUT needs this much free space")
     pipe_buf: int = _t(65536, "bytes an mtcp_pipe holds before writes block or fail with EAGAIN")
+    # --- operations (xdpmtcp/control) -------------------------------------------
+    metrics_port: int = _t(0, "serve Prometheus metrics (xdpmtcp_*) on this TCP port of the kernel's "
+                           "stack in the context's namespace; 0 = off (`--metrics [ADDR:]PORT` on the CLI)")
+    metrics_addr: str = _t("0.0.0.0", "address the metrics port listens on")
     poll_step_ms: float = _t(50.0, "longest wait of a blocking call or epoll_wait between checks "
                              "of its deadline and of signal flags")
 

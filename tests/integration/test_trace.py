@@ -172,3 +172,35 @@ def test_control_socket_goes_with_the_process(lab):
         found = paths.discover(pid=pid)
         assert len(found) == 1 and found[0].iface == lab.stack.ifname
     assert not found[0].path.exists() and paths.discover(pid=pid) == []
+
+
+def test_metrics_endpoint_serves_the_counters_status_shows(lab):
+    from prometheus_client.parser import text_string_to_metric_families
+    with StackProcess(lab.stack, "serve", "-p", PORT, "--mode", "echo", "--metrics", "127.0.0.1:9464") as srv:
+        srv.wait_event("ready")
+        lab.peer.run([SYSTEM_PYTHON, "-c", r"""
+import socket, sys
+for _ in range(3):
+    s = socket.create_connection((sys.argv[1], int(sys.argv[2])))
+    s.sendall(b"m" * 1000); s.shutdown(socket.SHUT_WR)
+    got = b""
+    while len(got) < 1000:
+        got += s.recv(2000)
+    s.close()
+""", lab.stack.ip, str(PORT)])
+        time.sleep(2.5)                       # idle, and the exporter's copy refreshed (1 s)
+        text = lab.stack.run(["curl", "-s", "http://127.0.0.1:9464/metrics"]).stdout
+        status = json.loads(xdpmtcp("status", "--json", "-p", srv.proc.pid).stdout.splitlines()[0])
+    itf = status["interfaces"][0]
+    samples = {(s.name, s.labels.get("iface"), s.labels.get("port")): s.value
+               for fam in text_string_to_metric_families(text) for s in fam.samples}
+    iface = lab.stack.ifname
+    assert samples[("xdpmtcp_engine_fast_path_total", iface, None)] == itf["engine"]["fast_path"] > 0
+    assert samples[("xdpmtcp_port_rx_frames_total", iface, None)] == itf["port"]["rx_frames"] > 0
+    assert samples[("xdpmtcp_xdp_redirected_total", iface, None)] == itf["xdp"]["redirected"] > 0
+    assert samples[("xdpmtcp_engine_tcbs", iface, None)] == itf["engine"]["tcbs"]
+    assert samples[("xdpmtcp_listener_established_total", iface, str(PORT))] == 3
+    info = [s for fam in text_string_to_metric_families(text) for s in fam.samples
+            if s.name == "xdpmtcp_context_info"]
+    assert info and info[0].labels["xdp_mode"] == itf["xdp_mode"] and info[0].labels["role"] == "serve"
+    assert all(name.startswith("xdpmtcp_") for name, _, _ in samples)

@@ -165,3 +165,39 @@ def test_the_documented_schema_is_the_one_printed():
     # docs/trace.md carries the table schema_markdown() makes, verbatim
     assert schema_markdown() in DOCS.read_text()
     assert len(FIELDS) == len(set(FIELD_NAMES))
+
+
+def test_metric_families_are_counters_and_gauges_by_name():
+    from xdpmtcp.control.metrics import families
+    desc = {"role": "serve", "pid": 7, "netns_name": "ns1", "interfaces": [{
+        "ifname": "eth1", "queue": 0, "xdp_mode": "native",
+        "xdp": {"redirected": 5, "syn_answer_stopped": 0},
+        "port": {"rx_frames": 9, "tx_in_flight": 2},
+        "engine": {"fast_path": 4, "tcbs": 3},
+        "python": {"slow_segments": 1},
+        "listeners": [{"addr": "*", "port": 80, "backlog": 128, "pending": 2, "established": 6}]}]}
+    fams = {f.name: f for f in families(desc)}
+    assert fams["xdpmtcp_xdp_redirected"].type == "counter"
+    assert fams["xdpmtcp_engine_tcbs"].type == "gauge"
+    assert fams["xdpmtcp_port_tx_in_flight"].type == "gauge"
+    assert fams["xdpmtcp_listener_accept_queue"].samples[0].labels == {"iface": "eth1", "addr": "*", "port": "80"}
+    assert fams["xdpmtcp_listener_established"].samples[0].value == 6
+    info = fams["xdpmtcp_context"].samples[0]
+    assert info.labels["xdp_mode"] == "native" and info.labels["pid"] == "7"
+    assert "xdpmtcp_listener_backlog" not in fams
+
+
+def test_metrics_endpoint_flag_and_tunables():
+    import argparse
+    from xdpmtcp.api.config import ConfigError, parse_config
+    from xdpmtcp.commands.common import metrics_endpoint
+    assert metrics_endpoint("9464") == ("0.0.0.0", 9464)
+    assert metrics_endpoint("127.0.0.1:9100") == ("127.0.0.1", 9100)
+    for bad in ("0", "70000", "host:80", "x"):
+        with pytest.raises(argparse.ArgumentTypeError):
+            metrics_endpoint(bad)
+    t = parse_config("port = eth1\nmetrics_port = 9464\nmetrics_addr = 127.0.0.1\n").tunables()
+    assert (t.metrics_port, t.metrics_addr) == (9464, "127.0.0.1")
+    for line, why in (("metrics_port = 70000", "0..65535"), ("metrics_addr = nowhere", "IPv4")):
+        with pytest.raises(ConfigError, match="<config>:2: .*" + why):
+            parse_config("port = eth1\n%s\n" % line)

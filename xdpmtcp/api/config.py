@@ -152,6 +152,7 @@ TUNABLE_BOUNDS = {
     "xdp_syn_rate": (0, U32_MAX),                # 0: XDP answers every SYN with a cookie
     "delack_ms": (0, MS_MAX), "rto_initial_ms": (0, MS_MAX), "rto_min_ms": (0, MS_MAX),
     "rto_max_ms": (0, MS_MAX),
+    "metrics_port": (0, 65535),                  # 0: no metrics endpoint
 }
 CHOICES = {"xdp_mode": ("auto", "native", "skb")}
 
@@ -193,6 +194,12 @@ def tunable_value(name, text):
         return low in ("1", "true", "yes", "on")
     if typ is tuple:                             # ephemeral_ports
         return port_range(text)
+    if name == "metrics_addr":
+        import ipaddress
+        try:
+            return str(ipaddress.IPv4Address(text))
+        except ValueError:
+            raise ValueError("want an IPv4 address") from None
     if typ is int:
         try:
             value = int(text, 0)

@@ -95,6 +95,22 @@ non_negative_int = whole_number(0)
 positive_seconds = seconds()
 
 
+def metrics_endpoint(text):
+    """[ADDR:]PORT of a metrics endpoint, as (ADDR, PORT); ADDR defaults to
+    every address (0.0.0.0), as node_exporter's --web.listen-address."""
+    what = "[ADDR:]PORT, e.g. 9464 or 127.0.0.1:9464"
+    addr, _, port_text = text.rpartition(":")
+    try:
+        port_no = int(port_text)
+        if addr:
+            ipaddress.IPv4Address(addr)
+    except ValueError:
+        raise _refuse(what, text) from None
+    if not 1 <= port_no <= 65535:
+        raise _refuse(what, text)
+    return addr or "0.0.0.0", port_no
+
+
 def port_range(text):
     """FIRST-LAST ports, as (FIRST, LAST)."""
     from ..api.config import port_range as parse

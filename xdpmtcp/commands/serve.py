@@ -63,6 +63,9 @@ def run(args):
     out = console()
     stop = StopFlag()
     make_app = _app_factory(args)
+    if args.metrics and args.metrics[1] == args.port:
+        return fail("--metrics port %d is the port served: XDP gives its frames to the stack, "
+                    "the metrics endpoint is the kernel's" % args.port)
     try:
         with netns_context(args.netns), engine_on(args, 'serve') as (nif, eng):
             for note in nif.notes:

@@ -11,6 +11,7 @@ from ..control import publish_endpoint
 from ..netif import NetIf
 from ..phy import PcapTap
 from ..tcp import Engine
+from .common import metrics_endpoint
 from ..tunables import DEFAULTS, Tunables
 
 
@@ -33,12 +34,18 @@ def add_tcp_flags(p):
     p.add_argument("--tcp", metavar="KEY=VALUE", type=parse_tunable, action="append", default=[],
                    help="override a tunable (repeatable), e.g. --tcp congestion=newreno "
                         "--tcp rcvbuf=1048576; see docs/tcp.md for the list")
+    p.add_argument("--metrics", metavar="[ADDR:]PORT", type=metrics_endpoint,
+                   help="serve Prometheus metrics (xdpmtcp_*) on the kernel's TCP PORT (all "
+                        "addresses unless ADDR); the tunables metrics_addr and metrics_port")
     p.add_argument("--json", action="store_true", help="print results as JSON lines")
 
 
 def tunables_from(args):
     # --tcp xdp_mode=... may repeat --xdp-mode; the --tcp value wins
-    return dataclasses.replace(DEFAULTS, **dict([("xdp_mode", args.xdp_mode)] + args.tcp))
+    given = [("xdp_mode", args.xdp_mode)]
+    if getattr(args, "metrics", None):
+        given += [("metrics_addr", args.metrics[0]), ("metrics_port", args.metrics[1])]
+    return dataclasses.replace(DEFAULTS, **dict(given + args.tcp))
 
 
 @contextlib.contextmanager

@@ -1,6 +1,7 @@
 """Publishing a running endpoint context on its control socket: one call
 for the long-running verbs and mtcp_create_context."""
 import atexit
+import errno
 
 from ..phy import PcapTap
 from .describe import ContextDescription
@@ -36,16 +37,48 @@ class PortCapture:
         return "capturing to %s" % ", ".join(t.path for _, t in self.taps)
 
 
+class Published:
+    """What publish_endpoint opened: the control socket and, with
+    metrics_port set, the metrics endpoint.  close() undoes both."""
+
+    def __init__(self, server, metrics):
+        self.server = server
+        self.metrics = metrics
+
+    def close(self):
+        self.server.close()
+        if self.metrics is not None:
+            self.metrics.close()
+            self.metrics = None
+
+
 def publish_endpoint(role, pairs):
     """Open the control socket of a context whose engines and interfaces
-    pairs() lists, serviced by the first engine's housekeeping.  Returns
-    the server (close() it; an exit closes it too)."""
+    pairs() lists (and its metrics endpoint when the tunables ask), both
+    fed by the first engine's housekeeping.  Returns a Published (close()
+    it; an exit closes it too)."""
     engines = lambda: [e for e, _ in pairs()]
     netifs = lambda: [n for _, n in pairs()]
     ifnames = [n.ifname for n in netifs()]
-    server = ControlServer(ifnames, ContextDescription(role, pairs), engines,
-                           capture=PortCapture(netifs)).open()
+    describe = ContextDescription(role, pairs)
+    server = ControlServer(ifnames, describe, engines, capture=PortCapture(netifs)).open()
     first = engines()[0]
     first.housekeeping.append(server.service)
-    atexit.register(server.close)
-    return server
+    metrics = None
+    t = first.tunables
+    if t.metrics_port:
+        from .metrics import MetricsExporter     # prometheus-client only when asked
+        lo, hi = t.ephemeral_ports
+        if lo <= t.metrics_port <= hi:
+            server.close()
+            raise OSError(errno.EINVAL, "metrics port %d is in the stack's ephemeral range %d-%d "
+                          "(XDP steers it to the stack, not the kernel)" % (t.metrics_port, lo, hi))
+        try:
+            metrics = MetricsExporter(describe, t.metrics_addr, t.metrics_port)
+        except OSError as e:
+            server.close()
+            raise OSError(e.errno, "metrics on %s:%d: %s" % (t.metrics_addr, t.metrics_port, e.strerror)) from None
+        first.housekeeping.append(metrics.refresh)
+    published = Published(server, metrics)
+    atexit.register(published.close)
+    return published
