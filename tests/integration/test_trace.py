@@ -95,7 +95,7 @@ def test_status_names_the_context_its_mode_and_ports(lab, source):
     assert itf["xdp"]["redirected"] >= itf["engine"]["fast_path"] > 0
     text = xdpmtcp("status", "-i", lab.stack.ifname)
     assert text.returncode == 0 and "XDP %s" % itf["xdp_mode"] in text.stdout
-    assert "owned ports      %d; ephemeral 61000-61999" % PORT in text.stdout
+    assert re.search(r"owned ports\s+%d; ephemeral 61000-61999" % PORT, text.stdout), text.stdout
 
 
 def test_live_view_in_tmux_shows_the_connection_details_and_quits(lab, source):
@@ -204,3 +204,59 @@ for _ in range(3):
             if s.name == "xdpmtcp_context_info"]
     assert info and info[0].labels["xdp_mode"] == itf["xdp_mode"] and info[0].labels["role"] == "serve"
     assert all(name.startswith("xdpmtcp_") for name, _, _ in samples)
+
+
+HOLDING_SERVER = r"""
+import socket, sys, time
+ls = socket.socket(); ls.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+ls.bind((sys.argv[1], 5002)); ls.listen(1); print("up", flush=True)
+s, _ = ls.accept(); got = 0
+while got < 100000:
+    got += len(s.recv(65536))
+s.sendall(b"r" * 5000); time.sleep(60)
+"""
+HOLDING_CLIENT = r"""
+import socket, sys, time
+s = socket.create_connection((sys.argv[1], 5002)); s.sendall(b"c" * 100000)
+got = 0
+while got < 5000:
+    got += len(s.recv(65536))
+print("done", flush=True); time.sleep(60)
+"""
+
+
+def test_live_monitor_flows_show_both_sides_in_trace(inline_lab):
+    lab = inline_lab
+    mon_host = lab.host("monitor")
+    a, b = mon_host.interfaces[0].ifname, mon_host.interfaces[1].ifname
+    mon = mon_host.popen([sys.executable, "-m", "xdpmtcp", "monitor", "--iface", a, "--inline", b, "--json",
+                          "--duration", "40"], cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    procs = []
+    try:
+        line = mon.stdout.readline()
+        assert line and json.loads(line).get("ready"), mon.stderr.read()
+        srv = lab.host("server").popen([SYSTEM_PYTHON, "-c", HOLDING_SERVER, lab.server.ip],
+                                       stdout=subprocess.PIPE, text=True)
+        procs.append(srv)
+        assert srv.stdout.readline().strip() == "up"
+        cli = lab.host("client").popen([SYSTEM_PYTHON, "-c", HOLDING_CLIENT, lab.server.ip],
+                                       stdout=subprocess.PIPE, text=True)
+        procs.append(cli)
+        assert cli.stdout.readline().strip() == "done"
+        r = xdpmtcp("trace", "--once", "--json", "-p", mon.pid)
+        assert r.returncode == 0, r.stderr
+        rows = [json.loads(l) for l in r.stdout.splitlines()]
+        flows = [x for x in rows if x.get("kind") == "monitor" and x["remote"] == "%s:5002" % lab.server.ip]
+        assert len(flows) == 1, rows
+        f = flows[0]
+        assert f["state"] == "ESTAB/ESTAB" and f["local"].startswith(lab.client.ip + ":")
+        assert (f["bytes_c2s"], f["bytes_s2c"]) == (100000, 5000)
+        assert f["history"].startswith("ShAD") and "d" in f["history"]
+        assert f["pid"] == mon.pid and f["iface"] == "%s,%s" % (a, b)
+        st = json.loads(xdpmtcp("status", "--json", "-p", mon.pid).stdout.splitlines()[0])
+        assert st["role"] == "monitor" and st["monitor"]["flows_created"] >= 1
+    finally:
+        for p in procs:
+            p.kill()
+        mon.kill()
+        mon.wait()

@@ -139,6 +139,11 @@ def run(args):
     if flow_filter is not None:
         mon.set_filter(flow_filter)
     run = MonitorRun(mon, streams=streams, conn_log=conn_log)
+    control = None
+    if not args.pcap:              # a live monitor: `xdpmtcp trace` shows its flows
+        from ..control import publish_monitor
+        with netns_context(args.netns):
+            control = publish_monitor(run, source)
     summary = None
     try:
         with source:
@@ -149,6 +154,8 @@ def run(args):
     except OSError as e:
         return fail(str(e))
     finally:
+        if control is not None:
+            control.close()
         if streams is not None:
             streams.close(summary or run.summary())
     size_b = summary["input"].get("file_bytes") if args.pcap else None

@@ -70,6 +70,14 @@ def describe(v):
     m = v.meta
     t.add_row("%s pid %d" % (m.get("role", "?"), v.address.pid),
               "netns %s" % (m.get("netns_name") or m.get("netns", "?")))
+    if m.get("role") == "monitor":
+        st = m.get("monitor", {})
+        t.add_row("interfaces", " ".join(i["ifname"] for i in m.get("interfaces", [])))
+        t.add_row("flows", "%d live, %d created, %d ended (%d mid-stream)" % (
+            st.get("flows_live", 0), st.get("flows_created", 0), m.get("connections_ended", 0),
+            st.get("flows_midstream", 0)))
+        t.add_row("frames", "%d seen, %d malformed" % (m.get("frames", 0), st.get("malformed", 0)))
+        return t
     for itf in m.get("interfaces", []):
         t.add_row("interface", "%s  queue %s  XDP %s (prog id %s)" % (
             itf["ifname"], itf.get("queue"), itf.get("xdp_mode"), itf.get("xdp_prog_id")))

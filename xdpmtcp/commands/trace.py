@@ -68,11 +68,16 @@ def add_selection_flags(p):
     add_netns_flag(p, "only contexts in network namespace NS (an `ip netns` name)")
 
 
+def row_bytes(r):
+    """Bytes a row moved: acknowledged + received (a monitor's: both ways)."""
+    return r.get("bytes_acked", 0) + r.get("bytes_received", 0) + r.get("bytes_c2s", 0) + r.get("bytes_s2c", 0)
+
+
 def sort_rows(rows, key, reverse=True):
     if key == "bytes":
-        keyf = lambda r: r["bytes_acked"] + r["bytes_received"]
+        keyf = row_bytes
     else:
-        keyf = lambda r: (r[key] is None, r[key])
+        keyf = lambda r: (r.get(key) is None, r.get(key) or 0) if key not in ("state", "remote") else r[key]
     return sorted(rows, key=keyf, reverse=reverse)
 
 
@@ -92,7 +97,7 @@ def _print_text(views, rows, out):
     out.write("%d context(s): %s\n" % (len(views), "; ".join(v.label for v in views) or "none"))
     out.write(" ".join("%-*s" % (w, name.upper()) for name, w in TEXT_COLUMNS).rstrip() + "\n")
     for r in rows:
-        out.write(" ".join("%-*s" % (w, r[name]) for name, w in TEXT_COLUMNS).rstrip() + "\n")
+        out.write(" ".join("%-*s" % (w, r.get(name, "-")) for name, w in TEXT_COLUMNS).rstrip() + "\n")
 
 
 def _print_json(rows, now, out):
@@ -126,6 +131,8 @@ def run(args):
             _print_json(rows, now, sys.stdout)
         elif writer is not None:
             for r in rows:
+                if r.get("kind") == "monitor":
+                    continue           # another schema: --json carries monitor flows
                 writer.writerow([round(now, 3), r["pid"], r["iface"]] + [r[k] for k in CSV_FIELDS[3:]])
         else:
             _print_text(views, rows, sys.stdout)
@@ -160,12 +167,13 @@ def capture(args):
     return 0
 
 
-def schema_markdown():
-    """The JSON schema as a markdown table (docs/trace.md holds it)."""
+def schema_markdown(fields=FIELDS, common=True):
+    """A JSON schema as a markdown table (docs/trace.md holds them)."""
     lines = ["| key | type | meaning |", "|---|---|---|",
              "| time | float | when the snapshot was taken (Unix time) |",
              "| pid | int | the context's process |",
-             "| iface | str | the interface the connection runs on |",
-             "| engine | int | index of that interface in the context |"]
-    lines += ["| %s | %s | %s |" % f for f in FIELDS]
+             "| iface | str | the interface the connection runs on (a monitor: its interfaces) |"]
+    if fields is FIELDS:
+        lines.append("| engine | int | index of that interface in the context |")
+    lines += ["| %s | %s | %s |" % f for f in fields]
     return "\n".join(lines)

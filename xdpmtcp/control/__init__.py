@@ -4,8 +4,8 @@ and `xdpmtcp trace`, `status` and the metrics endpoint read it (client.py).
 rows.py is the connection schema; protocol.py the wire format."""
 from .client import ControlClient, ControlError
 from .paths import ControlAddress, discover
-from .publish import publish_endpoint
+from .publish import publish_endpoint, publish_monitor
 from .rows import FIELDS, FIELD_NAMES
 
-__all__ = ["ControlClient", "ControlError", "ControlAddress", "discover", "publish_endpoint",
+__all__ = ["ControlClient", "ControlError", "ControlAddress", "discover", "publish_endpoint", "publish_monitor",
            "FIELDS", "FIELD_NAMES"]

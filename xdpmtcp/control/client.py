@@ -51,10 +51,10 @@ class ControlClient:
                 raise ControlError("pid %d: %s" % (self.address.pid, meta.get("error", "refused")))
             if not meta.get("rows"):
                 return meta, None
+            rows = meta.pop("flows", None) or []      # a monitor's
             if meta.get("row_size") != ROW_SIZE:
                 raise ControlError("pid %d runs another build of xdpmtcp (rows of %s bytes, ours %d)"
                                    % (self.address.pid, meta.get("row_size"), ROW_SIZE))
-            rows = []
             while True:
                 length, engine = CHUNK.unpack(self._recv_exact(f, CHUNK.size))
                 if not length:

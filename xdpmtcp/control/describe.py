@@ -52,19 +52,32 @@ def describe_interface(engine, netif):
 
 
 class ContextDescription:
-    """describe() for a ControlServer: the fixed part computed once."""
+    """describe() for a ControlServer: who (computed once) and body(), the
+    part that changes (interfaces, counters)."""
 
-    def __init__(self, role, pairs, extra=None):
-        self.role = role
-        self.pairs = pairs                 # callable: [(engine, netif)]
-        self.extra = extra                 # callable: more keys, or None
+    def __init__(self, role, body):
+        self.body = body
         self.fixed = {"role": role, "pid": os.getpid(), "argv": sys.argv,
                       "netns": runstate.netns_id(), "netns_name": netns_name(),
                       "started": time.time()}
 
     def __call__(self):
         out = dict(self.fixed)
-        out["interfaces"] = [describe_interface(e, n) for e, n in self.pairs()]
-        if self.extra is not None:
-            out.update(self.extra())
+        out.update(self.body())
         return out
+
+
+def endpoint_body(pairs):
+    """body() of an endpoint context whose (engine, netif) pairs() lists."""
+    return lambda: {"interfaces": [describe_interface(e, n) for e, n in pairs()]}
+
+
+def monitor_body(run, source):
+    """body() of a live monitor (monitor.runner.MonitorRun on a LiveInput)."""
+    def body():
+        stats = source.stats()
+        return {"interfaces": [{"ifname": name, "input": stats.get(name, {}) if isinstance(stats, dict) else {}}
+                               for name in source.ifaces],
+                "monitor": run.mon.stats(), "connections_ended": run.connections,
+                "errors": dict(run.errors), "frames": run.frames}
+    return body

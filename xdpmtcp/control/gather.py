@@ -34,8 +34,9 @@ def gather(pid=None, iface=None, netns=None, rows=True, errors=None):
             continue
         if netns is not None and meta.get("netns_name") != netns:
             continue
+        ifaces = [i["ifname"] for i in meta.get("interfaces", [])]
         for row in got or []:
             row["pid"] = addr.pid
-            row["iface"] = meta["interfaces"][row["engine"]]["ifname"] if meta.get("interfaces") else ""
+            row["iface"] = ifaces[row["engine"]] if "engine" in row and ifaces else ",".join(ifaces)
         out.append(ContextView(addr, meta, got or []))
     return out

@@ -4,7 +4,7 @@ import atexit
 import errno
 
 from ..phy import PcapTap
-from .describe import ContextDescription
+from .describe import ContextDescription, endpoint_body, monitor_body
 from .server import ControlServer
 
 
@@ -60,7 +60,7 @@ def publish_endpoint(role, pairs):
     engines = lambda: [e for e, _ in pairs()]
     netifs = lambda: [n for _, n in pairs()]
     ifnames = [n.ifname for n in netifs()]
-    describe = ContextDescription(role, pairs)
+    describe = ContextDescription(role, endpoint_body(pairs))
     server = ControlServer(ifnames, describe, engines, capture=PortCapture(netifs)).open()
     first = engines()[0]
     first.housekeeping.append(server.service)
@@ -82,3 +82,15 @@ def publish_endpoint(role, pairs):
     published = Published(server, metrics)
     atexit.register(published.close)
     return published
+
+
+def publish_monitor(run, source):
+    """Open the control socket of a live monitor (a MonitorRun reading a
+    LiveInput): `xdpmtcp trace` shows its flows, both sides' states.
+    Serviced between bursts.  Returns the server (close() it)."""
+    from .monitor_rows import flow_rows
+    server = ControlServer(source.ifaces, ContextDescription("monitor", monitor_body(run, source)),
+                           flows=lambda: flow_rows(run.mon)).open()
+    run.tasks.append(server.service)
+    atexit.register(server.close)
+    return server

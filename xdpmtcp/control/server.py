@@ -43,11 +43,13 @@ class _Reader:
 class ControlServer:
     """describe(): the context's JSON-able description (status, counters);
     engines(): its Engine objects, whose rows snapshots carry;
+    flows(): a monitor's (flow rows, omitted), carried in the first line;
     capture(path or None): start or stop writing a pcap, returns a note."""
 
-    def __init__(self, ifnames, describe, engines, capture=None):
+    def __init__(self, ifnames, describe, engines=list, flows=None, capture=None):
         self.describe = describe
         self.engines = engines
+        self.flows = flows
         self.capture = capture
         self.path = paths.socket_path(ifnames)
         self.requests = 0
@@ -162,6 +164,8 @@ class ControlServer:
         if cmd == "snapshot":
             meta = self.describe()
             rows = bool(req.get("rows", True))
+            if rows and self.flows is not None:
+                meta["flows"], meta["flows_omitted"] = self.flows()
             r.out += encode_line(dict(meta, ok=True, version=VERSION, rows=rows, row_size=ROW_SIZE,
                                       time=time.time()))
             if rows:

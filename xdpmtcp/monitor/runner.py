@@ -43,6 +43,10 @@ class MonitorRun:
         self.errors = {name: 0 for name in ERRORS.values()}
         self.connections = 0
         self.frames = 0
+        # periodic work between bursts (the control channel): task(now_ns)
+        # -> when it is next due (monotonic ns)
+        self.tasks = []
+        self._due = 0
 
     def _note(self, flow_id):
         n = self._notes.get(flow_id)
@@ -87,6 +91,11 @@ class MonitorRun:
         for events in self.mon.feed(burst, now_ns):
             self.handle(events)
 
+    def _housekeep(self):
+        now = time.monotonic_ns()
+        if now >= self._due:
+            self._due = min(task(now) for task in self.tasks)
+
     def finish(self):
         for events in self.mon.flush():
             self.handle(events)
@@ -97,6 +106,8 @@ class MonitorRun:
         for burst, now_ns in source.bursts():
             self.feed(burst, now_ns)
             source.after(burst)
+            if self.tasks:
+                self._housekeep()
         self.finish()
         return time.perf_counter() - start
 

@@ -11,7 +11,8 @@ from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
 
-from ..commands.trace import SORT_KEYS, filter_rows, sort_rows
+from ..commands.trace import SORT_KEYS, filter_rows, row_bytes, sort_rows
+from ..control.monitor_rows import MONITOR_FIELDS
 from ..control.gather import gather
 from .keys import Keys
 from .sparkline import sparkline
@@ -26,7 +27,11 @@ DETAIL_FIELDS = ("options", "cc", "ca_state", "rto_ms", "snd_mss", "ssthresh", "
 
 
 def _key(row):
-    return (row["pid"], row["engine"], row["id"], row["local"], row["remote"])
+    return (row["pid"], row.get("engine", -1), row["id"], row["local"], row["remote"])
+
+
+def _monitor(row):
+    return row.get("kind") == "monitor"
 
 
 def _rate(n):
@@ -66,7 +71,7 @@ class TraceView:
         for v in self.views:
             for itf in v.meta.get("interfaces", []):
                 k = (v.address.pid, itf["ifname"])
-                p = itf.get("port", {})
+                p = itf.get("port") or itf.get("input", {})       # an endpoint's or a monitor's
                 prev = self.port_prev.get(k)
                 if prev is not None and now > prev[0]:
                     dt, q = now - prev[0], prev[1]
@@ -82,7 +87,7 @@ class TraceView:
                         time.strftime("%H:%M:%S"), r["pid"], r["local"], r["remote"], old or "new", r["state"]))
                     self.states[k] = r["state"]
                 h = self.history.setdefault(k, collections.deque(maxlen=HISTORY))
-                h.append((now, r["bytes_acked"] + r["bytes_received"], r["cwnd_bytes"], r["rtt_us"]))
+                h.append((now, row_bytes(r), r.get("cwnd_bytes", 0), r.get("rtt_us", 0)))
                 rows.append(r)
         for k in [k for k in self.states if k not in seen]:
             self.log.append("%s  pid %d  %s > %s  %s -> gone" % (time.strftime("%H:%M:%S"), k[0], k[3], k[4],
@@ -154,14 +159,32 @@ class TraceView:
             t.add_column(name, justify=justify, no_wrap=True)
         top = max(0, self.selected - height + 1)
         for i, r in enumerate(self.rows[top:top + height], start=top):
-            t.add_row(str(r["pid"]), r["iface"], r["state"], r["local"], r["remote"],
-                      "%.2f" % (r["rtt_us"] / 1000), str(r["snd_cwnd"]), str(r["retrans_total"]),
-                      _rate(r["bytes_acked"]), _rate(r["bytes_received"]), str(r["recv_q"]),
-                      str(r["send_q"]), style="reverse" if i == self.selected else None)
+            if _monitor(r):          # client > server; ACKED/RECEIVED: what each sent
+                cells = ("-", "-", str(r["retrans_c2s"] + r["retrans_s2c"]), _rate(r["bytes_c2s"]),
+                         _rate(r["bytes_s2c"]), "-", "-")
+            else:
+                cells = ("%.2f" % (r["rtt_us"] / 1000), str(r["snd_cwnd"]), str(r["retrans_total"]),
+                         _rate(r["bytes_acked"]), _rate(r["bytes_received"]), str(r["recv_q"]),
+                         str(r["send_q"]))
+            t.add_row(str(r["pid"]), r["iface"], r["state"], r["local"], r["remote"], *cells,
+                      style="reverse" if i == self.selected else None)
         return t
+
+    def monitor_detail(self, r):
+        h = list(self.history.get(_key(r), ()))
+        thr = [(b2 - b1) * 8 / max(t2 - t1, 1e-6) for (t1, b1, _, _), (t2, b2, _, _) in zip(h, h[1:])]
+        g = Table.grid(padding=(0, 2))
+        g.add_column(style="bold")
+        g.add_column()
+        g.add_row("throughput", "%s  %sbit/s" % (sparkline(thr, 60), _rate(thr[-1] if thr else 0)))
+        for key, _, meaning in MONITOR_FIELDS:
+            g.add_row(key, "%s  [dim]%s[/]" % (r[key], meaning))
+        return Panel(g, title="monitor flow %d (Esc: back)" % r["id"], title_align="left")
 
     def detail_view(self):
         r = self.rows[self.selected]
+        if _monitor(r):
+            return self.monitor_detail(r)
         h = list(self.history.get(_key(r), ()))
         thr = [(b2 - b1) * 8 / max(t2 - t1, 1e-6) for (t1, b1, _, _), (t2, b2, _, _) in zip(h, h[1:])]
         g = Table.grid(padding=(0, 2))

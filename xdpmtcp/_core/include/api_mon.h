@@ -306,6 +306,9 @@ struct xc_mon_flow *xc_mon_lookup(struct xc_mon *m, uint32_t a1, uint16_t p1,
 				  uint32_t a2, uint16_t p2);
 void xc_mon_get_stats(struct xc_mon *m, struct xc_mon_stats *out);
 uint32_t xc_mon_flow_count(struct xc_mon *m);   /* live flows */
+/* Ids of the flows in the table from slot *cursor on, at most max; *cursor
+ * moves past the last (operator views: xdpmtcp trace). Returns how many. */
+uint32_t xc_mon_flow_ids(struct xc_mon *m, uint32_t *cursor, uint32_t *ids, uint32_t max);
 /* Application-side calls (mOS sockets); -1 on a bad id/side/value. */
 int xc_mon_set_buf(struct xc_mon *m, uint32_t id, int side, uint32_t cap);  /* 0 disables */
 int xc_mon_set_overlap(struct xc_mon *m, uint32_t id, int side, uint32_t policy);

@@ -382,6 +382,16 @@ uint32_t xc_mon_flow_count(struct xc_mon *m)
 	return m ? mon_live(m) : 0;
 }
 
+uint32_t xc_mon_flow_ids(struct xc_mon *m, uint32_t *cursor, uint32_t *ids, uint32_t max)
+{
+	uint32_t n = 0, id = *cursor ? *cursor : 1;
+	for (; m && id <= m->nslots && n < max; id++)
+		if (m->flows[id].status != XC_MON_FS_FREE)
+			ids[n++] = id;
+	*cursor = id;
+	return n;
+}
+
 /* ---- application-side calls ---- */
 
 static struct xc_mon_flow *live_flow(struct xc_mon *m, uint32_t id)
