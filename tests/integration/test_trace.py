@@ -142,7 +142,7 @@ def test_live_view_in_tmux_shows_the_connection_details_and_quits(lab, source):
 def test_pcap_on_demand_opens_in_tshark(lab, tmp_path):
     with StackProcess(lab.stack, "serve", "-p", PORT, "--mode", "echo") as srv:
         srv.wait_event("ready")
-        pcap = tmp_path / "on-demand.pcap"
+        pcap = tmp_path / "on-demand.pcapng"
         cap = subprocess.Popen([sys.executable, "-m", "xdpmtcp", "trace", "-p", str(srv.proc.pid),
                                 "--pcap", str(pcap), "--duration", "3"], cwd=ROOT,
                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
@@ -157,12 +157,14 @@ assert s.recv(100) == b"captured-on-demand"
         assert cap.returncode == 0, err
         assert "capturing to %s" % pcap in err and "stopped: %s" % pcap in err
     out = subprocess.run(["tshark", "-r", str(pcap), "-Y", "tcp.port == %d" % PORT, "-T", "fields",
-                          "-e", "tcp.flags.str", "-e", "tcp.payload"], capture_output=True, text=True,
-                         timeout=60)
+                          "-e", "frame.packet_flags_direction", "-e", "tcp.flags.str", "-e", "tcp.payload"],
+                         capture_output=True, text=True, timeout=60)
     assert out.returncode == 0, out.stderr
-    lines = out.stdout.splitlines()
-    assert any("S" in l.split("\t")[0] for l in lines)                      # the handshake
-    assert sum(b"captured-on-demand".hex() in l for l in lines) == 2        # in and back
+    lines = [l.split("\t") for l in out.stdout.splitlines()]
+    assert any("S" in flags for _, flags, _ in lines)                       # the handshake
+    payload = b"captured-on-demand".hex()
+    # pcapng with directions: the peer's bytes came in (1), ours went out (2)
+    assert sorted(int(d, 0) for d, _, data in lines if payload in data) == [1, 2], lines
 
 
 def test_control_socket_goes_with_the_process(lab):

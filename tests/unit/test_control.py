@@ -203,3 +203,25 @@ def test_metrics_endpoint_flag_and_tunables():
     for line, why in (("metrics_port = 70000", "0..65535"), ("metrics_addr = nowhere", "IPv4")):
         with pytest.raises(ConfigError, match="<config>:2: .*" + why):
             parse_config("port = eth1\n%s\n" % line)
+
+
+def test_pcap_tap_writes_pcapng_with_directions(tmp_path):
+    # a .pcapng path: our own reader takes it back, frame for frame
+    from xdpmtcp.phy import PcapSource, PcapTap, Port
+    from xdpmtcp.wire import TcpFlags, build_tcp_frame
+    a, b = Port.memlink(depth=64)
+    path = tmp_path / "tap.pcapng"
+    a.add(PcapTap(str(path)))
+    frames = [build_tcp_frame(b"\x02" * 6, b"\x04" * 6, "198.18.0.1", "198.18.0.2", 1000 + i, 80, i, 0,
+                              TcpFlags.ACK, 1000, payload=b"x" * (i + 1)) for i in range(5)]
+    a.tx(frames)
+    from xdpmtcp.phy import Burst
+    got = Burst(64)
+    b.rx(got)
+    b.tx(frames[:2])
+    a.rx(Burst(64))
+    a.close()
+    src = PcapSource(str(path))
+    assert src.format == "pcapng"
+    back = [bytes(f.data) for burst in src.bursts() for f in burst]
+    assert back == frames + frames[:2]

@@ -63,9 +63,9 @@ void xc_port_get_stats(struct xc_port *port, struct xc_port_stats *out)
 		port->ops->gauges(port, out);
 }
 
-static void pcap_tap(struct xc_port *port, const uint8_t *frame, uint32_t len)
+static void pcap_tap(struct xc_port *port, const uint8_t *frame, uint32_t len, int dir)
 {
-	int r = xc_pcap_write(&port->pcap, frame, len);
+	int r = xc_pcap_write(&port->pcap, frame, len, dir);
 	if (r == 1)
 		port->stats.pcap_frames++;
 	else if (r == 0)
@@ -129,7 +129,7 @@ int xc_port_ingest(struct xc_port *port, struct xc_burst *b,
 		return 0;
 	}
 	if (port->lending) {              /* no faults while lending: straight in */
-		pcap_tap(port, frame, len);
+		pcap_tap(port, frame, len, XC_PCAP_IN);
 		return accept_rx(port, b, frame, len, pkt);
 	}
 	enum xc_fault_verdict v = xc_faults_apply(&port->faults[XC_RX], frame, len,
@@ -137,10 +137,10 @@ int xc_port_ingest(struct xc_port *port, struct xc_burst *b,
 						  xc_monotonic_ns());
 	if (v == XC_FAULT_DROP || v == XC_FAULT_HELD)
 		return 0;
-	pcap_tap(port, frame, len);
+	pcap_tap(port, frame, len, XC_PCAP_IN);
 	accept_rx(port, b, frame, len, pkt);
 	if (v == XC_FAULT_DUPLICATE && (!b || b->n < b->cap)) {
-		pcap_tap(port, frame, len);
+		pcap_tap(port, frame, len, XC_PCAP_IN);
 		accept_rx(port, b, frame, len, pkt);
 	}
 	return 0;
@@ -164,7 +164,7 @@ static int port_rx(struct xc_port *port, struct xc_burst *b, uint32_t max, int l
 		uint64_t now = xc_monotonic_ns();
 		while (b->n - start < max && b->n < b->cap &&
 		       xc_faults_pop_due(f, now, &port->held_out)) {
-			pcap_tap(port, port->held_out.data, port->held_out.len);
+			pcap_tap(port, port->held_out.data, port->held_out.len, XC_PCAP_IN);
 			accept_rx(port, b, port->held_out.data, port->held_out.len,
 				  &port->held_out.pkt);
 		}
@@ -246,7 +246,7 @@ static uint32_t tx_inplace(struct xc_port *port, uint8_t *const *frames,
 	uint64_t now = xc_monotonic_ns();
 
 	for (uint32_t i = 0; i < n; i++) {
-		pcap_tap(port, frames[i], lens[i]);
+		pcap_tap(port, frames[i], lens[i], XC_PCAP_OUT);
 		enum xc_fault_verdict v = xc_faults_apply(
 			&port->faults[XC_TX], frames[i], lens[i], NULL,
 			&port->stats, XC_TX, now);

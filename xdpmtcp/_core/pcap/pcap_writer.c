@@ -1,3 +1,4 @@
+#include <string.h>
 #include <time.h>
 #include "pcap_writer.h"
 
@@ -16,32 +17,86 @@ struct pcap_record_header {
 	uint32_t ts_sec, ts_nsec, incl_len, orig_len;
 };
 
-int xc_pcap_open(struct xc_pcap_writer *w, const char *path, uint64_t max_bytes)
+/* pcapng (draft-ietf-opsawg-pcapng): a section header, one Ethernet
+ * interface with nanosecond timestamps, then an enhanced packet block per
+ * frame carrying its direction. */
+#define NG_SHB 0x0A0D0D0Au
+#define NG_IDB 1u
+#define NG_EPB 6u
+#define NG_BYTE_ORDER 0x1A2B3C4Du
+
+static const uint32_t ng_header[] = {
+	/* SHB: type, length, byte order, version 1.0, section length unknown */
+	NG_SHB, 28, NG_BYTE_ORDER, 1, 0xffffffffu, 0xffffffffu, 28,
+	/* IDB: type, length, link type + reserved, snaplen, if_tsresol = 9
+	 * (option 9, length 1, value 9, padding), end of options */
+	NG_IDB, 32, PCAP_LINKTYPE_ETHERNET, PCAP_SNAPLEN, (1u << 16) | 9u, 9u, 0, 32,
+};
+
+static int write_header(struct xc_pcap_writer *w)
 {
+	if (w->ng) {
+		if (fwrite(ng_header, sizeof(ng_header), 1, w->f) != 1)
+			return -1;
+		w->written = sizeof(ng_header);
+		return 0;
+	}
 	struct pcap_file_header h = { PCAP_MAGIC_NSEC, 2, 4, 0, 0, PCAP_SNAPLEN,
 				      PCAP_LINKTYPE_ETHERNET };
+	if (fwrite(&h, sizeof(h), 1, w->f) != 1)
+		return -1;
+	w->written = sizeof(h);
+	return 0;
+}
+
+int xc_pcap_open(struct xc_pcap_writer *w, const char *path, uint64_t max_bytes)
+{
+	size_t n = strlen(path);
 	xc_pcap_close(w);
 	w->f = fopen(path, "wb");
 	if (!w->f)
 		return -1;
-	if (fwrite(&h, sizeof(h), 1, w->f) != 1) {
+	w->ng = n >= 7 && strcmp(path + n - 7, ".pcapng") == 0;
+	if (write_header(w) != 0) {
 		xc_pcap_close(w);
 		return -1;
 	}
-	w->written = sizeof(h);
 	w->max_bytes = max_bytes;
 	return 0;
 }
 
-int xc_pcap_write(struct xc_pcap_writer *w, const uint8_t *frame, uint32_t len)
+/* One enhanced packet block: header, the frame padded to 4 bytes, the
+ * epb_flags option (direction), end of options, trailing length. */
+static int write_epb(struct xc_pcap_writer *w, const struct timespec *ts, const uint8_t *frame,
+		     uint32_t len, int dir)
+{
+	static const uint8_t pad[4];
+	uint32_t padded = (len + 3) & ~3u;
+	uint32_t total = 28 + padded + 12 + 4;
+	uint64_t t = (uint64_t)ts->tv_sec * 1000000000ull + (uint64_t)ts->tv_nsec;
+	uint32_t head[7] = { NG_EPB, total, 0, (uint32_t)(t >> 32), (uint32_t)t, len, len };
+	uint32_t opts[3] = { (4u << 16) | 2u, (uint32_t)dir, 0 };   /* epb_flags (2), length 4 */
+	if (w->max_bytes && w->written + total > w->max_bytes)
+		return 0;
+	if (fwrite(head, sizeof(head), 1, w->f) != 1 || fwrite(frame, 1, len, w->f) != len ||
+	    fwrite(pad, 1, padded - len, w->f) != padded - len ||
+	    fwrite(opts, sizeof(opts), 1, w->f) != 1 || fwrite(&total, 4, 1, w->f) != 1)
+		return 0;
+	w->written += total;
+	return 1;
+}
+
+int xc_pcap_write(struct xc_pcap_writer *w, const uint8_t *frame, uint32_t len, int dir)
 {
 	struct timespec ts;
 	struct pcap_record_header r;
 	if (!w->f)
 		return -1;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	if (w->ng)
+		return write_epb(w, &ts, frame, len, dir);
 	if (w->max_bytes && w->written + sizeof(r) + len > w->max_bytes)
 		return 0;
-	clock_gettime(CLOCK_REALTIME, &ts);
 	r.ts_sec = (uint32_t)ts.tv_sec;
 	r.ts_nsec = (uint32_t)ts.tv_nsec;
 	r.incl_len = r.orig_len = len;
