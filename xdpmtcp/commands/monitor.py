@@ -44,7 +44,7 @@ STREAMS_OUT_SLACK = 8 << 20
 
 
 def add_parser(sub):
-    p = sub.add_parser("monitor", help="reassemble and report TCP flows (pcap; live later)",
+    p = sub.add_parser("monitor", help="reassemble and report TCP flows (pcap file or live interface)",
                        description=__doc__, epilog=EPILOG,
                        formatter_class=argparse.RawDescriptionHelpFormatter)
     src = p.add_mutually_exclusive_group(required=True)
