@@ -9,6 +9,7 @@ from ..apps import ClientApp, ConnectionRunner
 from ..xdp import XdpError
 from .common import (add_iface_flags, console, fail, ipv4_host, netns_context, non_negative_int,
                      output_file, port, positive_seconds)
+from .interfaces import netns_with_interfaces
 from .tcp_common import StopFlag, add_tcp_flags, conn_report, emit, engine_on
 
 EPILOG = """\
@@ -55,7 +56,7 @@ def run(args):
     stop = StopFlag()
     keep = bytearray() if args.output else None
     try:
-        with netns_context(args.netns), engine_on(args) as (nif, eng):
+        with netns_with_interfaces(args.netns, [args.iface]), engine_on(args) as (nif, eng):
             start = time.monotonic()
             conn = eng.connect((args.host, args.port))
             app = ClientApp(args.send, args.send_bytes, args.seed, keep)

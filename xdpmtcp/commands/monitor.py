@@ -13,8 +13,9 @@ import sys
 
 from ..monitor import LiveInput, Monitor, MonitorRun, PcapInput, StreamWriter
 from ..monitor.runner import BULK_EVENTS
-from .common import (add_netns_flag, byte_size, console, fail, netns_context,
+from .common import (add_netns_flag, byte_size, console, fail,
                      output_dir, positive_seconds, seconds, whole_number)
+from .interfaces import netns_with_interfaces
 
 EPILOG = """\
 examples:
@@ -108,7 +109,7 @@ def run(args):
         else:
             from .tcp_common import StopFlag
             stop = StopFlag()
-            with netns_context(args.netns):
+            with netns_with_interfaces(args.netns, [args.iface, args.inline]):
                 source = LiveInput([args.iface] + ([args.inline] if args.inline else []),
                                    stop=lambda: bool(stop), duration=args.duration,
                                    backend=args.backend, flow_filter=flow_filter,

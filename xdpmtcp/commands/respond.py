@@ -9,7 +9,8 @@ from ..phy import PcapTap
 from ..responder import EchoResponder
 from ..tunables import DEFAULTS
 from ..xdp import XdpError
-from .common import add_iface_flags, console, fail, netns_context, port, positive_seconds
+from .common import add_iface_flags, console, fail, port, positive_seconds
+from .interfaces import netns_with_interfaces
 
 EPILOG = """\
 examples:
@@ -37,7 +38,7 @@ def run(args):
     out = console()
     tun = dataclasses.replace(DEFAULTS, xdp_mode=args.xdp_mode)
     try:
-        with netns_context(args.netns), NetIf(args.iface, tunables=tun, force=args.force) as nif:
+        with netns_with_interfaces(args.netns, [args.iface]), NetIf(args.iface, tunables=tun, force=args.force) as nif:
             for note in nif.notes:
                 out.print("[dim]note: %s[/]" % escape(note))
             if args.pcap:
