@@ -10,6 +10,7 @@ from typing import List, Optional, Sequence, TextIO
 
 from ..commands.common import positive_seconds
 from .topology import DEFAULT_SUBNET, INLINE_SUBNET, Lab, LabError
+from .try_it import try_it
 
 
 def add_parser(subparsers) -> argparse.ArgumentParser:
@@ -81,11 +82,8 @@ def describe(lab: Lab) -> List[str]:
             addr = f"{iface.ip}/{iface.prefixlen}" if iface.ip else "no address"
             lines.append(f"           {iface.ifname:<15} {addr:<18} "
                          f"{iface.mac}  <-> {iface.peer}")
-    first = next(iter(lab.hosts.values()), None)
-    if first is not None:
-        lines += ["run a command inside:",
-                  f"  ip netns exec {first.ns} ip -br addr",
-                  f"remove it:  xdpmtcp lab down {lab.name}"]
+    lines.append("try it (as root, one line at a time):")
+    lines += ["  " + line for line in try_it(lab)]
     return lines
 
 
