@@ -1,32 +1,20 @@
 """The commands `xdpmtcp lab up` prints under "try it" work as pasted:
 run one by one in a shell with xdpmtcp on PATH, the client gets its answer
 through the lab, and the last line removes the lab."""
-import os
 import re
 import shutil
 import subprocess
-import sys
-import time
 
 import pytest
 
 from xdpmtcp.lab.fixtures import require_netns
-from xdpmtcp.lab.stackproc import ROOT
+from xdpmtcp.lab.pasted import PastedSession, env_with_xdpmtcp
 from xdpmtcp.lab.topology import Lab
-
-# what a line started in the background prints once it is ready
-READY = {"xdpmtcp serve": "serving", "tcpdump": "listening on", "xdpmtcp lab impair": "bridging"}
 
 
 @pytest.fixture
 def shell_env(tmp_path):
-    """PATH with `xdpmtcp` running this checkout, as setup's symlink would."""
-    bin_dir = tmp_path / "bin"
-    bin_dir.mkdir()
-    wrapper = bin_dir / "xdpmtcp"
-    wrapper.write_text('#!/bin/sh\nPYTHONPATH=%s exec %s -m xdpmtcp "$@"\n' % (ROOT, sys.executable))
-    wrapper.chmod(0o755)
-    return dict(os.environ, PATH="%s:%s" % (bin_dir, os.environ["PATH"]))
+    return env_with_xdpmtcp(str(tmp_path / "bin"))
 
 
 def try_it_lines(text):
@@ -34,39 +22,17 @@ def try_it_lines(text):
     return [ln.strip() for ln in lines if ln.strip() and not ln.strip().startswith("#")]
 
 
-def wait_ready(log_path, marker, proc, timeout=30):
-    end = time.monotonic() + timeout
-    while time.monotonic() < end:
-        with open(log_path) as f:
-            if marker in f.read():
-                return
-        assert proc.poll() is None, open(log_path).read()
-        time.sleep(0.1)
-    raise AssertionError("not ready: " + open(log_path).read())
-
-
 def run_pasted(lines, env, tmp_path):
-    """Each line as a person would paste it; background ones awaited."""
-    background, outputs = [], []
+    """Each line as a person would paste it; the foreground ones' output."""
+    session = PastedSession(env, str(tmp_path))
+    outputs = []
     try:
-        for n, line in enumerate(lines):
-            if line.endswith("&"):
-                log = tmp_path / ("bg%d.log" % n)
-                proc = subprocess.Popen(["bash", "-c", line[:-1]], env=env, cwd=tmp_path,
-                                        stdout=open(log, "w"), stderr=subprocess.STDOUT)
-                background.append(proc)
-                marker = next((m for cmd, m in READY.items() if cmd in line), None)
-                if marker:
-                    wait_ready(log, marker, proc)
-            else:
-                r = subprocess.run(["bash", "-c", line], env=env, cwd=tmp_path, timeout=60,
-                                   capture_output=True, text=True)
-                assert r.returncode == 0, (line, r.stdout, r.stderr)
-                outputs.append(r.stdout)
+        for line in lines:
+            output = session.run(line)
+            if not line.endswith("&"):
+                outputs.append(output)
     finally:
-        for proc in background:
-            proc.terminate()
-            proc.wait(10)
+        session.close()
     return outputs
 
 
