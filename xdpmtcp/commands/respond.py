@@ -15,7 +15,7 @@ from .interfaces import netns_with_interfaces
 EPILOG = """\
 examples:
   xdpmtcp respond -i eth1 -p 8080 --duration 30
-  xdpmtcp respond --netns xm1a2b3c-stack -i xm1a2b3c-s -p 8080 --pcap /tmp/r.pcap
+  xdpmtcp respond --netns xm1a2b3c-stack -i xm1a2b3cs0 -p 8080 --pcap /tmp/r.pcap
   xdpmtcp respond -i eth1 -p 8080 --faults drop=0.05,seed=3
 
 The kernel keeps serving every other port, ARP and ICMP on the interface.
