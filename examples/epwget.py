@@ -26,6 +26,7 @@ from xdpmtcp.mtcp_api import (AF_INET, MTCP_EPOLL_CTL_ADD, MTCP_EPOLL_CTL_MOD, M
                               SOL_SOCKET, mtcp_close, mtcp_connect, mtcp_destroy, mtcp_epoll_create1,
                               mtcp_epoll_ctl, mtcp_epoll_wait, mtcp_getsockopt, mtcp_init, mtcp_read,
                               mtcp_socket, mtcp_write)
+from xdpmtcp.progress import progress_bar
 
 PROG = "epwget"
 EPILOG = """\
@@ -60,8 +61,9 @@ class Fetch:
 
 
 class Client:
-    def __init__(self, ctx, target, nreq, concurrency, keep_alive, timeout, stop):
+    def __init__(self, ctx, target, nreq, concurrency, keep_alive, timeout, stop, progress):
         self.ctx = ctx
+        self.progress = progress          # advanced once per request ended, well or not
         self.addr, self.request = target
         self.left = nreq                  # requests not yet started
         self.concurrency = concurrency
@@ -79,6 +81,7 @@ class Client:
 
     def error(self, what):
         self.errors[what] = self.errors.get(what, 0) + 1
+        self.progress.advance()
 
     def start_one(self):
         ctx = self.ctx
@@ -108,6 +111,7 @@ class Client:
                 break
 
     def finish(self, f, ok_status=None):
+        self.progress.advance()
         if ok_status is not None:
             self.latencies.append(time.monotonic() - f.sent_at)
             self.statuses[ok_status] = self.statuses.get(ok_status, 0) + 1
@@ -263,9 +267,11 @@ def main(argv=None):
             mtcp_init(args.conf)
             contexts = create_contexts(PROG, args.cores)
             share = [args.nreq // len(contexts) + (k < args.nreq % len(contexts)) for k in range(len(contexts))]
-            clients = [Client(ctx, (addr, request), n, args.concurrency, args.keep_alive, args.timeout, stop)
-                       for ctx, n in zip(contexts, share)]
-            run_per_context(clients, lambda c: c.run())
+            with progress_bar("requests", args.nreq, json_output=args.json) as progress:
+                clients = [Client(ctx, (addr, request), n, args.concurrency, args.keep_alive,
+                                  args.timeout, stop, progress)
+                           for ctx, n in zip(contexts, share)]
+                run_per_context(clients, lambda c: c.run())
     except (OSError, RuntimeError) as e:
         note(PROG, str(e))
         return 1

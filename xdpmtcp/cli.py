@@ -1,5 +1,7 @@
 """xdpmtcp command line: ``xdpmtcp <command> --help`` teaches each one."""
 import argparse
+import os
+import signal
 import sys
 
 from . import __version__
@@ -26,11 +28,24 @@ def build_parser():
 
 
 def main(argv=None):
-    args = build_parser().parse_args(argv)
     try:
+        args = build_parser().parse_args(argv)
         return args.func(args)
     except KeyboardInterrupt:
         return 130
+    except BrokenPipeError:
+        return reader_went_away()
+
+
+def reader_went_away():
+    """stdout's reader left (`xdpmtcp ... | head`): end quietly, as a
+    filter killed by SIGPIPE would, but only after the verb's own cleanup
+    ran (SIGPIPE's default action would skip the XDP detach).  stdout
+    points at /dev/null so the interpreter's final flush cannot fail too."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+    os.close(devnull)
+    return 128 + signal.SIGPIPE     # the shell's status for a SIGPIPE death
 
 
 if __name__ == "__main__":

@@ -24,6 +24,7 @@ sys.path.insert(0, ROOT)
 
 from xdpmtcp.lab import Lab  # noqa: E402
 from xdpmtcp.lab.exampleproc import ExampleProcess, start_nginx, write_conf  # noqa: E402
+from xdpmtcp.progress import track  # noqa: E402
 
 EPSERVER_PORT, NGINX_PORT = 8080, 8081
 
@@ -89,7 +90,7 @@ def main():
                     got = digest(lab, url, timeout)
                     if got != want:
                         raise SystemExit("%s: sha256 %s, want %s" % (name, got, want))
-                for run in range(1, args.runs + 1):
+                for run in track(range(1, args.runs + 1), "runs", json_output=args.json):
                     row = {"run": run}
                     for name in ("nginx", "epserver"):
                         size, secs = download(lab, urls[name], timeout)

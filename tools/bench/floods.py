@@ -28,6 +28,7 @@ sys.path.insert(0, ROOT)
 from xdpmtcp.lab import Lab  # noqa: E402
 from xdpmtcp.lab import floods  # noqa: E402
 from xdpmtcp.lab.stackproc import StackProcess  # noqa: E402
+from xdpmtcp.progress import track  # noqa: E402
 
 STACK_PORT = 8080
 KERNEL_PORT = 8081
@@ -102,7 +103,7 @@ def main():
         floods.peer_takes_xdp_tx(lab)
         kernel_server = floods.start_kernel_http(lab.stack, site, KERNEL_PORT)
         try:
-            for kind in kinds:
+            for kind in track(kinds, "flood kinds", json_output=args.json):
                 row = run_kind(lab, site, kind, args)
                 rows.append(row)
                 if args.json:

@@ -32,6 +32,7 @@ sys.path.insert(0, ROOT)
 from xdpmtcp.lab import Lab, kernel_peers  # noqa: E402
 from xdpmtcp.lab.exampleproc import ExampleProcess, run_example, start_nginx, write_conf  # noqa: E402
 from xdpmtcp.lab.stackproc import StackProcess  # noqa: E402
+from xdpmtcp.progress import track  # noqa: E402
 
 SERVERS = (("epserver", 8080), ("asyncio", 8083), ("nginx", 8081))
 
@@ -79,7 +80,7 @@ def main():
         helpers = [kernel_peers.start_script(lab.stack, kernel_peers.ASYNCIO_HTTP_SERVER, lab.stack.ip, 8083,
                                              os.path.join(site, "index.html")),
                    kernel_peers.start_script(lab.stack, kernel_peers.ECHO_SERVER, lab.stack.ip, 8085)]
-        for run in range(1, args.runs + 1):
+        for run in track(range(1, args.runs + 1), "runs", json_output=args.json):
             row = {"run": run}
             # one xdpmtcp process per interface: epserver first, then epwget
             with ExampleProcess(lab.stack, "epserver.py", "-p", site, "-f", conf, "--port", 8080) as srv:

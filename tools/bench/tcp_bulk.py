@@ -30,6 +30,7 @@ from xdpmtcp.lab import kernel_peers  # noqa: E402
 from xdpmtcp.lab.probes import SYSTEM_PYTHON  # noqa: E402
 from xdpmtcp.lab.stackproc import StackProcess  # noqa: E402
 from xdpmtcp.netif import NetIf  # noqa: E402
+from xdpmtcp.progress import track  # noqa: E402
 
 STACK_PORT, KERNEL_PORT = 5301, 5302
 
@@ -99,7 +100,7 @@ def main():
         with lab.stack.enter():
             guard = NetIf(lab.stack.ifname).open()   # XDP attached for the kernel runs too
         try:
-            for run in range(ARGS.runs):
+            for run in track(range(ARGS.runs), "runs"):
                 k_in = kernel_run(lab, send_to_peer=False)
                 k_out = kernel_run(lab, send_to_peer=True)
                 with lab.stack.enter():

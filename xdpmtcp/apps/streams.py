@@ -284,16 +284,23 @@ class HttpApp(_Base):
 
 
 class ClientApp(_Base):
-    """Send payload then nbytes of the seeded pattern, half-close, read
-    (into keep, if given) until the server closes, then close."""
+    """Send payload then nbytes of the seeded pattern, half-close (unless
+    half_close is False), read (into keep, if given) until the server
+    closes, then close.  The first HEAD_MAX bytes received stay in head
+    whatever keep is (the connect command checks an HTTP response there)."""
 
-    def __init__(self, payload=b"", nbytes=0, seed=1, keep=None):
+    HEAD_MAX = 16384
+
+    def __init__(self, payload=b"", nbytes=0, seed=1, keep=None, half_close=True):
         super().__init__()
         self.pending = bytearray(payload)
         self.left = nbytes
         self.rng = random.Random(seed)
         self.keep = keep
-        self.shut = False
+        self.half_close = half_close
+        self.head = bytearray()
+        self._received = _Prefix(self.head, self.HEAD_MAX, keep)
+        self.shut = False           # everything sent (and the FIN queued, with half_close)
         self.eof = False
         self.started = time.monotonic()
         self.first_byte = None
@@ -312,11 +319,12 @@ class ClientApp(_Base):
             if not self.pending or not self._write(conn, self.pending):
                 break
         if not self.pending and not self.left and not self.shut and not self.error:
-            conn.shutdown_write()
+            if self.half_close:
+                conn.shutdown_write()
             self.shut = True
         if not self.eof:
             before = self.bytes_in
-            self.eof = self._read_all(conn, self.keep)
+            self.eof = self._read_all(conn, self._received)
             if self.bytes_in > before and self.first_byte is None:
                 self.first_byte = time.monotonic() - self.started
         # the server's FIN only ends its direction: finish sending first
@@ -325,3 +333,20 @@ class ClientApp(_Base):
         if self.eof and self.shut:
             conn.close()
             self.done = True
+
+
+class _Prefix:
+    """What _read_all extends: the first size bytes go to head, every byte
+    to rest (when there is one)."""
+
+    def __init__(self, head, size, rest):
+        self.head = head
+        self.size = size
+        self.rest = rest
+
+    def extend(self, chunk):
+        room = self.size - len(self.head)
+        if room > 0:
+            self.head += chunk[:room]
+        if self.rest is not None:
+            self.rest.extend(chunk)

@@ -206,7 +206,16 @@ def console():
     return Console(file=sys.stdout, highlight=False, soft_wrap=True)
 
 
-def fail(msg, code=1):
+def _to_stderr(label, msg):
     # soft_wrap: one line whatever the terminal's width
-    Console(stderr=True, highlight=False, soft_wrap=True).print("[bold red]xdpmtcp:[/] %s" % escape(msg))
+    Console(stderr=True, highlight=False, soft_wrap=True).print("%s %s" % (label, escape(msg)))
+
+
+def fail(msg, code=1):
+    _to_stderr("[bold red]xdpmtcp:[/]", msg)
     return code
+
+
+def warn(msg):
+    """Something the user should know that did not fail the command."""
+    _to_stderr("[bold yellow]xdpmtcp: warning:[/]", msg)

@@ -1,5 +1,7 @@
-"""xdpmtcp connect: a TCP client on the stack (like nc): send, half-close,
-read until the server closes, report bytes and sha256 each way."""
+"""xdpmtcp connect: a TCP client on the stack (like nc): send, half-close
+(unless --no-shutdown), read until the server closes, report bytes and
+sha256 each way.  An HTTP response shorter than its Content-Length is
+warned about on stderr."""
 import argparse
 import os
 import sys
@@ -7,8 +9,10 @@ import time
 
 from ..apps import ClientApp, ConnectionRunner
 from ..xdp import XdpError
-from .common import (add_iface_flags, console, fail, ipv4_host, netns_context, non_negative_int,
-                     output_file, port, positive_seconds)
+from .common import (add_iface_flags, console, fail, ipv4_host, non_negative_int, output_file, port,
+                     positive_seconds, warn)
+from .interfaces import netns_with_interfaces
+from .response_length import missing_body_bytes
 from .tcp_common import StopFlag, add_tcp_flags, conn_report, emit, engine_on
 
 EPILOG = """\
@@ -16,6 +20,7 @@ examples:
   xdpmtcp connect -i eth1 198.18.0.2 80 --send 'GET / HTTP/1.0\\r\\n\\r\\n' -o page.html
   xdpmtcp connect -i eth1 198.18.0.2 5001 --send-bytes 200000000 --json
   xdpmtcp connect -i eth1 198.18.0.2 5002 --json          # read until the server closes
+  xdpmtcp connect -i eth1 198.18.0.2 80 --no-shutdown --send 'GET / HTTP/1.0\r\n\r\n'
 
 The local port comes from the range reserved with the kernel (61000-61999
 by default); the next hop's MAC from the kernel's neighbour table.
@@ -45,6 +50,9 @@ def add_parser(sub):
     p.add_argument("--seed", type=int, default=1)
     p.add_argument("-o", "--output", type=output_file,
                    help="write what the server sends to this file ('-': stdout)")
+    p.add_argument("--no-shutdown", action="store_true",
+                   help="do not half-close after sending (for servers that take the "
+                        "client's FIN as a reset); read until the server closes or --timeout")
     p.add_argument("--timeout", type=positive_seconds, default=60.0, help="give up after this many seconds")
     add_tcp_flags(p)
     p.set_defaults(func=run)
@@ -55,10 +63,11 @@ def run(args):
     stop = StopFlag()
     keep = bytearray() if args.output else None
     try:
-        with netns_context(args.netns), engine_on(args, 'connect') as (nif, eng):
+        with netns_with_interfaces(args.netns, [args.iface]), engine_on(args, 'connect') as (nif, eng):
             start = time.monotonic()
             conn = eng.connect((args.host, args.port))
-            app = ClientApp(args.send, args.send_bytes, args.seed, keep)
+            app = ClientApp(args.send, args.send_bytes, args.seed, keep,
+                            half_close=not args.no_shutdown)
             runner = ConnectionRunner(eng)
             runner.add(conn, app)
             ok = runner.run(lambda: app.done or stop, timeout=args.timeout)
@@ -82,4 +91,8 @@ def run(args):
         return fail("timed out after %.1fs" % args.timeout)
     if app.error:
         return fail("connect to %s:%d: %s" % (args.host, args.port, os.strerror(app.error).lower()))
+    short = missing_body_bytes(args.send, app.head, app.bytes_in)
+    if short:
+        warn("the HTTP response announced Content-Length %d but %d body bytes arrived"
+             % (short[1], short[0]))
     return 0

@@ -42,6 +42,18 @@ def add_parser(sub):
     p.set_defaults(func=run)
 
 
+def lab_table(lab):
+    """The lab's hosts in 80 columns: the namespaces go in the title, as
+    a column they pushed the MACs past the edge."""
+    t = Table(title="lab %s: netns %s and %s" % (lab.name, lab.stack.ns, lab.peer.ns),
+              show_edge=False)
+    for col in ("host", "interface", "address", "mac"):
+        t.add_column(col, no_wrap=True)
+    for h in (lab.stack, lab.peer):
+        t.add_row(h.name, h.ifname, "%s/%d" % (h.ip, h.prefixlen), h.mac)
+    return t
+
+
 def _kernel_server(sock, stop):
     """Kernel TCP server on the stack's address: answers 'kernel: <msg>'."""
     sock.settimeout(0.2)
@@ -89,12 +101,7 @@ def run(args):
     ok = False
     tmp = tempfile.mkdtemp(prefix="xmdemo-")
     try:
-        t = Table(title="lab", show_edge=False)
-        for col in ("host", "namespace", "interface", "address", "mac"):
-            t.add_column(col)
-        for h in (lab.stack, lab.peer):
-            t.add_row(h.name, h.ns, h.ifname, "%s/%d" % (h.ip, h.prefixlen), h.mac)
-        out.print(t)
+        out.print(lab_table(lab))
 
         site = os.path.join(tmp, "site")
         os.makedirs(site)

@@ -15,6 +15,7 @@ from ..monitor import LiveInput, Monitor, MonitorRun, PcapInput, StreamWriter
 from ..monitor.runner import BULK_EVENTS
 from .common import (add_netns_flag, byte_size, console, fail, netns_context,
                      output_dir, positive_seconds, seconds, whole_number)
+from .interfaces import netns_with_interfaces
 
 EPILOG = """\
 examples:
@@ -44,7 +45,7 @@ STREAMS_OUT_SLACK = 8 << 20
 
 
 def add_parser(sub):
-    p = sub.add_parser("monitor", help="reassemble and report TCP flows (pcap; live later)",
+    p = sub.add_parser("monitor", help="reassemble and report TCP flows (pcap file or live interface)",
                        description=__doc__, epilog=EPILOG,
                        formatter_class=argparse.RawDescriptionHelpFormatter)
     src = p.add_mutually_exclusive_group(required=True)
@@ -108,7 +109,7 @@ def run(args):
         else:
             from .tcp_common import StopFlag
             stop = StopFlag()
-            with netns_context(args.netns):
+            with netns_with_interfaces(args.netns, [args.iface, args.inline]):
                 source = LiveInput([args.iface] + ([args.inline] if args.inline else []),
                                    stop=lambda: bool(stop), duration=args.duration,
                                    backend=args.backend, flow_filter=flow_filter,

@@ -9,12 +9,13 @@ from ..phy import PcapTap
 from ..responder import EchoResponder
 from ..tunables import DEFAULTS
 from ..xdp import XdpError
-from .common import add_iface_flags, console, fail, netns_context, port, positive_seconds
+from .common import add_iface_flags, console, fail, port, positive_seconds
+from .interfaces import netns_with_interfaces
 
 EPILOG = """\
 examples:
   xdpmtcp respond -i eth1 -p 8080 --duration 30
-  xdpmtcp respond --netns xm1a2b3c-stack -i xm1a2b3c-s -p 8080 --pcap /tmp/r.pcap
+  xdpmtcp respond --netns xm1a2b3c-stack -i xm1a2b3cs0 -p 8080 --pcap /tmp/r.pcap
   xdpmtcp respond -i eth1 -p 8080 --faults drop=0.05,seed=3
 
 The kernel keeps serving every other port, ARP and ICMP on the interface.
@@ -37,7 +38,7 @@ def run(args):
     out = console()
     tun = dataclasses.replace(DEFAULTS, xdp_mode=args.xdp_mode)
     try:
-        with netns_context(args.netns), NetIf(args.iface, tunables=tun, force=args.force) as nif:
+        with netns_with_interfaces(args.netns, [args.iface]), NetIf(args.iface, tunables=tun, force=args.force) as nif:
             for note in nif.notes:
                 out.print("[dim]note: %s[/]" % escape(note))
             if args.pcap:

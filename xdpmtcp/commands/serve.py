@@ -7,8 +7,9 @@ from rich.markup import escape
 
 from ..apps import ConnectionRunner, EchoApp, HttpApp, SinkApp, SourceApp
 from ..xdp import XdpError
-from .common import (add_iface_flags, console, existing_dir, fail, netns_context, non_negative_int,
+from .common import (add_iface_flags, console, existing_dir, fail, non_negative_int,
                      port, positive_int, positive_seconds)
+from .interfaces import netns_with_interfaces
 from .tcp_common import StopFlag, add_tcp_flags, conn_report, emit, engine_on
 
 EPILOG = """\
@@ -67,7 +68,7 @@ def run(args):
         return fail("--metrics port %d is the port served: XDP gives its frames to the stack, "
                     "the metrics endpoint is the kernel's" % args.port)
     try:
-        with netns_context(args.netns), engine_on(args, 'serve') as (nif, eng):
+        with netns_with_interfaces(args.netns, [args.iface]), engine_on(args, 'serve') as (nif, eng):
             for note in nif.notes:
                 out.print("[dim]note: %s[/]" % escape(note))
             lst = eng.listen(args.port, backlog=args.backlog)

@@ -7,6 +7,7 @@ from ..kernel.reserved_ports import release_dead_reservations, reservation_holde
 from ..xdp import OUR_PROGRAMS, attached_program
 from ..xdp.attach import forget_owner, program_owner
 from .common import add_netns_flag, console, fail, netns_context
+from .interfaces import no_such_interface
 
 
 def add_parser(sub):
@@ -26,11 +27,11 @@ def add_parser(sub):
     d.set_defaults(func=detach)
 
 
-def _query(ifname):
+def _query(ifname, ns):
     try:
         ifindex = socket.if_nametoindex(ifname)
     except OSError:
-        raise OSError("no interface %r in this network namespace" % ifname) from None
+        raise no_such_interface(ifname, ns) from None
     return ifindex, attached_program(ifindex)
 
 
@@ -41,7 +42,7 @@ def _detach_hint(args):
 def status(args):
     try:
         with netns_context(args.netns):
-            ifindex, cur = _query(args.iface)
+            ifindex, cur = _query(args.iface, args.netns)
             owner = program_owner(ifindex, cur)
             holders = reservation_holders()
     except (OSError, RuntimeError) as e:        # RuntimeError: no such netns
@@ -74,7 +75,7 @@ def detach(args):
     try:
         with netns_context(args.netns):
             with runstate.locked():
-                ifindex, cur = _query(args.iface)
+                ifindex, cur = _query(args.iface, args.netns)
                 owner = program_owner(ifindex, cur)
                 if not cur.prog_id:
                     out.print("%s: no XDP program, nothing to detach" % args.iface)

@@ -9,7 +9,9 @@ import time
 from typing import List, Optional, Sequence, TextIO
 
 from ..commands.common import positive_seconds
+from ..progress import progress_bar
 from .topology import DEFAULT_SUBNET, INLINE_SUBNET, Lab, LabError
+from .try_it import try_it
 
 
 def add_parser(subparsers) -> argparse.ArgumentParser:
@@ -81,11 +83,8 @@ def describe(lab: Lab) -> List[str]:
             addr = f"{iface.ip}/{iface.prefixlen}" if iface.ip else "no address"
             lines.append(f"           {iface.ifname:<15} {addr:<18} "
                          f"{iface.mac}  <-> {iface.peer}")
-    first = next(iter(lab.hosts.values()), None)
-    if first is not None:
-        lines += ["run a command inside:",
-                  f"  ip netns exec {first.ns} ip -br addr",
-                  f"remove it:  xdpmtcp lab down {lab.name}"]
+    lines.append("try it (as root, one line at a time):")
+    lines += ["  " + line for line in try_it(lab)]
     return lines
 
 
@@ -125,8 +124,9 @@ def cmd_impair(args, out: TextIO = None) -> int:
           + ("Ctrl-C stops" if args.duration is None else f"{args.duration:g} s"),
           file=sys.stderr)
     try:
-        bridge.proc.wait(args.duration)
-    except (KeyboardInterrupt, subprocess.TimeoutExpired):
+        with progress_bar("bridging " + args.name, args.duration, json_output=args.json) as bar:
+            wait_for_bridge(bridge.proc, args.duration, bar)
+    except KeyboardInterrupt:
         pass
     try:
         counters = bridge.stop()
@@ -140,6 +140,23 @@ def cmd_impair(args, out: TextIO = None) -> int:
         for direction, c in counters.items():
             out.write(f"{direction}: " + " ".join(f"{k}={v}" for k, v in c.items()) + "\n")
     return 0
+
+
+def wait_for_bridge(proc, duration, bar) -> None:
+    """Until the bridge process ends or duration (None: no end) passes,
+    moving the bar (seconds) along."""
+    started = time.monotonic()
+    while True:
+        elapsed = time.monotonic() - started
+        bar.update(min(elapsed, duration) if duration is not None else elapsed)
+        if duration is not None and elapsed >= duration:
+            return
+        step = 0.25 if duration is None else min(0.25, duration - elapsed)
+        try:
+            proc.wait(step)
+            return
+        except subprocess.TimeoutExpired:
+            continue
 
 
 def _state(lab: Lab) -> str:
