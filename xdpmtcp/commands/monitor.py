@@ -8,7 +8,6 @@ and listed, never padded.
 """
 import argparse
 import json
-import os
 import sys
 
 from ..monitor import LiveInput, Monitor, MonitorRun, PcapInput, StreamWriter
