@@ -317,6 +317,18 @@ def test_challenge_acks_are_rate_limited():
 # --- timers and the rest of the state machine ------------------------------------
 
 
+def test_a_lost_segment_that_fills_a_small_window_is_retransmitted():
+    # 4096-byte window: 1448 + 1448 + 1200; when the 1200 is lost the peer
+    # offers exactly 1200, under sender SWS avoidance's threshold; the RTO's
+    # retransmission must go anyway (it once stalled the connection forever)
+    with EnginePair(rcvbuf=4096, rcvbuf_max=0) as p:
+        _, server, client = connected(p)
+        p.faults("drop=0.3,seed=3", side="a")
+        data = os.urandom(20000)
+        assert transfer(p, client, server, data, timeout=20) == data
+        assert client.counters()["rto_retrans"] >= 1
+
+
 def test_simultaneous_open():
     with EnginePair() as p:
         # both sides connect to each other's port at once: SYNs cross

@@ -41,6 +41,9 @@ FIELDS = (
     ("ca_state", "str", "open, disorder, recovery or loss (tcpi_ca_state)"),
     ("cc", "str", "congestion control"),
     ("options", "str", "negotiated options as ss prints them: ts sack wscale:S,R"),
+    ("history", "str", "Zeek-style history: a letter per kind of segment, the first time each side "
+                       "sent one (S SYN, H SYN-ACK, A ACK, D data, F FIN, R RST, T retransmission, "
+                       "W zero window); upper case the originator's"),
     ("bytes_sent", "int", "payload bytes sent, retransmissions included (tcpi_bytes_sent)"),
     ("bytes_acked", "int", "our bytes the peer acknowledged (tcpi_bytes_acked)"),
     ("bytes_received", "int", "in-order payload bytes received (tcpi_bytes_received)"),
@@ -104,6 +107,7 @@ def decode_row(row):
         "ca_state": CA_STATE.get(t.ca_state, str(t.ca_state)),
         "cc": _cc_name(t.cc_algo),
         "options": _options(t),
+        "history": ffi.string(t.history).decode("ascii", "replace"),
         "bytes_sent": c.bytes_sent, "bytes_acked": c.bytes_acked,
         "bytes_received": c.bytes_received, "bytes_retrans": c.bytes_retrans,
         "retrans_total": c.retrans_segs, "retransmits": t.retransmits, "backoff": t.backoff,

@@ -242,6 +242,8 @@ struct xc_tcp_ident {
 	uint16_t remote_port;
 };
 
+#define XC_TCP_HISTORY_MAX 15    /* letters of xc_tcp_info.history */
+
 /* A snapshot of one connection, tcp_info-shaped (Linux's names and units
  * where one exists: times in µs, windows in bytes unless said), for
  * TCP_INFO, the operator's views and tests. */
@@ -282,6 +284,7 @@ struct xc_tcp_info {
 	uint32_t ts_offset;          /* our TSval's per-connection offset */
 	uint64_t last_data_recv_ms;  /* ago */
 	uint64_t last_data_sent_ms;  /* ago, 0: never */
+	char history[XC_TCP_HISTORY_MAX + 1];  /* Zeek-style (upper case: the originator), NUL-ended */
 	struct xc_tcp_counters c;
 };
 

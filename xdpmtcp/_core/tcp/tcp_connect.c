@@ -42,6 +42,7 @@ void tcp_syn_sent_input(struct xc_tcp_engine *e, struct xc_tcb *t, const struct 
 			uint64_t now_ns)
 {
 	t->c.segs_in++;
+	tcp_history_in(t, s);
 	if (s->flags & TCP_ACK) {
 		if (s->ack != t->snd_nxt) {
 			/* not for our SYN: RST it, unless it is one (§3.10.7.3) */

@@ -446,6 +446,7 @@ int tcp_input_seg(struct xc_tcp_engine *e, struct xc_tcb *t, const struct tcp_se
 	uint32_t seglen = s->len + !!(s->flags & TCP_SYN) + !!(s->flags & TCP_FIN);
 	t->c.segs_in++;
 	t->last_recv_ns = now_ns;
+	tcp_history_in(t, s);
 	if (t->state == XC_TCP_CLOSED)
 		return -1;
 	/* a new connection on the tuple, whose SYN the XDP program answered

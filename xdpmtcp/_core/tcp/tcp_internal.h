@@ -126,6 +126,10 @@ struct xc_tcb {
 	uint32_t q_prev;
 	uint32_t q_next;
 	uint64_t hs_start_ns;
+	/* Zeek-style history (tcp_history.c) */
+	uint32_t hist_seen;          /* letters noted, by side; bit 16: we sent the first SYN */
+	uint8_t nhist;
+	char history[XC_TCP_HISTORY_MAX + 1];
 	/* readiness (api_epoll.h): the epoll entries watching this block, the
 	 * pending error, the socket's low-water marks, and the events Python
 	 * need not hear of (C's epoll sees them all) */
@@ -378,6 +382,11 @@ static inline uint32_t tcb_flight(const struct xc_tcb *t)
 {
 	return t->snd_max - t->snd_una;
 }
+
+/* tcp_history.c: note a segment sent (ours) or received; retrans: it
+ * carries data sent before */
+void tcp_history(struct xc_tcb *t, uint8_t flags, uint32_t len, uint32_t wnd, int ours, int retrans);
+void tcp_history_in(struct xc_tcb *t, const struct tcp_seg *s);
 
 /* tcp_isn.c */
 uint32_t tcp_ts_offset(const struct xc_tcb *t);

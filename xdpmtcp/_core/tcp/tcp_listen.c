@@ -99,6 +99,7 @@ static void on_syn(struct xc_tcp_engine *e, struct tcp_listener *l, const struct
 	xc_tcp_init_conn(e, t, now_ns);
 	t->state = XC_TCP_SYN_RCVD;
 	t->hs_start_ns = now_ns;
+	tcp_history_in(t, s);
 	l->nsyn++;
 	tcp_queue_ctl(e, t, XC_CTL_SYNACK, now_ns);
 	l->st.synacks++;
@@ -126,6 +127,9 @@ static void cookie_handshake(struct xc_tcp_engine *e, struct tcp_listener *l, st
 	/* the window the stateless SYN-ACK offered (unscaled, as in any SYN) */
 	t->rcv_adv = t->rcv_nxt + (l->conf.rcvbuf < 65535 ? l->conf.rcvbuf : 65535);
 	t->state = XC_TCP_SYN_RCVD;
+	/* the SYN and the cookie SYN-ACK happened without a block */
+	tcp_history(t, TCP_SYN, 0, 1, 0, 0);
+	tcp_history(t, TCP_SYN | TCP_ACK, 0, 1, 1, 0);
 }
 
 /* An ACK for no connection: the end of a cookie handshake, or nothing. */
@@ -201,6 +205,7 @@ void tcp_syn_rcvd_input(struct xc_tcp_engine *e, struct xc_tcb *t, const struct 
 	uint32_t space = t->rcv.cap ? t->rcv.cap : 1;
 	int in_window = (uint32_t)(s->seq - t->rcv_nxt) < space;
 	t->c.segs_in++;
+	tcp_history_in(t, s);
 	if (s->flags & TCP_RST) {
 		if (!in_window)
 			return;

@@ -233,6 +233,7 @@ int tcp_send_segment(struct xc_tcp_engine *e, struct xc_tcb *t, uint32_t seq, ui
 	uint32_t field = wnd >> t->rcv_wscale;
 	put_tcp(tcp, t->local_port, t->remote_port, seq, t->rcv_nxt, hdr, (uint8_t)(flags | TCP_ACK),
 		(uint16_t)(field > 65535 ? 65535 : field));
+	tcp_history(t, (uint8_t)(flags | TCP_ACK), len, field, 1, len && seq_lt(seq, t->snd_max));
 	memcpy(tcp + TCP_HDR_LEN, opts, olen);
 	if (len) {
 		uint32_t got = xc_ring_peek(&t->snd, snd_off_of(t, seq), tcp + hdr, len);
@@ -293,6 +294,7 @@ static int send_syn(struct xc_tcp_engine *e, struct xc_tcb *t, int synack, uint6
 	uint32_t wnd = xc_ring_free_space(&t->rcv);
 	put_tcp(tcp, t->local_port, t->remote_port, t->iss, synack ? t->rcv_nxt : 0, hdr,
 		synack ? (TCP_SYN | TCP_ACK) : TCP_SYN, (uint16_t)(wnd > 65535 ? 65535 : wnd));
+	tcp_history(t, synack ? (TCP_SYN | TCP_ACK) : TCP_SYN, 0, wnd, 1, 0);
 	memcpy(tcp + TCP_HDR_LEN, o, n);
 	queue_frame(e, ETH_HDR_LEN + 20 + hdr);
 	if (synack) {
@@ -329,6 +331,7 @@ void tcp_queue_ctl(struct xc_tcp_engine *e, struct xc_tcb *t, int kind, uint64_t
 					   t->remote_mac, TCP_HDR_LEN, conn_ip_id(t));
 		put_tcp(tcp, t->local_port, t->remote_port, t->snd_nxt, t->rcv_nxt, TCP_HDR_LEN,
 			TCP_RST | TCP_ACK, 0);
+		tcp_history(t, TCP_RST | TCP_ACK, 0, 0, 1, 0);
 		queue_frame(e, ETH_HDR_LEN + 20 + TCP_HDR_LEN);
 		t->c.segs_out++;
 		break;
@@ -541,9 +544,11 @@ int tcp_output(struct xc_tcp_engine *e, struct xc_tcb *t, uint64_t now_ns)
 		if (len < t->mss && !fin && !(t->flags & (XC_TF_NODELAY | XC_TF_TLP_NEW)) &&
 		    t->snd_una != t->snd_max && t->snd_nxt == t->snd_max && len == avail)
 			break;
-		/* sender SWS avoidance: a small segment only if it is all we have */
+		/* sender SWS avoidance: a small segment of new data only if it
+		 * is all we have; never a retransmission, which went out once
+		 * at this size and may be all the peer's window takes back */
 		if (len < t->mss && len < avail && !fin && !(t->flags & XC_TF_WND_PROBE) &&
-		    len < t->max_snd_wnd / 2) {
+		    len < t->max_snd_wnd / 2 && t->snd_nxt == t->snd_max) {
 			if (t->snd_una == t->snd_max)
 				arm_persist(e, t, now_ns);
 			break;

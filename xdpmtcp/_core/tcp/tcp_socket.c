@@ -2,6 +2,7 @@
  * (api_tcp.h): opening a block for an active open, typed options, the
  * tcp_info-shaped snapshot, half-close, close and abort.  Python decides
  * (validation, errnos, when); these apply, on a block Python cannot read. */
+#include <string.h>
 #include "tcp_internal.h"
 
 struct xc_tcb *xc_tcp_open(struct xc_tcp_engine *e, const struct xc_tcp_open *o, uint64_t now_ns,
@@ -267,6 +268,7 @@ void xc_tcp_info(const struct xc_tcb *t, uint64_t now_ns, struct xc_tcp_info *ou
 	out->ts_offset = t->ts_offset;
 	out->last_data_recv_ms = ms_ago(now_ns, t->last_recv_ns);
 	out->last_data_sent_ms = t->last_send_ns ? ms_ago(now_ns, t->last_send_ns) : 0;
+	memcpy(out->history, t->history, sizeof(out->history));
 	out->c = t->c;
 }
 
