@@ -21,7 +21,7 @@ REFRESH_S = 1.0
 HISTORY = 120          # snapshots kept per connection for the sparklines
 LOG_LINES = 6
 DETAIL_COLUMNS = 3     # key/value pairs per line: the details fit 80x24
-DETAIL_FIELDS = ("options", "cc", "ca_state", "rto_ms", "snd_mss", "ssthresh", "unacked", "snd_wnd",
+DETAIL_FIELDS = ("history", "options", "cc", "ca_state", "rto_ms", "snd_mss", "ssthresh", "unacked", "snd_wnd",
                  "rcv_wnd", "rcv_space", "rcvbuf", "sndbuf", "bytes_sent", "bytes_acked", "bytes_received",
                  "bytes_retrans", "segs_in", "segs_out", "last_recv_ms", "last_send_ms", "recv_q")
 
