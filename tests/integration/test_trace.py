@@ -262,3 +262,27 @@ def test_live_monitor_flows_show_both_sides_in_trace(inline_lab):
             p.kill()
         mon.kill()
         mon.wait()
+
+
+def test_an_mtcp_program_is_seen_and_its_conf_turns_on_metrics(lab, tmp_path):
+    from xdpmtcp.lab.exampleproc import ExampleProcess, write_conf
+    site = tmp_path / "www"
+    site.mkdir()
+    (site / "index.html").write_bytes(b"<h1>traced</h1>\n")
+    conf = write_conf(tmp_path / "mtcp.conf", lab.stack.ifname, metrics_port=9465, metrics_addr="127.0.0.1")
+    p = ExampleProcess(lab.stack, "epserver.py", "-p", site, "-f", conf, "--port", 8091)
+    try:
+        p.wait_for("ready")
+        got = lab.peer.run(["curl", "-s", "http://%s:8091/index.html" % lab.stack.ip]).stdout
+        assert got == "<h1>traced</h1>\n"
+        r = xdpmtcp("status", "--json", "-p", p.proc.pid)
+        assert r.returncode == 0, r.stderr
+        meta = json.loads(r.stdout.splitlines()[0])
+        assert meta["role"] == "mtcp" and any("epserver.py" in a for a in meta["argv"])
+        assert meta["interfaces"][0]["owned_ports"] == [8091]
+        time.sleep(1.5)
+        text = lab.stack.run(["curl", "-s", "http://127.0.0.1:9465/metrics"]).stdout
+        assert 'xdpmtcp_listener_established_total{addr="*",iface="%s",port="8091"} 1.0' % lab.stack.ifname in text
+    finally:
+        p.stop()
+    assert paths.discover(pid=p.proc.pid) == []

@@ -46,6 +46,7 @@ class Published:
         self.metrics = metrics
 
     def close(self):
+        atexit.unregister(self.close)      # the exit hook would keep the context alive
         self.server.close()
         if self.metrics is not None:
             self.metrics.close()
@@ -87,10 +88,11 @@ def publish_endpoint(role, pairs):
 def publish_monitor(run, source):
     """Open the control socket of a live monitor (a MonitorRun reading a
     LiveInput): `xdpmtcp trace` shows its flows, both sides' states.
-    Serviced between bursts.  Returns the server (close() it)."""
+    Serviced between bursts.  Returns a Published (close() it)."""
     from .monitor_rows import flow_rows
     server = ControlServer(source.ifaces, ContextDescription("monitor", monitor_body(run, source)),
                            flows=lambda: flow_rows(run.mon)).open()
     run.tasks.append(server.service)
-    atexit.register(server.close)
-    return server
+    published = Published(server, None)
+    atexit.register(published.close)
+    return published
