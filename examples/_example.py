@@ -2,32 +2,13 @@
 SIGINT/SIGTERM, an optional network namespace, and one context per core
 as far as the interface allows."""
 import contextlib
-import os
 import signal
 import sys
 import threading
 
-ROOT = os.path.dirname(os.path.dirname(os.path.realpath(__file__)))
-if ROOT not in sys.path:
-    sys.path.insert(0, ROOT)        # run from a clone without installing
+import _bootstrap  # noqa: F401  (first: the clone on sys.path, its .venv)
 
-
-
-def _run_in_the_clones_venv():
-    """`examples/epserver.py` runs /usr/bin/env python3, which lacks the
-    venv's packages (pyroute2, ...): start again in the clone's .venv
-    (tools/setup makes it), unless this already is that interpreter."""
-    venv = os.path.join(ROOT, ".venv")
-    python = os.path.join(venv, "bin", "python")
-    if os.path.exists(python) and os.path.realpath(sys.prefix) != os.path.realpath(venv):
-        os.execv(python, [python] + sys.argv)
-
-
-try:
-    from xdpmtcp.mtcp_api import mtcp_create_context, mtcp_getconf, mtcp_setconf  # noqa: E402
-except ImportError:
-    _run_in_the_clones_venv()
-    raise
+from xdpmtcp.mtcp_api import mtcp_create_context, mtcp_getconf, mtcp_setconf  # noqa: E402
 
 
 class StopFlag:

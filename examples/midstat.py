@@ -9,10 +9,9 @@ capture) the table is printed; flows enter at MOS_ON_CONN_START and leave
 at MOS_ON_CONN_END, states follow MOS_ON_TCP_STATE_CHANGE on both hooks.
 """
 import argparse
-import os
 import sys
 
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+import _bootstrap  # noqa: E402,F401  (first: the clone on sys.path, its .venv)
 
 from xdpmtcp.commands.common import OneLineErrorParser, input_file, positive_seconds  # noqa: E402
 from xdpmtcp.mos_api import *  # noqa: E402,F401,F403

@@ -18,11 +18,10 @@ drops the connection's packets.
 import argparse
 import ipaddress
 import json
-import os
 import struct
 import sys
 
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+import _bootstrap  # noqa: E402,F401  (first: the clone on sys.path, its .venv)
 
 from xdpmtcp.commands.common import (OneLineErrorParser, input_file, ipv4_host,  # noqa: E402
                                      output_file, port_range, positive_seconds)

@@ -14,10 +14,9 @@ filter, as in the C sample; its callbacks never see other packets.
 """
 import argparse
 import json
-import os
 import sys
 
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+import _bootstrap  # noqa: E402,F401  (first: the clone on sys.path, its .venv)
 
 from xdpmtcp.commands.common import (OneLineErrorParser, input_file, output_file,  # noqa: E402
                                      positive_seconds)

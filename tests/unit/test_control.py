@@ -225,3 +225,17 @@ def test_pcap_tap_writes_pcapng_with_directions(tmp_path):
     assert src.format == "pcapng"
     back = [bytes(f.data) for burst in src.bursts() for f in burst]
     assert back == frames + frames[:2]
+
+
+def test_the_text_table_keeps_its_columns_aligned():
+    import io
+    from xdpmtcp.commands.trace import TEXT_COLUMNS, _print_text
+    rows = [{name: "v" * (i % 5 + 1) for i, name in enumerate(TEXT_COLUMNS)},
+            {name: 123456789012 for name in TEXT_COLUMNS}]
+    out = io.StringIO()
+    _print_text([], rows, out)
+    header, *lines = out.getvalue().splitlines()[1:]
+    starts = [header.index(name.upper()) for name in TEXT_COLUMNS]
+    for line in lines:        # every value starts under its heading
+        for col, start in enumerate(starts):
+            assert line[start] != " " and (start == 0 or line[start - 1] == " "), (col, line)

@@ -17,7 +17,7 @@ examples:
   xdpmtcp status -i eth1 --json  # one JSON object per context, all counters
 
 XDP mode "native" runs in the driver; "skb" is generic XDP (slower, works
-everywhere). `xdpmtcp xdp show -i IF` shows the program the kernel has.
+everywhere). `xdpmtcp xdp status -i IF` shows the program the kernel has.
 """
 
 # the counters the table shows; --json has all of them

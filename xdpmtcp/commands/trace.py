@@ -20,21 +20,20 @@ examples:
   xdpmtcp trace --once                 # one ss-like table, then exit
   xdpmtcp trace --once --json          # one JSON line per connection (schema: docs/trace.md)
   xdpmtcp trace --csv 1 10             # CSV, every second, ten times
-  xdpmtcp trace -p 4242 --pcap out.pcap --duration 10
-                                       # pid 4242 writes what it sends and receives
+  xdpmtcp trace -p 4242 --pcap out.pcapng --duration 10
+                                       # pid 4242 writes what it sends and receives (pcapng: with directions)
 
 keys in the live table:
   q quit    s next sort key    r reverse    / filter (Enter applies, Esc clears)
   up/down select    Enter details (sparklines, counters)    Esc back
 
 Contexts publish on /run/xdpmtcp/ctl/ (root only): every `xdpmtcp serve`,
-`connect` and mtcp_create_context.
+`connect`, live `monitor` and mtcp_create_context.
 """
 
 SORT_KEYS = ("bytes", "rtt_us", "snd_cwnd", "retrans_total", "state", "remote", "recv_q", "send_q")
-TEXT_COLUMNS = (("pid", 7), ("iface", 10), ("state", 11), ("local", 21), ("remote", 21),
-                ("rtt_us", 8), ("snd_cwnd", 8), ("retrans_total", 7), ("bytes_acked", 13),
-                ("bytes_received", 13), ("recv_q", 8), ("send_q", 8))
+TEXT_COLUMNS = ("pid", "iface", "state", "local", "remote", "rtt_us", "snd_cwnd", "retrans_total",
+                "bytes_acked", "bytes_received", "recv_q", "send_q")
 CSV_FIELDS = ("time", "pid", "iface") + tuple(n for n in FIELD_NAMES if n != "counters")
 
 
@@ -94,10 +93,13 @@ def snapshot(args, errors):
 
 
 def _print_text(views, rows, out):
+    """ss-like columns, each as wide as its widest cell."""
     out.write("%d context(s): %s\n" % (len(views), "; ".join(v.label for v in views) or "none"))
-    out.write(" ".join("%-*s" % (w, name.upper()) for name, w in TEXT_COLUMNS).rstrip() + "\n")
-    for r in rows:
-        out.write(" ".join("%-*s" % (w, r.get(name, "-")) for name, w in TEXT_COLUMNS).rstrip() + "\n")
+    cells = [[name.upper() for name in TEXT_COLUMNS]]
+    cells += [[str(r.get(name, "-")) for name in TEXT_COLUMNS] for r in rows]
+    widths = [max(len(line[i]) for line in cells) for i in range(len(TEXT_COLUMNS))]
+    for line in cells:
+        out.write("  ".join(c.ljust(w) for c, w in zip(line, widths)).rstrip() + "\n")
 
 
 def _print_json(rows, now, out):
