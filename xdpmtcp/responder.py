@@ -3,8 +3,11 @@ foundation tests; the real TCP engine replaces it).
 
 SYN -> SYN-ACK; data -> ACK plus the same bytes echoed back; FIN -> FIN-ACK;
 everything it sees is reported one line per segment, tcpdump style.  It keeps
-no per-connection state: our sequence number comes back in the peer's ACK.
-Nothing it sends is retransmitted.
+no per-connection state: its sequence space mirrors the peer's (our ISN is
+the peer's plus a keyed hash of the 4-tuple, and every byte echoed mirrors
+one received), so the reply to any segment, a FIN that overtakes the echo's
+ACK included, carries the right sequence number.  Nothing it sends is
+retransmitted.
 """
 import hashlib
 import os
@@ -55,11 +58,12 @@ class EchoResponder:
         self._poller = select.poll()
         self._poller.register(netif.port.fd, select.POLLIN)
 
-    def _isn(self, f):
-        # RFC 6528-style: keyed hash of the 4-tuple, plus a 4 us clock.
+    def _mirror(self, f):
+        """Our sequence number minus the peer's, the same for every segment
+        of a connection: a keyed hash of the 4-tuple (RFC 6528's secret part;
+        no clock, or the mirror would drift)."""
         key = struct.pack("!4s4sHH", f.ip.src_bytes, f.ip.dst_bytes, f.tcp.src_port, f.tcp.dst_port)
-        h = hashlib.blake2s(key, key=self.secret, digest_size=4).digest()
-        return (int.from_bytes(h, "big") + int(time.monotonic() * 250000)) & 0xFFFFFFFF
+        return int.from_bytes(hashlib.blake2s(key, key=self.secret, digest_size=4).digest(), "big")
 
     def _reply(self, f, seq, ack, flags, payload=b"", options=None):
         return wire.build_tcp_frame(
@@ -84,7 +88,7 @@ class EchoResponder:
         elif flags & TcpFlags.SYN and not flags & TcpFlags.ACK:
             self.stats.syn += 1
             mss = min(MSS, t.options.mss or 536)
-            replies.append(self._reply(f, self._isn(f), (t.seq + 1) & 0xFFFFFFFF,
+            replies.append(self._reply(f, (t.seq + self._mirror(f)) & 0xFFFFFFFF, (t.seq + 1) & 0xFFFFFFFF,
                                        TcpFlags.SYN | TcpFlags.ACK,
                                        options=wire.TcpOptions(mss=mss)))
             self.stats.synack_sent += 1
@@ -97,7 +101,7 @@ class EchoResponder:
                 self.stats.data_bytes += n
             echo = bytes(t.payload[:MSS])
             out = TcpFlags.ACK | (TcpFlags.PSH if echo else 0) | (TcpFlags.FIN if fin else 0)
-            replies.append(self._reply(f, t.ack, ack, out, payload=echo))
+            replies.append(self._reply(f, (t.seq + self._mirror(f)) & 0xFFFFFFFF, ack, out, payload=echo))
             self.stats.echoed_bytes += len(echo)
             self.stats.fin += fin
         else:

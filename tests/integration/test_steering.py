@@ -125,3 +125,26 @@ def test_owned_port_without_socket_falls_back_to_kernel(lab, netif):
     out = connect_echo(lab.peer, lab.stack.ip, 8080, "", 2)
     assert out["error"] == "ConnectionRefusedError"   # the kernel answered RST
     assert netif.program.counters()["no_socket"] >= 1
+
+
+def test_responder_answers_a_fin_that_overtakes_the_echos_ack(lab, responder):
+    # the peer shuts down right after its data (nc -N): its FIN still
+    # acknowledges only our SYN, yet the FIN-ACK must come after the echo
+    from xdpmtcp.lab.probes import SYSTEM_PYTHON
+    out = lab.peer.run([SYSTEM_PYTHON, "-c", r"""
+import socket, sys, time
+s = socket.create_connection((sys.argv[1], 8080))
+t0 = time.monotonic()
+s.sendall(b"hello\n"); s.shutdown(socket.SHUT_WR)
+got = b""
+while True:
+    b = s.recv(100)
+    if not b:
+        break
+    got += b
+print(got.decode().strip(), round((time.monotonic() - t0) * 1000))
+""", lab.stack.ip]).stdout.split()
+    assert out[0] == "hello" and int(out[1]) < 150, out     # no FIN retransmission (200 ms+)
+    assert wait_for(lambda: responder.stats.fin >= 1)
+    time.sleep(0.3)
+    assert responder.stats.fin == 1                          # the peer never had to send it again
