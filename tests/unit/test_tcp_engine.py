@@ -185,6 +185,29 @@ def test_vanished_peer_times_out():
         assert client.counters()["rto_events"] == 3          # tcp_retries
 
 
+def test_a_closed_window_is_probed_never_taken_for_loss():
+    # nothing is lost: the sender probes without data (Linux's probe), so
+    # no RTO, no retransmission, no cwnd collapse; and it never gives up on
+    # a peer that answers, however long its application does not read
+    with EnginePair(rcvbuf=32768, rcvbuf_max=0, tcp_retries=2) as p:
+        _, server, client = connected(p)
+        data = os.urandom(200_000)
+        assert client.send(data) == len(data)
+        p.run_for(4.0)                                        # probes at 0.2, 0.6, 1.4, 3.0 s
+        c, info = client.counters(), client.c_info()
+        assert c["zero_window_probes"] >= 3 > 2               # past tcp_retries, answered
+        assert c["rto_events"] == c["retrans_segs"] == 0 and info.ca_state == 0
+        assert info.cwnd > 10 * info.snd_mss and client.state == TcpState.ESTABLISHED
+        got = bytearray()
+        while len(got) < len(data):
+            try:
+                got += server.recv(1 << 20)
+            except BlockingIOError:
+                p.poll()
+        assert bytes(got) == data and client.counters()["retrans_segs"] == 0
+        assert server.counters()["dup_segs_in"] == 0
+
+
 def test_zero_window_probes_then_reader_catches_up():
     with EnginePair(rcvbuf=32768, rcvbuf_max=0) as p:     # no autotuning here
         _, server, client = connected(p)
@@ -194,7 +217,7 @@ def test_zero_window_probes_then_reader_catches_up():
         assert server.readable_bytes == 32768                 # buffer full, nothing lost
         assert client.c_info().snd_wnd == 0
         assert client.counters()["zero_window_probes"] >= 1
-        assert server.counters()["out_of_window"] >= 1        # the probe byte, refused
+        assert server.counters()["out_of_window"] >= 1        # the probe (below rcv_nxt), answered
         assert sent == len(data)                              # the send buffer took it all
         rest = bytearray(server.recv(1 << 20))
         while len(rest) < len(data):

@@ -126,6 +126,9 @@ struct xc_tcb {
 	uint32_t q_prev;
 	uint32_t q_next;
 	uint64_t hs_start_ns;
+	/* zero-window probes sent in a row without an answer, the last one's time */
+	uint32_t zwp_unanswered;
+	uint64_t zwp_sent_ns;
 	/* Zeek-style history (tcp_history.c) */
 	uint32_t hist_seen;          /* letters noted, by side; bit 16: we sent the first SYN */
 	uint8_t nhist;
@@ -409,6 +412,8 @@ static inline uint32_t ts_now(const struct xc_tcb *t, uint64_t now_ns)
 }
 
 /* tcp_output.c */
+/* the persist timer, backed off by the probes sent (probes a zero window) */
+void tcp_arm_persist(struct xc_tcp_engine *e, struct xc_tcb *t, uint64_t now_ns);
 int tcp_output(struct xc_tcp_engine *e, struct xc_tcb *t, uint64_t now_ns);
 int tcp_send_segment(struct xc_tcp_engine *e, struct xc_tcb *t, uint32_t seq, uint32_t len,
 		     uint8_t flags, uint64_t now_ns);

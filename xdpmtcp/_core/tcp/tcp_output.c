@@ -385,7 +385,7 @@ int xc_tcp_send_reset_for(struct xc_tcp_engine *e, const uint8_t *frame, uint32_
 	return 0;
 }
 
-static void arm_persist(struct xc_tcp_engine *e, struct xc_tcb *t, uint64_t now_ns)
+void tcp_arm_persist(struct xc_tcp_engine *e, struct xc_tcb *t, uint64_t now_ns)
 {
 	if (t->timer_due[XC_T_PERSIST])
 		return;
@@ -535,7 +535,7 @@ int tcp_output(struct xc_tcp_engine *e, struct xc_tcb *t, uint64_t now_ns)
 		 * (RFC 9293 §3.8.6.1 and §3.8.6.2.1). */
 		if (!len && !fin) {
 			if (avail && t->snd_una == t->snd_max)
-				arm_persist(e, t, now_ns);
+				tcp_arm_persist(e, t, now_ns);
 			break;
 		}
 		/* Nagle (RFC 896): hold a small segment of new data while data
@@ -550,7 +550,7 @@ int tcp_output(struct xc_tcp_engine *e, struct xc_tcb *t, uint64_t now_ns)
 		if (len < t->mss && len < avail && !fin && !(t->flags & XC_TF_WND_PROBE) &&
 		    len < t->max_snd_wnd / 2 && t->snd_nxt == t->snd_max) {
 			if (t->snd_una == t->snd_max)
-				arm_persist(e, t, now_ns);
+				tcp_arm_persist(e, t, now_ns);
 			break;
 		}
 		uint32_t seq = t->snd_nxt;

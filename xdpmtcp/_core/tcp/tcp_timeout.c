@@ -87,14 +87,25 @@ static int on_persist(struct xc_tcp_engine *e, struct xc_tcb *t, uint64_t now_ns
 		tcb_output(e, t);
 		return XC_TV_NONE;
 	}
-	if (t->probes >= e->cfg.max_retries)
+	/* give up after max_retries probes in a row without an answer, never
+	 * on a peer that answers with its window still closed (an application
+	 * that does not read), as Linux (icsk_probes_out) */
+	if (t->last_recv_ns > t->zwp_sent_ns)
+		t->zwp_unanswered = 0;
+	if (t->zwp_unanswered >= e->cfg.max_retries)
 		return XC_TV_GIVE_UP;
-	t->probes++;
+	t->zwp_unanswered++;
+	t->zwp_sent_ns = now_ns;
+	if (t->probes < 64)
+		t->probes++;                   /* the backoff's exponent (capped by persist_max_us) */
 	t->c.zero_window_probes++;
-	/* RFC 9293 §3.8.6.1: probe with one byte of new data beyond the
-	 * window; it stays outstanding, so the RTO timer repeats it */
-	t->flags |= XC_TF_WND_PROBE;
-	tcb_output(e, t);
+	/* Probe as Linux does (tcp_xmit_probe_skb): a segment of no data
+	 * below snd_una, which the receiver must answer with its window.
+	 * Nothing goes outstanding, so a closed window is never taken for
+	 * loss: no RTO, no cwnd collapse, no data sent twice (RFC 9293
+	 * §3.8.6.1 allows this as well as a byte beyond the window). */
+	tcp_send_segment(e, t, t->snd_una - 1, 0, 0, now_ns);
+	tcp_arm_persist(e, t, now_ns);
 	return XC_TV_NONE;
 }
 
