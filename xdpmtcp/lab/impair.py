@@ -75,10 +75,15 @@ def direction_counters(rx, tx, rx_backend, tx_backend) -> Dict[str, int]:
     }
 
 
+# which ports' RX the faults impair: if_a's frames go client to server
+DIRECTIONS = {"both": (0, 1), "c2s": (0,), "s2c": (1,)}
+
+
 def serve(if_a: str, if_b: str, faults: Optional[str], ring_frames: int = 0,
-          batch: int = 256, out=None) -> Dict[str, Dict[str, int]]:
+          batch: int = 256, out=None, direction: str = "both") -> Dict[str, Dict[str, int]]:
     """Forward between if_a (client side) and if_b (server side) until
-    SIGTERM/SIGINT; returns (and prints as JSON) the per-direction counters."""
+    SIGTERM/SIGINT, faults on the direction(s) named; returns (and prints
+    as JSON) the per-direction counters."""
     from ..phy import FaultInjector, Port  # the C core: only in the process
 
     out = out or sys.stdout
@@ -87,6 +92,8 @@ def serve(if_a: str, if_b: str, faults: Optional[str], ring_frames: int = 0,
     if faults:
         spec = FaultInjector.parse(faults)
         for i, port in enumerate(ports):
+            if i not in DIRECTIONS[direction]:
+                continue
             port.add(dataclasses.replace(
                 spec, direction="rx", seed=spec.seed + i * _S2C_SEED_OFFSET))
     poller = select.poll()
@@ -150,7 +157,7 @@ class Bridge:
     stop(): {"c2s": {...}, "s2c": {...}}."""
 
     def __init__(self, lab, faults: Optional[str] = None, *,
-                 ring_frames: int = 0, python: str = sys.executable):
+                 ring_frames: int = 0, python: str = sys.executable, direction: str = "both"):
         middle = lab.host("monitor")
         if len(middle.interfaces) != 2:
             raise BridgeError(f"lab {lab.name}: the middle host needs two "
@@ -158,6 +165,7 @@ class Bridge:
         self.lab = lab
         self.host = middle
         self.faults = faults
+        self.direction = direction
         self.ring_frames = ring_frames
         self.python = python
         self.proc: Optional[subprocess.Popen] = None
@@ -168,7 +176,7 @@ class Bridge:
         argv = [self.python, "-m", "xdpmtcp.lab.impair", a, b,
                 "--ring-frames", str(self.ring_frames)]
         if self.faults:
-            argv += ["--faults", self.faults]
+            argv += ["--faults", self.faults, "--direction", self.direction]
         return argv
 
     def start(self, timeout: float = 10.0) -> "Bridge":
@@ -264,9 +272,12 @@ def main(argv=None) -> int:
     p.add_argument("--ring-frames", type=int, default=0,
                    help="frames the kernel may queue per interface (0 = default)")
     p.add_argument("--batch", type=int, default=256, help="frames per forward call")
+    p.add_argument("--direction", choices=sorted(DIRECTIONS), default="both",
+                   help="which direction the faults impair (c2s: client to server)")
     args = p.parse_args(argv)
     try:
-        serve(args.if_a, args.if_b, args.faults or None, args.ring_frames, args.batch)
+        serve(args.if_a, args.if_b, args.faults or None, args.ring_frames, args.batch,
+              direction=args.direction)
     except (OSError, ValueError) as exc:
         print(f"impair: {exc}", file=sys.stderr)
         return 1
