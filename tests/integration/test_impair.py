@@ -54,6 +54,18 @@ def test_impaired_transfer_is_intact(inline_lab):
     assert 0.01 < c2s["dropped"] / c2s["received"] < 0.03
 
 
+def test_faults_on_one_direction_only(inline_lab):
+    # the grid benchmark impairs the data direction and lets ACKs pass
+    lab = inline_lab
+    with impaired_path(lab, "drop=0.05,reorder=0.03,seed=2", direction="s2c") as bridge:
+        t = tcp_transfer(lab.client, lab.server, 200_000, 5_000_000)
+    assert t["client"]["received"] == 5_000_000
+    assert t["client"]["received_sha256"] == t["server"]["sent_sha256"]
+    c2s, s2c = bridge.counters["c2s"], bridge.counters["s2c"]
+    assert c2s["dropped"] == c2s["reordered"] == 0 and c2s["forwarded"] == c2s["received"] > 0
+    assert s2c["dropped"] > 0 and s2c["reordered"] > 0
+
+
 def test_bridge_dies_with_its_parent(inline_lab):
     """SIGKILL the process that started the bridge: the bridge must not
     outlive it (it would keep forwarding in a lab nobody owns)."""
