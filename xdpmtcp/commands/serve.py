@@ -10,7 +10,7 @@ from ..xdp import XdpError
 from .common import (add_iface_flags, console, existing_dir, fail, non_negative_int,
                      port, positive_int, positive_seconds)
 from .interfaces import netns_with_interfaces
-from .tcp_common import StopFlag, add_tcp_flags, conn_report, emit, engine_on
+from .tcp_common import StopFlag, add_tcp_flags, conn_report, counter_line, emit, engine_on
 
 EPILOG = """\
 modes:
@@ -120,7 +120,8 @@ def run(args):
                 if next_stats is not None and time.monotonic() >= next_stats:
                     next_stats += interval
                     emit(out, args, counters("stats"), "")
-            emit(out, args, counters("engine"), "engine: %s\nlistener: %s" % (eng.c_stats(), lst.stats))
+            emit(out, args, counters("engine"), "%s\n%s" % (counter_line("engine", eng.c_stats()),
+                                                           counter_line("listener", lst.stats)))
     except (XdpError, OSError, ValueError) as e:   # ValueError: a bad tunable value
         return fail(str(e))
     return 0

@@ -88,6 +88,13 @@ def conn_report(conn, app):
     return out
 
 
+def counter_line(name, counters):
+    """`name: key value  key value ...`, the counters that are not zero
+    (what a person reads; --json has them all)."""
+    items = counters.items() if isinstance(counters, dict) else dataclasses.asdict(counters).items()
+    return "%s: %s" % (name, "  ".join("%s %s" % kv for kv in items if kv[1]) or "all zero")
+
+
 def emit(out, args, record, text):
     if args.json:
         print(json.dumps(record), flush=True)
