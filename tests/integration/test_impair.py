@@ -66,6 +66,24 @@ def test_faults_on_one_direction_only(inline_lab):
     assert s2c["dropped"] > 0 and s2c["reordered"] > 0
 
 
+def test_bridge_refuses_interfaces_a_live_monitor_holds(inline_lab):
+    import subprocess
+    import sys
+    lab = inline_lab
+    mid = lab.host("monitor")
+    a, b = (i.ifname for i in mid.interfaces)
+    mon = mid.popen([sys.executable, "-m", "xdpmtcp", "monitor", "--iface", a, "--inline", b, "--json",
+                     "--duration", "30"], cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        assert '"ready": true' in mon.stdout.readline()
+        with pytest.raises(BridgeError, match="in use by xdpmtcp process %d" % mon.pid):
+            with impaired_path(lab, "drop=0.01"):
+                pass
+    finally:
+        mon.kill()
+        mon.wait()
+
+
 def test_bridge_dies_with_its_parent(inline_lab):
     """SIGKILL the process that started the bridge: the bridge must not
     outlive it (it would keep forwarding in a lab nobody owns)."""

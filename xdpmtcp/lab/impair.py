@@ -75,6 +75,30 @@ def direction_counters(rx, tx, rx_backend, tx_backend) -> Dict[str, int]:
     }
 
 
+def _refuse_taken(ifname):
+    """An XDP program on the interface would take the frames before the
+    bridge's AF_PACKET socket sees them: refuse, naming who holds it."""
+    import socket
+
+    from ..xdp.attach import OUR_PROGRAMS, attached_program, program_owner
+    try:
+        ifindex = socket.if_nametoindex(ifname)
+    except OSError:
+        return                # opening the port says which one is missing
+    cur = attached_program(ifindex)
+    if not cur.prog_id:
+        return
+    if cur.name in OUR_PROGRAMS:
+        owner = program_owner(ifindex, cur)
+        if not owner.alive:
+            return            # left by a dead stack: it passes every frame on
+        raise OSError("%s is in use by xdpmtcp process %d (%s): stop it before bridging"
+                      % (ifname, owner.pid, cur.name))
+    raise OSError("%s runs XDP program %r (id %d), which would take the frames before the "
+                  "bridge sees them; detach it first (xdpmtcp xdp status -i %s)"
+                  % (ifname, cur.name, cur.prog_id, ifname))
+
+
 # which ports' RX the faults impair: if_a's frames go client to server
 DIRECTIONS = {"both": (0, 1), "c2s": (0,), "s2c": (1,)}
 
@@ -87,6 +111,8 @@ def serve(if_a: str, if_b: str, faults: Optional[str], ring_frames: int = 0,
     from ..phy import FaultInjector, Port  # the C core: only in the process
 
     out = out or sys.stdout
+    for name in (if_a, if_b):
+        _refuse_taken(name)
     ports = [Port.open_afpacket(if_a, ring_frames),
              Port.open_afpacket(if_b, ring_frames)]
     if faults:
