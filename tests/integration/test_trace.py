@@ -90,12 +90,14 @@ def test_status_names_the_context_its_mode_and_ports(lab, source):
     itf = meta["interfaces"][0]
     assert meta["role"] == "serve" and meta["netns_name"] == lab.stack.ns
     assert itf["ifname"] == lab.stack.ifname and itf["queue"] == 0
+    assert itf["channels"]["rx_queues"] == 1 and itf["channels"]["max_rx"] >= 1   # veth: ethtool -l
     assert itf["xdp_mode"] in ("native", "skb") and itf["xdp_prog_id"] > 0
     assert itf["owned_ports"] == [PORT] and itf["ephemeral_ports"] == [61000, 61999]
     assert itf["xdp"]["redirected"] >= itf["engine"]["fast_path"] > 0
     text = xdpmtcp("status", "-i", lab.stack.ifname)
     assert text.returncode == 0 and "XDP %s" % itf["xdp_mode"] in text.stdout
     assert re.search(r"owned ports\s+%d; ephemeral 61000-61999" % PORT, text.stdout), text.stdout
+    assert re.search(r"channels\s+1 RX queue\(s\)", text.stdout), text.stdout
 
 
 def test_live_view_in_tmux_shows_the_connection_details_and_quits(lab, source):

@@ -81,6 +81,12 @@ def describe(v):
     for itf in m.get("interfaces", []):
         t.add_row("interface", "%s  queue %s  XDP %s (prog id %s)" % (
             itf["ifname"], itf.get("queue"), itf.get("xdp_mode"), itf.get("xdp_prog_id")))
+        ch = itf.get("channels")
+        if ch:
+            t.add_row("channels", "%d RX queue(s): rx %d, tx %d, combined %d (max %d/%d/%d)%s" % (
+                ch["rx_queues"], ch["rx_count"], ch["tx_count"], ch["combined_count"], ch["max_rx"],
+                ch["max_tx"], ch["max_combined"],
+                "; only queue %s is served: docs/deploy.md" % itf.get("queue") if ch["rx_queues"] > 1 else ""))
         t.add_row("addresses", " ".join(itf.get("addresses", [])) or "none")
         t.add_row("owned ports", _ports(itf))
         t.add_row("connections", "%d blocks; listeners: %s" % (

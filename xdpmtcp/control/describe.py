@@ -10,6 +10,7 @@ import time
 from pathlib import Path
 
 from ..kernel import runstate
+from ..kernel.channels import channels
 
 NETNS_DIR = Path("/run/netns")
 
@@ -38,6 +39,7 @@ def describe_interface(engine, netif):
     return {
         "ifname": netif.ifname,
         "queue": netif.queue,
+        "channels": channels(netif.ifname),
         "xdp_mode": getattr(netif.guard, "mode", None),
         "xdp_prog_id": prog.prog_id if prog is not None else None,
         "addresses": list(netif.addresses),
