@@ -9,10 +9,12 @@ import sys
 import time
 from pathlib import Path
 
+from pyroute2.netns import NETNS_RUN_DIR
+
 from ..kernel import runstate
 from ..kernel.channels import channels
 
-NETNS_DIR = Path("/run/netns")
+NETNS_DIR = Path(NETNS_RUN_DIR)          # where `ip netns` names namespaces
 
 
 def netns_name():

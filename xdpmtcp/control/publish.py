@@ -25,15 +25,15 @@ class PortCapture:
             return "stopped: %s" % (", ".join(done) or "nothing was being captured")
         if self.taps:
             raise OSError("already capturing to %s" % ", ".join(t.path for _, t in self.taps))
-        ports = [n.port for n in self.netifs() if n.port is not None]
-        for port in ports:
-            busy = port.installed(PcapTap)
+        nifs = [n for n in self.netifs() if n.port is not None]
+        for nif in nifs:
+            busy = nif.port.installed(PcapTap)
             if busy:       # the C port has one pcap slot
                 raise OSError("the port already writes %s (--pcap)" % busy[0].path)
-        for k, port in enumerate(ports):
-            tap = PcapTap(path if k == 0 else "%s.%s" % (path, self.netifs()[k].ifname), max_bytes)
-            port.add(tap)
-            self.taps.append((port, tap))
+        for k, nif in enumerate(nifs):
+            tap = PcapTap(path if k == 0 else "%s.%s" % (path, nif.ifname), max_bytes)
+            nif.port.add(tap)
+            self.taps.append((nif.port, tap))
         return "capturing to %s" % ", ".join(t.path for _, t in self.taps)
 
 
@@ -64,7 +64,7 @@ def publish_endpoint(role, pairs):
     describe = ContextDescription(role, endpoint_body(pairs))
     server = ControlServer(ifnames, describe, engines, capture=PortCapture(netifs)).open()
     first = engines()[0]
-    first.housekeeping.append(server.service)
+    first.housekeeping.add(server.service)
     metrics = None
     t = first.tunables
     if t.metrics_port:
@@ -79,7 +79,7 @@ def publish_endpoint(role, pairs):
         except OSError as e:
             server.close()
             raise OSError(e.errno, "metrics on %s:%d: %s" % (t.metrics_addr, t.metrics_port, e.strerror)) from None
-        first.housekeeping.append(metrics.refresh)
+        first.housekeeping.add(metrics.refresh)
     published = Published(server, metrics)
     atexit.register(published.close)
     return published
@@ -92,7 +92,7 @@ def publish_monitor(run, source):
     from .monitor_rows import flow_rows
     server = ControlServer(source.ifaces, ContextDescription("monitor", monitor_body(run, source)),
                            flows=lambda: flow_rows(run.mon)).open()
-    run.tasks.append(server.service)
+    run.housekeeping.add(server.service)
     published = Published(server, None)
     atexit.register(published.close)
     return published

@@ -2,6 +2,8 @@
 into the keys `xdpmtcp trace --json` prints, named as `ss -ti` and Linux's
 tcp_info name them.  FIELDS is the schema, declared once as data: the
 decoder, the CSV header, the docs (docs/trace.md) and the tests read it."""
+import functools
+
 from .._core import ffi, lib
 from ..wire.addr import ip_str, port_str
 
@@ -79,12 +81,10 @@ def _options(info):
     return " ".join(out)
 
 
-def _cc_name(algo, names={}):
-    name = names.get(algo)
-    if name is None:
-        p = lib.xc_cc_name(algo)
-        name = names[algo] = ffi.string(p).decode() if p != ffi.NULL else str(algo)
-    return name
+@functools.lru_cache(maxsize=None)
+def _cc_name(algo):
+    p = lib.xc_cc_name(algo)
+    return ffi.string(p).decode() if p != ffi.NULL else str(algo)
 
 
 def decode_row(row):

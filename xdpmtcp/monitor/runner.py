@@ -6,6 +6,7 @@ only when they end.
 """
 import time
 
+from ..housekeeping import Housekeeping
 from .connlog import conn_record, index_record
 from .core import CLI, Ev, ERRORS, Monitor, SVR
 
@@ -13,6 +14,7 @@ from .core import CLI, Ev, ERRORS, Monitor, SVR
 BULK_EVENTS = Ev.DATA | Ev.GAP | Ev.OVERLAP | Ev.ERROR | Ev.CONN_END
 # The ring of side SVR holds what the client sent.
 DIRECTION = {SVR: "c2s", CLI: "s2c"}
+HOUSEKEEPING_NS = 100_000_000     # periodic work between bursts, at most this often
 
 
 class _FlowNotes:
@@ -43,10 +45,8 @@ class MonitorRun:
         self.errors = {name: 0 for name in ERRORS.values()}
         self.connections = 0
         self.frames = 0
-        # periodic work between bursts (the control channel): task(now_ns)
-        # -> when it is next due (monotonic ns)
-        self.tasks = []
-        self._due = 0
+        # periodic work between bursts (the control channel)
+        self.housekeeping = Housekeeping(HOUSEKEEPING_NS)
 
     def _note(self, flow_id):
         n = self._notes.get(flow_id)
@@ -91,11 +91,6 @@ class MonitorRun:
         for events in self.mon.feed(burst, now_ns):
             self.handle(events)
 
-    def _housekeep(self):
-        now = time.monotonic_ns()
-        if now >= self._due:
-            self._due = min(task(now) for task in self.tasks)
-
     def finish(self):
         for events in self.mon.flush():
             self.handle(events)
@@ -106,8 +101,11 @@ class MonitorRun:
         for burst, now_ns in source.bursts():
             self.feed(burst, now_ns)
             source.after(burst)
-            if self.tasks:
-                self._housekeep()
+            hk = self.housekeeping
+            if hk.tasks:
+                now = time.monotonic_ns()
+                if now >= hk.due:
+                    hk.run(now)
         self.finish()
         return time.perf_counter() - start
 

@@ -12,6 +12,7 @@ import time
 from dataclasses import dataclass
 
 from .._core import ffi, lib
+from ..housekeeping import Housekeeping
 from ..kernel import NextHopCache, boot_secret
 from ..phy import Burst
 from ..storage import Memo
@@ -97,10 +98,10 @@ class Engine:
         self._burst_raw = self.burst.raw
         self._res = ffi.new("struct xc_poll_result *")
         self._busy_ns = int(t.busy_poll_us * 1000)
-        self._housekeeping_ns = 0
-        # the loop's periodic tasks: task(now_ns) -> when it is next due
-        # (the control channel); run between batches, never per frame
-        self.housekeeping = []
+        # the loop's periodic tasks (steering checks, the control channel)
+        self.housekeeping = Housekeeping(HOUSEKEEPING_NS)
+        if steering is not None:
+            self.housekeeping.add(steering.check)
         # what a read copies out of C, once per call (the engine's thread only)
         self.read_buffer_size = READ_BUFFER
         self.read_buffer = ffi.new("uint8_t[]", READ_BUFFER)
@@ -228,7 +229,6 @@ class Engine:
             self.steering.unlisten(lst.port, lst.addr)
 
     def _new_conn(self, local, remote, remote_mac, now):
-        t = self.tunables
         o = self._open
         o.local_addr, o.local_port = ip_be(local[0]), port_be(local[1])
         o.remote_addr, o.remote_port = ip_be(remote[0]), port_be(remote[1])
@@ -337,8 +337,8 @@ class Engine:
         now = self.now_ns()
         res = self._res
         lib.xc_engine_poll(self.raw, self._burst_raw, self._slow, now, res)
-        if now >= self._housekeeping_ns:
-            self._housekeeping_ns = self._housekeep(now)
+        if now >= self.housekeeping.due:
+            self.housekeeping.run(now)
         self.want_flush = False
         if res.slow or res.events:
             if res.slow:
@@ -349,15 +349,6 @@ class Engine:
             self._drain_events()
             lib.xc_engine_flush(self.raw, now)
         return res.frames
-
-    def _housekeep(self, now):
-        """The periodic work; returns when it is next due."""
-        due = now + HOUSEKEEPING_NS
-        if self.steering is not None:
-            self.steering.check(now)
-        for task in self.housekeeping:
-            due = min(due, task(now))
-        return due
 
     def wait_budget(self, timeout, now_ns):
         """Seconds a caller may sleep, at most timeout: until the next timer

@@ -170,13 +170,20 @@ class TraceView:
                       style="reverse" if i == self.selected else None)
         return t
 
-    def monitor_detail(self, r):
+    def _detail_grid(self, r):
+        """The details' key/value grid, opened by the throughput sparkline
+        of r's history; (grid, history)."""
         h = list(self.history.get(_key(r), ()))
         thr = [(b2 - b1) * 8 / max(t2 - t1, 1e-6) for (t1, b1, _, _), (t2, b2, _, _) in zip(h, h[1:])]
         g = Table.grid(padding=(0, 2))
         g.add_column(style="bold")
         g.add_column()
+        g.add_row("connection", "%s > %s  %s  pid %d %s" % (r["local"], r["remote"], r["state"], r["pid"], r["iface"]))
         g.add_row("throughput", "%s  %sbit/s" % (sparkline(thr, 60), _rate(thr[-1] if thr else 0)))
+        return g, h
+
+    def monitor_detail(self, r):
+        g, _ = self._detail_grid(r)
         for key, _, meaning in MONITOR_FIELDS:
             g.add_row(key, "%s  [dim]%s[/]" % (r[key], meaning))
         return Panel(g, title="monitor flow %d (Esc: back)" % r["id"], title_align="left")
@@ -185,13 +192,7 @@ class TraceView:
         r = self.rows[self.selected]
         if _monitor(r):
             return self.monitor_detail(r)
-        h = list(self.history.get(_key(r), ()))
-        thr = [(b2 - b1) * 8 / max(t2 - t1, 1e-6) for (t1, b1, _, _), (t2, b2, _, _) in zip(h, h[1:])]
-        g = Table.grid(padding=(0, 2))
-        g.add_column(style="bold")
-        g.add_column()
-        g.add_row("connection", "%s > %s  %s  pid %d %s" % (r["local"], r["remote"], r["state"], r["pid"], r["iface"]))
-        g.add_row("throughput", "%s  %sbit/s" % (sparkline(thr, 60), _rate(thr[-1] if thr else 0)))
+        g, h = self._detail_grid(r)
         g.add_row("cwnd", "%s  %d segments" % (sparkline([x[2] for x in h], 60), r["snd_cwnd"]))
         g.add_row("rtt", "%s  %.2f ms (var %.2f, min %.2f)" % (
             sparkline([x[3] for x in h], 60), r["rtt_us"] / 1000, r["rttvar_us"] / 1000, r["min_rtt_us"] / 1000))
