@@ -10,7 +10,7 @@ import time
 
 import pytest
 
-from xdpmtcp.lab.capture import start_tcpdump, stop_tcpdump
+from xdpmtcp.lab.capture import start_tcpdump, stop_tcpdump, tshark_fields
 from xdpmtcp.lab.probes import SYSTEM_PYTHON, send_raw
 from xdpmtcp.tcp import Engine, TcpState
 from xdpmtcp.tunables import DEFAULTS
@@ -69,13 +69,6 @@ def still_talks(eng, p, conn):
     assert eng.run_until(lambda: conn.readable_bytes == 10, 5), p.stderr.read()
     assert conn.recv(100) == b"still here"
     p.wait(10)
-
-
-def tshark_fields(pcap, display_filter, *fields):
-    r = subprocess.run(["tshark", "-r", pcap, "-Y", display_filter, "-T", "fields",
-                        *sum((["-e", f] for f in fields), [])],
-                       capture_output=True, text=True, timeout=60, check=True)
-    return [line.split("\t") for line in r.stdout.splitlines() if line]
 
 
 def rst_burst(lab, conn, n, offset):

@@ -102,6 +102,14 @@ def stop_tcpdump(proc: subprocess.Popen) -> int:
     return int(m.group(1))
 
 
+def tshark_fields(pcap: str, display_filter: str, *fields) -> list:
+    """Rows of the named fields of the packets the filter selects."""
+    r = subprocess.run(["tshark", "-r", str(pcap), "-Y", display_filter, "-T", "fields",
+                        *sum((["-e", f] for f in fields), [])],
+                       capture_output=True, text=True, timeout=60, check=True)
+    return [line.split("\t") for line in r.stdout.splitlines() if line]
+
+
 def capture_impaired_transfer(lab, nbytes: int, faults: Optional[str], pcap_path: str,
                               reply_bytes: Optional[int] = None, *, port: int = 5001,
                               seed: int = 1, timeout: float = 120.0) -> CapturedTransfer:

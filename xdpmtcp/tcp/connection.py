@@ -304,7 +304,10 @@ class Connection:
             "tcpi_snd_wnd": t.snd_wnd,
             "tcpi_rcv_space": t.rcv_space,
             "tcpi_dsack_dups": c.dsacks_in,
-            "tcpi_reord_seen": c.ooo_segs_in,
+            "tcpi_reord_seen": c.sack_reorder,
+            "tcpi_sacked": t.sacked // max(t.snd_mss, 1),
+            "tcpi_lost": t.lost // max(t.snd_mss, 1),
+            "tcpi_retrans": t.retrans_out // max(t.snd_mss, 1),
             "congestion": ffi.string(lib.xc_cc_name(t.cc_algo)).decode(),
         }
 

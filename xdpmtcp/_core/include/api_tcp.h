@@ -60,6 +60,9 @@
 #define XC_TF_ORPHAN 0x40000     /* the application closed it: C may end it alone */
 #define XC_TF_RCVBUF_FIXED 0x80000 /* SO_RCVBUF set: no autotuning, window scale of this size */
 #define XC_TF_SNDBUF_FIXED 0x100000 /* SO_SNDBUF set: no send-buffer autotuning */
+#define XC_TF_FRTO 0x200000      /* F-RTO (RFC 5682) watches the ACKs after an RTO */
+#define XC_TF_FRTO_NEW 0x400000  /* F-RTO step 2b: new data before retransmissions */
+#define XC_TF_RENEGED 0x800000   /* the peer dropped data it had SACKed: the next RTO forgets SACKs */
 
 /* Event bits for Python, collected per connection and drained per batch. */
 #define XC_EV_READABLE 0x1       /* new in-order data */
@@ -114,6 +117,16 @@ struct xc_tcp_counters {
 	uint64_t undos;              /* recoveries undone: D-SACKs proved them spurious (RFC 3708) */
 	uint64_t rcv_dropped_memory; /* data segments dropped: no buffer storage (buffer_memory_max) */
 	uint64_t snd_refused_memory; /* writes that took 0 bytes: no buffer storage (buffer_memory_max) */
+	/* RACK-TLP (RFC 8985), PRR (RFC 6937) and undo; Linux's TcpExt name after each */
+	uint64_t rack_lost;          /* segments RACK marked lost by time */
+	uint64_t reo_timeouts;       /* reordering-window timer expiries that marked losses */
+	uint64_t sack_reorder;       /* deliveries below the highest SACK of never-resent data (TCPSACKReorder) */
+	uint64_t tlp_recoveries;     /* losses a tail loss probe uncovered (TCPLossProbeRecovery) */
+	uint64_t spurious_rtos;      /* RTOs F-RTO found spurious, undone (TCPSpuriousRTOs) */
+	uint64_t loss_undos;         /* RTO recoveries undone, by timestamps or F-RTO (TCPLossUndo) */
+	uint64_t ts_undos;           /* fast recoveries undone by timestamps (TCPPartialUndo + TCPFullUndo) */
+	uint64_t sack_reneging;      /* the peer dropped SACKed data (TCPSACKReneging) */
+	uint64_t sent_map_full;      /* sends held: the per-segment map at its cap or without storage */
 };
 
 
@@ -285,6 +298,16 @@ struct xc_tcp_info {
 	uint64_t last_data_recv_ms;  /* ago */
 	uint64_t last_data_sent_ms;  /* ago, 0: never */
 	char history[XC_TCP_HISTORY_MAX + 1];  /* Zeek-style (upper case: the originator), NUL-ended */
+	/* loss recovery with SACK: the flight by state (bytes, as Linux's
+	 * tcpi_sacked/lost/retrans count segments), RACK's reordering-window
+	 * multiplier, and the last recovery's PRR (RFC 6937) accounting */
+	uint32_t sacked;
+	uint32_t lost;
+	uint32_t retrans_out;
+	uint32_t reo_wnd_steps;
+	uint32_t prr_delivered;
+	uint32_t prr_out;
+	uint32_t prr_recover_fs;
 	struct xc_tcp_counters c;
 };
 

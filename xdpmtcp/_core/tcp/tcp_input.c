@@ -1,6 +1,8 @@
 /* Segment arrival in the synchronized states (RFC 9293 §3.10.7.4), with
- * RFC 5961 (RST/SYN/ACK attacks), RFC 7323 (PAWS), RFC 5681/6582 (fast
- * retransmit, NewReno) and RFC 2018/6675 (SACK) on the sending side. */
+ * RFC 5961 (RST/SYN/ACK attacks), RFC 7323 (PAWS), and on the sending
+ * side RFC 2018 SACK into the per-segment map for RACK-TLP
+ * (tcp_recovery.c), or RFC 5681/6582 fast retransmit and NewReno for a
+ * peer without SACK. */
 #include "tcp_internal.h"
 
 /* Linux's tcp_invalid_ratelimit: one ACK per interval per connection for
@@ -78,6 +80,7 @@ static int acceptable(const struct xc_tcb *t, const struct tcp_seg *s, uint32_t 
 	       (seq_geq(last, t->rcv_nxt) && seq_lt(last, t->rcv_nxt + wnd));
 }
 
+/* NewReno (no SACK): the third duplicate ACK starts fast recovery. */
 static void enter_recovery(struct xc_tcp_engine *e, struct xc_tcb *t, uint64_t now_ns)
 {
 	uint32_t flight = tcb_flight(t);
@@ -96,11 +99,9 @@ static void enter_recovery(struct xc_tcp_engine *e, struct xc_tcb *t, uint64_t n
 		len = 0;
 	if (len > t->mss)
 		len = t->mss;
-	if (len && tcp_fast_retransmit(e, t, t->snd_una, len, now_ns) == 0 &&
-	    (t->flags & XC_TF_SACK_OK))
-		xc_sack_mark_rxt(&t->sack, t->snd_una, len);
-	if (!(t->flags & XC_TF_SACK_OK))
-		t->cc.cwnd = t->cc.ssthresh + 3 * t->mss;   /* RFC 6582 step 3 (inflation) */
+	if (len)
+		tcp_fast_retransmit(e, t, t->snd_una, len, now_ns);
+	t->cc.cwnd = t->cc.ssthresh + 3 * t->mss;   /* RFC 6582 step 3 (inflation) */
 	tcp_rearm_rto(e, t, now_ns);
 }
 
@@ -122,52 +123,6 @@ static void newreno_partial_ack(struct xc_tcp_engine *e, struct xc_tcb *t, uint3
 		t->cc.cwnd = t->mss;
 }
 
-/* A retransmission of the first hole is lost when data sent after it is
- * SACKed while the hole stays (the idea of RACK, RFC 8985, for the one
- * segment that matters most): send it again instead of waiting an RTO. */
-static void check_lost_retransmit(struct xc_tcp_engine *e, struct xc_tcb *t, uint64_t now_ns)
-{
-	if (t->rxt_una_seq != t->snd_una || !seq_gt(t->sack.high_sacked, t->rxt_una_mark))
-		return;
-	uint32_t len = snd_data_end(t) - t->snd_una;
-	if ((int32_t)len <= 0)
-		return;
-	if (len > t->mss)
-		len = t->mss;
-	if (t->sack.n && seq_lt(t->sack.r[0].start, t->snd_una + len))
-		len = t->sack.r[0].start - t->snd_una;
-	if (!len || (int32_t)len < 0)
-		return;
-	if (tcp_fast_retransmit(e, t, t->snd_una, len, now_ns) == 0)
-		t->c.lost_retrans++;
-}
-
-/* RFC 3708 / Linux's DSACK undo: when every retransmission of the last
- * recovery came back as a duplicate, the loss was reordering: restore the
- * window it cut. */
-static void dsack_undo(struct xc_tcb *t, uint32_t start, uint32_t end)
-{
-	if (!t->prior_cwnd || !t->undo_retrans)
-		return;
-	/* only a duplicate of what this recovery resent counts (the network
-	 * may duplicate other segments) */
-	if (seq_lt(start, t->undo_marker) || seq_gt(end, t->recover) ||
-	    !seq_lt(start, t->sack.high_rxt))
-		return;
-	if (--t->undo_retrans)
-		return;
-	if (t->cc.cwnd < t->prior_cwnd)
-		t->cc.cwnd = t->prior_cwnd;
-	if (t->cc.ssthresh < t->prior_ssthresh)
-		t->cc.ssthresh = t->prior_ssthresh;
-	t->prior_cwnd = 0;
-	t->c.undos++;
-	if (t->flags & XC_TF_IN_RECOVERY) {
-		t->flags &= ~XC_TF_IN_RECOVERY;
-		t->dupacks = 0;
-	}
-}
-
 static void fin_acked(struct xc_tcp_engine *e, struct xc_tcb *t)
 {
 	switch (t->state) {
@@ -184,6 +139,50 @@ static void fin_acked(struct xc_tcp_engine *e, struct xc_tcb *t)
 	t->timer_due[XC_T_RTO] = 0;
 }
 
+/* SACK blocks into the scoreboard (validity, D-SACK) and the map. */
+static void take_sacks(struct xc_tcb *t, const struct tcp_seg *s, struct xc_sent_news *n)
+{
+	uint64_t dsacks = t->sack.dsack_count;
+	uint32_t ack = seq_gt(s->ack, t->snd_una) ? s->ack : t->snd_una;
+	xc_sack_update(&t->sack, ack, t->snd_max, s->opt.sack, s->opt.nsack);
+	t->c.sack_blocks_in += s->opt.nsack;
+	int dsack = t->sack.dsack_count > dsacks;
+	if (dsack) {
+		t->c.dsacks_in++;
+		tcp_recovery_dsack(t, s->opt.sack[0], s->opt.sack[1]);
+	}
+	for (uint32_t k = dsack ? 1 : 0; k < s->opt.nsack && k < XC_SACK_MAX_BLOCKS; k++)
+		xc_sent_sack(&t->sent, s->opt.sack[2 * k], s->opt.sack[2 * k + 1], n);
+}
+
+/* NewReno's duplicate ACK (no SACK): RFC 5827 early retransmit and RFC
+ * 6582 fast recovery. */
+static void newreno_dupack(struct xc_tcp_engine *e, struct xc_tcb *t, uint64_t now_ns)
+{
+	if (t->flags & XC_TF_IN_RECOVERY) {
+		t->cc.cwnd += t->mss;              /* RFC 6582 step 4 */
+		return;
+	}
+	/* RFC 5827 early retransmit: with fewer than four segments out and
+	 * nothing new to send, fewer dupACKs will ever come */
+	uint32_t thresh = XC_DUPTHRESH;
+	uint32_t segs = (tcb_flight(t) + t->mss - 1) / t->mss;
+	int can_send_new = seq_lt(t->snd_max, snd_data_end(t)) &&
+			   seq_lt(t->snd_max, t->snd_una + t->snd_wnd);
+	if (segs < 4 && !can_send_new)
+		thresh = segs > 1 ? segs - 1 : 1;
+	if (t->dupacks < thresh)
+		return;
+	if (thresh < XC_DUPTHRESH && t->dupacks < XC_DUPTHRESH)
+		t->c.early_retrans++;
+	/* RFC 6582 §3.2 step 2: no new recovery before the ACK covers
+	 * `recover` (only unmet while resending after an RTO) */
+	if (seq_geq(t->snd_una, t->recover)) {
+		t->flags &= ~XC_TF_RTO_RECOVERY;
+		enter_recovery(e, t, now_ns);
+	}
+}
+
 /* RFC 9293 §3.10.7.4 fifth check, with the RFC 5961 §5 ACK test done by
  * the caller.  Returns 0 to go on with the segment, -1 to drop it. */
 static int process_ack(struct xc_tcp_engine *e, struct xc_tcb *t, const struct tcp_seg *s,
@@ -193,16 +192,15 @@ static int process_ack(struct xc_tcp_engine *e, struct xc_tcb *t, const struct t
 	uint32_t wnd = s->wnd << t->snd_wscale;
 	uint32_t flight = tcb_flight(t);
 	int window_changed = 0;
+	int sack = t->flags & XC_TF_SACK_OK;
+	struct xc_sent_news news = {
+		.now_ns = now_ns,
+		.min_rtt_us = t->min_rtt_us,
+		.orig_limit = (t->flags & XC_TF_RTO_RECOVERY) ? t->recover : t->snd_una,
+	};
 
-	if ((t->flags & XC_TF_SACK_OK) && s->opt.nsack) {
-		uint64_t dsacks = t->sack.dsack_count;
-		xc_sack_update(&t->sack, seq_gt(ack, t->snd_una) ? ack : t->snd_una,
-			       t->snd_max, s->opt.sack, s->opt.nsack);
-		t->c.sack_blocks_in += s->opt.nsack;
-		t->c.dsacks_in += t->sack.dsack_count - dsacks;
-		if (t->sack.dsack_count > dsacks)
-			dsack_undo(t, s->opt.sack[0], s->opt.sack[1]);
-	}
+	if (sack && s->opt.nsack)
+		take_sacks(t, s, &news);
 	/* window update (RFC 9293 §3.10.7.4, SND.WL1/WL2 rule) */
 	if (seq_lt(t->snd_wl1, s->seq) || (t->snd_wl1 == s->seq && seq_leq(t->snd_wl2, ack))) {
 		window_changed = wnd != t->snd_wnd;
@@ -236,29 +234,34 @@ static int process_ack(struct xc_tcp_engine *e, struct xc_tcb *t, const struct t
 		if (seq_lt(t->snd_nxt, ack))
 			t->snd_nxt = ack;
 		xc_sack_advance(&t->sack, ack);
+		if (sack)
+			xc_sent_ack(&t->sent, seq_gt(ack, data_end) ? data_end : ack, &news);
 		t->c.bytes_acked += data_acked;
 		t->retries = 0;
 		t->backoff = 0;
 		t->probes = 0;
-		if (t->flags & XC_TF_IN_RECOVERY) {
+		if (!(t->flags & XC_TF_IN_RECOVERY)) {
+			xc_cc_on_ack(&t->cc, acked, flight, now_ns, t->srtt_us, t->min_rtt_us);
+			t->dupacks = 0;
+		} else if (!sack) {
 			if (seq_geq(ack, t->recover)) {
 				t->flags &= ~XC_TF_IN_RECOVERY;
 				xc_cc_on_recovery_exit(&t->cc, tcb_flight(t), now_ns);
 				t->dupacks = 0;
-			} else if (!(t->flags & XC_TF_SACK_OK)) {
+			} else {
 				newreno_partial_ack(e, t, acked, now_ns);
 			}
-		} else {
-			xc_cc_on_ack(&t->cc, acked, flight, now_ns, t->srtt_us, t->min_rtt_us);
-			t->dupacks = 0;
 		}
-		if ((t->flags & XC_TF_RTO_RECOVERY) && seq_geq(ack, t->recover))
+		if (!sack && (t->flags & XC_TF_RTO_RECOVERY) && seq_geq(ack, t->recover))
 			t->flags &= ~XC_TF_RTO_RECOVERY;
 		if ((t->flags & XC_TF_TLP_OUT) && seq_geq(ack, t->tlp_high_seq))
 			t->flags &= ~XC_TF_TLP_OUT;
+		if (sack)
+			tcp_recovery_ack(e, t, s, &news, 0, now_ns);
 		if (t->snd_una == t->snd_max) {
 			t->timer_due[XC_T_RTO] = 0;
 			t->timer_due[XC_T_TLP] = 0;
+			t->timer_due[XC_T_REO] = 0;
 		} else {
 			tcp_rearm_rto(e, t, now_ns);
 			tcp_arm_tlp(e, t, now_ns);
@@ -276,36 +279,13 @@ static int process_ack(struct xc_tcp_engine *e, struct xc_tcb *t, const struct t
 	    t->snd_una != t->snd_max && (!window_changed || s->opt.nsack)) {
 		t->dupacks++;
 		t->c.dupacks_in++;
-		if (!(t->flags & XC_TF_IN_RECOVERY)) {
-			/* RFC 5827 early retransmit: with fewer than four segments
-			 * out and nothing new to send, fewer dupACKs will ever come */
-			uint32_t thresh = XC_DUPTHRESH;
-			uint32_t segs = (tcb_flight(t) + t->mss - 1) / t->mss;
-			int can_send_new = seq_lt(t->snd_max, snd_data_end(t)) &&
-					   seq_lt(t->snd_max, t->snd_una + t->snd_wnd);
-			if (segs < 4 && !can_send_new)
-				thresh = segs > 1 ? segs - 1 : 1;
-			int lost = t->dupacks >= thresh ||
-				   ((t->flags & XC_TF_SACK_OK) && xc_sack_is_lost(&t->sack, t->snd_una, t->mss));
-			/* RFC 8985 §7.4: the probe was delivered (SACKed) and the
-			 * hole before it was not: what was sent before it is lost */
-			if ((t->flags & (XC_TF_TLP_OUT | XC_TF_SACK_OK)) == (XC_TF_TLP_OUT | XC_TF_SACK_OK) &&
-			    seq_geq(t->sack.high_sacked, t->tlp_high_seq))
-				lost = 1;
-			if (lost && thresh < XC_DUPTHRESH && t->dupacks < XC_DUPTHRESH)
-				t->c.early_retrans++;
-			/* RFC 6582 §3.2 step 2: no new recovery before the ACK covers
-			 * `recover` (only unmet while resending after an RTO) */
-			if (lost && seq_geq(t->snd_una, t->recover)) {
-				t->flags &= ~XC_TF_RTO_RECOVERY;
-				enter_recovery(e, t, now_ns);
-			}
-		} else if (!(t->flags & XC_TF_SACK_OK)) {
-			t->cc.cwnd += t->mss;              /* RFC 6582 step 4 */
-		} else {
-			check_lost_retransmit(e, t, now_ns);
-		}
+		if (sack)
+			tcp_recovery_ack(e, t, s, &news, 1, now_ns);
+		else
+			newreno_dupack(e, t, now_ns);
 		tcb_output(e, t);
+	} else if (sack && news.delivered) {
+		tcp_recovery_ack(e, t, s, &news, 0, now_ns);   /* SACKs on a data segment */
 	}
 	return 0;
 }

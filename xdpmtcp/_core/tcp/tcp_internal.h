@@ -15,6 +15,7 @@
 #include "api_ring.h"
 #include "api_sack.h"
 #include "api_isn.h"
+#include "tcp_sent.h"
 
 /* --- the connection block: C's alone (api_tcp.h keeps it opaque) --- */
 /* Timers: deadlines in CLOCK_MONOTONIC ns, 0 = not armed. */
@@ -24,7 +25,8 @@
 #define XC_T_KEEPALIVE 3         /* SO_KEEPALIVE probes (xc_tcp_set_keepalive) */
 #define XC_T_TIMEWAIT 4          /* TIME-WAIT, orphaned FIN-WAIT-2, or the idle timeout */
 #define XC_T_TLP 5               /* tail loss probe (RFC 8985 §7) */
-#define XC_T_COUNT 6
+#define XC_T_REO 6               /* RACK's reordering window ran out (RFC 8985 §6.2) */
+#define XC_T_COUNT 7
 
 
 /* xc_tcp_send_ctl kinds: control segments built in C. */
@@ -35,6 +37,18 @@
 #define XC_CTL_KEEPALIVE 5       /* seq = snd_una - 1, no data */
 
 struct xc_ep_entry;
+
+/* RACK (RFC 8985 §6): the newest delivered segment and the reordering
+ * window (tcp_rack.c). */
+struct tcp_rack {
+	uint64_t xmit_ns;            /* RACK.xmit_ts, 0 = nothing delivered yet */
+	uint32_t end_seq;            /* RACK.end_seq */
+	uint32_t rtt_us;             /* RACK.rtt */
+	uint32_t reord;              /* RACK.reordering_seen */
+	uint32_t steps;              /* RACK.reo_wnd_mult (0 counts as 1) */
+	uint32_t persist;            /* recoveries left before steps returns to 1 */
+	uint32_t dsack_round;        /* snd_max when steps last grew: one step per round trip */
+};
 
 struct xc_tcb {
 	uint32_t id;                 /* index in the engine, 1..max */
@@ -65,8 +79,6 @@ struct xc_tcb {
 	uint32_t rcv_adv;            /* right edge advertised: never moves left */
 	uint32_t rcv_wnd_last;       /* window in the last segment sent, bytes */
 	uint32_t tlp_high_seq;       /* snd_max when the last probe was sent */
-	uint32_t rxt_una_seq;        /* last retransmission of the segment at snd_una ... */
-	uint32_t rxt_una_mark;       /* ... and snd_max when it was sent */
 	uint32_t rcv_fin_seq;        /* sequence number of the peer's FIN, with XC_TF_FIN_OOO */
 	/* options */
 	uint16_t mss;                /* payload bytes per segment we send (options excluded) */
@@ -98,7 +110,7 @@ struct xc_tcb {
 	uint32_t keepalive_intvl_ms;
 	uint32_t keepalive_cnt;
 	/* timers */
-	uint64_t timer_due[6];        /* XC_T_COUNT */
+	uint64_t timer_due[XC_T_COUNT];
 	uint64_t timer_queued_ns;    /* this block's key in the engine's timer heap (0: not in it) */
 	uint32_t timer_heap_pos;     /* 1-based slot in the timer heap, 0 = none */
 	uint64_t last_recv_ns;       /* for keepalive and idle timeout */
@@ -120,6 +132,15 @@ struct xc_tcb {
 	uint32_t undo_marker;        /* snd_una when that recovery began */
 	uint32_t dsack_start;        /* duplicate data to report (RFC 2883), with XC_TF_DSACK */
 	uint32_t dsack_end;
+	uint32_t undo_tsval;         /* TSval of the episode's first retransmission (Eifel), ... */
+	uint32_t undo_ts_set;        /* ... once one left */
+	/* with SACK: every segment in flight (tcp_sent.h), RACK's state
+	 * (RFC 8985) and PRR's (RFC 6937) */
+	struct xc_sent_map sent;
+	struct tcp_rack rack;
+	uint32_t prr_delivered;      /* bytes delivered since recovery began */
+	uint32_t prr_out;            /* bytes sent since recovery began */
+	uint32_t prr_recover_fs;     /* cwnd when it began (Linux's prior_cwnd) */
 	/* passive opens until accepted: the listener (id + 1, 0 = none), the
 	 * accept queue's links, and when our SYN-ACK first left */
 	uint32_t listen_id;
@@ -437,6 +458,19 @@ int tcp_input_seg(struct xc_tcp_engine *e, struct xc_tcb *t, const struct tcp_se
 /* tcp_output.c: control segments queued for the batch's transmit */
 void tcp_queue_ctl(struct xc_tcp_engine *e, struct xc_tcb *t, int kind, uint64_t now_ns);
 int tcp_queue_reset_for(struct xc_tcp_engine *e, const struct tcp_seg *s);
+/* tcp_rack.c: RACK (RFC 8985 §6) */
+void tcp_rack_update(struct xc_tcb *t, const struct xc_sent_news *n);
+void tcp_rack_dsack(struct xc_tcb *t);
+void tcp_rack_recovery_done(struct xc_tcb *t);
+/* Mark what is overdue lost, arm the reordering timer; returns how many. */
+uint32_t tcp_rack_detect_loss(struct xc_tcp_engine *e, struct xc_tcb *t, uint64_t now_ns);
+/* tcp_recovery.c: loss recovery with SACK (RACK-TLP, PRR, undo) */
+void tcp_recovery_ack(struct xc_tcp_engine *e, struct xc_tcb *t, const struct tcp_seg *s,
+		      const struct xc_sent_news *n, int dupack, uint64_t now_ns);
+void tcp_recovery_dsack(struct xc_tcb *t, uint32_t start, uint32_t end);
+void tcp_recovery_reo_timeout(struct xc_tcp_engine *e, struct xc_tcb *t, uint64_t now_ns);
+/* an RTO with segments in the map (the caller counted it in retries) */
+void tcp_recovery_rto(struct xc_tcp_engine *e, struct xc_tcb *t, uint64_t now_ns);
 /* tcp_tcb.c */
 struct xc_tcb *tcb_lookup(struct xc_tcp_engine *e, uint32_t local_addr, uint32_t remote_addr,
 			  uint16_t local_port, uint16_t remote_port);

@@ -41,6 +41,7 @@ void tcp_init_established(struct xc_tcp_engine *e, struct xc_tcb *t, uint64_t no
 	t->mss = (uint16_t)mss;
 	xc_cc_init(&t->cc, t->cc_algo, mss, e->cfg.initial_window);
 	xc_sack_reset(&t->sack, t->snd_una);
+	xc_sent_init(&t->sent, t->snd_una);
 	t->quickacks = e->cfg.quickack_segs;
 	t->retries = 0;
 	t->backoff = 0;

@@ -402,18 +402,25 @@ static void sent_data(struct xc_tcp_engine *e, struct xc_tcb *t, uint32_t seq, u
 {
 	uint32_t end = seq + len + (uint32_t)fin;
 	if (seq_lt(seq, t->snd_max)) {
-		t->c.retrans_segs++;
+		uint32_t nsegs = len > t->mss ? (len + t->mss - 1) / t->mss : 1;
+		t->c.retrans_segs += nsegs;
 		t->c.bytes_retrans += len;
 		if (t->flags & XC_TF_RTO_RECOVERY)
-			t->c.rto_retrans++;
+			t->c.rto_retrans += nsegs;
 		/* Karn: a retransmitted range gives no RTT sample */
 		if ((t->flags & XC_TF_RTT_TIMING) && seq_geq(t->rtt_seq, seq) && seq_lt(t->rtt_seq, end))
 			t->flags &= ~XC_TF_RTT_TIMING;
-	} else if (!(t->flags & XC_TF_RTT_TIMING) && len) {
-		t->flags |= XC_TF_RTT_TIMING;
-		t->rtt_seq = seq;
-		t->rtt_start_ns = now_ns;
+	} else {
+		if (!(t->flags & XC_TF_RTT_TIMING) && len) {
+			t->flags |= XC_TF_RTT_TIMING;
+			t->rtt_seq = seq;
+			t->rtt_start_ns = now_ns;
+		}
+		if (len && (t->flags & XC_TF_SACK_OK))
+			xc_sent_append(&t->sent, seq, len, t->mss, now_ns);
 	}
+	if (t->flags & XC_TF_IN_RECOVERY)
+		t->prr_out += len;
 	if (fin) {
 		t->flags |= XC_TF_FIN_SENT;
 		t->fin_seq = seq + len;
@@ -428,8 +435,7 @@ static void sent_data(struct xc_tcp_engine *e, struct xc_tcb *t, uint32_t seq, u
 		tcp_arm_tlp(e, t, now_ns);
 }
 
-/* A retransmission chosen by loss recovery (not by the RTO): counted, and
- * remembered for lost-retransmission detection and for undo. */
+/* NewReno's retransmission (no SACK): counted for undo. */
 int tcp_fast_retransmit(struct xc_tcp_engine *e, struct xc_tcb *t, uint32_t seq, uint32_t len,
 			uint64_t now_ns)
 {
@@ -438,53 +444,52 @@ int tcp_fast_retransmit(struct xc_tcp_engine *e, struct xc_tcb *t, uint32_t seq,
 	t->c.fast_retrans++;
 	t->undo_retrans++;
 	sent_data(e, t, seq, len, 0, now_ns);      /* retrans counters, Karn */
-	if (seq == t->snd_una) {
-		t->rxt_una_seq = seq;
-		t->rxt_una_mark = t->snd_max;
-	}
 	return 0;
 }
 
-/* RFC 6675 §5 (with SACK) during fast recovery: send while the pipe
- * leaves a segment's room in cwnd. */
-static int output_sack_recovery(struct xc_tcp_engine *e, struct xc_tcb *t, uint64_t now_ns)
+/* The peer's window as far as sending goes: a probe may pass a zero
+ * window by a byte. */
+static uint32_t wnd_end_of(const struct xc_tcb *t)
+{
+	if (t->flags & XC_TF_WND_PROBE)
+		return t->snd_una + (t->snd_wnd ? t->snd_wnd : 1);
+	return t->snd_una + t->snd_wnd;
+}
+
+/* With SACK: resend what the map says is lost, lowest first, while cwnd
+ * has room over the pipe (PRR set cwnd in fast recovery; slow start
+ * grows it after an RTO).  Runs of lost segments leave as one
+ * super-segment. */
+static int output_lost(struct xc_tcp_engine *e, struct xc_tcb *t, uint64_t now_ns)
 {
 	int sent = 0;
-	uint32_t mss = t->mss;
-	uint32_t pipe = xc_sack_pipe(&t->sack, t->snd_una, t->snd_max, mss);
-	while (t->cc.cwnd > pipe && t->cc.cwnd - pipe >= mss && sent < TX_BATCH) {
-		uint32_t data_end = snd_data_end(t);
-		int have_new = seq_lt(t->snd_max, data_end) && seq_lt(t->snd_max, t->snd_una + t->snd_wnd);
-		uint32_t seq, len;
-		int r = xc_sack_next_seg(&t->sack, t->snd_una, t->snd_nxt, t->snd_max, mss,
-					 t->recover, have_new, &seq, &len);
-		if (r == 1) {
-			if (seq_gt(seq + len, data_end))
-				len = data_end - seq;   /* never past the data (FIN is resent by RTO) */
-			if (!len || (int32_t)len < 0)
-				break;
-			if (tcp_fast_retransmit(e, t, seq, len, now_ns) < 0)
-				break;
-			xc_sack_mark_rxt(&t->sack, seq, len);
-			t->c.sack_retrans++;
-			pipe += len;
-		} else if (r == 2) {
-			uint32_t wnd_end = t->snd_una + t->snd_wnd;
-			uint32_t n = data_end - t->snd_max;
-			if (n > mss) n = mss;
-			if (seq_gt(t->snd_max + n, wnd_end)) n = wnd_end - t->snd_max;
-			if (!n || (int32_t)n < 0)
-				break;
-			seq = t->snd_max;
-			if (tcp_send_segment(e, t, seq, n, 0, now_ns) < 0)
-				break;
-			t->snd_nxt = seq + n;
-			sent_data(e, t, seq, n, 0, now_ns);
-			pipe += n;
-		} else {
+	uint32_t most = tx_max_payload(e, t);
+	while (sent < TX_BATCH) {
+		uint32_t pipe = xc_sent_pipe(&t->sent);
+		uint32_t room = t->cc.cwnd > pipe ? t->cc.cwnd - pipe : 0;
+		uint32_t seq, len, wnd_end = wnd_end_of(t);
+		if (!room || !xc_sent_next_lost(&t->sent, room < most ? room : most, &seq, &len))
 			break;
+		if (len > room || !seq_lt(seq, wnd_end))
+			break;
+		if (seq_gt(seq + len, wnd_end))
+			len = wnd_end - seq;
+		if (tcp_send_segment(e, t, seq, len, 0, now_ns) < 0)
+			break;
+		uint32_t nsegs = len > t->mss ? (len + t->mss - 1) / t->mss : 1;
+		xc_sent_retransmitted(&t->sent, seq, len, now_ns);
+		if (t->flags & XC_TF_IN_RECOVERY) {
+			t->c.fast_retrans += nsegs;
+			t->c.sack_retrans += nsegs;
 		}
-		sent++;
+		t->undo_retrans += nsegs;
+		if (!t->undo_ts_set) {
+			t->undo_tsval = ts_now(t, now_ns);
+			t->undo_ts_set = 1;
+		}
+		sent_data(e, t, seq, len, 0, now_ns);
+		t->flags &= ~XC_TF_WND_PROBE;
+		sent += (int)nsegs;
 	}
 	return sent;
 }
@@ -499,26 +504,30 @@ int tcp_output(struct xc_tcp_engine *e, struct xc_tcb *t, uint64_t now_ns)
 			tcp_send_ack(e, t, now_ns);
 		return 0;
 	}
-	int sack_recovery = (t->flags & (XC_TF_IN_RECOVERY | XC_TF_SACK_OK)) ==
-			    (XC_TF_IN_RECOVERY | XC_TF_SACK_OK);
-	if (sack_recovery)
-		sent += output_sack_recovery(e, t, now_ns);
-	while (!sack_recovery) {
+	int sack = t->flags & XC_TF_SACK_OK;
+	/* F-RTO step 2b sends new data first; otherwise the lost go first */
+	if (sack && t->sent.lost && !(t->flags & XC_TF_FRTO_NEW))
+		sent += output_lost(e, t, now_ns);
+	for (;;) {
 		uint32_t data_end = snd_data_end(t);
 		uint32_t cwnd = t->cc.cwnd;
 		/* RFC 3042 limited transmit: a new segment for each of the
-		 * first two dupACKs keeps the ACK clock going */
-		if (t->dupacks && t->dupacks < XC_DUPTHRESH && !(t->flags & XC_TF_IN_RECOVERY) &&
-		    t->snd_nxt == t->snd_max)
+		 * first two dupACKs keeps the ACK clock going (with SACK the
+		 * pipe leaves the SACKed segments out, which does the same) */
+		if (!sack && t->dupacks && t->dupacks < XC_DUPTHRESH &&
+		    !(t->flags & XC_TF_IN_RECOVERY) && t->snd_nxt == t->snd_max)
 			cwnd += t->dupacks * t->mss;
+		/* what is in the network: with SACK the map's pipe (SACKed and
+		 * lost segments are not), else all that was sent */
+		uint32_t used = sack ? xc_sent_pipe(&t->sent) : t->snd_nxt - t->snd_una;
+		uint32_t cwnd_room = cwnd > used ? cwnd - used : 0;
 		if (t->flags & XC_TF_TLP_NEW)
-			cwnd = tcb_flight(t) + t->mss;     /* the probe may exceed cwnd */
-		uint32_t wnd = t->snd_wnd < cwnd ? t->snd_wnd : cwnd;
-		uint32_t wnd_end = t->snd_una + wnd;
-		if (t->flags & XC_TF_WND_PROBE)
-			wnd_end = t->snd_una + (t->snd_wnd ? t->snd_wnd : 1);
-		uint32_t avail = seq_gt(data_end, t->snd_nxt) ? data_end - t->snd_nxt : 0;
+			cwnd_room = t->mss;                /* the probe may exceed cwnd */
+		uint32_t wnd_end = wnd_end_of(t);
 		uint32_t room = seq_gt(wnd_end, t->snd_nxt) ? wnd_end - t->snd_nxt : 0;
+		if (!(t->flags & XC_TF_WND_PROBE) && cwnd_room < room)
+			room = cwnd_room;
+		uint32_t avail = seq_gt(data_end, t->snd_nxt) ? data_end - t->snd_nxt : 0;
 		uint32_t len = avail < room ? avail : room;
 		uint32_t most = tx_max_payload(e, t);
 		if (len > most)
@@ -527,6 +536,15 @@ int tcp_output(struct xc_tcp_engine *e, struct xc_tcb *t, uint64_t now_ns)
 		 * own next, under Nagle's rule, as TSO's tail does in Linux */
 		if (len > t->mss)
 			len -= len % t->mss;
+		/* with SACK each segment takes an entry of the map */
+		if (sack && len && seq_geq(t->snd_nxt, t->snd_max)) {
+			uint32_t want = (len + t->mss - 1) / t->mss;
+			uint32_t have = xc_sent_reserve(&t->sent, want);
+			if (have < want) {
+				t->c.sent_map_full++;
+				len = have * t->mss;
+			}
+		}
 		/* FIN rides on the segment that ends the data (or alone); once
 		 * sent, snd_nxt is past data_end unless an RTO rewound it */
 		int fin = (t->flags & XC_TF_FIN_QUEUED) && t->snd_nxt + len == data_end;
@@ -563,10 +581,15 @@ int tcp_output(struct xc_tcp_engine *e, struct xc_tcb *t, uint64_t now_ns)
 			t->c.limited_transmits++;
 		t->snd_nxt = seq + len + (uint32_t)fin;
 		sent_data(e, t, seq, len, fin, now_ns);
-		t->flags &= ~(XC_TF_WND_PROBE | XC_TF_TLP_NEW);
+		t->flags &= ~(XC_TF_WND_PROBE | XC_TF_TLP_NEW | XC_TF_FRTO_NEW);
 		sent += len > t->mss ? (int)((len + t->mss - 1) / t->mss) : 1;
 		if (fin || sent >= 4 * TX_BATCH)
 			break;
+	}
+	if (t->flags & XC_TF_FRTO_NEW) {
+		t->flags &= ~XC_TF_FRTO_NEW;          /* no new data could go: retransmit */
+		if (sack && t->sent.lost)
+			sent += output_lost(e, t, now_ns);
 	}
 	if (t->flags & XC_TF_ACK_NOW) {
 		tcp_send_ack(e, t, now_ns);

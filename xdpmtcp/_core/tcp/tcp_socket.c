@@ -269,6 +269,13 @@ void xc_tcp_info(const struct xc_tcb *t, uint64_t now_ns, struct xc_tcp_info *ou
 	out->last_data_recv_ms = ms_ago(now_ns, t->last_recv_ns);
 	out->last_data_sent_ms = t->last_send_ns ? ms_ago(now_ns, t->last_send_ns) : 0;
 	memcpy(out->history, t->history, sizeof(out->history));
+	out->sacked = t->sent.sacked;
+	out->lost = t->sent.lost;
+	out->retrans_out = t->sent.retrans;
+	out->reo_wnd_steps = t->rack.steps ? t->rack.steps : 1;
+	out->prr_delivered = t->prr_delivered;
+	out->prr_out = t->prr_out;
+	out->prr_recover_fs = t->prr_recover_fs;
 	out->c = t->c;
 }
 

@@ -127,5 +127,6 @@ void xc_tcb_free(struct xc_tcp_engine *e, struct xc_tcb *t)
 	e->stats.buffer_capacity -= (uint64_t)t->rcv.cap + t->snd.cap;
 	xc_ring_free(&t->rcv);
 	xc_ring_free(&t->snd);
+	xc_sent_free(&t->sent);
 	free(t);
 }

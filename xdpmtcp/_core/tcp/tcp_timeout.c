@@ -13,23 +13,31 @@ static int on_tlp(struct xc_tcp_engine *e, struct xc_tcb *t, uint64_t now_ns)
 	if (!tcb_synchronized(t) || t->state == XC_TCP_TIME_WAIT || t->snd_una == t->snd_max ||
 	    (t->flags & (XC_TF_IN_RECOVERY | XC_TF_RTO_RECOVERY | XC_TF_TLP_OUT)))
 		return XC_TV_NONE;
-	uint32_t data_end = snd_data_end(t);
+	uint32_t data_end = snd_data_end(t), seq, len;
 	t->flags |= XC_TF_TLP_OUT;
 	t->tlp_high_seq = t->snd_max;
 	t->c.tlp_probes++;
 	if (seq_lt(t->snd_nxt, data_end) && seq_lt(t->snd_nxt, t->snd_una + t->snd_wnd)) {
 		t->flags |= XC_TF_TLP_NEW;      /* new data is the best probe */
 		tcb_output(e, t);
-	} else {
-		/* resend the last segment of the flight */
-		uint32_t end = seq_lt(data_end, t->snd_max) ? data_end : t->snd_max;
-		uint32_t len = end - t->snd_una < t->mss ? end - t->snd_una : t->mss;
-		if (len && (int32_t)len > 0 && tcp_send_segment(e, t, end - len, len, 0, now_ns) == 0) {
-			t->c.retrans_segs++;
-			t->c.bytes_retrans += len;
-		}
+	} else if (xc_sent_last(&t->sent, &seq, &len) &&
+		   tcp_send_segment(e, t, seq, len, 0, now_ns) == 0) {
+		/* resend the last segment of the flight: its SACK tells RACK
+		 * what before it is lost */
+		xc_sent_probed(&t->sent, now_ns);
+		t->c.retrans_segs++;
+		t->c.bytes_retrans += len;
 	}
 	tcp_rearm_rto(e, t, now_ns);
+	return XC_TV_NONE;
+}
+
+/* RACK's reordering window ran out for a segment (RFC 8985 §6.3). */
+static int on_reo(struct xc_tcp_engine *e, struct xc_tcb *t, uint64_t now_ns)
+{
+	if (tcb_synchronized(t) && t->state != XC_TCP_TIME_WAIT && (t->flags & XC_TF_SACK_OK) &&
+	    t->snd_una != t->snd_max)
+		tcp_recovery_reo_timeout(e, t, now_ns);
 	return XC_TV_NONE;
 }
 
@@ -53,12 +61,18 @@ static int on_rto(struct xc_tcp_engine *e, struct xc_tcb *t, uint64_t now_ns)
 	t->retries++;
 	t->backoff++;
 	t->c.rto_events++;
+	/* with SACK and data in flight: the map marks it all lost and the
+	 * lost segments leave under slow start (Linux's loss state) */
+	if ((t->flags & XC_TF_SACK_OK) && t->sent.n) {
+		tcp_recovery_rto(e, t, now_ns);
+		return XC_TV_NONE;
+	}
 	if (t->retries == 1)        /* once per episode: ssthresh keeps the first cut */
 		xc_cc_on_rto(&t->cc, tcb_flight(t), now_ns);
 	else
 		t->cc.cwnd = t->mss;
-	/* RFC 6675 §5.1 / RFC 6582: leave fast recovery; go back to snd_una.
-	 * The scoreboard is dropped: the receiver may renege (RFC 2018 §8). */
+	/* Go back to snd_una (RFC 6582; only the FIN is outstanding with
+	 * SACK).  The scoreboard is dropped: the receiver may renege. */
 	t->flags &= ~(XC_TF_IN_RECOVERY | XC_TF_RTT_TIMING | XC_TF_WND_PROBE | XC_TF_TLP_OUT);
 	t->timer_due[XC_T_TLP] = 0;
 	t->flags |= XC_TF_RTO_RECOVERY;
@@ -175,6 +189,8 @@ static int run_timer(struct xc_tcp_engine *e, struct xc_tcb *t, int kind, uint64
 		return on_tlp(e, t, now_ns);
 	case XC_T_KEEPALIVE:
 		return on_keepalive(e, t, now_ns);
+	case XC_T_REO:
+		return on_reo(e, t, now_ns);
 	default:
 		return on_lifetime(e, t, now_ns);
 	}
