@@ -16,7 +16,13 @@ of the received bytes against the seeded pattern's). A table, then the
 geometric mean of the ratios and the worst cell; --json FILE writes every
 cell.
 
-    tools/bench/impair_grid.py [--mb 20] [--quick] [--json grid.json]
+    tools/bench/impair_grid.py [--mb 20] [--quick] [--cc cubic] [--json grid.json]
+
+Both senders use the same congestion control, --cc (cubic, the stack's
+default): the kernel's sender sets it with TCP_CONGESTION, whatever the
+host's default is (hosts that default to bbr would otherwise compare a
+loss-based sender with one that ignores random loss).  --cc newreno runs
+the kernel's reno against the stack's newreno.
 
 --quick runs 4 cells (loss 1 %, and 2 % with 3 % reorder and 1 %
 duplication, at 0 and 2 ms of delay) instead of the full grid (loss 0.5, 1,
@@ -45,6 +51,7 @@ from xdpmtcp.lab.stackproc import StackProcess  # noqa: E402
 from xdpmtcp.progress import track  # noqa: E402
 
 STACK_PORT, KERNEL_PORT = 5401, 5402
+KERNEL_CC = {"cubic": "cubic", "newreno": "reno"}   # the stack's name -> the kernel's
 SEED = 1
 TCPI_TOTAL_RETRANS = 100           # byte offset in Linux's struct tcp_info
 
@@ -52,8 +59,9 @@ TCPI_TOTAL_RETRANS = 100           # byte offset in Linux's struct tcp_info
 # then one JSON line with its sha256 and tcpi_total_retrans
 KERNEL_SENDER = kernel_peers._PATTERN + r"""
 import hashlib, json, socket, struct, sys
-ip, port, nbytes = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
+ip, port, nbytes, cc = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), sys.argv[4]
 ls = socket.socket(); ls.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+ls.setsockopt(socket.IPPROTO_TCP, socket.TCP_CONGESTION, cc.encode())  # accepted sockets inherit it
 ls.bind((ip, port)); ls.listen(8); print("up", flush=True)
 while True:
     s, _ = ls.accept()
@@ -116,15 +124,19 @@ def main():
     p.add_argument("--mb", type=int, default=20, help="megabytes per transfer (default 20)")
     p.add_argument("--quick", action="store_true", help="4 cells instead of the full grid")
     p.add_argument("--json", metavar="FILE", help="write every cell to FILE")
+    p.add_argument("--cc", choices=sorted(KERNEL_CC), default="cubic",
+                   help="congestion control of both senders (default cubic)")
     args = p.parse_args()
     results = []
     with Lab.create_inline(prefix="xmgrid") as lab:
         kernel = lab.server.popen([SYSTEM_PYTHON, "-c", KERNEL_SENDER, lab.server.ip, str(KERNEL_PORT),
-                                   str(args.mb * 1_000_000)], stdout=subprocess.PIPE, text=True)
+                                   str(args.mb * 1_000_000), KERNEL_CC[args.cc]],
+                                  stdout=subprocess.PIPE, text=True)
         try:
             assert kernel.stdout.readline().strip() == "up"
             with StackProcess(lab.server, "serve", "-p", STACK_PORT, "--mode", "source",
-                              "--bytes", args.mb * 1_000_000, "--seed", SEED) as stack:
+                              "--bytes", args.mb * 1_000_000, "--seed", SEED,
+                              "--tcp", "congestion=%s" % args.cc) as stack:
                 stack.wait_event("ready")
                 for cell in track(cells(args.quick), "cells"):
                     results.append(run_cell(lab, stack, kernel, cell, args.mb))
@@ -134,7 +146,8 @@ def main():
 
 
 def report(results, args):
-    t = Table(title="%d MB downloads through the impairing bridge (faults on the data direction)" % args.mb)
+    t = Table(title="%d MB downloads through the impairing bridge (faults on the data direction), "
+                    "both senders %s" % (args.mb, args.cc))
     for col in ("loss %", "reorder %", "dup %", "delay ms", "kernel Mbit/s", "xdpmtcp Mbit/s", "ratio",
                 "kernel retrans", "xdpmtcp retrans", "exact"):
         t.add_column(col, justify="right")
@@ -154,7 +167,8 @@ def report(results, args):
                  worst["delay_ms"], sum(r["kernel"]["exact"] and r["stack"]["exact"] for r in results),
                  len(results)))
     if args.json:
-        Path(args.json).write_text(json.dumps({"mb": args.mb, "cells": results, "geomean": geo}, indent=1))
+        Path(args.json).write_text(json.dumps({"mb": args.mb, "cc": args.cc, "cells": results, "geomean": geo},
+                                              indent=1))
 
 
 if __name__ == "__main__":

@@ -151,8 +151,21 @@ static void take_sacks(struct xc_tcb *t, const struct tcp_seg *s, struct xc_sent
 		t->c.dsacks_in++;
 		tcp_recovery_dsack(t, s->opt.sack[0], s->opt.sack[1]);
 	}
-	for (uint32_t k = dsack ? 1 : 0; k < s->opt.nsack && k < XC_SACK_MAX_BLOCKS; k++)
-		xc_sent_sack(&t->sent, s->opt.sack[2 * k], s->opt.sack[2 * k + 1], n);
+	/* lowest first: a block below one SACKed in this same ACK is no
+	 * reordering (the receiver lists the newest block first) */
+	uint32_t b[2 * XC_SACK_MAX_BLOCKS], nb = 0;
+	for (uint32_t k = dsack ? 1 : 0; k < s->opt.nsack && k < XC_SACK_MAX_BLOCKS; k++) {
+		uint32_t j = nb++;
+		while (j && seq_lt(s->opt.sack[2 * k], b[2 * (j - 1)])) {
+			b[2 * j] = b[2 * (j - 1)];
+			b[2 * j + 1] = b[2 * (j - 1) + 1];
+			j--;
+		}
+		b[2 * j] = s->opt.sack[2 * k];
+		b[2 * j + 1] = s->opt.sack[2 * k + 1];
+	}
+	for (uint32_t k = 0; k < nb; k++)
+		xc_sent_sack(&t->sent, b[2 * k], b[2 * k + 1], n);
 }
 
 /* NewReno's duplicate ACK (no SACK): RFC 5827 early retransmit and RFC
@@ -199,6 +212,10 @@ static int process_ack(struct xc_tcp_engine *e, struct xc_tcb *t, const struct t
 		.orig_limit = (t->flags & XC_TF_RTO_RECOVERY) ? t->recover : t->snd_una,
 	};
 
+	/* the cumulative ACK first: what it delivers is judged against the
+	 * SACKs of earlier ACKs (reordering), then this ACK's blocks */
+	if (sack && seq_gt(ack, t->snd_una))
+		xc_sent_ack(&t->sent, seq_gt(ack, snd_data_end(t)) ? snd_data_end(t) : ack, &news);
 	if (sack && s->opt.nsack)
 		take_sacks(t, s, &news);
 	/* window update (RFC 9293 §3.10.7.4, SND.WL1/WL2 rule) */
@@ -234,8 +251,6 @@ static int process_ack(struct xc_tcp_engine *e, struct xc_tcb *t, const struct t
 		if (seq_lt(t->snd_nxt, ack))
 			t->snd_nxt = ack;
 		xc_sack_advance(&t->sack, ack);
-		if (sack)
-			xc_sent_ack(&t->sent, seq_gt(ack, data_end) ? data_end : ack, &news);
 		t->c.bytes_acked += data_acked;
 		t->retries = 0;
 		t->backoff = 0;
