@@ -139,14 +139,12 @@ static void fin_acked(struct xc_tcp_engine *e, struct xc_tcb *t)
 	t->timer_due[XC_T_RTO] = 0;
 }
 
-/* SACK blocks into the scoreboard (validity, D-SACK) and the map. */
+/* SACK blocks into the map of the flight, a D-SACK (RFC 2883) apart. */
 static void take_sacks(struct xc_tcb *t, const struct tcp_seg *s, struct xc_sent_news *n)
 {
-	uint64_t dsacks = t->sack.dsack_count;
 	uint32_t ack = seq_gt(s->ack, t->snd_una) ? s->ack : t->snd_una;
-	xc_sack_update(&t->sack, ack, t->snd_max, s->opt.sack, s->opt.nsack);
+	int dsack = xc_sent_is_dsack(s->opt.sack, s->opt.nsack, ack);
 	t->c.sack_blocks_in += s->opt.nsack;
-	int dsack = t->sack.dsack_count > dsacks;
 	if (dsack) {
 		t->c.dsacks_in++;
 		tcp_recovery_dsack(t, s->opt.sack[0], s->opt.sack[1]);
@@ -250,7 +248,6 @@ static int process_ack(struct xc_tcp_engine *e, struct xc_tcb *t, const struct t
 		t->snd_una = ack;
 		if (seq_lt(t->snd_nxt, ack))
 			t->snd_nxt = ack;
-		xc_sack_advance(&t->sack, ack);
 		t->c.bytes_acked += data_acked;
 		t->retries = 0;
 		t->backoff = 0;

@@ -13,9 +13,8 @@
 #include "api_epoll.h"
 #include "wire/frame.h"
 #include "api_ring.h"
-#include "api_sack.h"
 #include "api_isn.h"
-#include "tcp_sent.h"
+#include "api_sent.h"
 
 /* --- the connection block: C's alone (api_tcp.h keeps it opaque) --- */
 /* Timers: deadlines in CLOCK_MONOTONIC ns, 0 = not armed. */
@@ -117,7 +116,6 @@ struct xc_tcb {
 	uint64_t last_send_ns;       /* for restart after idle */
 	/* loss recovery and congestion */
 	struct xc_cc cc;
-	struct xc_sack_board sack;
 	/* buffers: receive (reassembly) and send (FIFO from snd_una) */
 	struct xc_ring rcv;
 	struct xc_ring snd;
@@ -134,7 +132,7 @@ struct xc_tcb {
 	uint32_t dsack_end;
 	uint32_t undo_tsval;         /* TSval of the episode's first retransmission (Eifel), ... */
 	uint32_t undo_ts_set;        /* ... once one left */
-	/* with SACK: every segment in flight (tcp_sent.h), RACK's state
+	/* with SACK: every segment in flight (api_sent.h), RACK's state
 	 * (RFC 8985) and PRR's (RFC 6937) */
 	struct xc_sent_map sent;
 	struct tcp_rack rack;

@@ -21,7 +21,6 @@ void xc_tcp_init_conn(struct xc_tcp_engine *e, struct xc_tcb *t, uint64_t now_ns
 	t->snd_nxt = t->iss;
 	t->snd_max = t->iss;
 	t->last_recv_ns = now_ns;
-	xc_sack_reset(&t->sack, t->iss);
 }
 
 /* After the handshake: negotiated options give the segment size, the
@@ -40,7 +39,6 @@ void tcp_init_established(struct xc_tcp_engine *e, struct xc_tcb *t, uint64_t no
 		mss = 64;
 	t->mss = (uint16_t)mss;
 	xc_cc_init(&t->cc, t->cc_algo, mss, e->cfg.initial_window);
-	xc_sack_reset(&t->sack, t->snd_una);
 	xc_sent_init(&t->sent, t->snd_una);
 	t->quickacks = e->cfg.quickack_segs;
 	t->retries = 0;

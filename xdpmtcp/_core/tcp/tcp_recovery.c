@@ -202,8 +202,7 @@ void tcp_recovery_rto(struct xc_tcp_engine *e, struct xc_tcb *t, uint64_t now_ns
 	}
 	if (t->flags & XC_TF_RENEGED) {
 		xc_sent_forget_sacks(&t->sent);
-		xc_sack_reset(&t->sack, t->snd_una);
-	}
+		}
 	t->flags &= ~(XC_TF_IN_RECOVERY | XC_TF_RTT_TIMING | XC_TF_WND_PROBE | XC_TF_TLP_OUT |
 		      XC_TF_FRTO | XC_TF_FRTO_NEW | XC_TF_RENEGED);
 	/* F-RTO for a timeout outside fast recovery (Linux's rule) */

@@ -78,7 +78,6 @@ static int on_rto(struct xc_tcp_engine *e, struct xc_tcb *t, uint64_t now_ns)
 	t->flags |= XC_TF_RTO_RECOVERY;
 	t->recover = t->snd_max;
 	t->dupacks = 0;
-	xc_sack_reset(&t->sack, t->snd_una);
 	t->snd_nxt = t->snd_una;
 	if (!t->snd_wnd) {          /* a zero window: the retransmission is the probe */
 		t->flags |= XC_TF_WND_PROBE;

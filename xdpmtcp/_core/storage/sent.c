@@ -3,7 +3,7 @@
  * awaiting news, oldest first. */
 #include <stdlib.h>
 #include <string.h>
-#include "tcp_sent.h"
+#include "api_sent.h"
 #include "wire/seq.h"
 
 static inline uint32_t slot_of(const struct xc_sent_map *m, uint32_t i)
@@ -19,6 +19,29 @@ static inline uint32_t start_of(const struct xc_sent_map *m, uint32_t i)
 static inline uint32_t index_of_slot(const struct xc_sent_map *m, uint32_t slot)
 {
 	return (slot - m->head) & (m->cap - 1);
+}
+
+uint32_t xc_sent_end(const struct xc_sent_map *m)
+{
+	return m->n ? m->seg[slot_of(m, m->n - 1)].end : m->una;
+}
+
+uint32_t xc_sent_pipe(const struct xc_sent_map *m)
+{
+	return xc_sent_end(m) - m->una - m->sacked - m->lost + m->retrans;
+}
+
+int xc_sent_head_sacked(const struct xc_sent_map *m)
+{
+	return m->n && (m->seg[m->head].flags & XC_SENT_SACKED);
+}
+
+int xc_sent_is_dsack(const uint32_t *blocks, uint32_t nblocks, uint32_t ack)
+{
+	if (!nblocks || !seq_lt(blocks[0], blocks[1]))
+		return 0;
+	return seq_lt(blocks[0], ack) ||
+	       (nblocks > 1 && seq_geq(blocks[0], blocks[2]) && seq_leq(blocks[1], blocks[3]));
 }
 
 void xc_sent_init(struct xc_sent_map *m, uint32_t una)
@@ -381,7 +404,7 @@ int xc_sent_next_lost(struct xc_sent_map *m, uint32_t max, uint32_t *seq, uint32
 		*len = to - from;
 		return 1;
 	}
-	m->lost_scan = xc_sent_end(m, m->una);
+	m->lost_scan = xc_sent_end(m);
 	return 0;
 }
 

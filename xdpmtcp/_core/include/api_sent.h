@@ -1,7 +1,13 @@
-/* Private to the TCP engine: the segments in flight, one entry per
- * segment sent, with what RACK-TLP (RFC 8985) needs of each: where it
- * ends, when it last left, and what is known of it (SACKed, lost, its
- * retransmission out).  Linux keeps the same per skb.
+/* The sender's scoreboard: the segments in flight, one entry per segment
+ * sent, with what RACK-TLP (RFC 8985) needs of each: where it ends, when
+ * it last left, and what is known of it (SACKed, lost, its retransmission
+ * out).  Linux keeps the same per skb.  SACK blocks (RFC 2018) come in,
+ * D-SACKs (RFC 2883) are told apart, and the pipe (RFC 6675) comes out.
+ * Public: given whole to cffi (see build_core.py).
+ *
+ * Every sequence comparison is modulo 2^32, so the map works across
+ * wraparound: everything it holds lies within 2^31 bytes above una, which
+ * TCP's window guarantees.
  *
  * Entries sit in a ring in sequence order, from snd_una to the end of
  * the data sent.  Those still awaiting news (neither SACKed nor marked
@@ -15,12 +21,17 @@
  * xc_sent_map.full.  At any MSS of 1,000 bytes or more the cap is above
  * the largest send buffer, so only storage failure can reach it.
  */
-#ifndef XC_TCP_SENT_H
-#define XC_TCP_SENT_H
+#ifndef XC_API_SENT_H
+#define XC_API_SENT_H
 #include <stdint.h>
 
 #define XC_SENT_MAX 65536
 #define XC_SENT_MIN 16           /* first allocation, entries */
+/* RFC 5681's duplicate-ACK threshold (NewReno; RACK's window rule) */
+#define XC_DUPTHRESH 3
+/* Cap: blocks read from one ACK.  A TCP option has room for at most 4
+ * (RFC 2018 §3); further pairs are ignored. */
+#define XC_SACK_MAX_BLOCKS 4
 
 #define XC_SENT_SACKED 0x1       /* the peer holds it (SACK) */
 #define XC_SENT_LOST 0x2         /* judged lost; stays set while its retransmission is out */
@@ -74,10 +85,8 @@ struct xc_sent_news {
 
 void xc_sent_init(struct xc_sent_map *m, uint32_t una);
 void xc_sent_free(struct xc_sent_map *m);
-static inline uint32_t xc_sent_end(const struct xc_sent_map *m, uint32_t una_default)
-{
-	return m->n ? m->seg[(m->head + m->n - 1) & (m->cap - 1)].end : una_default;
-}
+/* Where the data in the map ends (una when it is empty). */
+uint32_t xc_sent_end(const struct xc_sent_map *m);
 /* Room for entries: grows the ring to hold want more if it can; returns
  * how many more it holds now (counts a shortfall in full). */
 uint32_t xc_sent_reserve(struct xc_sent_map *m, uint32_t want);
@@ -90,11 +99,10 @@ void xc_sent_ack(struct xc_sent_map *m, uint32_t ack, struct xc_sent_news *news)
 /* A SACK block [start, end): entries it covers whole are SACKed. */
 void xc_sent_sack(struct xc_sent_map *m, uint32_t start, uint32_t end, struct xc_sent_news *news);
 /* Bytes in flight (RFC 6675's pipe, Linux's tcp_packets_in_flight). */
-static inline uint32_t xc_sent_pipe(const struct xc_sent_map *m)
-{
-	uint32_t out = (m->n ? xc_sent_end(m, m->una) : m->una) - m->una;
-	return out - m->sacked - m->lost + m->retrans;
-}
+uint32_t xc_sent_pipe(const struct xc_sent_map *m);
+/* RFC 2883 §4: the first block of an ACK is a D-SACK when it starts below
+ * the cumulative ACK or lies inside the second block. */
+int xc_sent_is_dsack(const uint32_t *blocks, uint32_t nblocks, uint32_t ack);
 /* RACK's walk: every entry sent before (xmit_ns, end) that is overdue by
  * now (sent more than wait_ns before now) is marked lost; returns how
  * many, and *next_ns the earliest time another would be (0: none). */
@@ -110,10 +118,7 @@ void xc_sent_unmark_lost(struct xc_sent_map *m);
 /* The peer dropped what it SACKed (RFC 2018 §8): nothing counts as
  * SACKed any more. */
 void xc_sent_forget_sacks(struct xc_sent_map *m);
-static inline int xc_sent_head_sacked(const struct xc_sent_map *m)
-{
-	return m->n && (m->seg[m->head].flags & XC_SENT_SACKED);
-}
+int xc_sent_head_sacked(const struct xc_sent_map *m);
 /* The lowest run of entries to resend (lost, no retransmission out):
  * [*seq, *seq + *len) of contiguous such entries, at most max bytes but
  * always the first entry whole; 0 if none. */
