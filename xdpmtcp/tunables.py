@@ -85,6 +85,10 @@ class Tunables:
     invalid_ratelimit_ms: float = _t(500.0, "per connection, at most one challenge ACK or ACK to an "
                                      "unacceptable segment (out of window, PAWS) in this interval; data "
                                      "segments are always answered (Linux tcp_invalid_ratelimit); 0 = off")
+    pacing: bool = _t(False, "pace new data and retransmissions at 1.2 x cwnd per RTT (2 x in slow start) "
+                      "in bursts of about a millisecond, as Linux paces BBR, or CUBIC under fq or "
+                      "SO_MAX_PACING_RATE; off as Linux's CUBIC is by default (pacing costs throughput "
+                      "when the RTT is below a millisecond: docs/tcp.md)")
     sack: bool = _t(True, "offer SACK-permitted (RFC 2018)")
     timestamps: bool = _t(True, "offer timestamps (RFC 7323)")
     window_scaling: bool = _t(True, "offer window scaling (RFC 7323)")

@@ -1,7 +1,8 @@
 """Loss recovery of the stack's sender against the kernel's receiver, one
 mechanism at a time: RACK finding a loss by time, a tail loss probe
 repairing a lost tail without an RTO, Eifel and F-RTO undoing spurious
-RTOs, and PRR pacing what leaves during a recovery.  The faults are the
+RTOs, PRR pacing what leaves during a recovery, and the sender's pacing
+spreading a burst.  The faults are the
 engine port's own (TX drops, RX delays), switched on and off around the
 segments each test means; the kernel peer checks every byte (sha256) and
 tcpdump on the peer shows what the wire carried."""
@@ -40,6 +41,15 @@ print(n, h.hexdigest(), flush=True)
 def engine(lab, netif):
     with lab.stack.enter():
         eng = Engine.on_netif(netif, tunables=dataclasses.replace(DEFAULTS, tcp_timewait=0.2))
+        yield eng
+        eng.close()
+
+
+@pytest.fixture
+def paced_engine(lab, netif, request):
+    with lab.stack.enter():
+        eng = Engine.on_netif(netif, tunables=dataclasses.replace(DEFAULTS, tcp_timewait=0.2,
+                                                                  pacing=request.param))
         yield eng
         eng.close()
 
@@ -273,3 +283,41 @@ def test_prr_sends_in_proportion_during_recovery(lab, engine):
         assert out <= share + mss or cwnd <= ssthresh + mss, (delivered, out, ssthresh, fs, cwnd)
     for cwnd, ssthresh in exits:
         assert ssthresh - mss <= cwnd <= ssthresh + 4 * mss, (cwnd, ssthresh)
+
+
+def bursts(segs, gap=0.0002):
+    """Data segments grouped into bursts: a pause over gap seconds starts
+    the next; returns each burst's bytes."""
+    out, last = [], None
+    for t, _, n in segs:
+        if last is None or t - last > gap:
+            out.append(0)
+        out[-1] += n
+        last = t
+    return out
+
+
+@pytest.mark.parametrize("paced_engine", [True, False], ids=["paced", "unpaced"], indirect=True)
+def test_pacing_spreads_a_burst_after_idle(lab, paced_engine, need_tool, tmp_path):
+    """After a pause shorter than the RTO the whole cwnd may leave at once.
+    Paced, it leaves in bursts of at most 64 KiB (about a millisecond of
+    the rate), each one burst's time after the last; unpaced, in one go."""
+    need_tool("tshark")
+    engine = paced_engine
+    engine.port.add(FaultInjector.parse("delay=1,delay_us=2000,direction=rx"))   # a 2 ms RTT
+    sink = Sink(lab, engine, 3_000_000 + 600_000)
+    sink.send(os.urandom(3_000_000))                   # cwnd grows well past 64 KiB
+    assert sink.all_acked(10)
+    engine.run_until(lambda: False, 0.05)              # idle, shorter than the RTO
+    info = sink.conn.c_info()
+    assert info.cwnd > 200_000
+    with Capture(lab, tmp_path / "burst.pcap") as cap:
+        sink.send(os.urandom(600_000))
+        assert sink.all_acked(5)
+    sink.finish()
+    sizes = bursts(cap.data_segments())
+    if engine.tunables.pacing:
+        assert info.pacing_rate > 0 and sink.counters["paced"] > 0
+        assert max(sizes) <= 65536 + sink.mss, sizes
+    else:
+        assert max(sizes) > 2 * 65536, sizes

@@ -126,6 +126,8 @@ def main():
     p.add_argument("--json", metavar="FILE", help="write every cell to FILE")
     p.add_argument("--cc", choices=sorted(KERNEL_CC), default="cubic",
                    help="congestion control of both senders (default cubic)")
+    p.add_argument("--tcp", metavar="KEY=VALUE", action="append", default=[],
+                   help="a tunable of the stack's sender, as serve --tcp (e.g. pacing=0); repeatable")
     args = p.parse_args()
     results = []
     with Lab.create_inline(prefix="xmgrid") as lab:
@@ -136,7 +138,8 @@ def main():
             assert kernel.stdout.readline().strip() == "up"
             with StackProcess(lab.server, "serve", "-p", STACK_PORT, "--mode", "source",
                               "--bytes", args.mb * 1_000_000, "--seed", SEED,
-                              "--tcp", "congestion=%s" % args.cc) as stack:
+                              "--tcp", "congestion=%s" % args.cc,
+                              *[a for kv in args.tcp for a in ("--tcp", kv)]) as stack:
                 stack.wait_event("ready")
                 for cell in track(cells(args.quick), "cells"):
                     results.append(run_cell(lab, stack, kernel, cell, args.mb))

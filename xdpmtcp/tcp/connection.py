@@ -305,6 +305,7 @@ class Connection:
             "tcpi_rcv_space": t.rcv_space,
             "tcpi_dsack_dups": c.dsacks_in,
             "tcpi_reord_seen": c.sack_reorder,
+            "tcpi_pacing_rate": t.pacing_rate,
             "tcpi_sacked": t.sacked // max(t.snd_mss, 1),
             "tcpi_lost": t.lost // max(t.snd_mss, 1),
             "tcpi_retrans": t.retrans_out // max(t.snd_mss, 1),

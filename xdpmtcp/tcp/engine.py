@@ -80,6 +80,7 @@ class Engine:
         cfg.syn_backlog = t.syn_backlog
         cfg.syncookies = 1 if t.syncookies else 0
         cfg.max_listeners = t.max_listeners
+        cfg.pacing = 1 if t.pacing else 0
         ffi.memmove(cfg.local_mac, self.local_mac, 6)
         self.cc_algo = lib.xc_cc_by_name(t.congestion.encode())
         if self.cc_algo < 0:

@@ -127,6 +127,7 @@ struct xc_tcp_counters {
 	uint64_t ts_undos;           /* fast recoveries undone by timestamps (TCPPartialUndo + TCPFullUndo) */
 	uint64_t sack_reneging;      /* the peer dropped SACKed data (TCPSACKReneging) */
 	uint64_t sent_map_full;      /* sends held: the per-segment map at its cap or without storage */
+	uint64_t paced;              /* sends held until the pacing timer (pacing on) */
 };
 
 
@@ -158,6 +159,7 @@ struct xc_tcp_config {
 	uint32_t syn_backlog;        /* half-open connections per listener; beyond: cookies or drop */
 	uint32_t syncookies;         /* 1: answer SYNs beyond syn_backlog with cookies */
 	uint32_t max_listeners;
+	uint32_t pacing;             /* 1: new data and retransmissions leave at the connection's rate */
 	uint8_t local_mac[6];        /* source MAC of what the engine sends on its own */
 };
 
@@ -308,6 +310,7 @@ struct xc_tcp_info {
 	uint32_t prr_delivered;
 	uint32_t prr_out;
 	uint32_t prr_recover_fs;
+	uint64_t pacing_rate;        /* bytes per second (tcpi_pacing_rate), 0: not paced */
 	struct xc_tcp_counters c;
 };
 

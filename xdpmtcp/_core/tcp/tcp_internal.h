@@ -25,7 +25,8 @@
 #define XC_T_TIMEWAIT 4          /* TIME-WAIT, orphaned FIN-WAIT-2, or the idle timeout */
 #define XC_T_TLP 5               /* tail loss probe (RFC 8985 §7) */
 #define XC_T_REO 6               /* RACK's reordering window ran out (RFC 8985 §6.2) */
-#define XC_T_COUNT 7
+#define XC_T_PACE 7              /* the pacing delay is over: send what waits */
+#define XC_T_COUNT 8
 
 
 /* xc_tcp_send_ctl kinds: control segments built in C. */
@@ -139,6 +140,7 @@ struct xc_tcb {
 	uint32_t prr_delivered;      /* bytes delivered since recovery began */
 	uint32_t prr_out;            /* bytes sent since recovery began */
 	uint32_t prr_recover_fs;     /* cwnd when it began (Linux's prior_cwnd) */
+	uint64_t pace_next_ns;       /* with pacing: the next burst leaves no earlier */
 	/* passive opens until accepted: the listener (id + 1, 0 = none), the
 	 * accept queue's links, and when our SYN-ACK first left */
 	uint32_t listen_id;
@@ -431,6 +433,8 @@ static inline uint32_t ts_now(const struct xc_tcb *t, uint64_t now_ns)
 }
 
 /* tcp_output.c */
+/* bytes per second the connection is paced at (0: no RTT yet) */
+uint64_t tcp_pacing_rate(const struct xc_tcb *t);
 /* the persist timer, backed off by the probes sent (probes a zero window) */
 void tcp_arm_persist(struct xc_tcp_engine *e, struct xc_tcb *t, uint64_t now_ns);
 int tcp_output(struct xc_tcp_engine *e, struct xc_tcb *t, uint64_t now_ns);

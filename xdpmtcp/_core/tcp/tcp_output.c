@@ -447,6 +447,64 @@ int tcp_fast_retransmit(struct xc_tcp_engine *e, struct xc_tcb *t, uint32_t seq,
 	return 0;
 }
 
+/* --- pacing ------------------------------------------------------------------
+ * As Linux's internal pacing: the rate is cwnd per smoothed RTT, doubled
+ * while slow start has far to go (tcp_pacing_ss_ratio 200 %) and 1.2
+ * times in congestion avoidance (tcp_pacing_ca_ratio 120 %).  A burst is
+ * about a millisecond of that rate, more when the RTT is short (Linux's
+ * TSO autosizing), so the pacing timer fires about once a millisecond
+ * and never at a granularity the batch loop cannot keep. */
+
+uint64_t tcp_pacing_rate(const struct xc_tcb *t)
+{
+	if (!t->srtt_us || !t->mss)
+		return 0;
+	uint32_t ratio = t->cc.cwnd < t->cc.ssthresh / 2 ? 200 : 120;
+	return (uint64_t)t->cc.cwnd * 1000000u / t->srtt_us * ratio / 100;
+}
+
+/* Bytes one burst may carry. */
+static uint32_t pace_burst(const struct xc_tcb *t, uint64_t rate)
+{
+	uint64_t bytes = rate >> 10;                       /* ~1 ms */
+	uint32_t shift = t->min_rtt_us >> 9;                /* Linux: tcp_tso_rtt_log 9 */
+	if (shift < 16)
+		bytes += 65536u >> shift;
+	if (bytes > 65536)
+		bytes = 65536;
+	if (bytes < 2u * t->mss)
+		bytes = 2u * t->mss;
+	return (uint32_t)bytes;
+}
+
+/* 1: the connection must wait for its pacing timer (armed here). */
+static int pacing_wait(struct xc_tcp_engine *e, struct xc_tcb *t, uint64_t now_ns)
+{
+	if (!e->cfg.pacing || t->pace_next_ns <= now_ns)
+		return 0;
+	t->c.paced++;
+	tcb_timer_set(e, t, XC_T_PACE, t->pace_next_ns);
+	return 1;
+}
+
+/* A burst of len bytes left: the next waits len / rate. */
+static void paced(struct xc_tcp_engine *e, struct xc_tcb *t, uint32_t len, uint64_t now_ns)
+{
+	uint64_t rate = e->cfg.pacing ? tcp_pacing_rate(t) : 0;
+	if (!rate)
+		return;
+	uint64_t from = t->pace_next_ns > now_ns ? t->pace_next_ns : now_ns;
+	/* an idle spell earns no credit beyond one burst */
+	t->pace_next_ns = from + (uint64_t)len * 1000000000u / rate;
+}
+
+/* The most a burst may carry now: the pacing burst, or no limit. */
+static uint32_t pace_limit(const struct xc_tcp_engine *e, const struct xc_tcb *t)
+{
+	uint64_t rate = e->cfg.pacing ? tcp_pacing_rate(t) : 0;
+	return rate ? pace_burst(t, rate) : UINT32_MAX;
+}
+
 /* The peer's window as far as sending goes: a probe may pass a zero
  * window by a byte. */
 static uint32_t wnd_end_of(const struct xc_tcb *t)
@@ -463,8 +521,10 @@ static uint32_t wnd_end_of(const struct xc_tcb *t)
 static int output_lost(struct xc_tcp_engine *e, struct xc_tcb *t, uint64_t now_ns)
 {
 	int sent = 0;
-	uint32_t most = tx_max_payload(e, t);
-	while (sent < TX_BATCH) {
+	uint32_t most = tx_max_payload(e, t), pace = pace_limit(e, t);
+	if (most > pace)
+		most = pace;
+	while (sent < TX_BATCH && !pacing_wait(e, t, now_ns)) {
 		uint32_t pipe = xc_sent_pipe(&t->sent);
 		uint32_t room = t->cc.cwnd > pipe ? t->cc.cwnd - pipe : 0;
 		uint32_t seq, len, wnd_end = wnd_end_of(t);
@@ -488,6 +548,7 @@ static int output_lost(struct xc_tcp_engine *e, struct xc_tcb *t, uint64_t now_n
 			t->undo_ts_set = 1;
 		}
 		sent_data(e, t, seq, len, 0, now_ns);
+		paced(e, t, len, now_ns);
 		t->flags &= ~XC_TF_WND_PROBE;
 		sent += (int)nsegs;
 	}
@@ -529,7 +590,9 @@ int tcp_output(struct xc_tcp_engine *e, struct xc_tcb *t, uint64_t now_ns)
 			room = cwnd_room;
 		uint32_t avail = seq_gt(data_end, t->snd_nxt) ? data_end - t->snd_nxt : 0;
 		uint32_t len = avail < room ? avail : room;
-		uint32_t most = tx_max_payload(e, t);
+		uint32_t most = tx_max_payload(e, t), pace = pace_limit(e, t);
+		if (most > pace)
+			most = pace > t->mss ? pace - pace % t->mss : t->mss;
 		if (len > most)
 			len = most;
 		/* a super-segment is whole segments: a short tail goes on its
@@ -571,6 +634,9 @@ int tcp_output(struct xc_tcp_engine *e, struct xc_tcb *t, uint64_t now_ns)
 				tcp_arm_persist(e, t, now_ns);
 			break;
 		}
+		/* a probe (zero window, TLP) is one segment: never held */
+		if (len && !(t->flags & (XC_TF_WND_PROBE | XC_TF_TLP_NEW)) && pacing_wait(e, t, now_ns))
+			break;
 		uint32_t seq = t->snd_nxt;
 		uint8_t flags = (len && len == avail) ? TCP_PSH : 0;
 		if (fin)
@@ -581,6 +647,8 @@ int tcp_output(struct xc_tcp_engine *e, struct xc_tcb *t, uint64_t now_ns)
 			t->c.limited_transmits++;
 		t->snd_nxt = seq + len + (uint32_t)fin;
 		sent_data(e, t, seq, len, fin, now_ns);
+		if (len)
+			paced(e, t, len, now_ns);
 		t->flags &= ~(XC_TF_WND_PROBE | XC_TF_TLP_NEW | XC_TF_FRTO_NEW);
 		sent += len > t->mss ? (int)((len + t->mss - 1) / t->mss) : 1;
 		if (fin || sent >= 4 * TX_BATCH)

@@ -276,6 +276,7 @@ void xc_tcp_info(const struct xc_tcb *t, uint64_t now_ns, struct xc_tcp_info *ou
 	out->prr_delivered = t->prr_delivered;
 	out->prr_out = t->prr_out;
 	out->prr_recover_fs = t->prr_recover_fs;
+	out->pacing_rate = tcp_pacing_rate(t);
 	out->c = t->c;
 }
 

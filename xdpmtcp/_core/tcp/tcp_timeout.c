@@ -190,6 +190,9 @@ static int run_timer(struct xc_tcp_engine *e, struct xc_tcb *t, int kind, uint64
 		return on_keepalive(e, t, now_ns);
 	case XC_T_REO:
 		return on_reo(e, t, now_ns);
+	case XC_T_PACE:
+		tcb_output(e, t);
+		return XC_TV_NONE;
 	default:
 		return on_lifetime(e, t, now_ns);
 	}
