@@ -89,6 +89,18 @@ int xc_frame_verify(const uint8_t *frame, uint32_t len)
 	return XC_FRAME_OK;
 }
 
+void wire_fill_csums(uint8_t *ip, uint32_t ihl, uint32_t l4_len)
+{
+	uint16_t c;
+	ip[10] = ip[11] = 0;
+	c = xc_inet_csum(ip, ihl);
+	memcpy(ip + 10, &c, 2);
+	uint8_t *tcp = ip + ihl;
+	tcp[16] = tcp[17] = 0;
+	c = csum_fold(csum_add(tcp, l4_len, pseudo_sum(ip, l4_len)));
+	memcpy(tcp + 16, &c, 2);
+}
+
 int xc_frame_fill_csum(uint8_t *frame, uint32_t len)
 {
 	struct wire_ipv4 v;
@@ -96,14 +108,12 @@ int xc_frame_fill_csum(uint8_t *frame, uint32_t len)
 	if (wire_ipv4(frame, len, 0, &v) != WIRE_OK)
 		return -1;
 	uint8_t *ip = (uint8_t *)v.ip;
-	ip[10] = ip[11] = 0;
-	c = xc_inet_csum(ip, v.ihl);
-	memcpy(ip + 10, &c, 2);
-	if (ip[9] != IPPROTO_TCP_NUM || v.l4_len < 20)
+	if (ip[9] != IPPROTO_TCP_NUM || v.l4_len < 20) {
+		ip[10] = ip[11] = 0;
+		c = xc_inet_csum(ip, v.ihl);
+		memcpy(ip + 10, &c, 2);
 		return -1;
-	uint8_t *tcp = (uint8_t *)v.l4;
-	tcp[16] = tcp[17] = 0;
-	c = csum_fold(csum_add(tcp, v.l4_len, pseudo_sum(ip, v.l4_len)));
-	memcpy(tcp + 16, &c, 2);
+	}
+	wire_fill_csums(ip, v.ihl, v.l4_len);
 	return 0;
 }
