@@ -43,7 +43,7 @@ def conn_state(f):
     return "S1"
 
 
-def _stream_bytes(rcv_side, sender_side):
+def stream_bytes(rcv_side, sender_side):
     """Bytes of one direction's stream as the sequence space says (Zeek's
     orig_bytes/resp_bytes): the highest data byte seen or acknowledged."""
     n = int(rcv_side.seen_end)
@@ -68,8 +68,8 @@ def conn_record(f):
         "id.resp_h": sip, "id.resp_p": sport,
         "proto": "tcp",
         "duration": round((last - first) / 1e9, 6),
-        "orig_bytes": _stream_bytes(s, c),
-        "resp_bytes": _stream_bytes(c, s),
+        "orig_bytes": stream_bytes(s, c),
+        "resp_bytes": stream_bytes(c, s),
         "conn_state": conn_state(f),
         "missed_bytes": int(c.gap_bytes) + int(s.gap_bytes),
         "history": ffi.string(f.history).decode(),
@@ -86,7 +86,7 @@ def direction_record(rcv_side, sender_side):
     receiver's ring got, and what was missing or contradictory."""
     return {
         "bytes": int(rcv_side.delivered),
-        "stream_bytes": _stream_bytes(rcv_side, sender_side),
+        "stream_bytes": stream_bytes(rcv_side, sender_side),
         "gap_bytes": int(rcv_side.gap_bytes),
         "pkts": int(sender_side.pkts),
         "payload_bytes": int(sender_side.payload_bytes),

@@ -211,6 +211,8 @@ struct xc_mon_stats {
 	uint64_t early_returns;     /* calls that stopped before the end of their burst */
 	uint64_t events_lost;       /* safety net: ev array shorter than xc_mon_events_min */
 	uint64_t out_lost;          /* safety net: output buffer too small for a forced drain */
+	uint64_t gap_bytes;         /* bytes the ended flows lacked (their sides' gap_bytes) */
+	uint64_t flows_gapped;      /* ended flows with gap bytes */
 };
 
 struct xc_mon_event {

@@ -91,6 +91,10 @@ struct xc_pcap_read_stats {
 	uint64_t superframe_pieces;    /* the frames made of them */
 	uint64_t cut_frames;           /* longer than XC_FRAME_MAX, not IPv4/TCP: delivered
 					* cut to XC_FRAME_MAX bytes */
+	uint64_t capture_drops;        /* packets the capturing host lost, as the pcapng
+					* interface statistics say (isb_ifdrop + isb_osdrop,
+					* the latest block of each interface) */
+	uint64_t drop_reports;         /* interface statistics blocks with a drop count */
 };
 
 struct xc_pcap_reader;

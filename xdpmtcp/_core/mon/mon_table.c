@@ -216,6 +216,9 @@ void mon_end(struct xc_mon *m, struct xc_mon_flow *f, uint32_t reason)
 		return;
 	mon_stream_finish(m, f, XC_MON_CLI);
 	mon_stream_finish(m, f, XC_MON_SVR);
+	uint64_t gaps = f->side[XC_MON_CLI].gap_bytes + f->side[XC_MON_SVR].gap_bytes;
+	m->st.gap_bytes += gaps;
+	m->st.flows_gapped += gaps != 0;
 	f->end_reason = reason;
 	mon_emit(m, XC_MON_EV_CONN_END, f, XC_MON_BOTH, XC_MON_HK_NULL, (uint16_t)reason, 0, 0);
 	mon_list_move(m, f, XC_MON_FS_ENDED);

@@ -22,12 +22,15 @@
 #define NG_IDB 0x00000001u
 #define NG_OPB 0x00000002u      /* obsolete packet block, still written by old tools */
 #define NG_SPB 0x00000003u
+#define NG_ISB 0x00000005u
 #define NG_EPB 0x00000006u
 #define NG_BOM 0x1A2B3C4Du
 #define NG_OPT_END 0
 #define NG_OPT_TSRESOL 9
 #define NG_OPT_FCSLEN 13
 #define NG_OPT_TSOFFSET 14
+#define NG_ISB_IFDROP 5
+#define NG_ISB_OSDROP 7
 
 #define LT_ETHERNET 1
 #define LT_RAW 101
@@ -50,6 +53,7 @@ struct iface {
 	uint8_t fcs_len;         /* bytes of FCS at the end of each frame */
 	uint32_t snaplen;
 	int64_t tsoffset;        /* seconds */
+	uint64_t drops;          /* the latest drop count of its statistics blocks */
 };
 
 struct xc_pcap_reader {
@@ -452,6 +456,15 @@ static int read_classic(struct xc_pcap_reader *r, struct xc_burst *b, uint32_t m
 
 /* ---------------------------------------------------------------- pcapng */
 
+/* A 64-bit option value in the section's byte order. */
+static uint64_t rd64(const struct xc_pcap_reader *r, const uint8_t *p)
+{
+	uint64_t v = (uint64_t)rd32(r, p) | (uint64_t)rd32(r, p + 4) << 32;
+	if (r->swap)   /* rd32 swapped each half; the halves too */
+		v = (v << 32) | (v >> 32);
+	return v;
+}
+
 static void parse_idb_options(struct xc_pcap_reader *r, struct iface *ifc,
 			      const uint8_t *p, const uint8_t *end)
 {
@@ -469,12 +482,8 @@ static void parse_idb_options(struct xc_pcap_reader *r, struct iface *ifc,
 			ifc->tsresol = p[0];
 		else if (code == NG_OPT_FCSLEN && len == 1)
 			ifc->fcs_len = p[0];
-		else if (code == NG_OPT_TSOFFSET && len == 8) {
-			uint64_t v = (uint64_t)rd32(r, p) | (uint64_t)rd32(r, p + 4) << 32;
-			if (r->swap)   /* rd32 swapped each half; the halves too */
-				v = (v << 32) | (v >> 32);
-			ifc->tsoffset = (int64_t)v;
-		}
+		else if (code == NG_OPT_TSOFFSET && len == 8)
+			ifc->tsoffset = (int64_t)rd64(r, p);
 		p += padded;
 	}
 }
@@ -508,6 +517,40 @@ static int ng_idb(struct xc_pcap_reader *r, uint32_t blen)
 	else
 		skip_damaged(r, "interface description of %u bytes: its options are ignored", blen);
 	return 1;
+}
+
+/* Interface statistics: the drops the capturing host counted (the
+ * interface's and the OS's), cumulative, so each block adds what grew
+ * since the interface's previous one.  Needs the whole block in the
+ * buffer; a larger one is skipped. */
+static void ng_isb(struct xc_pcap_reader *r, uint32_t blen)
+{
+	if (blen < 24 || blen > XC_PCAP_BUF_BYTES)
+		return;
+	const uint8_t *h = at(r), *p = h + 20, *end = h + blen - 4;
+	uint32_t ifid = rd32(r, h + 8);
+	if (ifid >= r->n_ifaces)
+		return;
+	uint64_t drops = 0;
+	int seen = 0;
+	while (end - p >= 4) {
+		uint16_t code = rd16(r, p), len = rd16(r, p + 2);
+		p += 4;
+		if (code == NG_OPT_END || (size_t)(end - p) < ((len + 3u) & ~3u))
+			break;
+		if ((code == NG_ISB_IFDROP || code == NG_ISB_OSDROP) && len == 8) {
+			drops += rd64(r, p);
+			seen = 1;
+		}
+		p += (len + 3u) & ~3u;
+	}
+	if (!seen)
+		return;
+	struct iface *ifc = &r->ifaces[ifid];
+	r->st.drop_reports++;
+	if (drops > ifc->drops)
+		r->st.capture_drops += drops - ifc->drops;
+	ifc->drops = drops;
 }
 
 /* Enhanced, simple and obsolete packet blocks.  1: handled (delivered or
@@ -646,6 +689,10 @@ static int read_pcapng(struct xc_pcap_reader *r, struct xc_burst *b, uint32_t ma
 			f = ng_packet(r, b, type, blen, &got, max);
 			if (f == 2)
 				return (int)got;
+			break;
+		case NG_ISB:
+			ng_isb(r, blen);
+			r->st.skipped_blocks++;
 			break;
 		default:
 			r->st.skipped_blocks++;
