@@ -49,8 +49,8 @@ def test_frames_skipped_are_listed_per_reason(tmp_path, capsys):
     bad_doff[46] = 0x30                               # TCP data offset 12 bytes
     out = run(tmp_path, classic(frames + [arp, bytes(udp), bytes(frag), bytes(bad_doff),
                                           b"short"]), capsys)
-    assert ("skipped frames: 1 too short for their link header, 1 not IPv4, 1 not TCP, "
-            "1 IPv4 fragments (not reassembled), 1 malformed\n") in out
+    assert ("skipped frames: 1 too short for their link header, 1 not IP, 1 not TCP, "
+            "1 IP fragments (not reassembled), 1 malformed\n") in out
     assert "gaps: none" in out and "hint:" not in out
 
 
@@ -164,7 +164,7 @@ class _Flow:
         self.side = [_Side(), _Side(seen_end=nbytes)]
         self.cli_addr, self.svr_addr = 0x010012c6, 0x020012c6   # network order
         self.cli_port, self.svr_port = port, 0x5000
-        self.first_ns, self.last_ns, self.end_reason = 0, 10 ** 9, 5
+        self.first_ns, self.last_ns, self.end_reason, self.v6 = 0, 10 ** 9, 5, 0
 
 
 def test_table_keeps_the_largest_within_its_cap():

@@ -8,7 +8,7 @@ occurrences.
 """
 from .._core import ffi, lib
 from .community_id import community_id_v1
-from .core import CLI, SVR, END_REASONS, TcpState, ip_of, port_of
+from .core import CLI, SVR, END_REASONS, TcpState, flow_ips, port_of
 
 
 def _flags(side):
@@ -58,8 +58,8 @@ def stream_bytes(rcv_side, sender_side):
 def conn_record(f):
     """One conn.log line (a dict) for the flow (struct xc_mon_flow *)."""
     c, s = f.side[CLI], f.side[SVR]
-    cip, cport = ip_of(f.cli_addr), port_of(f.cli_port)
-    sip, sport = ip_of(f.svr_addr), port_of(f.svr_port)
+    cip, sip = flow_ips(f)
+    cport, sport = port_of(f.cli_port), port_of(f.svr_port)
     first, last = int(f.first_ns), int(f.last_ns)
     return {
         "ts": first / 1e9,

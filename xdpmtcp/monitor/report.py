@@ -11,7 +11,7 @@ from rich import box
 from rich.table import Table
 
 from .connlog import conn_state, stream_bytes
-from .core import CLI, END_REASONS, SVR, ip_of, port_of
+from .core import CLI, END_REASONS, SVR, endpoint_text, flow_ips, port_of
 
 # Connections the table lists at most: the largest by bytes (memory stays
 # bounded); the others are counted in its last line.
@@ -22,8 +22,8 @@ TABLE_ROWS_MAX = 1000
 READER_SKIPPED = [("oversize", "longer than 256 KiB"),
                   ("unsupported_linktype", "of unsupported link types"),
                   ("bad_link_header", "too short for their link header")]
-MONITOR_SKIPPED = [("not_ipv4", "not IPv4"), ("not_tcp", "not TCP"),
-                   ("ip_fragments", "IPv4 fragments (not reassembled)"),
+MONITOR_SKIPPED = [("not_ipv4", "not IP"), ("not_tcp", "not TCP"),
+                   ("ip_fragments", "IP fragments (not reassembled)"),
                    ("malformed", "malformed"), ("bad_csum", "with bad checksums")]
 LIVE_SKIPPED = [("rx_oversize", "longer than the socket takes")]
 
@@ -110,8 +110,8 @@ class ConnTable:
     def add(self, f):
         c, s = f.side[CLI], f.side[SVR]
         c2s, s2c = stream_bytes(s, c), stream_bytes(c, s)
-        row = ("%s:%d" % (ip_of(f.cli_addr), port_of(f.cli_port)),
-               "%s:%d" % (ip_of(f.svr_addr), port_of(f.svr_port)),
+        cip, sip = flow_ips(f)
+        row = (endpoint_text(cip, port_of(f.cli_port)), endpoint_text(sip, port_of(f.svr_port)),
                conn_state(f), int(c.pkts), c2s, int(s.pkts), s2c,
                int(c.gap_bytes) + int(s.gap_bytes),
                int(c.rexmit_pkts) + int(s.rexmit_pkts),

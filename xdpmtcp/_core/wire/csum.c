@@ -53,6 +53,26 @@ static uint64_t pseudo_sum(const uint8_t *ip, uint32_t l4_len)
 	return sum;
 }
 
+static uint64_t pseudo_sum6(const uint8_t *ip6, uint32_t l4_len)
+{
+	uint64_t sum = csum_add(ip6 + 8, 32, 0);
+	sum += htonl(l4_len);
+	sum += htonl(IPPROTO_TCP_NUM);
+	return sum;
+}
+
+int wire_tcp6_csum_ok(const uint8_t *ip6, const uint8_t *tcp, uint32_t l4_len)
+{
+	return csum_fold(csum_add(tcp, l4_len, pseudo_sum6(ip6, l4_len))) == 0;
+}
+
+void wire_fill_csum6(const uint8_t *ip6, uint8_t *tcp, uint32_t l4_len)
+{
+	tcp[16] = tcp[17] = 0;
+	uint16_t c = csum_fold(csum_add(tcp, l4_len, pseudo_sum6(ip6, l4_len)));
+	memcpy(tcp + 16, &c, 2);
+}
+
 int wire_ipv4_csum_ok(const uint8_t *ip, uint32_t ihl)
 {
 	return xc_inet_csum(ip, ihl) == 0;
