@@ -206,3 +206,77 @@ def test_tagged_capture(spaces, tmp_path, need_tool, tags):
     tagged = retag(tmp_path / "veth.pcap", tmp_path / "tagged.pcap", tags)
     lines = monitor_pcap(tagged, tmp_path / "out")
     check_exact(lines, tmp_path / "out", t)
+
+
+# Kernel TCP over IPv6 (the lab's transfer speaks IPv4): the server
+# receives N bytes and answers M, each side prints the sha256 of what it
+# sent and received.
+TRANSFER6 = r"""
+import hashlib, json, os, socket, sys
+role, ip, port, n = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4])
+def pump(s, n):
+    data = os.urandom(n)
+    s.sendall(data)
+    return hashlib.sha256(data).hexdigest()
+def drain(s):
+    h = hashlib.sha256()
+    while True:
+        d = s.recv(1 << 16)
+        if not d:
+            return h.hexdigest()
+        h.update(d)
+if role == "server":
+    l = socket.socket(socket.AF_INET6)
+    l.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    l.bind((ip, port)); l.listen(1)
+    print(json.dumps({"ready": True}), flush=True)
+    c, _ = l.accept()
+    got = drain(c)
+    sent = pump(c, n)
+    c.close()
+else:
+    c = socket.create_connection((ip, port), timeout=60)
+    sent = pump(c, n)
+    c.shutdown(socket.SHUT_WR)
+    got = drain(c)
+print(json.dumps({"sent_sha256": sent, "received_sha256": got}), flush=True)
+"""
+
+
+@pytest.mark.parametrize("where", ["lo", "veth"])
+def test_ipv6_capture_reassembles_exactly(spaces, tmp_path, need_tool, where):
+    need_tool("tcpdump")
+    if where == "lo":
+        (a,) = spaces(1)
+        b, ifname, ip = a, "lo", "2001:db8:79::9"
+        netns.run(a, ["ip", "-6", "addr", "add", ip + "/128", "dev", "lo", "nodad"])
+    else:
+        need_tool("ethtool")
+        a, b = spaces(2)
+        veth_pair(a, b)
+        ifname, ip = "rc0", "2001:db8:79::2"
+        netns.run(a, ["ip", "-6", "addr", "add", "2001:db8:79::1/64", "dev", "rc0", "nodad"])
+        netns.run(b, ["ip", "-6", "addr", "add", ip + "/64", "dev", "rc1", "nodad"])
+    dump = start_tcpdump(Host(name="cap", ns=a), ifname, str(tmp_path / "v6.pcap"))
+    srv = netns.popen(b, [sys.executable, "-c", TRANSFER6, "server", ip, "5001", str(REPLY)],
+                      stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        assert json.loads(srv.stdout.readline())["ready"]
+        cli = netns.run(a, [sys.executable, "-c", TRANSFER6, "client", ip, "5001", str(SENT)],
+                        timeout=90)
+        out, err = srv.communicate(timeout=60)
+        assert srv.returncode == 0, err
+    finally:
+        if srv.poll() is None:
+            srv.kill()
+            srv.wait()
+        assert stop_tcpdump(dump) == 0
+    c, s = json.loads(cli.stdout.splitlines()[-1]), json.loads(out.splitlines()[-1])
+    assert c["received_sha256"] == s["sent_sha256"]
+    lines = monitor_pcap(tmp_path / "v6.pcap", tmp_path / "out")
+    t = {"client": c, "server": s}
+    check_exact(lines, tmp_path / "out", t)
+    mon = lines[-1]["monitor"]
+    assert mon["flows_ipv6"] == 1 and mon["ipv6_frames"] == mon["tcp_frames"]
+    conn = [l for l in lines if l["event"] == "conn"][0]
+    assert conn["id.resp_h"] == ip
