@@ -163,3 +163,36 @@ def test_frames_over_the_reader_cap_are_skipped_as_oversize(tmp_path):
     got, st = read_all(path, 256)
     assert st["oversize"] == 1 and st["records"] == len(frames) + 1
     assert st["superframes"] == 5
+
+
+def test_mutated_super_frames_never_crash(tmp_path):
+    """Random bytes of the headers of super-frames (IPv4 and IPv6) changed:
+    every frame delivered stays within XC_FRAME_MAX, the monitor counts
+    what it cannot use."""
+    from test_monitor_ipv6 import to_v6
+    from xdpmtcp.monitor.core import Monitor
+    rnd = random.Random(5)
+    base = conversation()
+    big = [f for f in base if len(f) > lib.XC_FRAME_MAX]
+    big += [to_v6(f) for f in big]
+    for i in range(200):
+        f = bytearray(rnd.choice(big))
+        for _ in range(rnd.randint(1, 4)):
+            f[rnd.randrange(0, 80)] = rnd.randrange(256)
+        if rnd.random() < 0.3:
+            f = f[:rnd.randrange(60, len(f))]
+        path = write(tmp_path, base[:3] + [bytes(f)] + base[4:5], name="m.pcap")
+        frames, st = read_all(path, 3)
+        assert all(len(x) <= lib.XC_FRAME_MAX for x in frames)
+        mon = Monitor(drain=True, max_flows=4)
+        src = PcapSource(path)
+        b = Burst(8)
+        while True:
+            b.clear()
+            if not src.read(b):
+                break
+            for _ in mon.feed(b):
+                pass
+        for _ in mon.flush():
+            pass
+        assert mon.stats()["frames"] == st["frames"]
