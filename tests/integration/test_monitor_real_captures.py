@@ -280,3 +280,42 @@ def test_ipv6_capture_reassembles_exactly(spaces, tmp_path, need_tool, where):
     assert mon["flows_ipv6"] == 1 and mon["ipv6_frames"] == mon["tcp_frames"]
     conn = [l for l in lines if l["event"] == "conn"][0]
     assert conn["id.resp_h"] == ip
+
+
+def test_afpacket_pieces_left_by_a_full_burst_come_with_the_next_receive(spaces, tmp_path,
+                                                                        need_tool):
+    """A burst of 4 frames holds less than a super-frame's pieces: the port
+    keeps the rest (xc_afpacket_pending) and hands them over on the next
+    receives, though no new frame arrives; the stream is whole."""
+    need_tool("ethtool")
+    from xdpmtcp._core import lib
+    from xdpmtcp.monitor import Monitor, MonitorRun, StreamWriter
+    from xdpmtcp.monitor.runner import BULK_EVENTS
+    from xdpmtcp.monitor.source import AFPACKET_FRAME_MAX
+    from xdpmtcp.phy.burst import Burst
+    from xdpmtcp.phy.port import Port
+    a, b = spaces(2)
+    client, server = veth_pair(a, b)
+    with netns.in_netns(b):
+        port = Port.open_afpacket("rc1")
+    try:
+        assert lib.xc_afpacket_set_frame_max(port.raw, AFPACKET_FRAME_MAX) == 0
+        t = tcp_transfer(client, server, SENT, 0, port=5001, seed=8, timeout=60)
+        writer = StreamWriter(tmp_path / "s")
+        run = MonitorRun(Monitor(events=BULK_EVENTS), streams=writer)
+        burst, held = Burst(4), 0
+        while True:                    # everything is queued already: no new arrivals
+            burst.clear()
+            if not port.rx(burst):
+                break
+            held += lib.xc_afpacket_pending(port.raw) == 1
+            run.feed(burst)
+        left = lib.xc_afpacket_pending(port.raw)
+        run.finish()
+        writer.close(run.summary())
+        st = port.afpacket_stats()
+    finally:
+        port.close()
+    assert held > 0 and left == 0 and st["rx_superframes"] > 0
+    flow, c2s, _ = streams(tmp_path / "s")
+    assert sha(c2s) == t["client"]["sent_sha256"] and flow["c2s"]["gaps"] == []

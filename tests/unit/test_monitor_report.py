@@ -174,3 +174,19 @@ def test_table_keeps_the_largest_within_its_cap():
     assert [r[4] for r in t.rows()] == [90, 70, 50]
     assert t.unlisted == 3
     assert t.render().caption == "and 3 more connections, smaller"
+
+
+def test_live_input_lines():
+    from xdpmtcp.monitor import report
+    mon = dict.fromkeys(["not_ipv4", "not_tcp", "ip_fragments", "malformed", "bad_csum",
+                         "snapped", "gap_bytes", "flows_gapped", "flows_ended"], 0)
+    mon.update(gap_bytes=5000, flows_gapped=1, flows_ended=3, not_tcp=2)
+    inp = {"eth1": {"rx_oversize": 4, "kernel_drops": 7}, "forwarded": [0, 0]}
+    assert report.skipped_line(mon, inp, live=True) == \
+        "skipped frames: 4 too long (over 64 KiB, or long and not TCP), 2 not TCP"
+    assert report.gaps_line(mon) == "gaps: 5000 bytes missing, in 1 of 3 connections"
+    assert report.hints(mon, inp, live=True) == [
+        "the kernel dropped 7 frames before the monitor read them (socket buffer full): "
+        "the gaps are likely those",
+        "4 frames dropped, over 64 KiB (BIG TCP offloads: set the interface's "
+        "gro_max_size and gso_max_size to 65536) or long and not TCP"]

@@ -25,7 +25,7 @@ READER_SKIPPED = [("oversize", "longer than 256 KiB"),
 MONITOR_SKIPPED = [("not_ipv4", "not IP"), ("not_tcp", "not TCP"),
                    ("ip_fragments", "IP fragments (not reassembled)"),
                    ("malformed", "malformed"), ("bad_csum", "with bad checksums")]
-LIVE_SKIPPED = [("rx_oversize", "longer than the socket takes")]
+LIVE_SKIPPED = [("rx_oversize", "too long (over 64 KiB, or long and not TCP)")]
 
 
 def plural(n, word):
@@ -63,8 +63,8 @@ def hints(mon, inp, live=False):
             out.append("the kernel dropped %s before the monitor read them (socket buffer "
                        "full)%s" % (plural(drops, "frame"), gaps_hint(mon)))
         if big:
-            out.append("%s longer than 64 KiB dropped (BIG TCP offloads): set the "
-                       "interface's gro_max_size and gso_max_size to 65536"
+            out.append("%s dropped, over 64 KiB (BIG TCP offloads: set the interface's "
+                       "gro_max_size and gso_max_size to 65536) or long and not TCP"
                        % plural(big, "frame"))
     else:
         if inp.get("capture_drops"):

@@ -128,13 +128,18 @@ class LiveInput:
 
     def bursts(self):
         import select
+        from .._core import lib
         poller = select.poll()
         for port in self.ports:
             poller.register(port.fd, select.POLLIN)
         by_fd = {port.fd: i for i, port in enumerate(self.ports)}
         b = self._burst
         while not self.stop() and (self.deadline is None or time.monotonic() < self.deadline):
-            ready = poller.poll(self.poll_ms)
+            # frames a port holds already (the rest of a batch of super-
+            # frames): no wakeup will come for them
+            held = [(port.fd, 0) for port in self.ports
+                    if self.backend == "afpacket" and lib.xc_afpacket_pending(port.raw) == 1]
+            ready = held or poller.poll(self.poll_ms)
             if not ready:
                 b.clear()
                 self.port_index = -1

@@ -300,6 +300,14 @@ int xc_afpacket_set_frame_max(struct xc_port *port, uint32_t frame_max)
 	return 0;
 }
 
+int xc_afpacket_pending(struct xc_port *port)
+{
+	if (!port || port->ops != &afp_ops)
+		return -1;
+	struct afp_port *a = port->backend;
+	return a->pend_i < a->pend_n;
+}
+
 static int sockopt_int(int fd, int level, int name, int value)
 {
 	return setsockopt(fd, level, name, &value, sizeof(value));

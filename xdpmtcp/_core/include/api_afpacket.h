@@ -51,5 +51,10 @@ int xc_afpacket_get_stats(struct xc_port *port, struct xc_afpacket_stats *out);
  * XC_AFPACKET_BATCH buffers of frame_max bytes.  -1 when port is not an
  * AF_PACKET port, frame_max is out of range, or memory is short. */
 int xc_afpacket_set_frame_max(struct xc_port *port, uint32_t frame_max);
+/* 1 when frames already received wait for the next receive (the rest of
+ * a batch a full burst left, super-frame pieces included): receive again
+ * before sleeping on the socket, which may not wake for them.  0 if none,
+ * -1 when port is not an AF_PACKET port. */
+int xc_afpacket_pending(struct xc_port *port);
 
 #endif
