@@ -266,8 +266,12 @@ struct xc_mon_flow {
 	uint32_t id;                /* slot, 1..; reused after the flow is gone */
 	uint32_t status;            /* XC_MON_FS_* */
 	uint64_t uid;               /* serial number, never reused */
-	uint32_t cli_addr, svr_addr;  /* network order (IPv6: see v6 below) */
+	uint32_t cli_addr, svr_addr;  /* network order (IPv6: folds, see v6) */
 	uint16_t cli_port, svr_port;  /* network order */
+	/* An IPv6 flow (v6 = 1): its addresses; cli_addr and svr_addr then
+	 * hold 32-bit folds of them, for the table's hash only. */
+	uint32_t v6;
+	uint8_t cli_ip6[16], svr_ip6[16];   /* network order */
 	uint32_t fflags;            /* XC_MON_FF_* */
 	uint32_t end_reason;        /* XC_MON_END_* once ended */
 	uint64_t first_ns, last_ns; /* packet timestamps */
@@ -282,10 +286,6 @@ struct xc_mon_flow {
 	uint32_t lprev, lnext;
 	uint32_t list;
 	uint32_t pad2;
-	/* An IPv6 flow (v6 = 1): its addresses; cli_addr and svr_addr then
-	 * hold 32-bit folds of them, for the table's hash only. */
-	uint32_t v6;
-	uint8_t cli_ip6[16], svr_ip6[16];   /* network order */
 };
 
 struct xc_mon;
