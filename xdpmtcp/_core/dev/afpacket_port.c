@@ -152,7 +152,9 @@ static int afp_recv(struct xc_port *port, struct xc_burst *b, uint32_t max)
 
 	if (!take_pending(port, a, b, max, &total))
 		return (int)total;
-	while (total < max) {
+	/* at most max messages too: frames dropped (oversize) take no slot,
+	 * and a flood of them must not keep the call going */
+	for (uint32_t msgs = 0; total < max && msgs < max;) {
 		uint32_t want = max - total < XC_AFPACKET_BATCH ?
 			max - total : XC_AFPACKET_BATCH;
 		for (uint32_t i = 0; i < want; i++) {
@@ -178,6 +180,7 @@ static int afp_recv(struct xc_port *port, struct xc_burst *b, uint32_t max)
 			a->rx_frame[i] = restore_frame(a, buf, &len, auxdata(&a->rx_msgs[i].msg_hdr));
 			a->rx_len[i] = len;
 		}
+		msgs += (uint32_t)n;
 		a->pend_i = 0;
 		a->pend_n = (uint32_t)n;
 		if (!take_pending(port, a, b, max, &total))
