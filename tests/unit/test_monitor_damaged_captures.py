@@ -298,7 +298,8 @@ def test_damaged_block_is_skipped_and_reported(tmp_path, capsys, name):
 def test_pcapng_of_link_types_the_monitor_cannot_read(tmp_path, capsys):
     rc, out, err = run_monitor(tmp_path, ng(FRAMES[:3], linktype=147), capsys)
     assert rc == 1
-    assert "capture: 3 records read, 0 frames; skipped: 3 of unsupported link types" in out
+    assert "capture: 3 records read, 0 frames\n" in out
+    assert "skipped frames: 3 of unsupported link types\n" in out
     assert "none of its 3 packets has a link type the monitor reads" in err
 
 
@@ -314,10 +315,11 @@ def test_healthy_capture_exits_zero_and_says_so(tmp_path, capsys, make):
 
 
 def test_skipped_frames_that_are_not_damage_exit_zero(tmp_path, capsys):
-    big = Conv(cport=41000).c(ACK | PSH, b"x" * 3000)     # a GSO super-frame, say
+    big = Conv(cport=41000).c(ACK | PSH, b"x" * 3000)     # a GSO super-frame: 2 segments
     blob = pcap_file([(T0, f) for f in FRAMES + [big, b"short"]])
     rc, out, err = run_monitor(tmp_path, blob, capsys)
     assert (rc, err) == (0, "")
-    assert ("capture: %d records read, %d frames; skipped: 1 longer than the core's frame cap, "
-            "1 too short for their link header" % (N + 2, N)) in out
+    assert "capture: %d records read, %d frames\n" % (N + 2, N + 2) in out
+    assert "skipped frames: 1 too short for their link header\n" in out
+    assert "offloads: 1 super-frame (GRO/TSO, jumbo) taken as the 2 segments" in out
     assert "capture damaged" not in out

@@ -242,14 +242,15 @@ def test_malformed_and_foreign_frames_are_counted_never_trusted():
         syn[:16] + b"\x00\x20" + syn[18:],                # total length < IPv4 + TCP headers
         syn[:47] + b"\x33" + syn[48:],                    # SYN+FIN+RST flags
         syn[:46] + b"\x10" + syn[47:],                    # data offset 4 (< 20 bytes)
-        syn[:12] + b"\x86\xdd" + syn[14:],                # IPv6 ethertype
+        syn[:12] + b"\x86\xdd" + syn[14:],                # IPv6 ethertype, IPv4 header
+        syn[:12] + b"\x08\x06" + syn[14:],                # ARP
         syn[:23] + b"\x11" + syn[24:],                    # UDP
         syn[:20] + b"\x20\x00" + syn[22:],                # more fragments
         b"",
     ]
     r = Run().feed(bad)
     st = r.mon.stats()
-    assert (st["malformed"], st["not_ipv4"], st["not_tcp"], st["ip_fragments"]) == (6, 1, 1, 1)
+    assert (st["malformed"], st["not_ipv4"], st["not_tcp"], st["ip_fragments"]) == (7, 1, 1, 1)
     assert st["flows_created"] == 0 and st["frames"] == len(bad)
 
 

@@ -11,6 +11,7 @@ import json
 import sys
 
 from ..monitor import LiveInput, Monitor, MonitorRun, PcapInput, StreamWriter
+from ..monitor import report
 from ..monitor.runner import BULK_EVENTS
 from .common import (add_netns_flag, byte_size, console, fail, netns_context,
                      output_dir, positive_seconds, seconds, whole_number)
@@ -41,6 +42,7 @@ BUF_MAX = 1021 << 20              # 4 of it + STREAMS_OUT_SLACK: the uint32 outp
 FLOWS_MAX = 1 << 24
 IDLE_TIMEOUT_MAX = 10 ** 9        # seconds; kept in uint64 nanoseconds
 STREAMS_OUT_SLACK = 8 << 20
+TABLE_WIDTH_PIPED = 160
 
 
 def add_parser(sub):
@@ -69,6 +71,9 @@ def add_parser(sub):
                    help="write DIR/<flow>.c2s, DIR/<flow>.s2c and DIR/index.json")
     p.add_argument("--json", action="store_true",
                    help="one JSON line per connection end (Zeek conn.log fields), then a summary")
+    p.add_argument("--table", action=argparse.BooleanOptionalAction, default=None,
+                   help="the per-connection table at the end, largest first (default: "
+                        "on a terminal, not with --json)")
     p.add_argument("--overlap", choices=["first", "last", "linux", "bsd", "windows"],
                    default="first", help="which bytes win in overlaps (default: %(default)s)")
     p.add_argument("--midstream", action="store_true",
@@ -138,7 +143,9 @@ def run(args):
                 sys.stdout.flush()
     if flow_filter is not None:
         mon.set_filter(flow_filter)
-    run = MonitorRun(mon, streams=streams, conn_log=conn_log)
+    show_table = args.table if args.table is not None else (sys.stdout.isatty() and not args.json)
+    table = report.ConnTable() if show_table else None
+    run = MonitorRun(mon, streams=streams, conn_log=conn_log, table=table)
     control = None
     if not args.pcap:              # a live monitor: `xdpmtcp trace` shows its flows
         from ..control import publish_monitor
@@ -166,10 +173,21 @@ def run(args):
         sys.stdout.write(json.dumps(dict(event="summary", **summary)) + "\n")
         sys.stdout.flush()
         return fail("%s: %s" % (args.pcap, problems[0]), 1) if problems else 0
-    st = summary["monitor"]
-    out.print("%s: %d frames, %d connections (%d mid-stream), %d orphans, %d malformed"
+    if table is not None:
+        if not out.is_terminal:    # a file or pipe has no width of its own: no squeezing
+            out.width = max(out.width, TABLE_WIDTH_PIPED)
+        out.print(table.render())
+    st, inp = summary["monitor"], summary["input"]
+    out.print("%s: %d frames, %d connections (%d mid-stream), %d orphans"
               % (args.pcap or args.iface, st["frames"], st["flows_created"], st["flows_midstream"],
-                 st["orphans"], st["malformed"] + st["ip_fragments"]), markup=False)
+                 st["orphans"]), markup=False)
+    out.print(report.skipped_line(st, inp, live=not args.pcap), markup=False)
+    out.print(report.gaps_line(st), markup=False)
+    offloads = report.offload_line(inp) if args.pcap else None
+    if offloads:
+        out.print(offloads, markup=False)
+    for hint in report.hints(st, inp, live=not args.pcap):
+        out.print("hint: " + hint, markup=False)
     out.print("ended: %d fin, %d rst, %d timeout, %d evicted, %d at end of input"
               % (st["end_fin"], st["end_rst"], st["end_timeout"], st["end_evicted"],
                  st["end_flush"]), markup=False)
@@ -179,7 +197,8 @@ def run(args):
     if size_b is not None:
         out.print("%.1f MB of capture in %.3f s (%s MB/s)" % (size_b / 1e6, seconds,
                                                              summary["mb_per_s"]), markup=False)
-        out.print(capture_line(summary["input"]), markup=False)
+        out.print("capture: %d records read, %d frames" % (inp["records"], inp["frames"]),
+                  markup=False)
         for problem in problems:
             out.print("capture damaged: " + problem, markup=False)
     elif source.inline:
@@ -187,19 +206,6 @@ def run(args):
     if problems:       # as tcpdump does for a truncated dump file: output, then failure
         return fail("%s: %s" % (args.pcap, problems[0]), 1)
     return 0
-
-
-# What the capture reader skipped without it being damage (xc_pcap_read_stats).
-SKIPPED = [("oversize", "longer than the core's frame cap"),
-           ("unsupported_linktype", "of unsupported link types"),
-           ("bad_link_header", "too short for their link header")]
-
-
-def capture_line(st):
-    """Records read and frames delivered, and what was skipped and why."""
-    text = "capture: %d records read, %d frames" % (st["records"], st["frames"])
-    skipped = ["%d %s" % (st[k], why) for k, why in SKIPPED if st[k]]
-    return text + ("; skipped: " + ", ".join(skipped) if skipped else "")
 
 
 def capture_problems(st, damage):

@@ -8,7 +8,7 @@ occurrences.
 """
 from .._core import ffi, lib
 from .community_id import community_id_v1
-from .core import CLI, SVR, END_REASONS, TcpState, ip_of, port_of
+from .core import CLI, SVR, END_REASONS, TcpState, flow_ips, port_of
 
 
 def _flags(side):
@@ -43,7 +43,7 @@ def conn_state(f):
     return "S1"
 
 
-def _stream_bytes(rcv_side, sender_side):
+def stream_bytes(rcv_side, sender_side):
     """Bytes of one direction's stream as the sequence space says (Zeek's
     orig_bytes/resp_bytes): the highest data byte seen or acknowledged."""
     n = int(rcv_side.seen_end)
@@ -58,8 +58,8 @@ def _stream_bytes(rcv_side, sender_side):
 def conn_record(f):
     """One conn.log line (a dict) for the flow (struct xc_mon_flow *)."""
     c, s = f.side[CLI], f.side[SVR]
-    cip, cport = ip_of(f.cli_addr), port_of(f.cli_port)
-    sip, sport = ip_of(f.svr_addr), port_of(f.svr_port)
+    cip, sip = flow_ips(f)
+    cport, sport = port_of(f.cli_port), port_of(f.svr_port)
     first, last = int(f.first_ns), int(f.last_ns)
     return {
         "ts": first / 1e9,
@@ -68,8 +68,8 @@ def conn_record(f):
         "id.resp_h": sip, "id.resp_p": sport,
         "proto": "tcp",
         "duration": round((last - first) / 1e9, 6),
-        "orig_bytes": _stream_bytes(s, c),
-        "resp_bytes": _stream_bytes(c, s),
+        "orig_bytes": stream_bytes(s, c),
+        "resp_bytes": stream_bytes(c, s),
         "conn_state": conn_state(f),
         "missed_bytes": int(c.gap_bytes) + int(s.gap_bytes),
         "history": ffi.string(f.history).decode(),
@@ -86,7 +86,7 @@ def direction_record(rcv_side, sender_side):
     receiver's ring got, and what was missing or contradictory."""
     return {
         "bytes": int(rcv_side.delivered),
-        "stream_bytes": _stream_bytes(rcv_side, sender_side),
+        "stream_bytes": stream_bytes(rcv_side, sender_side),
         "gap_bytes": int(rcv_side.gap_bytes),
         "pkts": int(sender_side.pkts),
         "payload_bytes": int(sender_side.payload_bytes),

@@ -64,6 +64,20 @@ def ip_of(addr_be):
     return str(ipaddress.IPv4Address(addr_be.to_bytes(4, "little")))
 
 
+def flow_ips(f):
+    """(client, server) addresses of a flow (struct xc_mon_flow *) as text,
+    IPv4 or IPv6."""
+    if f.v6:
+        return (str(ipaddress.IPv6Address(bytes(f.cli_ip6))),
+                str(ipaddress.IPv6Address(bytes(f.svr_ip6))))
+    return ip_of(f.cli_addr), ip_of(f.svr_addr)
+
+
+def endpoint_text(ip, port):
+    """'198.18.0.1:80', '[2001:db8::1]:80'."""
+    return ("[%s]:%d" if ":" in ip else "%s:%d") % (ip, port)
+
+
 def port_of(port_be):
     return int.from_bytes(port_be.to_bytes(2, "little"), "big")
 
@@ -193,8 +207,8 @@ def flow_summary(f):
     """A snapshot of a flow (struct xc_mon_flow *) as plain Python."""
     return {
         "id": int(f.id), "uid": int(f.uid),
-        "client": (ip_of(f.cli_addr), port_of(f.cli_port)),
-        "server": (ip_of(f.svr_addr), port_of(f.svr_port)),
+        "client": (flow_ips(f)[0], port_of(f.cli_port)),
+        "server": (flow_ips(f)[1], port_of(f.svr_port)),
         "first_ns": int(f.first_ns), "last_ns": int(f.last_ns),
         "history": ffi.string(f.history).decode(),
         "midstream": bool(f.fflags & lib.XC_MON_FF_MIDSTREAM),

@@ -30,15 +30,17 @@ class MonitorRun:
     """Feed bursts, collect what the outputs need.
 
     streams: a StreamWriter or None; conn_log: callable(record dict) or
-    None, called once per connection end; on_events: callable(list) for
-    anything else that wants the raw event tuples.
+    None, called once per connection end; table: a report.ConnTable (or
+    None) given every connection at its end; on_events: callable(list)
+    for anything else that wants the raw event tuples.
     """
 
-    def __init__(self, monitor: Monitor, *, streams=None, conn_log=None, on_events=None,
-                 max_listed=1000):
+    def __init__(self, monitor: Monitor, *, streams=None, conn_log=None, table=None,
+                 on_events=None, max_listed=1000):
         self.mon = monitor
         self.streams = streams
         self.conn_log = conn_log
+        self.table = table
         self.on_events = on_events
         self.max_listed = max_listed
         self._notes = {}
@@ -85,6 +87,8 @@ class MonitorRun:
                                                            notes.overlaps))
         if self.conn_log is not None:
             self.conn_log(conn_record(f))
+        if self.table is not None:
+            self.table.add(f)
 
     def feed(self, burst, now_ns=0):
         self.frames += len(burst)

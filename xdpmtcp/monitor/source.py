@@ -9,6 +9,12 @@ import time
 from ..phy.burst import Burst
 from ..phy.pcap_source import PcapSource
 
+# Longest frame a packet socket takes (xc_afpacket_set_frame_max): a GRO or
+# TSO super-frame of 64 KiB and its headers; it is cut into the segments it
+# stands for.  Longer (BIG TCP) ones count in rx_oversize.  Memory: 64
+# receive buffers of this size per interface.
+AFPACKET_FRAME_MAX = 65536 + 512
+
 
 class PcapInput:
     """Offline: a pcap or pcapng file through the C reader."""
@@ -88,6 +94,7 @@ class LiveInput:
     def __init__(self, ifaces, burst=256, poll_ms=50, stop=None, duration=None,
                  ring_frames=0, backend="afpacket", flow_filter=None, xdp_mode="auto",
                  force=False, umem_frames=4096):
+        from .._core import lib
         from ..phy.port import Port
         if len(ifaces) not in (1, 2):
             raise ValueError("one interface (standalone) or two (inline)")
@@ -102,6 +109,9 @@ class LiveInput:
             for name in self.ifaces:
                 if backend == "afpacket":
                     port = Port.open_afpacket(name, ring_frames)
+                    if lib.xc_afpacket_set_frame_max(port.raw, AFPACKET_FRAME_MAX):
+                        port.close()
+                        raise MemoryError("no memory for %s's receive buffers" % name)
                 else:
                     port = self._open_xdp(name, flow_filter, xdp_mode, force, umem_frames)
                 port.set_flags(verify_csum=False, classify=True)
@@ -118,13 +128,18 @@ class LiveInput:
 
     def bursts(self):
         import select
+        from .._core import lib
         poller = select.poll()
         for port in self.ports:
             poller.register(port.fd, select.POLLIN)
         by_fd = {port.fd: i for i, port in enumerate(self.ports)}
         b = self._burst
         while not self.stop() and (self.deadline is None or time.monotonic() < self.deadline):
-            ready = poller.poll(self.poll_ms)
+            # frames a port holds already (the rest of a batch of super-
+            # frames): no wakeup will come for them
+            held = [(port.fd, 0) for port in self.ports
+                    if self.backend == "afpacket" and lib.xc_afpacket_pending(port.raw) == 1]
+            ready = held or poller.poll(self.poll_ms)
             if not ready:
                 b.clear()
                 self.port_index = -1

@@ -19,8 +19,10 @@
 #include <sys/socket.h>
 #include <linux/if_ether.h>
 #include <linux/if_packet.h>
+#include <sys/ioctl.h>
 #include "api_afpacket.h"
 #include "port.h"
+#include "wire/superframe.h"
 
 #define VLAN_HLEN 4
 /* Kernel memory a queued full-size frame costs (skb truesize), roughly. */
@@ -42,6 +44,18 @@ struct afp_port {
 	struct iovec tx_iov[XC_AFPACKET_BATCH];
 	/* VLAN_HLEN of headroom: a stripped tag is put back in place. */
 	uint8_t rx_buf[XC_AFPACKET_BATCH][VLAN_HLEN + XC_FRAME_MAX];
+	/* xc_afpacket_set_frame_max: larger buffers instead of rx_buf */
+	uint8_t *big;
+	uint32_t frame_max;          /* longest frame taken */
+	uint32_t piece_max;          /* longest piece of a super-frame */
+	char ifname[IF_NAMESIZE];
+	/* the last batch received, as restored; frame NULL: dropped */
+	uint8_t *rx_frame[XC_AFPACKET_BATCH];
+	uint32_t rx_len[XC_AFPACKET_BATCH];
+	/* what a full burst left of it: messages [pend_i, pend_n), and the
+	 * next piece of message pend_i when it is a super-frame */
+	uint32_t pend_i, pend_n, pend_piece;
+	uint8_t piece[XC_FRAME_MAX];
 };
 
 static const struct tpacket_auxdata *auxdata(struct msghdr *h)
@@ -74,7 +88,8 @@ static uint8_t *restore_frame(struct afp_port *a, uint8_t *buf, uint32_t *len,
 		*len += VLAN_HLEN;
 		a->st.rx_vlan_restored++;
 	}
-	if (aux->tp_status & TP_STATUS_CSUMNOTREADY) {
+	/* a super-frame's pieces get their checksums as they are cut */
+	if ((aux->tp_status & TP_STATUS_CSUMNOTREADY) && *len <= XC_FRAME_MAX) {
 		if (xc_frame_fill_csum(frame, *len) == 0)
 			a->st.rx_csum_filled++;
 		else
@@ -83,12 +98,63 @@ static uint8_t *restore_frame(struct afp_port *a, uint8_t *buf, uint32_t *len,
 	return frame;
 }
 
+/* Hand message i of the last batch to the port: whole, or as the pieces
+ * of a super-frame from a->pend_piece on, at most room of them
+ * (a->pend_piece is left at the next one when room runs out).  Returns the
+ * frames handed over. */
+static uint32_t take(struct xc_port *port, struct afp_port *a, struct xc_burst *b, uint32_t i,
+		     uint32_t room)
+{
+	uint8_t *frame = a->rx_frame[i];
+	uint32_t len = a->rx_len[i];
+	if (!frame)
+		return 0;
+	if (len <= XC_FRAME_MAX) {
+		struct xc_pkt pkt = { 0 };
+		xc_port_ingest(port, b, frame, len, &pkt);
+		return 1;
+	}
+	struct wire_super s;
+	if (!wire_super_plan_eth(&s, frame, len, a->piece_max)) {
+		port->stats.rx_oversize++;       /* not IPv4/TCP: no segments to make */
+		return 0;
+	}
+	if (!a->pend_piece)
+		a->st.rx_superframes++;
+	uint32_t n = 0, k = a->pend_piece;
+	for (; k < s.pieces && n < room; k++, n++) {
+		struct xc_pkt pkt = { 0 };
+		xc_port_ingest(port, b, a->piece, wire_super_piece(&s, k, a->piece), &pkt);
+	}
+	a->pend_piece = k < s.pieces ? k : 0;
+	a->st.rx_superframe_pieces += n;
+	return n;
+}
+
+/* Go on with the last batch from a->pend_i; 1 when it is all taken. */
+static int take_pending(struct xc_port *port, struct afp_port *a, struct xc_burst *b,
+			uint32_t max, uint32_t *total)
+{
+	for (; a->pend_i < a->pend_n; a->pend_i++) {
+		if (*total >= max)
+			return 0;
+		*total += take(port, a, b, a->pend_i, max - *total);
+		if (a->pend_piece)
+			return 0;
+	}
+	return 1;
+}
+
 static int afp_recv(struct xc_port *port, struct xc_burst *b, uint32_t max)
 {
 	struct afp_port *a = port->backend;
 	uint32_t total = 0;
 
-	while (total < max) {
+	if (!take_pending(port, a, b, max, &total))
+		return (int)total;
+	/* at most max messages too: frames dropped (oversize) take no slot,
+	 * and a flood of them must not keep the call going */
+	for (uint32_t msgs = 0; total < max && msgs < max;) {
 		uint32_t want = max - total < XC_AFPACKET_BATCH ?
 			max - total : XC_AFPACKET_BATCH;
 		for (uint32_t i = 0; i < want; i++) {
@@ -105,16 +171,20 @@ static int afp_recv(struct xc_port *port, struct xc_burst *b, uint32_t max)
 		}
 		for (int i = 0; i < n; i++) {
 			uint32_t len = a->rx_msgs[i].msg_len;
-			if (len > XC_FRAME_MAX) {
+			a->rx_frame[i] = NULL;
+			if (len > a->frame_max) {
 				port->stats.rx_oversize++;
 				continue;
 			}
-			uint8_t *frame = restore_frame(a, a->rx_buf[i], &len,
-						       auxdata(&a->rx_msgs[i].msg_hdr));
-			struct xc_pkt pkt = { 0 };
-			xc_port_ingest(port, b, frame, len, &pkt);
+			uint8_t *buf = (uint8_t *)a->rx_iov[i].iov_base - VLAN_HLEN;
+			a->rx_frame[i] = restore_frame(a, buf, &len, auxdata(&a->rx_msgs[i].msg_hdr));
+			a->rx_len[i] = len;
 		}
-		total += (uint32_t)n;
+		msgs += (uint32_t)n;
+		a->pend_i = 0;
+		a->pend_n = (uint32_t)n;
+		if (!take_pending(port, a, b, max, &total))
+			break;
 		if ((uint32_t)n < want)
 			break;
 	}
@@ -167,9 +237,11 @@ static int afp_kick(struct xc_port *port)
 
 static void afp_close(struct xc_port *port)
 {
+	struct afp_port *a = port->backend;
 	if (port->fd >= 0)
 		close(port->fd);
-	free(port->backend);
+	free(a->big);
+	free(a);
 }
 
 static const struct xc_backend_ops afp_ops = {
@@ -191,6 +263,52 @@ int xc_afpacket_get_stats(struct xc_port *port, struct xc_afpacket_stats *out)
 		a->st.kernel_drops += ks.tp_drops;
 	*out = a->st;
 	return 0;
+}
+
+/* Each receive buffer: VLAN_HLEN of headroom, then size bytes. */
+static void point_buffers(struct afp_port *a, uint8_t *base, uint32_t size)
+{
+	for (int i = 0; i < XC_AFPACKET_BATCH; i++) {
+		a->rx_iov[i].iov_base = base + (size_t)i * (VLAN_HLEN + size) + VLAN_HLEN;
+		a->rx_iov[i].iov_len = size;
+	}
+	a->frame_max = size;
+}
+
+int xc_afpacket_set_frame_max(struct xc_port *port, uint32_t frame_max)
+{
+	if (!port || port->ops != &afp_ops || frame_max < XC_FRAME_MAX ||
+	    frame_max > XC_AFPACKET_FRAME_CAP)
+		return -1;
+	struct afp_port *a = port->backend;
+	uint8_t *big = NULL;
+	if (frame_max > XC_FRAME_MAX) {
+		big = malloc((size_t)XC_AFPACKET_BATCH * (VLAN_HLEN + frame_max));
+		if (!big)
+			return -1;
+	}
+	/* pieces the interface could send: its MTU plus the Ethernet header */
+	struct ifreq ifr;
+	memset(&ifr, 0, sizeof(ifr));
+	snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "%s", a->ifname);
+	uint32_t piece_max = XC_FRAME_MAX;
+	if (ioctl(port->fd, SIOCGIFMTU, &ifr) == 0 && ifr.ifr_mtu > 0 &&
+	    (uint32_t)ifr.ifr_mtu + ETH_HLEN < piece_max)
+		piece_max = (uint32_t)ifr.ifr_mtu + ETH_HLEN;
+	a->pend_i = a->pend_n = a->pend_piece = 0;   /* a batch left over is dropped */
+	free(a->big);
+	a->big = big;
+	a->piece_max = piece_max;
+	point_buffers(a, big ? big : &a->rx_buf[0][0], frame_max);
+	return 0;
+}
+
+int xc_afpacket_pending(struct xc_port *port)
+{
+	if (!port || port->ops != &afp_ops)
+		return -1;
+	struct afp_port *a = port->backend;
+	return a->pend_i < a->pend_n;
 }
 
 static int sockopt_int(int fd, int level, int name, int value)
@@ -261,9 +379,9 @@ struct xc_port *xc_port_open_afpacket(const char *ifname, uint32_t ring_frames,
 		snprintf(err, errlen, "promiscuous mode on %s: %s", ifname, strerror(errno));
 		goto fail;
 	}
+	snprintf(a->ifname, sizeof(a->ifname), "%s", ifname);
+	point_buffers(a, &a->rx_buf[0][0], XC_FRAME_MAX);
 	for (int i = 0; i < XC_AFPACKET_BATCH; i++) {
-		a->rx_iov[i].iov_base = a->rx_buf[i] + VLAN_HLEN;
-		a->rx_iov[i].iov_len = XC_FRAME_MAX;
 		a->rx_msgs[i].msg_hdr.msg_iov = &a->rx_iov[i];
 		a->rx_msgs[i].msg_hdr.msg_iovlen = 1;
 		a->rx_msgs[i].msg_hdr.msg_control = a->rx_ctrl[i].buf;

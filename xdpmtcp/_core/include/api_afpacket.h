@@ -22,6 +22,8 @@ struct xc_afpacket_stats {
 	uint64_t tx_retries;        /* waits after EAGAIN/ENOBUFS before resending */
 	uint64_t tx_errors;         /* frames the kernel refused (e.g. EMSGSIZE):
 				     * counted as sent by the port, never delivered */
+	uint64_t rx_superframes;    /* longer than XC_FRAME_MAX (GRO/GSO): cut into segments */
+	uint64_t rx_superframe_pieces;  /* the frames made of them */
 };
 
 /* Packet socket on ifname: ETH_P_ALL, promiscuous, its own transmissions
@@ -32,7 +34,27 @@ struct xc_afpacket_stats {
  * failure with a message in err. */
 struct xc_port *xc_port_open_afpacket(const char *ifname, uint32_t ring_frames,
 				      char *err, size_t errlen);
+/* The largest frame_max xc_afpacket_set_frame_max takes (BIG TCP's). */
+#define XC_AFPACKET_FRAME_CAP 262144
+
 /* Backend counters; -1 when port is not an AF_PACKET port. */
 int xc_afpacket_get_stats(struct xc_port *port, struct xc_afpacket_stats *out);
+
+/* Receive frames up to frame_max bytes (<= XC_AFPACKET_FRAME_CAP) instead
+ * of XC_FRAME_MAX: what a packet socket sees on an interface with GRO or
+ * TSO on.  A frame longer than XC_FRAME_MAX is cut into the IPv4/TCP
+ * segments it stands for (wire/superframe.h), each at most the
+ * interface's MTU plus the Ethernet header (and XC_FRAME_MAX), so inline
+ * forwarding can send them; when the burst fills up in the middle, the
+ * next receive goes on with the rest.  Longer than frame_max, or a long
+ * frame that is not IPv4/TCP: dropped, rx_oversize.  Memory:
+ * XC_AFPACKET_BATCH buffers of frame_max bytes.  -1 when port is not an
+ * AF_PACKET port, frame_max is out of range, or memory is short. */
+int xc_afpacket_set_frame_max(struct xc_port *port, uint32_t frame_max);
+/* 1 when frames already received wait for the next receive (the rest of
+ * a batch a full burst left, super-frame pieces included): receive again
+ * before sleeping on the socket, which may not wake for them.  0 if none,
+ * -1 when port is not an AF_PACKET port. */
+int xc_afpacket_pending(struct xc_port *port);
 
 #endif

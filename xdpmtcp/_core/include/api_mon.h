@@ -1,7 +1,8 @@
 /* Passive TCP flow monitor (the mOS role): the C half.
  *
  * Frames come in bursts (from a capture file, a port, or an inline pair of
- * ports); per frame the core finds the flow (symmetric 4-tuple), runs two
+ * ports), IPv4 or IPv6 (extension headers walked, as wire/frame.h does);
+ * per frame the core finds the flow (symmetric 4-tuple), runs two
  * emulated TCP endpoints, reassembles each direction into the receiving
  * endpoint's xc_ring (api_ring.h, the engine's ring), and writes event
  * records for Python: one xc_mon_process call per burst, never one per
@@ -182,10 +183,10 @@ struct xc_mon_config {
 struct xc_mon_stats {
 	uint64_t frames;            /* frames offered */
 	uint64_t bytes;             /* their bytes */
-	uint64_t tcp_frames;        /* IPv4/TCP frames parsed */
-	uint64_t not_ipv4;
+	uint64_t tcp_frames;        /* IPv4 or IPv6 TCP frames parsed */
+	uint64_t not_ipv4;          /* neither IPv4 nor IPv6 (ARP, ...) */
 	uint64_t not_tcp;
-	uint64_t ip_fragments;      /* IPv4 fragments: not reassembled, dropped */
+	uint64_t ip_fragments;      /* IPv4 or IPv6 fragments: not reassembled, dropped */
 	uint64_t malformed;         /* lengths or flags impossible: dropped */
 	uint64_t bad_csum;          /* XC_MON_F_VERIFY_CSUM: dropped */
 	uint64_t snapped;           /* captured short: headers used, missing payload is a gap */
@@ -211,6 +212,10 @@ struct xc_mon_stats {
 	uint64_t early_returns;     /* calls that stopped before the end of their burst */
 	uint64_t events_lost;       /* safety net: ev array shorter than xc_mon_events_min */
 	uint64_t out_lost;          /* safety net: output buffer too small for a forced drain */
+	uint64_t gap_bytes;         /* bytes the ended flows lacked (their sides' gap_bytes) */
+	uint64_t flows_gapped;      /* ended flows with gap bytes */
+	uint64_t ipv6_frames;       /* of tcp_frames, IPv6 ones */
+	uint64_t flows_ipv6;        /* of flows_created, IPv6 ones */
 };
 
 struct xc_mon_event {
@@ -261,8 +266,12 @@ struct xc_mon_flow {
 	uint32_t id;                /* slot, 1..; reused after the flow is gone */
 	uint32_t status;            /* XC_MON_FS_* */
 	uint64_t uid;               /* serial number, never reused */
-	uint32_t cli_addr, svr_addr;  /* network order */
+	uint32_t cli_addr, svr_addr;  /* network order (IPv6: folds, see v6) */
 	uint16_t cli_port, svr_port;  /* network order */
+	/* An IPv6 flow (v6 = 1): its addresses; cli_addr and svr_addr then
+	 * hold 32-bit folds of them, for the table's hash only. */
+	uint32_t v6;
+	uint8_t cli_ip6[16], svr_ip6[16];   /* network order */
 	uint32_t fflags;            /* XC_MON_FF_* */
 	uint32_t end_reason;        /* XC_MON_END_* once ended */
 	uint64_t first_ns, last_ns; /* packet timestamps */
@@ -301,7 +310,7 @@ int xc_mon_flush(struct xc_mon *m, struct xc_mon_event *ev, uint32_t max);
 /* The output buffer DATA events point into (valid until the next call). */
 const uint8_t *xc_mon_out(struct xc_mon *m);
 struct xc_mon_flow *xc_mon_flow_get(struct xc_mon *m, uint32_t id);  /* NULL if free */
-/* The live flow of a 4-tuple (network order, either direction), or NULL. */
+/* The live IPv4 flow of a 4-tuple (network order, either direction), or NULL. */
 struct xc_mon_flow *xc_mon_lookup(struct xc_mon *m, uint32_t a1, uint16_t p1,
 				  uint32_t a2, uint16_t p2);
 void xc_mon_get_stats(struct xc_mon *m, struct xc_mon_stats *out);
@@ -322,8 +331,9 @@ int xc_mon_tx_burst(struct xc_port *port, const struct xc_burst *b, const uint8_
 /* Follow only the flows filter accepts (api_filter.h, matched on the
  * client's 4-tuple once per flow, and on the sender's for orphans): the
  * others are tracked silently (both sides stopped: no events, no
- * buffering, flows_filtered); orphans it rejects raise no ORPHAN.  NULL
- * removes it; -1 if the program is malformed. */
+ * buffering, flows_filtered); orphans it rejects raise no ORPHAN.  The
+ * filter VM reads IPv4 only: with a filter set, IPv6 flows are among the
+ * others.  NULL removes it; -1 if the program is malformed. */
 int xc_mon_set_filter(struct xc_mon *m, const struct xc_filter *filter);
 /* Which event kinds are written from now on. */
 void xc_mon_set_event_mask(struct xc_mon *m, uint32_t mask);

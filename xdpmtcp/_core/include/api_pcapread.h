@@ -25,7 +25,17 @@
  * its section) the block is skipped, counted in bad_blocks, and reading
  * goes on.  Frames the core cannot use (oversize, unsupported link type of
  * one pcapng interface, too short for their link header) are not damage:
- * they are counted and skipped. */
+ * they are counted and skipped.
+ *
+ * Super-frames.  A frame longer than XC_FRAME_MAX (a GRO/TSO/BIG TCP
+ * super-frame, a jumbo frame) comes out as the IPv4/TCP segments it stands
+ * for, each at most XC_FRAME_MAX bytes (wire/superframe.h: headers
+ * repeated, sequence numbers advancing, checksums fresh), counted in
+ * superframes and superframe_pieces; when a burst fills up in the middle
+ * of one, the next call goes on with its next piece.  One that is not
+ * IPv4/TCP is delivered cut to XC_FRAME_MAX bytes (cut_frames): its
+ * headers are there, and what it is gets counted downstream.  A frame
+ * longer than XC_PCAP_FRAME_CAP is counted in oversize and skipped. */
 #ifndef XC_API_PCAPREAD_H
 #define XC_API_PCAPREAD_H
 #include "api.h"
@@ -38,6 +48,10 @@
  * own maximum snaplen), more than the file's snapshot length, or more than
  * the packet's length is corrupt: the reader cannot resync and stops. */
 #define XC_PCAP_MAX_RECORD 262144
+/* The longest frame the reader takes: libpcap's maximum snaplen, so every
+ * frame tcpdump can capture (a 256 KiB BIG TCP super-frame included);
+ * longer ones (a pcapng written by another tool) are skipped (oversize). */
+#define XC_PCAP_FRAME_CAP 262144
 /* A pcapng block claiming more than this is corrupt: the reader stops. */
 #define XC_PCAPNG_MAX_BLOCK 16777216
 /* Interfaces per pcapng section; packets of further ones are bad_blocks. */
@@ -61,7 +75,7 @@ struct xc_pcap_read_stats {
 	uint64_t file_bytes;           /* bytes of the file consumed */
 	uint64_t truncated_records;    /* cut short by the end of the file: reading stops */
 	uint64_t snapped;              /* captured shorter than on the wire (delivered) */
-	uint64_t oversize;             /* longer than XC_FRAME_MAX as Ethernet: skipped */
+	uint64_t oversize;             /* longer than XC_PCAP_FRAME_CAP: skipped */
 	uint64_t unsupported_linktype; /* packets of link types we cannot normalise: skipped */
 	uint64_t bad_link_header;      /* too short for its link header, unknown IP version: skipped */
 	uint64_t bad_records;          /* classic record headers with impossible lengths: reading stops */
@@ -73,6 +87,14 @@ struct xc_pcap_read_stats {
 	uint64_t stop_offset;          /* with stop: file offset of the record or block */
 	uint32_t stop;                 /* XC_PCAP_STOP_*: why reading ended early, 0 if it did not */
 	uint32_t stop_pad;
+	uint64_t superframes;          /* longer than XC_FRAME_MAX: delivered as segments */
+	uint64_t superframe_pieces;    /* the frames made of them */
+	uint64_t cut_frames;           /* longer than XC_FRAME_MAX, not IPv4/TCP: delivered
+					* cut to XC_FRAME_MAX bytes */
+	uint64_t capture_drops;        /* packets the capturing host lost, as the pcapng
+					* interface statistics say (isb_ifdrop + isb_osdrop,
+					* the latest block of each interface) */
+	uint64_t drop_reports;         /* interface statistics blocks with a drop count */
 };
 
 struct xc_pcap_reader;

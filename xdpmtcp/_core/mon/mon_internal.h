@@ -12,10 +12,10 @@
 /* Private side flag: on the drain list. */
 #define SF_DIRTY 0x10000
 
-/* How the monitor reads a frame (wire_parse): VLAN tags allowed, and a
- * capture may hold less than the packet (snaplen); the missing payload
- * bytes become a gap in the stream. */
-#define MON_WIRE_FLAGS (WIRE_VLAN | WIRE_SNAPPED)
+/* How the monitor reads a frame (wire_parse): VLAN tags allowed, IPv6
+ * beside IPv4, and a capture may hold less than the packet (snaplen); the
+ * missing payload bytes become a gap in the stream. */
+#define MON_WIRE_FLAGS (WIRE_VLAN | WIRE_SNAPPED | WIRE_IPV6)
 
 /* ---- the monitor ---- */
 
@@ -71,11 +71,15 @@ void mon_hist(struct xc_mon_flow *f, int sender, char letter);
 
 /* ---- flow table (mon_table.c) ---- */
 
+/* The flow (any status) of a 4-tuple, either direction: IPv4 (s6, d6
+ * NULL) or IPv6 (a1, a2 the wire_fold6 of s6, d6). */
 struct xc_mon_flow *mon_table_lookup(struct xc_mon *m, uint32_t a1, uint16_t p1,
-				     uint32_t a2, uint16_t p2);
-/* A flow with cli -> svr, or NULL (table full and REFUSE, or no memory). */
-struct xc_mon_flow *mon_flow_create(struct xc_mon *m, uint32_t cli_addr, uint16_t cli_port,
-				    uint32_t svr_addr, uint16_t svr_port, uint64_t ts);
+				     uint32_t a2, uint16_t p2, const uint8_t *s6,
+				     const uint8_t *d6);
+/* A flow of g's 4-tuple whose client is g's sender (cli_is_sender) or its
+ * receiver, or NULL (table full and REFUSE, or no memory). */
+struct xc_mon_flow *mon_flow_create(struct xc_mon *m, const struct tcp_seg *g,
+				    int cli_is_sender, uint64_t ts);
 void mon_table_unhash(struct xc_mon *m, struct xc_mon_flow *f);
 void mon_list_move(struct xc_mon *m, struct xc_mon_flow *f, uint32_t list);
 /* Rings of flows ended by the previous call go; lingering ones expire. */
@@ -116,6 +120,13 @@ static inline int64_t mon_rcv_off(const struct xc_mon_flow *f, int side, uint32_
 	uint32_t base = f->side[side ^ 1].iss + 1;
 	uint64_t ref = r->next_off;
 	return (int64_t)ref + (int32_t)(seq - (base + (uint32_t)ref));
+}
+
+/* 1 when g was sent by f's client. */
+static inline int mon_from_client(const struct xc_mon_flow *f, const struct tcp_seg *g)
+{
+	return g->saddr == f->cli_addr && g->sport == f->cli_port &&
+	       (!f->v6 || !memcmp(g->ip + 8, f->cli_ip6, 16));
 }
 
 static inline int mon_wants(const struct xc_mon *m, uint32_t kind)

@@ -115,9 +115,7 @@ static struct xc_mon_flow *pickup(struct xc_mon *m, const struct tcp_seg *g, uin
 		guessed = 1;
 		sender_is_server = sp < 1024 && dp >= 1024;
 	}
-	struct xc_mon_flow *f = sender_is_server
-		? mon_flow_create(m, g->daddr, g->dport, g->saddr, g->sport, ts)
-		: mon_flow_create(m, g->saddr, g->sport, g->daddr, g->dport, ts);
+	struct xc_mon_flow *f = mon_flow_create(m, g, !sender_is_server, ts);
 	if (!f)
 		return NULL;
 	f->fflags |= XC_MON_FF_MIDSTREAM | (guessed ? XC_MON_FF_ROLES_GUESSED : 0);
@@ -154,6 +152,7 @@ static void mon_frame(struct xc_mon *m, const struct xc_pkt *p, const uint8_t *f
 	default: m->st.malformed++; return;
 	}
 	m->st.tcp_frames++;
+	m->st.ipv6_frames += g.v6;
 	if (g.snapped)
 		m->st.snapped++;
 	if ((g.flags & TCP_SYN) && (g.flags & (TCP_FIN | TCP_RST))) {
@@ -163,7 +162,9 @@ static void mon_frame(struct xc_mon *m, const struct xc_pkt *p, const uint8_t *f
 	if (g.opt.bad)
 		m->st.bad_options++;
 	if ((m->cfg.flags & XC_MON_F_VERIFY_CSUM) && !g.snapped &&
-	    !(wire_ipv4_csum_ok(g.ip, g.ihl) && wire_tcp_csum_ok(g.ip, g.tcp, g.ip_len - g.ihl))) {
+	    !(g.v6 ? wire_tcp6_csum_ok(g.ip, g.tcp, g.ip_len - g.ihl)
+		   : wire_ipv4_csum_ok(g.ip, g.ihl) &&
+		     wire_tcp_csum_ok(g.ip, g.tcp, g.ip_len - g.ihl))) {
 		m->st.bad_csum++;
 		return;
 	}
@@ -171,10 +172,11 @@ static void mon_frame(struct xc_mon *m, const struct xc_pkt *p, const uint8_t *f
 	if (ts > m->clock_ns)
 		m->clock_ns = ts;
 
-	struct xc_mon_flow *f = mon_table_lookup(m, g.saddr, g.sport, g.daddr, g.dport);
+	struct xc_mon_flow *f = mon_table_lookup(m, g.saddr, g.sport, g.daddr, g.dport,
+						 g.v6 ? g.ip + 8 : NULL, g.v6 ? g.ip + 24 : NULL);
 	int pure_syn = (g.flags & (TCP_SYN | TCP_ACK)) == TCP_SYN;
 	if (f && (f->status == XC_MON_FS_ENDED || f->status == XC_MON_FS_LINGER)) {
-		int same = g.saddr == f->cli_addr && g.sport == f->cli_port &&
+		int same = mon_from_client(f, &g) &&
 			   (f->side[XC_MON_CLI].sflags & XC_MON_SF_SYN) &&
 			   g.seq == f->side[XC_MON_CLI].iss;
 		if (!pure_syn || same) {
@@ -195,7 +197,7 @@ static void mon_frame(struct xc_mon *m, const struct xc_pkt *p, const uint8_t *f
 		f = NULL;
 	}
 	if (f && pure_syn) {
-		int sd = (g.saddr == f->cli_addr && g.sport == f->cli_port) ? XC_MON_CLI : XC_MON_SVR;
+		int sd = mon_from_client(f, &g) ? XC_MON_CLI : XC_MON_SVR;
 		const struct xc_mon_side *S = &f->side[sd];
 		if ((S->sflags & XC_MON_SF_SYN) && g.seq != S->iss) {
 			const struct xc_mon_side *c = &f->side[0], *s = &f->side[1];
@@ -214,19 +216,20 @@ static void mon_frame(struct xc_mon *m, const struct xc_pkt *p, const uint8_t *f
 	}
 	if (!f) {
 		if (pure_syn)
-			f = mon_flow_create(m, g.saddr, g.sport, g.daddr, g.dport, ts);
+			f = mon_flow_create(m, &g, 1, ts);
 		else if ((m->cfg.flags & XC_MON_F_MIDSTREAM) && !(g.flags & TCP_RST))
 			f = pickup(m, &g, ts);
 		else {
 			m->st.orphans++;
-			if (mon_filter_pass(m, g.saddr, g.sport, g.daddr, g.dport))
+			if (g.v6 ? !m->has_filter
+				 : mon_filter_pass(m, g.saddr, g.sport, g.daddr, g.dport))
 				mon_emit(m, XC_MON_EV_ORPHAN, NULL, XC_MON_NOSIDE, XC_MON_HK_NULL, 0, 0, 0);
 			return;
 		}
 		if (!f)
 			return;
 	}
-	int sd = (g.saddr == f->cli_addr && g.sport == f->cli_port) ? XC_MON_CLI : XC_MON_SVR;
+	int sd = mon_from_client(f, &g) ? XC_MON_CLI : XC_MON_SVR;
 	mon_packet(m, f, sd, &g, ts);
 }
 
@@ -366,7 +369,7 @@ struct xc_mon_flow *xc_mon_lookup(struct xc_mon *m, uint32_t a1, uint16_t p1,
 {
 	if (!m)
 		return NULL;
-	struct xc_mon_flow *f = mon_table_lookup(m, a1, p1, a2, p2);
+	struct xc_mon_flow *f = mon_table_lookup(m, a1, p1, a2, p2, NULL, NULL);
 	return f && (f->status == XC_MON_FS_ACTIVE || f->status == XC_MON_FS_CLOSING ||
 		     f->status == XC_MON_FS_ENDED) ? f : NULL;
 }

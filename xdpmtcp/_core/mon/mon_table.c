@@ -38,8 +38,19 @@ static int same_key(const struct mon_slot *a, const struct mon_slot *b)
 	return a->a_lo == b->a_lo && a->a_hi == b->a_hi && a->p_lo == b->p_lo && a->p_hi == b->p_hi;
 }
 
+/* The key matched: is it the flow of these addresses (IPv6: s6, d6 in
+ * either direction; IPv4: NULL)? */
+static int same_addrs(const struct xc_mon_flow *f, const uint8_t *s6, const uint8_t *d6)
+{
+	if (!s6)
+		return !f->v6;
+	return f->v6 && ((!memcmp(f->cli_ip6, s6, 16) && !memcmp(f->svr_ip6, d6, 16)) ||
+			 (!memcmp(f->cli_ip6, d6, 16) && !memcmp(f->svr_ip6, s6, 16)));
+}
+
 struct xc_mon_flow *mon_table_lookup(struct xc_mon *m, uint32_t a1, uint16_t p1,
-				     uint32_t a2, uint16_t p2)
+				     uint32_t a2, uint16_t p2, const uint8_t *s6,
+				     const uint8_t *d6)
 {
 	struct mon_slot k;
 	canon(a1, p1, a2, p2, &k);
@@ -47,7 +58,7 @@ struct xc_mon_flow *mon_table_lookup(struct xc_mon *m, uint32_t a1, uint16_t p1,
 		struct mon_slot *s = &m->table[i];
 		if (!s->id)
 			return NULL;
-		if (same_key(s, &k))
+		if (same_key(s, &k) && same_addrs(&m->flows[s->id], s6, d6))
 			return &m->flows[s->id];
 	}
 }
@@ -157,8 +168,8 @@ static uint32_t take_slot(struct xc_mon *m)
 	return m->free_ids[--m->nfree];
 }
 
-struct xc_mon_flow *mon_flow_create(struct xc_mon *m, uint32_t cli_addr, uint16_t cli_port,
-				    uint32_t svr_addr, uint16_t svr_port, uint64_t ts)
+struct xc_mon_flow *mon_flow_create(struct xc_mon *m, const struct tcp_seg *g,
+				    int cli_is_sender, uint64_t ts)
 {
 	if (mon_live(m) >= m->cfg.max_flows) {
 		uint32_t victim = m->lists[XC_MON_FS_CLOSING].head;
@@ -179,16 +190,24 @@ struct xc_mon_flow *mon_flow_create(struct xc_mon *m, uint32_t cli_addr, uint16_
 	memset(f, 0, sizeof(*f));
 	f->id = id;
 	f->uid = ++m->next_uid;
-	f->cli_addr = cli_addr;
-	f->cli_port = cli_port;
-	f->svr_addr = svr_addr;
-	f->svr_port = svr_port;
+	f->cli_addr = cli_is_sender ? g->saddr : g->daddr;
+	f->cli_port = cli_is_sender ? g->sport : g->dport;
+	f->svr_addr = cli_is_sender ? g->daddr : g->saddr;
+	f->svr_port = cli_is_sender ? g->dport : g->sport;
+	if (g->v6) {
+		f->v6 = 1;
+		memcpy(f->cli_ip6, g->ip + (cli_is_sender ? 8 : 24), 16);
+		memcpy(f->svr_ip6, g->ip + (cli_is_sender ? 24 : 8), 16);
+		m->st.flows_ipv6++;
+	}
 	f->first_ns = f->last_ns = ts;
 	mon_side_init(m, f, XC_MON_CLI);
 	mon_side_init(m, f, XC_MON_SVR);
 	f->side[XC_MON_CLI].state = XC_TCP_CLOSED;
 	f->side[XC_MON_SVR].state = XC_TCP_LISTEN;
-	if (!mon_filter_pass(m, cli_addr, cli_port, svr_addr, svr_port)) {
+	/* the filter VM reads IPv4 only: with a filter, IPv6 flows are not followed */
+	if (f->v6 ? m->has_filter
+		  : !mon_filter_pass(m, f->cli_addr, f->cli_port, f->svr_addr, f->svr_port)) {
 		/* tracked silently: its packets are its own, not orphans */
 		for (int s = 0; s < 2; s++) {
 			f->side[s].buf_want = 0;
@@ -216,6 +235,9 @@ void mon_end(struct xc_mon *m, struct xc_mon_flow *f, uint32_t reason)
 		return;
 	mon_stream_finish(m, f, XC_MON_CLI);
 	mon_stream_finish(m, f, XC_MON_SVR);
+	uint64_t gaps = f->side[XC_MON_CLI].gap_bytes + f->side[XC_MON_SVR].gap_bytes;
+	m->st.gap_bytes += gaps;
+	m->st.flows_gapped += gaps != 0;
 	f->end_reason = reason;
 	mon_emit(m, XC_MON_EV_CONN_END, f, XC_MON_BOTH, XC_MON_HK_NULL, (uint16_t)reason, 0, 0);
 	mon_list_move(m, f, XC_MON_FS_ENDED);

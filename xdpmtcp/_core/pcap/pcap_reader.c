@@ -11,6 +11,7 @@
 #include <string.h>
 #include <unistd.h>
 #include "api_pcapread.h"
+#include "wire/superframe.h"
 
 #define PCAP_MAGIC_USEC 0xa1b2c3d4u
 #define PCAP_MAGIC_NSEC 0xa1b23c4du
@@ -21,12 +22,15 @@
 #define NG_IDB 0x00000001u
 #define NG_OPB 0x00000002u      /* obsolete packet block, still written by old tools */
 #define NG_SPB 0x00000003u
+#define NG_ISB 0x00000005u
 #define NG_EPB 0x00000006u
 #define NG_BOM 0x1A2B3C4Du
 #define NG_OPT_END 0
 #define NG_OPT_TSRESOL 9
 #define NG_OPT_FCSLEN 13
 #define NG_OPT_TSOFFSET 14
+#define NG_ISB_IFDROP 5
+#define NG_ISB_OSDROP 7
 
 #define LT_ETHERNET 1
 #define LT_RAW 101
@@ -38,9 +42,10 @@
 #define ETH_HLEN 14
 #define SLL_HLEN 16
 #define SLL2_HLEN 20
-/* Largest captured length that can still fit XC_FRAME_MAX after the link
- * header is normalised (SLL2 shrinks by 6); beyond it we skip unread. */
-#define CAPLEN_USEFUL (XC_FRAME_MAX + SLL2_HLEN - ETH_HLEN)
+/* Largest captured length read (a record must fit the buffer whole);
+ * beyond it we skip unread. */
+#define CAPLEN_USEFUL (XC_PCAP_FRAME_CAP < XC_PCAP_BUF_BYTES - 64 ? XC_PCAP_FRAME_CAP \
+						      : XC_PCAP_BUF_BYTES - 64)
 
 struct iface {
 	uint16_t linktype;
@@ -48,6 +53,7 @@ struct iface {
 	uint8_t fcs_len;         /* bytes of FCS at the end of each frame */
 	uint32_t snaplen;
 	int64_t tsoffset;        /* seconds */
+	uint64_t drops;          /* the latest drop count of its statistics blocks */
 };
 
 struct xc_pcap_reader {
@@ -64,6 +70,8 @@ struct xc_pcap_reader {
 	size_t pos, end;
 	int eof;
 	uint64_t rec_off;        /* file offset of the record or block being read */
+	uint32_t piece;          /* next piece of a super-frame a full burst interrupted */
+	uint8_t eth[ETH_HLEN];   /* a super-frame's normalised link header */
 	struct xc_pcap_read_stats st;
 	char stop_msg[192];      /* why reading stopped early */
 	char skip_msg[192];      /* the first damaged block skipped */
@@ -243,15 +251,72 @@ static void eth_header(uint8_t *out, const uint8_t *src_mac, uint16_t ethertype)
 	out[13] = ethertype & 0xff;
 }
 
-/* Normalise one captured frame into b's next slot and classify it.
- * 1: delivered; 0: counted and skipped. */
-static int deliver(struct xc_pcap_reader *r, struct xc_burst *b,
-		   const struct iface *ifc, const uint8_t *data,
-		   uint32_t caplen, uint32_t origlen, uint64_t ts_ns)
+/* Append the frame at out (b's next slot) to b and classify it. */
+static void emit(struct xc_pcap_reader *r, struct xc_burst *b, uint8_t *out, uint32_t len,
+		 uint64_t ts_ns)
+{
+	struct xc_pkt *pkt = &b->pkts[b->n++];
+	memset(pkt, 0, sizeof(*pkt));
+	xc_frame_classify(out, len, pkt);
+	pkt->off = (uint32_t)(out - b->data);
+	pkt->len = len;
+	pkt->ts_ns = ts_ns;
+	r->st.frames++;
+	r->st.bytes += len;
+}
+
+static uint8_t *next_slot(struct xc_burst *b)
+{
+	b->frames = b->data;        /* copies, never a port's lent frames */
+	return b->data + (size_t)b->n * XC_FRAME_MAX;
+}
+
+/* A frame longer than XC_FRAME_MAX (body: its bytes after the link header,
+ * whose normalised form is r->eth unless the capture is Ethernet): its
+ * pieces from r->piece on, at most room of them; r->piece is left at the
+ * next one when the burst is full first.  Returns the frames delivered. */
+static uint32_t deliver_super(struct xc_pcap_reader *r, struct xc_burst *b, int ethernet,
+			      const uint8_t *data, uint32_t caplen, const uint8_t *body,
+			      uint32_t body_len, uint32_t origlen, uint64_t ts_ns, uint32_t room)
+{
+	struct wire_super s;
+	int ok = ethernet ? wire_super_plan_eth(&s, data, caplen, XC_FRAME_MAX)
+			  : wire_super_plan(&s, r->eth, ETH_HLEN, body, body_len, XC_FRAME_MAX);
+	if (!ok) {
+		uint8_t *out = next_slot(b);
+		if (ethernet) {
+			memcpy(out, data, XC_FRAME_MAX);
+		} else {
+			memcpy(out, r->eth, ETH_HLEN);
+			memcpy(out + ETH_HLEN, body, XC_FRAME_MAX - ETH_HLEN);
+		}
+		r->st.cut_frames++;
+		emit(r, b, out, XC_FRAME_MAX, ts_ns);
+		return 1;
+	}
+	if (!r->piece) {
+		r->st.superframes++;
+		if (caplen < origlen)
+			r->st.snapped++;
+	}
+	uint32_t n = 0, k = r->piece;
+	for (; k < s.pieces && n < room; k++, n++) {
+		uint8_t *out = next_slot(b);
+		emit(r, b, out, wire_super_piece(&s, k, out), ts_ns);
+	}
+	r->piece = k < s.pieces ? k : 0;
+	r->st.superframe_pieces += n;
+	return n;
+}
+
+/* Normalise one captured frame into b (room >= 1 free slots) and classify
+ * it; a super-frame becomes its pieces (deliver_super).  Returns the
+ * frames delivered (0: counted and skipped). */
+static uint32_t deliver(struct xc_pcap_reader *r, struct xc_burst *b,
+			const struct iface *ifc, const uint8_t *data,
+			uint32_t caplen, uint32_t origlen, uint64_t ts_ns, uint32_t room)
 {
 	struct xc_pcap_read_stats *st = &r->st;
-	b->frames = b->data;        /* copies, never a port's lent frames */
-	uint8_t *out = b->data + (size_t)b->n * XC_FRAME_MAX;
 	const uint8_t *body;     /* bytes after the link header */
 	uint32_t hdr, len;
 	uint16_t ethertype = 0;
@@ -299,12 +364,16 @@ static int deliver(struct xc_pcap_reader *r, struct xc_burst *b,
 		return 0;
 	}
 	body = data + hdr;
-	len = ifc->linktype == LT_ETHERNET ? caplen : caplen - hdr + ETH_HLEN;
+	int ethernet = ifc->linktype == LT_ETHERNET;
+	len = ethernet ? caplen : caplen - hdr + ETH_HLEN;
 	if (len > XC_FRAME_MAX) {
-		st->oversize++;
-		return 0;
+		if (!ethernet)
+			eth_header(r->eth, mac, ethertype);
+		return deliver_super(r, b, ethernet, data, caplen, body, caplen - hdr, origlen,
+				     ts_ns, room);
 	}
-	if (ifc->linktype == LT_ETHERNET) {
+	uint8_t *out = next_slot(b);
+	if (ethernet) {
 		memcpy(out, data, caplen);
 	} else {
 		eth_header(out, mac, ethertype);
@@ -312,18 +381,18 @@ static int deliver(struct xc_pcap_reader *r, struct xc_burst *b,
 	}
 	if (caplen < origlen)
 		st->snapped++;
-	struct xc_pkt *pkt = &b->pkts[b->n++];
-	memset(pkt, 0, sizeof(*pkt));
-	xc_frame_classify(out, len, pkt);
-	pkt->off = (uint32_t)(out - b->data);
-	pkt->len = len;
-	pkt->ts_ns = ts_ns;
-	st->frames++;
-	st->bytes += len;
+	emit(r, b, out, len, ts_ns);
 	return 1;
 bad:
 	st->bad_link_header++;
 	return 0;
+}
+
+/* Free slots for this call's frames. */
+static uint32_t room_left(const struct xc_burst *b, uint32_t got, uint32_t max)
+{
+	uint32_t free_slots = b->cap - b->n;
+	return max - got < free_slots ? max - got : free_slots;
 }
 
 /* ---------------------------------------------------------------- classic */
@@ -371,18 +440,30 @@ static int read_classic(struct xc_pcap_reader *r, struct xc_burst *b, uint32_t m
 		f = fill(r, PCAP_REC_HDR + caplen);
 		if (f <= 0)
 			return stop_at_end(r, f, got);
-		r->st.records++;
+		if (!r->piece)            /* not the rest of a super-frame */
+			r->st.records++;
 		h = at(r);
 		uint64_t ts = (uint64_t)sec * 1000000000u +
 			(uint64_t)frac * (r->nsec ? 1u : 1000u);
-		got += (uint32_t)deliver(r, b, &r->classic, h + PCAP_REC_HDR, caplen,
-					 origlen, ts);
+		got += deliver(r, b, &r->classic, h + PCAP_REC_HDR, caplen, origlen, ts,
+			       room_left(b, got, max));
+		if (r->piece)             /* the burst is full: the rest next call */
+			break;
 		skip(r, PCAP_REC_HDR + caplen);
 	}
 	return (int)got;
 }
 
 /* ---------------------------------------------------------------- pcapng */
+
+/* A 64-bit option value in the section's byte order. */
+static uint64_t rd64(const struct xc_pcap_reader *r, const uint8_t *p)
+{
+	uint64_t v = (uint64_t)rd32(r, p) | (uint64_t)rd32(r, p + 4) << 32;
+	if (r->swap)   /* rd32 swapped each half; the halves too */
+		v = (v << 32) | (v >> 32);
+	return v;
+}
 
 static void parse_idb_options(struct xc_pcap_reader *r, struct iface *ifc,
 			      const uint8_t *p, const uint8_t *end)
@@ -401,12 +482,8 @@ static void parse_idb_options(struct xc_pcap_reader *r, struct iface *ifc,
 			ifc->tsresol = p[0];
 		else if (code == NG_OPT_FCSLEN && len == 1)
 			ifc->fcs_len = p[0];
-		else if (code == NG_OPT_TSOFFSET && len == 8) {
-			uint64_t v = (uint64_t)rd32(r, p) | (uint64_t)rd32(r, p + 4) << 32;
-			if (r->swap)   /* rd32 swapped each half; the halves too */
-				v = (v << 32) | (v >> 32);
-			ifc->tsoffset = (int64_t)v;
-		}
+		else if (code == NG_OPT_TSOFFSET && len == 8)
+			ifc->tsoffset = (int64_t)rd64(r, p);
 		p += padded;
 	}
 }
@@ -442,10 +519,45 @@ static int ng_idb(struct xc_pcap_reader *r, uint32_t blen)
 	return 1;
 }
 
+/* Interface statistics: the drops the capturing host counted (the
+ * interface's and the OS's), cumulative, so each block adds what grew
+ * since the interface's previous one.  Needs the whole block in the
+ * buffer; a larger one is skipped. */
+static void ng_isb(struct xc_pcap_reader *r, uint32_t blen)
+{
+	if (blen < 24 || blen > XC_PCAP_BUF_BYTES)
+		return;
+	const uint8_t *h = at(r), *p = h + 20, *end = h + blen - 4;
+	uint32_t ifid = rd32(r, h + 8);
+	if (ifid >= r->n_ifaces)
+		return;
+	uint64_t drops = 0;
+	int seen = 0;
+	while (end - p >= 4) {
+		uint16_t code = rd16(r, p), len = rd16(r, p + 2);
+		p += 4;
+		if (code == NG_OPT_END || (size_t)(end - p) < ((len + 3u) & ~3u))
+			break;
+		if ((code == NG_ISB_IFDROP || code == NG_ISB_OSDROP) && len == 8) {
+			drops += rd64(r, p);
+			seen = 1;
+		}
+		p += (len + 3u) & ~3u;
+	}
+	if (!seen)
+		return;
+	struct iface *ifc = &r->ifaces[ifid];
+	r->st.drop_reports++;
+	if (drops > ifc->drops)
+		r->st.capture_drops += drops - ifc->drops;
+	ifc->drops = drops;
+}
+
 /* Enhanced, simple and obsolete packet blocks.  1: handled (delivered or
- * counted); 0/-1 from fill at the end of the file. */
+ * counted); 2: a super-frame the full burst interrupted (the block stays
+ * for the next call); 0/-1 from fill at the end of the file. */
 static int ng_packet(struct xc_pcap_reader *r, struct xc_burst *b, uint32_t type,
-		     uint32_t blen, uint32_t *got)
+		     uint32_t blen, uint32_t *got, uint32_t max)
 {
 	uint32_t fixed = type == NG_SPB ? 12 : 28;
 	if (blen < fixed + 4) {
@@ -481,7 +593,8 @@ static int ng_packet(struct xc_pcap_reader *r, struct xc_burst *b, uint32_t type
 		skip_damaged(r, "packet of %u captured bytes of a %u-byte packet", caplen, origlen);
 		return 1;
 	}
-	r->st.records++;
+	if (!r->piece)                /* not the rest of a super-frame */
+		r->st.records++;
 	struct iface *ifc = &r->ifaces[ifid];
 	if (type == NG_SPB && ifc->snaplen && caplen > ifc->snaplen)
 		caplen = ifc->snaplen;
@@ -492,9 +605,9 @@ static int ng_packet(struct xc_pcap_reader *r, struct xc_burst *b, uint32_t type
 	f = fill(r, fixed + caplen);
 	if (f <= 0)
 		return f;
-	*got += (uint32_t)deliver(r, b, ifc, at(r) + fixed, caplen, origlen,
-				  type == NG_SPB ? 0 : ng_ts_ns(ifc, ts));
-	return 1;
+	*got += deliver(r, b, ifc, at(r) + fixed, caplen, origlen,
+			type == NG_SPB ? 0 : ng_ts_ns(ifc, ts), room_left(b, *got, max));
+	return r->piece ? 2 : 1;
 }
 
 static int read_pcapng(struct xc_pcap_reader *r, struct xc_burst *b, uint32_t max)
@@ -573,7 +686,13 @@ static int read_pcapng(struct xc_pcap_reader *r, struct xc_burst *b, uint32_t ma
 		case NG_EPB:
 		case NG_SPB:
 		case NG_OPB:
-			f = ng_packet(r, b, type, blen, &got);
+			f = ng_packet(r, b, type, blen, &got, max);
+			if (f == 2)
+				return (int)got;
+			break;
+		case NG_ISB:
+			ng_isb(r, blen);
+			r->st.skipped_blocks++;
 			break;
 		default:
 			r->st.skipped_blocks++;

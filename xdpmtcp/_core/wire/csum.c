@@ -53,6 +53,26 @@ static uint64_t pseudo_sum(const uint8_t *ip, uint32_t l4_len)
 	return sum;
 }
 
+static uint64_t pseudo_sum6(const uint8_t *ip6, uint32_t l4_len)
+{
+	uint64_t sum = csum_add(ip6 + 8, 32, 0);
+	sum += htonl(l4_len);
+	sum += htonl(IPPROTO_TCP_NUM);
+	return sum;
+}
+
+int wire_tcp6_csum_ok(const uint8_t *ip6, const uint8_t *tcp, uint32_t l4_len)
+{
+	return csum_fold(csum_add(tcp, l4_len, pseudo_sum6(ip6, l4_len))) == 0;
+}
+
+void wire_fill_csum6(const uint8_t *ip6, uint8_t *tcp, uint32_t l4_len)
+{
+	tcp[16] = tcp[17] = 0;
+	uint16_t c = csum_fold(csum_add(tcp, l4_len, pseudo_sum6(ip6, l4_len)));
+	memcpy(tcp + 16, &c, 2);
+}
+
 int wire_ipv4_csum_ok(const uint8_t *ip, uint32_t ihl)
 {
 	return xc_inet_csum(ip, ihl) == 0;
@@ -89,6 +109,18 @@ int xc_frame_verify(const uint8_t *frame, uint32_t len)
 	return XC_FRAME_OK;
 }
 
+void wire_fill_csums(uint8_t *ip, uint32_t ihl, uint32_t l4_len)
+{
+	uint16_t c;
+	ip[10] = ip[11] = 0;
+	c = xc_inet_csum(ip, ihl);
+	memcpy(ip + 10, &c, 2);
+	uint8_t *tcp = ip + ihl;
+	tcp[16] = tcp[17] = 0;
+	c = csum_fold(csum_add(tcp, l4_len, pseudo_sum(ip, l4_len)));
+	memcpy(tcp + 16, &c, 2);
+}
+
 int xc_frame_fill_csum(uint8_t *frame, uint32_t len)
 {
 	struct wire_ipv4 v;
@@ -96,14 +128,12 @@ int xc_frame_fill_csum(uint8_t *frame, uint32_t len)
 	if (wire_ipv4(frame, len, 0, &v) != WIRE_OK)
 		return -1;
 	uint8_t *ip = (uint8_t *)v.ip;
-	ip[10] = ip[11] = 0;
-	c = xc_inet_csum(ip, v.ihl);
-	memcpy(ip + 10, &c, 2);
-	if (ip[9] != IPPROTO_TCP_NUM || v.l4_len < 20)
+	if (ip[9] != IPPROTO_TCP_NUM || v.l4_len < 20) {
+		ip[10] = ip[11] = 0;
+		c = xc_inet_csum(ip, v.ihl);
+		memcpy(ip + 10, &c, 2);
 		return -1;
-	uint8_t *tcp = (uint8_t *)v.l4;
-	tcp[16] = tcp[17] = 0;
-	c = csum_fold(csum_add(tcp, v.l4_len, pseudo_sum(ip, v.l4_len)));
-	memcpy(tcp + 16, &c, 2);
+	}
+	wire_fill_csums(ip, v.ihl, v.l4_len);
 	return 0;
 }

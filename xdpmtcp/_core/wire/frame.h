@@ -3,7 +3,9 @@
  *
  *   wire_ipv4   Ethernet (and, with WIRE_VLAN, up to two 802.1Q/802.1ad
  *               tags), then the IPv4 header: the view the checksums and
- *               the packet filter need, whatever the protocol.
+ *               the packet filter need, whatever the protocol.  With
+ *               WIRE_IPV6 (the monitor) an IPv6 header and its extension
+ *               headers too (wire_ipv6_hdr).
  *   wire_parse  wire_ipv4, then TCP: the header, its options and where
  *               the payload is.
  *
@@ -24,6 +26,7 @@
 
 #define ETH_HDR_LEN 14
 #define ETHERTYPE_IPV4 0x0800
+#define ETHERTYPE_IPV6 0x86DD
 #define ETHERTYPE_VLAN 0x8100
 #define ETHERTYPE_QINQ 0x88a8
 #define IPPROTO_TCP_NUM 6
@@ -49,6 +52,14 @@ static inline uint32_t wire_rd32(const uint8_t *p)
 #define WIRE_VLAN 1              /* up to two VLAN tags before IPv4 */
 #define WIRE_SNAPPED 2           /* a capture: the payload may be cut short */
 #define WIRE_NO_OPTS 4           /* wire_parse leaves the TCP options (opt) unread */
+#define WIRE_IPV6 8              /* IPv6 too (WIRE_NOT_IPV4 then means neither) */
+
+/* IPv6 header and extension headers the parser walks (hop-by-hop,
+ * routing, fragment, destination options, AH): at most this many, and at
+ * most this many bytes in all (tcp_seg.ihl is a byte). */
+#define WIRE_IPV6_HDR_LEN 40
+#define WIRE_IPV6_EXT_MAX 8
+#define WIRE_IPV6_L3_MAX 255
 
 /* Results, in the order they are checked. */
 enum wire_result {
@@ -69,7 +80,55 @@ struct wire_ipv4 {
 	uint32_t l4_len;         /* from the total length, not the frame */
 	uint32_t l4_cap;         /* of those, in the frame (l4_len unless snapped) */
 	int fragment;            /* MF set or offset non-zero */
+	/* with WIRE_IPV6 only: */
+	uint8_t v6;              /* an IPv6 packet: ihl covers its extension headers */
+	uint8_t proto;           /* the upper-layer protocol (IPv4: ip[9]) */
 };
+
+/* An IPv6 header at ip (avail bytes captured, l2 bytes after the frame's
+ * start) and its extension headers.  The payload length 0 of a jumbogram
+ * (BIG TCP) means the captured length. */
+static inline int wire_ipv6_hdr(const uint8_t *ip, uint32_t l2, uint32_t avail, unsigned flags,
+				struct wire_ipv4 *v)
+{
+	if (avail < WIRE_IPV6_HDR_LEN || (ip[0] >> 4) != 6)
+		return WIRE_MALFORMED;
+	uint32_t tot = WIRE_IPV6_HDR_LEN + wire_rd16(ip + 4);
+	if (tot == WIRE_IPV6_HDR_LEN && avail > WIRE_IPV6_HDR_LEN + 65535)
+		tot = avail;
+	if (!(flags & WIRE_SNAPPED) && tot > avail)
+		return WIRE_MALFORMED;
+	uint32_t off = WIRE_IPV6_HDR_LEN, fragment = 0;
+	uint8_t nh = ip[6];
+	for (int i = 0; i < WIRE_IPV6_EXT_MAX; i++) {
+		uint32_t len;
+		if (nh != 0 && nh != 43 && nh != 44 && nh != 60 && nh != 51)
+			break;                       /* an upper layer (or ESP, no next header) */
+		if (avail < off + 8 || tot < off + 8)
+			return WIRE_MALFORMED;
+		if (nh == 44) {                      /* fragment: offset, M */
+			fragment = (wire_rd16(ip + off + 2) & 0xfff9) != 0;
+			len = 8;
+		} else {
+			len = nh == 51 ? (ip[off + 1] + 2u) * 4 : (ip[off + 1] + 1u) * 8;
+		}
+		nh = ip[off];
+		off += len;
+	}
+	if (off > WIRE_IPV6_L3_MAX || off > tot || off > avail)
+		return WIRE_MALFORMED;
+	v->ip = ip;
+	v->l2_len = l2;
+	v->ihl = off;
+	v->tot = tot;
+	v->l4 = ip + off;
+	v->l4_len = tot - off;
+	v->l4_cap = (avail < tot ? avail : tot) - off;
+	v->fragment = (int)fragment;
+	v->v6 = 1;
+	v->proto = nh;
+	return WIRE_OK;
+}
 
 static inline int wire_ipv4(const uint8_t *frame, uint32_t caplen, unsigned flags,
 			    struct wire_ipv4 *v)
@@ -86,6 +145,8 @@ static inline int wire_ipv4(const uint8_t *frame, uint32_t caplen, unsigned flag
 			l2 += 4;
 		}
 	}
+	if ((flags & WIRE_IPV6) && et == ETHERTYPE_IPV6)
+		return wire_ipv6_hdr(frame + l2, l2, caplen - l2, flags, v);
 	if (et != ETHERTYPE_IPV4)
 		return WIRE_NOT_IPV4;
 	if (caplen < l2 + 20)
@@ -105,6 +166,10 @@ static inline int wire_ipv4(const uint8_t *frame, uint32_t caplen, unsigned flag
 	v->l4_len = tot - ihl;
 	v->l4_cap = (avail < tot ? avail : tot) - ihl;   /* Ethernet padding is not payload */
 	v->fragment = (wire_rd16(ip + 6) & 0x3fff) != 0;
+	if (flags & WIRE_IPV6) {
+		v->v6 = 0;
+		v->proto = ip[9];
+	}
 	return WIRE_OK;
 }
 
@@ -132,7 +197,7 @@ struct tcp_seg {
 	const uint8_t *payload;
 	uint32_t len;                /* payload bytes of the packet (IPv4 total length) */
 	uint32_t caplen;             /* of those, in the frame: len unless snapped */
-	uint32_t saddr, daddr;       /* network order */
+	uint32_t saddr, daddr;       /* network order; IPv6: wire_fold6 of the addresses */
 	uint16_t sport, dport;       /* network order */
 	uint32_t seq, ack;
 	uint32_t wnd;                /* unscaled, as on the wire */
@@ -141,9 +206,20 @@ struct tcp_seg {
 	uint8_t ihl;
 	uint8_t snapped;             /* the frame holds less than the packet */
 	uint16_t l2_len;             /* Ethernet (+VLAN) header bytes */
-	uint32_t ip_len;             /* IPv4 total length */
+	uint8_t v6;                  /* WIRE_IPV6 only: an IPv6 packet (addresses at ip + 8, + 24;
+				      * ihl: its header bytes, extension headers included) */
+	uint32_t ip_len;             /* IPv4 total length (IPv6: header + payload length) */
 	struct tcp_opts opt;
 };
+
+/* 32 bits standing for an IPv6 address where an IPv4 one goes (hashes,
+ * the flow table's key): never trusted alone, full addresses compared. */
+static inline uint32_t wire_fold6(const uint8_t *a)
+{
+	uint32_t w[4];
+	memcpy(w, a, 16);
+	return w[0] ^ w[1] ^ w[2] ^ (w[3] * 0x9e3779b1u);
+}
 
 /* From WIRE_NOT_TCP on, the IPv4 fields (frame, ip, ihl, ip_len, l2_len,
  * tcp: where the TCP header would start) are set. */
@@ -162,7 +238,7 @@ static inline int wire_parse(const uint8_t *frame, uint32_t caplen, struct tcp_s
 	s->ip_len = v.tot;
 	s->l2_len = (uint16_t)v.l2_len;
 	s->tcp = tcp;
-	if (v.ip[9] != IPPROTO_TCP_NUM)
+	if (((flags & WIRE_IPV6) ? v.proto : v.ip[9]) != IPPROTO_TCP_NUM)
 		return WIRE_NOT_TCP;
 	if (v.fragment)
 		return WIRE_FRAGMENT;
@@ -175,8 +251,13 @@ static inline int wire_parse(const uint8_t *frame, uint32_t caplen, struct tcp_s
 	s->len = v.l4_len - doff;
 	s->caplen = v.l4_cap - doff;
 	s->snapped = s->caplen < s->len;
-	memcpy(&s->saddr, v.ip + 12, 4);
-	memcpy(&s->daddr, v.ip + 16, 4);
+	if ((flags & WIRE_IPV6) && (s->v6 = v.v6)) {
+		s->saddr = wire_fold6(v.ip + 8);
+		s->daddr = wire_fold6(v.ip + 24);
+	} else {
+		memcpy(&s->saddr, v.ip + 12, 4);
+		memcpy(&s->daddr, v.ip + 16, 4);
+	}
 	memcpy(&s->sport, tcp, 2);
 	memcpy(&s->dport, tcp + 2, 2);
 	s->seq = wire_rd32(tcp + 4);
