@@ -235,7 +235,9 @@ class Context:
             return
         now = time.monotonic_ns()
         wait = min(eng.wait_budget(timeout, now) for eng in engines)
-        if wait <= 0 or (len(engines) == 1 and engines[0].busy_wait(wait)):
+        if len(engines) == 1:
+            wait = engines[0].busy_wait(wait)
+        if wait <= 0:
             return
         if self._all_fds and not self.peers:
             self._poller.poll(wait * 1000.0)

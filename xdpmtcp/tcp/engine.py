@@ -332,9 +332,9 @@ class Engine:
         """One batch.  Waits up to timeout seconds for frames or a timer.
         Returns the number of frames received."""
         if timeout > 0 and self._poller is not None and not self.want_flush:
-            wait = self.wait_budget(timeout, self.now_ns())
-            if wait > 0 and not self.busy_wait(wait):
-                self._poller.poll(wait * 1000.0)
+            rest = self.busy_wait(self.wait_budget(timeout, self.now_ns()))
+            if rest > 0:
+                self._poller.poll(rest * 1000.0)
         now = self.now_ns()
         res = self._res
         lib.xc_engine_poll(self.raw, self._burst_raw, self._slow, now, res)
@@ -362,9 +362,21 @@ class Engine:
 
     def busy_wait(self, wait):
         """Watch the RX ring in C up to busy_poll_us (at most wait seconds)
-        before the caller sleeps on the port's fd; True when frames came."""
-        spin = min(self._busy_ns, int(wait * 1e9))
-        return spin > 0 and lib.xc_port_busy_wait(self.port.raw, spin) == 1
+        before the caller sleeps on the port's fd; returns the seconds left
+        to sleep (0 when frames came or nothing is left).  A deadline less
+        than a millisecond away is watched for whole: poll() sleeps whole
+        milliseconds, and RACK's reordering timer, a pacing gap or a delayed
+        frame would come up to a millisecond late (ten round trips on a
+        veth)."""
+        if wait <= 0:
+            return 0.0
+        spin = int(wait * 1e9) if wait < 0.001 else min(self._busy_ns, int(wait * 1e9))
+        if spin <= 0:
+            return wait
+        rc = lib.xc_port_busy_wait(self.port.raw, spin)
+        if rc == 1:
+            return 0.0
+        return wait if rc < 0 else max(0.0, wait - spin / 1e9)   # < 0: a port that cannot be watched
 
     def next_timer_ns(self):
         """The earliest deadline C holds (CLOCK_MONOTONIC ns), 0 if none."""

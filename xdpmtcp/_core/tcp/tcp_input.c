@@ -17,6 +17,32 @@ static int oow_limited(struct xc_tcp_engine *e, struct xc_tcb *t, uint64_t now_n
 	return 0;
 }
 
+/* After loss or reordering the sender's window is small: a delayed ACK
+ * would stall it for the whole delack timeout per odd segment.  ACK every
+ * segment for a while, as Linux's quick-ACK mode does. */
+static void quickack_mode(struct xc_tcp_engine *e, struct xc_tcb *t)
+{
+	if (t->quickacks < e->cfg.quickack_segs)
+		t->quickacks = e->cfg.quickack_segs;
+}
+
+/* Duplicate data to report in the next ACK's D-SACK block (RFC 2883).
+ * Duplicates of one batch share that ACK: a range touching the pending
+ * one extends it (Linux's tcp_dsack_extend), another replaces it. */
+static void note_dsack(struct xc_tcb *t, uint32_t start, uint32_t end)
+{
+	if (!(t->flags & XC_TF_SACK_OK))
+		return;
+	if ((t->flags & XC_TF_DSACK) && seq_leq(start, t->dsack_end) && seq_leq(t->dsack_start, end)) {
+		t->dsack_start = seq_min(start, t->dsack_start);
+		t->dsack_end = seq_max(end, t->dsack_end);
+	} else {
+		t->dsack_start = start;
+		t->dsack_end = end;
+	}
+	t->flags |= XC_TF_DSACK | XC_TF_ACK_NOW;
+}
+
 /* The ACK RFC 9293 owes an unacceptable segment (or a PAWS reject).  Data
  * without SYN is exempt from the interval, as in Linux: it is most likely
  * a retransmission whose ACK was lost, and the sender needs the answer. */
@@ -302,24 +328,6 @@ static int process_ack(struct xc_tcp_engine *e, struct xc_tcb *t, const struct t
 	return 0;
 }
 
-/* After loss or reordering the sender's window is small: a delayed ACK
- * would stall it for the whole delack timeout per odd segment.  ACK every
- * segment for a while, as Linux's quick-ACK mode does. */
-static void quickack_mode(struct xc_tcp_engine *e, struct xc_tcb *t)
-{
-	if (t->quickacks < e->cfg.quickack_segs)
-		t->quickacks = e->cfg.quickack_segs;
-}
-
-static void note_dsack(struct xc_tcb *t, uint32_t start, uint32_t end)
-{
-	if (!(t->flags & XC_TF_SACK_OK))
-		return;
-	t->dsack_start = start;
-	t->dsack_end = end;
-	t->flags |= XC_TF_DSACK | XC_TF_ACK_NOW;
-}
-
 /* Data and FIN (RFC 9293 §3.10.7.4, seventh and eighth checks). */
 static void process_data(struct xc_tcp_engine *e, struct xc_tcb *t, const struct tcp_seg *s,
 			 uint64_t now_ns)
@@ -463,6 +471,14 @@ int tcp_input_seg(struct xc_tcp_engine *e, struct xc_tcb *t, const struct tcp_se
 		}
 		/* an ACK says where we are (RFC 9293); SYNs below get a challenge */
 		if (!(s->flags & TCP_SYN)) {
+			/* data we hold already: a D-SACK tells the sender its
+			 * retransmission was needless (RFC 2883), so it can undo
+			 * and widen its reordering window, as Linux's dupack does */
+			if (s->len && seq_leq(s->seq + s->len, t->rcv_nxt)) {
+				note_dsack(t, s->seq, s->seq + s->len);
+				t->c.dup_segs_in++;
+				quickack_mode(e, t);
+			}
 			oow_ack(e, t, s, now_ns);
 			return -1;
 		}
