@@ -8,6 +8,7 @@ from typing import Any, Dict, List
 
 from .._core import lib
 from ..monitor.core import Monitor
+from ..tunables import DEFAULTS
 from .constants import MOS_SIDE_BOTH, MOS_SIDE_CLI, MOS_SIDE_SVR
 from .errors import err
 from .events import core_event_mask
@@ -26,7 +27,7 @@ class mctx_t:  # noqa: N801 (mOS's name)
         self.running = False          # inside mtcp_app_join
         self.socks: Dict[int, Any] = {}
         self.ids = itertools.count(0)
-        self.max_socks = int(self.conf.get("max_concurrency", 10000))
+        self.max_socks = int(self.conf.get("max_concurrency", DEFAULTS.max_concurrency))
         self.mon = None
         self.actives: Dict[int, List[Any]] = {}         # C flow id -> active sockets
         self.timers = []
@@ -46,11 +47,12 @@ class mctx_t:  # noqa: N801 (mOS's name)
         if self.mon is not None:
             return
         overlap = self.conf.get("overlap", "first")
-        self.mon = Monitor(max_flows=int(self.conf.get("max_concurrency", 65536)),
-                           buf_cap=int(self.conf.get("rcvbuf", 1 << 20)), drain=False,
+        self.mon = Monitor(max_flows=int(self.conf.get("max_concurrency", DEFAULTS.monitor_max_flows)),
+                           buf_cap=int(self.conf.get("rcvbuf", DEFAULTS.monitor_buf)), drain=False,
                            step=True, overlap=overlap,
                            midstream=bool(self.conf.get("midstream", False)),
-                           idle_timeout=float(self.conf.get("tcp_timeout", 30)),
+                           idle_timeout=float(self.conf.get("tcp_timeout",
+                                                            DEFAULTS.monitor_idle_timeout)),
                            events=core_event_mask(self.socks.values()))
 
     def refresh_mask(self):

@@ -3,7 +3,6 @@ active sockets are made at its first event (one per listener whose SYN
 filter takes it); per packet the sender's MOS_HK_SND events come first,
 then the receiver's MOS_HK_RCV ones; CONN_END fires once per side."""
 import ipaddress
-import struct
 
 from .._core import lib
 from ..monitor.core import CLI, ERRORS, HK_NULL, HK_RCV, HK_SND, SVR, Ev, ip_of, port_of
@@ -45,7 +44,7 @@ def _actives_of(ctx, flow_id):
     for ls in list(ctx.socks.values()):
         if ls.type != MOS_SOCK_MONITOR_STREAM or ls.closed:
             continue
-        if not ls.syn_filter(cli[0], cli[1], svr[0], svr[1]):
+        if not ls.syn_filter.match_flow(f):
             continue
         sid = next(ctx.ids)
         a = Sock(sid, MOS_SOCK_MONITOR_STREAM_ACTIVE, listener=ls.id, flow=flow_id)
@@ -112,38 +111,34 @@ def dispatch(ctx, events):
     ctx.pkt = None
 
 
-def _four_tuple(frame):
-    l2, tcp, _, _ = layout(frame)
-    proto = frame[l2 + 9]
-    saddr = ipaddress.IPv4Address(frame[l2 + 12:l2 + 16])
-    daddr = ipaddress.IPv4Address(frame[l2 + 16:l2 + 20])
-    sport, dport = struct.unpack_from("!HH", frame, tcp) if proto in (6, 17) else (0, 0)
-    return saddr, sport, daddr, dport, proto
-
-
 def _orphan(ctx):
-    saddr, sport, daddr, dport, _ = _four_tuple(current_frame(ctx))
+    kind, lay = layout(current_frame(ctx))
+    if kind != 0:
+        return
+    saddr, daddr = _addr(lay.saddr), _addr(lay.daddr)
     for ls in list(ctx.socks.values()):
         if ls.type == MOS_SOCK_MONITOR_STREAM and not ls.closed and \
-                ls.orphan_filter(saddr, sport, daddr, dport):
+                ls.orphan_filter(saddr, lay.sport, daddr, lay.dport):
             fire(ctx, ls, MOS_ON_ORPHAN, MOS_NULL, MOS_SIDE_BOTH)
 
 
+def _addr(be32):
+    return ipaddress.IPv4Address(be32.to_bytes(4, "little"))
+
+
 def raw_sockets(ctx, burst):
-    """MOS_ON_PKT_IN of the raw sockets whose packet filter takes a frame."""
+    """MOS_ON_PKT_IN of the raw sockets whose packet filter takes a frame:
+    the filters run in C over the burst, Python is called per match."""
     raws = [s for s in ctx.socks.values() if s.type == MOS_SOCK_MONITOR_RAW and
             any(k[0] == MOS_ON_PKT_IN or root_of(k[0]) == MOS_ON_PKT_IN for k in s.callbacks)]
     if not raws:
         return
     raw = burst.raw
+    hits = [s.raw_filter.match_burst(burst) for s in raws]
     for i in range(raw.n):
         ctx.pkt = i
         ctx.clock_ns = max(ctx.clock_ns, int(raw.pkts[i].ts_ns))
-        try:
-            t = _four_tuple(current_frame(ctx))
-        except (struct.error, IndexError, ValueError):
-            continue
-        for s in raws:
-            if s.raw_filter(*t):
+        for s, hit in zip(raws, hits):
+            if hit[i]:
                 fire(ctx, s, MOS_ON_PKT_IN, MOS_NULL, MOS_SIDE_BOTH)
     ctx.pkt = None

@@ -28,17 +28,11 @@ def current_frame(ctx):
 
 
 def layout(frame):
-    """(ip offset, tcp offset, payload offset, IPv4 total length)."""
-    l2 = 14
-    et = struct.unpack_from("!H", frame, 12)[0]
-    while et in (0x8100, 0x88a8) and len(frame) >= l2 + 4:
-        et = struct.unpack_from("!H", frame, l2 + 2)[0]
-        l2 += 4
-    ihl = (frame[l2] & 15) * 4
-    tot = struct.unpack_from("!H", frame, l2 + 2)[0]
-    tcp = l2 + ihl
-    doff = (frame[tcp + 12] >> 4) * 4 if len(frame) > tcp + 12 else 20
-    return l2, tcp, tcp + doff, tot
+    """The frame's parts, read by the C core's parser (struct
+    xc_mon_pkt_layout) and its result: 0 TCP, 1 other IPv4, -1 neither."""
+    lay = ffi.new("struct xc_mon_pkt_layout *")
+    r = lib.xc_mon_pkt_layout(ffi.from_buffer(frame), len(frame), lay)
+    return r, lay
 
 
 def mtcp_getlastpkt(mctx, sock, side=MOS_SIDE_CLI):
@@ -48,10 +42,8 @@ def mtcp_getlastpkt(mctx, sock, side=MOS_SIDE_CLI):
     sock_of(ctx, sock)
     raw, p = frame_view(ctx)
     frame = bytes(ffi.buffer(raw.data + p.off, p.len))
-    l2, tcp, pay, tot = layout(frame)
-    seq, ack = struct.unpack_from("!II", frame, tcp + 4)
-    wnd = struct.unpack_from("!H", frame, tcp + 14)[0]
-    plen = max(0, min(tot - (pay - l2), len(frame) - pay))
+    _, lay = layout(frame)
+    seq = lay.seq
     off = 0
     s = ctx.socks.get(sock)
     if s is not None and s.type == MOS_SOCK_MONITOR_STREAM_ACTIVE and ctx.mon is not None:
@@ -61,13 +53,10 @@ def mtcp_getlastpkt(mctx, sock, side=MOS_SIDE_CLI):
             base = (int(f.side[sender].iss) + 1) & 0xffffffff
             off = (seq - base) & 0xffffffff
     return pkt_info(cur_ts=int(p.ts_ns // 1_000_000) & 0xffffffff, in_ifidx=0,
-                    eth_len=len(frame), ip_len=tot, offset=off, payloadlen=plen, seq=seq,
-                    ack_seq=ack, window=wnd, frame=frame, ip_off=l2, tcp_off=tcp,
-                    payload_off=pay)
-
-
-def _csum(data):
-    return lib.xc_inet_csum(data, len(data))
+                    eth_len=len(frame), ip_len=lay.ip_len, offset=off,
+                    payloadlen=lay.payload_len, seq=seq, ack_seq=lay.ack, window=lay.window,
+                    frame=frame, ip_off=lay.ip_off, tcp_off=lay.l4_off,
+                    payload_off=lay.payload_off)
 
 
 def mtcp_setlastpkt(mctx, sock, side, offset, data, option):
@@ -85,7 +74,10 @@ def mtcp_setlastpkt(mctx, sock, side, offset, data, option):
         ctx.verdict[ctx.pkt] = 0
         return 0
     frame = bytearray(ffi.buffer(raw.data + p.off, p.len))
-    l2, tcp, pay, tot = layout(frame)
+    kind, lay = layout(frame)
+    if kind != 0:
+        err(E.EINVAL, "mtcp_setlastpkt: the packet is not a TCP segment")
+    l2, tcp, pay, tot = lay.ip_off, lay.l4_off, lay.payload_off, lay.ip_len
     bases = {MOS_ETH_HDR: (0, l2), MOS_IP_HDR: (l2, tcp), MOS_TCP_HDR: (tcp, pay),
              MOS_TCP_PAYLOAD: (pay, l2 + tot)}
     parts = [b for b in bases if option & b]
@@ -115,14 +107,10 @@ def mtcp_setlastpkt(mctx, sock, side, offset, data, option):
         struct.pack_into("!H", frame, l2 + 2, tot)
     else:
         err(E.EINVAL, "mtcp_setlastpkt: no operation (DROP, OVERWRITE, CHOMP, INSERT)")
-    if option & MOS_UPDATE_IP_CHKSUM or option & (MOS_CHOMP | MOS_INSERT):
-        struct.pack_into("!H", frame, l2 + 10, 0)
-        struct.pack_into("=H", frame, l2 + 10, _csum(bytes(frame[l2:tcp])))
-    if option & MOS_UPDATE_TCP_CHKSUM:
-        seg = bytes(frame[tcp:l2 + tot])
-        pseudo = bytes(frame[l2 + 12:l2 + 20]) + struct.pack("!BBH", 0, 6, len(seg))
-        seg = seg[:16] + b"\0\0" + seg[18:]
-        struct.pack_into("=H", frame, tcp + 16, _csum(pseudo + seg))
+    which = (lib.XC_MON_CSUM_IP if option & MOS_UPDATE_IP_CHKSUM or option & (MOS_CHOMP | MOS_INSERT)
+             else 0) | (lib.XC_MON_CSUM_TCP if option & MOS_UPDATE_TCP_CHKSUM else 0)
+    if which and lib.xc_mon_pkt_csum(ffi.from_buffer(frame), len(frame), which) < 0:
+        err(E.EINVAL, "mtcp_setlastpkt: the edited frame is no whole TCP segment")
     ffi.memmove(raw.data + p.off, bytes(frame), len(frame))
     p.len = len(frame)
     return 0

@@ -2,29 +2,14 @@
 live interfaces), a burst at a time; inline, what the callbacks let through
 is forwarded (or, offline, written to pcap_out)."""
 import errno as E
-import struct
 
 from .._core import ffi
+from ..phy.pcap import PcapWriter
 from .constants import MOS_SOCK_MONITOR_RAW
 from .context import ctx_of, open_live
 from .dispatch import dispatch, raw_sockets
 from .errors import err
 from .timers import run_timers, start_clock
-
-
-class _PcapOut:
-    """What an inline monitor forwards, written as a pcap (offline runs)."""
-
-    def __init__(self, path):
-        self.f = open(path, "wb")
-        self.f.write(struct.pack("<IHHiIII", 0xA1B23C4D, 2, 4, 0, 0, 65535, 1))
-
-    def write(self, ts_ns, frame):
-        self.f.write(struct.pack("<IIII", ts_ns // 10**9, ts_ns % 10**9, len(frame), len(frame)))
-        self.f.write(frame)
-
-    def close(self):
-        self.f.close()
 
 
 def mtcp_app_join(mctx):
@@ -46,7 +31,7 @@ def mtcp_app_join(mctx):
     ctx.start()
     ctx.refresh_mask()
     ctx.source = source
-    out = _PcapOut(ctx.conf["pcap_out"]) if ctx.conf.get("pcap_out") else None
+    out = PcapWriter(ctx.conf["pcap_out"]) if ctx.conf.get("pcap_out") else None
     ctx.running = True
     try:
         with source:
@@ -121,13 +106,15 @@ def _process_burst(ctx, burst, now):
 
 
 def _write_forwarded(ctx, burst, out):
-    raw = burst.raw
-    extra = {}
-    for at, frame in ctx.injected:
-        extra.setdefault(at, []).append(frame)
-    for i in range(raw.n):
-        p = raw.pkts[i]
-        if ctx.verdict[i]:
-            out.write(int(p.ts_ns), bytes(ffi.buffer(raw.data + p.off, p.len)))
-        for frame in extra.get(i, ()):
-            out.write(int(p.ts_ns), frame)
+    """The burst as forwarded: what the verdicts let through, in C, with
+    the frames callbacks injected (mtcp_sendpkt) after the packet they
+    were sent at."""
+    at = 0
+    for i, frame in sorted(ctx.injected, key=lambda x: x[0] if x[0] is not None else -1):
+        end = 0 if i is None else i + 1
+        if end > at:
+            out.write_burst(burst, ctx.verdict, at, end)
+            at = end
+        ts = int(burst.raw.pkts[i].ts_ns) if i is not None else ctx.clock_ns
+        out.write(frame, ts)
+    out.write_burst(burst, ctx.verdict, at)

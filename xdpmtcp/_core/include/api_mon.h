@@ -331,4 +331,34 @@ void xc_mon_set_event_mask(struct xc_mon *m, uint32_t mask);
  * acknowledged; returns bytes consumed. */
 int64_t xc_mon_consume(struct xc_mon *m, uint32_t id, int side, uint64_t n);
 
+/* ---- the mOS dialect's raw packets (mon/mon_pkt.c) ---- */
+
+/* Where a frame's parts lie, read by the shared parser (wire/frame.h; VLAN
+ * tags allowed, the payload may be cut short by a capture's snaplen):
+ * offsets from the frame's start; addresses in network order, as the
+ * flows hold them; the rest in host order. */
+struct xc_mon_pkt_layout {
+	uint32_t ip_off;
+	uint32_t l4_off;             /* where the TCP header is (would be) */
+	uint32_t payload_off;
+	uint32_t ip_len;             /* IPv4 total length */
+	uint32_t payload_len;        /* payload bytes in the frame */
+	uint32_t saddr, daddr;
+	uint32_t seq, ack;
+	uint16_t sport, dport;       /* 0 unless TCP or UDP with its ports there */
+	uint16_t window;
+	uint8_t proto;
+	uint8_t tcp_flags;
+};
+/* 0: a TCP segment, every field set; 1: IPv4 but no TCP segment (the IPv4
+ * fields set, payload_off = l4_off, payload_len 0); -1: not IPv4, or
+ * malformed (ip_off = l4_off = payload_off = len). */
+int xc_mon_pkt_layout(const uint8_t *frame, uint32_t len, struct xc_mon_pkt_layout *out);
+#define XC_MON_CSUM_IP 1
+#define XC_MON_CSUM_TCP 2
+/* Recompute the IPv4 header's and/or the TCP segment's checksum of a frame
+ * an application edited (mtcp_setlastpkt), with the wire's one checksum
+ * routine; -1 when the frame is no whole IPv4 (TCP) packet. */
+int xc_mon_pkt_csum(uint8_t *frame, uint32_t len, uint32_t which);
+
 #endif
