@@ -222,3 +222,71 @@ int main(int argc, char **argv) {
     # the C core's flow verdict agrees (client as src)
     f = Filter(exprs[0], flow=True)
     assert f(*c2s) and not f(*s2c)
+
+
+def _flows(n, segments=3):
+    frames = []
+    for i in range(n):
+        c = Conv(cport=30000 + i, sport=80 if i % 2 == 0 else 443)
+        frames += c.handshake() + [c.c(ACK | PSH, b"x" * 100) for _ in range(segments)]
+        frames += c.close()
+    return frames
+
+
+def test_the_core_raises_nothing_for_a_listener_without_callbacks(tmp_path):
+    mctx = M.mtcp_create_context(0, pcap=str(write_pcap(tmp_path / "n.pcap", _flows(6))))
+    M.mtcp_socket(mctx, M.AF_INET, M.MOS_SOCK_MONITOR_STREAM, 0)
+    M.mtcp_app_join(mctx)
+    st = mctx.mon.stats()
+    assert st["flows_created"] == 6 and st["events"] == 0
+
+
+def test_the_core_raises_a_flows_events_only_for_listeners_that_took_it(tmp_path):
+    """Listener A takes port 80 with a NEW_DATA callback, B port 443 with
+    none: the core writes NEW_DATA of port 80's flows (and their CONN_END,
+    which ends their active sockets), nothing of port 443's; a flow no
+    listener takes buffers nothing."""
+    mctx = M.mtcp_create_context(0, pcap=str(write_pcap(tmp_path / "l.pcap", _flows(6))))
+    a = M.mtcp_socket(mctx, M.AF_INET, M.MOS_SOCK_MONITOR_STREAM, 0)
+    b = M.mtcp_socket(mctx, M.AF_INET, M.MOS_SOCK_MONITOR_STREAM, 0)
+    M.mtcp_bind_monitor_filter(mctx, a, "dst port 80")
+    M.mtcp_bind_monitor_filter(mctx, b, "dst port 443")
+    got = []
+    M.mtcp_register_callback(mctx, a, M.MOS_ON_CONN_NEW_DATA, M.MOS_NULL, lambda m, k, side, *x:
+                             got.append(M.mtcp_getpeername(m, k, M.MOS_SIDE_CLI)[1]))
+    M.mtcp_app_join(mctx)
+    assert sorted(set(got)) == [30000, 30002, 30004] and len(got) == 9
+    st = mctx.mon.stats()
+    assert st["events"] == 9 + 3                     # NEW_DATA, CONN_END of port 80's flows
+    assert not [s for s in mctx.socks.values() if s.type == M.MOS_SOCK_MONITOR_STREAM_ACTIVE]
+
+
+def test_flows_no_listener_takes_are_not_buffered(tmp_path):
+    mctx = M.mtcp_create_context(0, pcap=str(write_pcap(tmp_path / "u.pcap", _flows(1, 20))))
+    s = M.mtcp_socket(mctx, M.AF_INET, M.MOS_SOCK_MONITOR_STREAM, 0)
+    M.mtcp_bind_monitor_filter(mctx, s, "dst port 9")
+    M.mtcp_register_callback(mctx, s, M.MOS_ON_CONN_NEW_DATA, M.MOS_NULL, lambda *x: None)
+    seen = []
+    M.mtcp_register_callback(mctx, s, M.MOS_ON_CONN_START, M.MOS_HK_SND, lambda *x: seen.append(1))
+    M.mtcp_app_join(mctx)
+    st = mctx.mon.stats()
+    assert seen == [] and st["events"] == 0 and st["mem_peak"] == 0
+
+
+def test_listener_slots_are_capped_and_reused(tmp_path):
+    mctx = M.mtcp_create_context(0, pcap=str(write_pcap(tmp_path / "s.pcap", _flows(2))))
+    socks = [M.mtcp_socket(mctx, M.AF_INET, M.MOS_SOCK_MONITOR_STREAM, 0)
+             for _ in range(lib.XC_MON_MAX_LISTENERS)]
+    with pytest.raises(OSError) as e:
+        M.mtcp_socket(mctx, M.AF_INET, M.MOS_SOCK_MONITOR_STREAM, 0)
+    assert e.value.errno == errno.ENFILE
+    raw = M.mtcp_socket(mctx, M.AF_INET, M.MOS_SOCK_MONITOR_RAW, 0)     # not a listener
+    for s in socks[1:]:
+        M.mtcp_close(mctx, s)
+    again = M.mtcp_socket(mctx, M.AF_INET, M.MOS_SOCK_MONITOR_STREAM, 0)
+    ends = []
+    for s in (socks[0], again):
+        M.mtcp_register_callback(mctx, s, M.MOS_ON_CONN_END, M.MOS_HK_SND,
+                                 lambda m, k, *x, s=s: ends.append(s))
+    M.mtcp_app_join(mctx)
+    assert sorted(ends) == sorted([socks[0], again] * 2) and raw not in ends

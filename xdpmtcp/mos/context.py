@@ -6,10 +6,11 @@ import itertools
 import threading
 from typing import Any, Dict, List
 
-from .._core import lib
-from ..monitor.core import Monitor
+from .._core import ffi, lib
+from ..monitor.core import Ev, Monitor
 from ..tunables import DEFAULTS
-from .constants import MOS_SIDE_BOTH, MOS_SIDE_CLI, MOS_SIDE_SVR
+from .constants import (MOS_SIDE_BOTH, MOS_SIDE_CLI, MOS_SIDE_SVR, MOS_SOCK_MONITOR_STREAM,
+                        MOS_SOCK_MONITOR_STREAM_ACTIVE)
 from .errors import err
 from .events import core_event_mask
 
@@ -53,11 +54,53 @@ class mctx_t:  # noqa: N801 (mOS's name)
                            midstream=bool(self.conf.get("midstream", False)),
                            idle_timeout=float(self.conf.get("tcp_timeout",
                                                             DEFAULTS.monitor_idle_timeout)),
-                           events=core_event_mask(self.socks.values()))
+                           events=0)
+        lib.xc_mon_listen_only(self.mon.raw)
+        self.sync_core()
 
-    def refresh_mask(self):
+    # -- what the C core knows of the sockets: it raises a flow's events only
+    #    when a callback of its listeners or its own sockets wants them
+    #    (api_mon.h: xc_mon_listen), so Python is called for nothing else
+
+    def listeners(self):
+        return [s for s in self.socks.values() if s.type == MOS_SOCK_MONITOR_STREAM]
+
+    def sync_core(self):
+        """Listeners (slot, SYN filter, events) and the event mask, in C."""
+        if self.mon is None:
+            return
+        listeners = self.listeners()
+        mask = 0
+        for ls in listeners:
+            events = core_event_mask([ls])
+            if ls.bufs != [None, None] or ls.overlap != [None, None]:
+                events |= Ev.CONN_START        # its flows get its settings from the start
+            prog = ls.syn_filter.compiled().raw if ls.syn_filter.tree is not None else ffi.NULL
+            if lib.xc_mon_listen(self.mon.raw, ls.slot, prog, int(events)) < 0:
+                raise ValueError("the core refused listener %d" % ls.id)
+            mask |= events
+        mask |= core_event_mask(s for s in self.socks.values()
+                                if s.type == MOS_SOCK_MONITOR_STREAM_ACTIVE)
+        if listeners:
+            mask |= Ev.CONN_END                # active sockets end with their flow
+        lib.xc_mon_set_event_mask(self.mon.raw, int(mask))
+
+    def watch_flow(self, flow):
+        """The flow's own sockets' events, and its end (the sockets go)."""
+        own = core_event_mask(self.actives.get(flow, ())) | Ev.CONN_END
+        lib.xc_mon_flow_events(self.mon.raw, flow, int(own))
+
+    def take_slot(self):
+        used = {s.slot for s in self.listeners()}
+        free = [i for i in range(lib.XC_MON_MAX_LISTENERS) if i not in used]
+        if not free:
+            err(E.ENFILE, "mtcp_socket: %d listeners in one context" % lib.XC_MON_MAX_LISTENERS)
+        return free[0]
+
+    def release_slot(self, slot):
         if self.mon is not None:
-            lib.xc_mon_set_event_mask(self.mon.raw, int(core_event_mask(self.socks.values())))
+            lib.xc_mon_unlisten(self.mon.raw, slot)
+            self.sync_core()
 
 
 _contexts: Dict[int, mctx_t] = {}

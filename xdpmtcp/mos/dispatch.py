@@ -34,17 +34,18 @@ _NULL_ONLY = (MOS_ON_CONN_NEW_DATA, MOS_ON_ERROR, MOS_ON_ORPHAN, MOS_ON_TIMEOUT)
 
 
 def _actives_of(ctx, flow_id):
+    """The flow's active sockets, made at its first event: one per listener
+    the C core chose for it (flow.listeners, by their SYN filters)."""
     socks = ctx.actives.get(flow_id)
     if socks is not None:
         return socks
     f = ctx.mon.flow(flow_id)
     cli = (ip_of(f.cli_addr), port_of(f.cli_port))
     svr = (ip_of(f.svr_addr), port_of(f.svr_port))
+    chosen = int(f.listeners)
     socks = []
-    for ls in list(ctx.socks.values()):
-        if ls.type != MOS_SOCK_MONITOR_STREAM or ls.closed:
-            continue
-        if not ls.syn_filter.match_flow(f):
+    for ls in ctx.listeners():
+        if ls.closed or not chosen >> ls.slot & 1:
             continue
         sid = next(ctx.ids)
         a = Sock(sid, MOS_SOCK_MONITOR_STREAM_ACTIVE, listener=ls.id, flow=flow_id)
@@ -57,9 +58,9 @@ def _actives_of(ctx, flow_id):
                 lib.xc_mon_set_buf(ctx.mon.raw, flow_id, sd, ls.bufs[sd])
             if ls.overlap[sd] is not None:
                 lib.xc_mon_set_overlap(ctx.mon.raw, flow_id, sd, ls.overlap[sd])
-    if not socks:
-        lib.xc_mon_stop(ctx.mon.raw, flow_id, 2)      # nobody watches it
     ctx.actives[flow_id] = socks
+    if socks:
+        ctx.watch_flow(flow_id)
     return socks
 
 

@@ -69,17 +69,16 @@ def check_pair(event, hook):
         err(E.EINVAL, "invalid hook %r" % hook)
 
 
-# The core's events each mOS event needs raised (CONN_START and CONN_END
-# always: they make and end the active sockets).
-CORE_EVENTS = {MOS_ON_PKT_IN: Ev.PKT_IN, MOS_ON_CONN_NEW_DATA: Ev.NEW_DATA,
-               MOS_ON_ERROR: Ev.ERROR | Ev.OVERLAP | Ev.GAP, MOS_ON_TIMEOUT: Ev.TIMEOUT,
-               MOS_ON_TCP_STATE_CHANGE: Ev.STATE, MOS_ON_ORPHAN: Ev.ORPHAN,
-               MOS_ON_REXMIT: Ev.REXMIT}
+# The core's events each mOS event needs raised.
+CORE_EVENTS = {MOS_ON_PKT_IN: Ev.PKT_IN, MOS_ON_CONN_START: Ev.CONN_START,
+               MOS_ON_CONN_NEW_DATA: Ev.NEW_DATA, MOS_ON_ERROR: Ev.ERROR | Ev.OVERLAP | Ev.GAP,
+               MOS_ON_TIMEOUT: Ev.TIMEOUT, MOS_ON_TCP_STATE_CHANGE: Ev.STATE,
+               MOS_ON_ORPHAN: Ev.ORPHAN, MOS_ON_REXMIT: Ev.REXMIT, MOS_ON_CONN_END: Ev.CONN_END}
 
 
 def core_event_mask(socks):
     """What the C core must raise for the callbacks of these sockets."""
-    m = Ev.CONN_START | Ev.CONN_END
+    m = 0
     for s in socks:
         for (ev, _hook) in s.callbacks:
             m |= CORE_EVENTS.get(root_of(ev) or 0, 0)

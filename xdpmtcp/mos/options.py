@@ -101,6 +101,7 @@ def mtcp_setsockopt(mctx, sock, level, optname, value):
             if v not in _POLICIES:
                 err(E.EINVAL, "mtcp_setsockopt: overlap policy %d" % v)
             s.overlap[side] = v
+        ctx.sync_core()
         return 0
     s, f = active_of(ctx, sock, "mtcp_setsockopt")
     if optname == MOS_STOP_MON:

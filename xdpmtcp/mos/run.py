@@ -29,7 +29,7 @@ def mtcp_app_join(mctx):
     else:
         err(E.EINVAL, "mtcp_app_join: no input (give pcap=FILE or port=IF [IF2])")
     ctx.start()
-    ctx.refresh_mask()
+    ctx.sync_core()
     ctx.source = source
     out = PcapWriter(ctx.conf["pcap_out"]) if ctx.conf.get("pcap_out") else None
     ctx.running = True

@@ -12,6 +12,9 @@ from .errors import err
 from .events import check_pair, fire, udes
 
 
+_EVERYTHING = Filter(None)      # the filter of a socket none was bound to (shared)
+
+
 class Sock:
     def __init__(self, sid, kind, listener=None, flow=None):
         self.id = sid
@@ -21,14 +24,13 @@ class Sock:
         self.uid = None
         self.callbacks: Dict[tuple, Callable] = {}
         self.uctx = None
-        self.syn_filter = Filter(None)
-        self.orphan_filter = Filter(None)
-        self.raw_filter = Filter(None)
+        self.syn_filter = self.orphan_filter = self.raw_filter = _EVERYTHING
         self.peek = [0, 0]                # active: next offset mtcp_peek returns, per side
         self.stopped = [False, False]
         self.bufs = [None, None]          # listener: buffer size for new flows, per side
         self.overlap = [None, None]
         self.addrs = None                 # active: ((cli ip, port), (svr ip, port))
+        self.slot = None                  # listener: its slot in the C core (xc_mon_listen)
         self.closed = False
 
 
@@ -59,8 +61,11 @@ def mtcp_socket(mctx, domain, type, protocol=0):  # noqa: A002
         err(E.EINVAL, "mtcp_socket: type %r (monitor sockets here)" % type)
     if len(ctx.socks) >= ctx.max_socks:
         err(E.ENFILE, "mtcp_socket: %d sockets" % ctx.max_socks)
+    slot = ctx.take_slot() if type == MOS_SOCK_MONITOR_STREAM else None
     sid = next(ctx.ids)
     ctx.socks[sid] = Sock(sid, type)
+    ctx.socks[sid].slot = slot
+    ctx.sync_core()
     return sid
 
 
@@ -69,6 +74,8 @@ def mtcp_close(mctx, sock):
     s = sock_of(ctx, sock)
     s.closed = True
     del ctx.socks[s.id]
+    if s.slot is not None:
+        ctx.release_slot(s.slot)
     return 0
 
 
@@ -95,6 +102,7 @@ def mtcp_bind_monitor_filter(mctx, sock, ft):
             err(E.ENOPROTOOPT, "mtcp_bind_monitor_filter: socket type %d" % s.type)
     except FilterError as e:
         raise OSError(E.EINVAL, "mtcp_bind_monitor_filter: %s" % e) from None
+    ctx.sync_core()
     return 0
 
 
@@ -109,7 +117,9 @@ def mtcp_register_callback(mctx, sock, event, hook, cb):
         err(E.EINVAL, "the callback is not callable")
     else:
         s.callbacks[(event, hook)] = cb
-    ctx.refresh_mask()
+    if s.type == MOS_SOCK_MONITOR_STREAM_ACTIVE and ctx.mon is not None:
+        ctx.watch_flow(s.flow)
+    ctx.sync_core()
     return 0
 
 

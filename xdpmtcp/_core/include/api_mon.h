@@ -276,7 +276,15 @@ struct xc_mon_flow {
 	/* private: list links */
 	uint32_t lprev, lnext;
 	uint32_t list;
-	uint32_t pad2;
+	uint32_t pad2;	/* the mOS dialect's listeners (xc_mon_listen): chosen at the flow's
+	 * first event */
+	uint32_t listeners;         /* bit per listener slot whose SYN filter took it */
+	uint32_t watch_events;      /* its own sockets' events (xc_mon_flow_events) */
+	/* private: the listeners' events, cached */
+	uint32_t listen_gen;        /* listener generation it was chosen at; 0: not yet */
+	uint32_t listen_events;
+	uint32_t events_gen;
+	uint32_t pad3;
 };
 
 struct xc_mon;
@@ -360,5 +368,30 @@ int xc_mon_pkt_layout(const uint8_t *frame, uint32_t len, struct xc_mon_pkt_layo
  * an application edited (mtcp_setlastpkt), with the wire's one checksum
  * routine; -1 when the frame is no whole IPv4 (TCP) packet. */
 int xc_mon_pkt_csum(uint8_t *frame, uint32_t len, uint32_t which);
+
+/* ---- the mOS dialect's listeners (mon/mon_filter.c) ---- */
+
+/* Listener sockets registered in the core, so that it raises a flow's
+ * events only when a callback wants them: at a flow's first event the
+ * core picks the listeners whose SYN filter (NULL: every flow) takes its
+ * client's 4-tuple (flow.listeners); a flow no listener takes is tracked
+ * silently (both sides stopped, as xc_mon_stop).  From then on an event
+ * of the flow is written only if one of its listeners registered its kind
+ * (events, XC_MON_EV_*) or its own sockets did (xc_mon_flow_events), and
+ * the config's event_mask allows it.  Flowless events (ORPHAN) follow the
+ * event_mask alone.  With no listener registered every flow's events are
+ * written (the CLI's monitor), unless xc_mon_listen_only was called (the
+ * mOS dialect: no listener, no flow to watch).  A slot freed and used
+ * again serves only flows chosen after. */
+#define XC_MON_MAX_LISTENERS 32
+/* Register or update listener slot (0..XC_MON_MAX_LISTENERS-1): its SYN
+ * filter (copied; a changed one applies to flows chosen from now on) and
+ * the events its callbacks need; -1 on a bad slot or program. */
+int xc_mon_listen(struct xc_mon *m, uint32_t slot, const struct xc_filter *syn, uint32_t events);
+int xc_mon_unlisten(struct xc_mon *m, uint32_t slot);
+int xc_mon_listen_only(struct xc_mon *m);
+/* The events a flow's own sockets need, beside its listeners'; -1 if the
+ * flow is gone. */
+int xc_mon_flow_events(struct xc_mon *m, uint32_t id, uint32_t events);
 
 #endif
