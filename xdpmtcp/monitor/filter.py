@@ -15,7 +15,8 @@ import ipaddress
 
 from .._core import ffi, lib
 from ..filter import Filter as PacketFilter
-from ..filter.grammar import And, FilterError, Length, Not, Or, Proto, TcpFlagsAny
+from ..filter.grammar import (PROTOCOLS, And, FilterError, Length, Not, Or, Proto,
+                              TcpFlagsAny)
 
 __all__ = ["Filter", "FilterError"]
 
@@ -23,8 +24,10 @@ __all__ = ["Filter", "FilterError"]
 def _check_flow(node, text):
     """Refuse what is no rule for a TCP flow (FilterError)."""
     if isinstance(node, Proto) and node.number != 6:
+        names = {n: name for name, n in PROTOCOLS.items()}
         raise FilterError(text, 0, "%s is not a rule for a TCP flow monitor"
-                          % ("ip" if node.number is None else "protocol %d" % node.number))
+                          % ("ip" if node.number is None else
+                             names.get(node.number, "protocol %d" % node.number)))
     if isinstance(node, (Length, TcpFlagsAny)):
         raise FilterError(text, 0, "lengths and TCP flags are per packet, not rules for a flow")
     if isinstance(node, Not):

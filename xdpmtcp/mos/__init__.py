@@ -60,7 +60,7 @@ from .constants import (AF_INET, NUM_BEV, SO_ERROR, SOL_MONSOCKET, SOL_SOCKET,  
                         timeval)
 from .context import (mctx_t, mtcp_create_context, mtcp_destroy, mtcp_destroy_context,  # noqa: F401
                       mtcp_init)
-from .dispatch import mos_last_error  # noqa: F401
+from .dispatch import mos_end_reason, mos_last_error  # noqa: F401
 from .events import mtcp_alloc_event, mtcp_define_event  # noqa: F401
 from .options import mtcp_getsockopt, mtcp_setsockopt  # noqa: F401
 from .packets import mtcp_getlastpkt, mtcp_sendpkt, mtcp_setlastpkt  # noqa: F401
@@ -72,4 +72,4 @@ from .timers import mtcp_settimer  # noqa: F401
 
 __all__ = [n for n in dir() if n.startswith(("mtcp_", "MOS_", "TCP_", "SOL_", "AF_", "SO_"))] + [
     "tcpstate", "tcp_buf_info", "tcp_ring_fragment", "monitor_filter", "pkt_info", "timeval",
-    "mctx_t", "mos_last_error", "NUM_BEV"]
+    "mctx_t", "mos_last_error", "mos_end_reason", "NUM_BEV"]

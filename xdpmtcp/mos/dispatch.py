@@ -5,7 +5,7 @@ then the receiver's MOS_HK_RCV ones; CONN_END fires once per side."""
 import ipaddress
 
 from .._core import lib
-from ..monitor.core import CLI, ERRORS, HK_NULL, HK_RCV, HK_SND, SVR, Ev, ip_of, port_of
+from ..monitor.core import CLI, END_REASONS, ERRORS, HK_NULL, HK_RCV, HK_SND, SVR, Ev, ip_of, port_of
 from .constants import (MOS_HK_RCV, MOS_HK_SND, MOS_NULL, MOS_ON_CONN_END, MOS_ON_CONN_NEW_DATA,
                         MOS_ON_CONN_START, MOS_ON_ERROR, MOS_ON_ORPHAN, MOS_ON_PKT_IN,
                         MOS_ON_REXMIT, MOS_ON_TCP_STATE_CHANGE, MOS_ON_TIMEOUT, MOS_SIDE_BOTH,
@@ -14,7 +14,7 @@ from .constants import (MOS_HK_RCV, MOS_HK_SND, MOS_NULL, MOS_ON_CONN_END, MOS_O
 from .context import ctx_of
 from .events import fire, root_of
 from .packets import current_frame, layout
-from .sockets import Sock
+from .sockets import Sock, active_of
 from .timers import run_timers
 
 
@@ -23,6 +23,15 @@ def mos_last_error(mctx):
     (outrun, memory, fragments, bad_rst, bad_syn, overlap, gap), side,
     offset and bytes."""
     return ctx_of(mctx).last_error
+
+
+def mos_end_reason(mctx, sock):
+    """An extension: why the flow of an active socket ended, in its
+    MOS_ON_CONN_END callback (fin, rst, timeout, evicted, end_of_input,
+    reused); None while it is open."""
+    ctx = ctx_of(mctx)
+    _, f = active_of(ctx, sock, "mos_end_reason")
+    return END_REASONS.get(int(f.end_reason)) if int(f.status) == lib.XC_MON_FS_ENDED else None
 
 
 _C2MOS = {Ev.PKT_IN: MOS_ON_PKT_IN, Ev.CONN_START: MOS_ON_CONN_START,

@@ -42,6 +42,8 @@ def mtcp_app_join(mctx):
                 if now:
                     ctx.clock_ns = max(ctx.clock_ns, now)
                 verdict = _process_burst(ctx, burst, now)
+                if len(burst):                     # the packets' clock, events or not
+                    ctx.clock_ns = max(ctx.clock_ns, int(burst.raw.pkts[len(burst) - 1].ts_ns))
                 run_timers(ctx, ctx.clock_ns)
                 source.after(burst, verdict)
                 if source.inline:
