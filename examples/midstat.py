@@ -122,6 +122,10 @@ def main(argv=None):
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, stop)
     m = Midstat(mctx, args.interval)
+    if not args.pcap:                    # frames reach the context from here on
+        print("%s: watching %s%s (Ctrl-C ends)" % (p.prog, conf["port"].replace(" ", " <-> "),
+                                                   ", forwarding" if args.inline else ""),
+              file=sys.stderr, flush=True)
     try:
         mtcp_app_join(mctx)
     except OSError as e:
