@@ -25,11 +25,13 @@ import sys
 
 import _bootstrap  # noqa: E402,F401  (first: the clone on sys.path, its .venv)
 
+from xdpmtcp.cli import reader_went_away  # noqa: E402
 from xdpmtcp.commands.common import OneLineErrorParser, input_file, positive_seconds  # noqa: E402
 from xdpmtcp.mos_api import *  # noqa: E402,F401,F403
 from xdpmtcp.mos_api import (AF_INET, MOS_HK_RCV, MOS_HK_SND, MOS_ON_CONN_END,  # noqa: E402
                              MOS_ON_CONN_START, MOS_ON_TCP_STATE_CHANGE, MOS_SIDE_BOTH,
-                             MOS_SIDE_CLI, MOS_SOCK_MONITOR_STREAM, MOS_TCP_STATE_CLI,
+                             MOS_SIDE_CLI, MOS_SIDE_SVR, MOS_SOCK_MONITOR_STREAM,
+                             MOS_TCP_STATE_CLI,
                              MOS_TCP_STATE_SVR, SOL_MONSOCKET, mtcp_app_join,
                              mtcp_create_context, mtcp_destroy_context, mtcp_getpeername,
                              mtcp_getsockopt, mtcp_register_callback, mtcp_settimer,
@@ -52,7 +54,13 @@ class Midstat:
 
     def on_start(self, mctx, sock, side, event, arg):
         self.conns[sock] = {"addrs": mtcp_getpeername(mctx, sock, MOS_SIDE_BOTH),
-                            "cli": "-", "svr": "-"}
+                            "cli": self.state(mctx, sock, MOS_SIDE_CLI),
+                            "svr": self.state(mctx, sock, MOS_SIDE_SVR)}
+
+    @staticmethod
+    def state(mctx, sock, side):
+        opt = MOS_TCP_STATE_CLI if side == MOS_SIDE_CLI else MOS_TCP_STATE_SVR
+        return tcpstate(mtcp_getsockopt(mctx, sock, SOL_MONSOCKET, opt)).name[4:]
 
     def on_end(self, mctx, sock, side, event, arg):
         c = self.conns.pop(sock, None)
@@ -62,11 +70,8 @@ class Midstat:
 
     def on_state(self, mctx, sock, side, event, arg):
         c = self.conns.get(sock)
-        if c is None:
-            return
-        opt = MOS_TCP_STATE_CLI if side == MOS_SIDE_CLI else MOS_TCP_STATE_SVR
-        st = tcpstate(mtcp_getsockopt(mctx, sock, SOL_MONSOCKET, opt)).name[4:]
-        c["cli" if side == MOS_SIDE_CLI else "svr"] = st
+        if c is not None:
+            c["cli" if side == MOS_SIDE_CLI else "svr"] = self.state(mctx, sock, side)
 
     def on_timer(self, mctx, sock, side, event, arg):
         self.print_table()
@@ -128,9 +133,11 @@ def main(argv=None):
               file=sys.stderr, flush=True)
     try:
         mtcp_app_join(mctx)
+        m.print_table(final=True)
+    except BrokenPipeError:              # `midstat.py ... | head`: the input is closed already
+        return reader_went_away()
     except OSError as e:
         p.exit(1, "%s: %s\n" % (p.prog, e))
-    m.print_table(final=True)
     return 0
 
 

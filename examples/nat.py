@@ -31,6 +31,7 @@ import sys
 
 import _bootstrap  # noqa: E402,F401  (first: the clone on sys.path, its .venv)
 
+from xdpmtcp.cli import reader_went_away  # noqa: E402
 from xdpmtcp.commands.common import (OneLineErrorParser, input_file, ipv4_host,  # noqa: E402
                                      output_file, port_range, positive_seconds)
 from xdpmtcp.mos_api import (AF_INET, MOS_DROP, MOS_HK_SND, MOS_IP_HDR,  # noqa: E402
@@ -147,6 +148,8 @@ def main(argv=None):
         nat = Nat(mctx, args.public, args.ports)
         print(json.dumps({"ready": True}), flush=True)
         mtcp_app_join(mctx)
+    except BrokenPipeError:              # stdout's reader left: the input is closed already
+        return reader_went_away()
     except OSError as e:
         p.exit(1, "%s: %s\n" % (p.prog, e))
     print(json.dumps({"open_mappings": len(nat.map), "exhausted": nat.exhausted,

@@ -18,6 +18,7 @@ import sys
 
 import _bootstrap  # noqa: E402,F401  (first: the clone on sys.path, its .venv)
 
+from xdpmtcp.cli import reader_went_away  # noqa: E402
 from xdpmtcp.commands.common import (OneLineErrorParser, input_file, output_file,  # noqa: E402
                                      positive_seconds)
 from xdpmtcp.monitor.filter import Filter, FilterError  # noqa: E402
@@ -131,6 +132,8 @@ def main(argv=None):
         fw = Firewall(mctx, rules)
         print(json.dumps({"ready": True}), flush=True)
         mtcp_app_join(mctx)
+    except BrokenPipeError:              # stdout's reader left: the input is closed already
+        return reader_went_away()
     except OSError as e:
         p.exit(1, "%s: %s\n" % (p.prog, e))
     for (c, s, action, expr) in fw.decisions:
