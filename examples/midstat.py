@@ -20,20 +20,18 @@ traffic, and sees only what the interface receives); with --inline the
 monitor forwards between the two (XDP and AF_XDP by default).
 """
 import argparse
-import signal
 import sys
 
 import _bootstrap  # noqa: E402,F401  (first: the clone on sys.path, its .venv)
 
-from xdpmtcp.cli import reader_went_away  # noqa: E402
+from _mos_sample import input_conf, run  # noqa: E402
 from xdpmtcp.commands.common import OneLineErrorParser, input_file, positive_seconds  # noqa: E402
 from xdpmtcp.mos_api import *  # noqa: E402,F401,F403
 from xdpmtcp.mos_api import (AF_INET, MOS_HK_RCV, MOS_HK_SND, MOS_ON_CONN_END,  # noqa: E402
                              MOS_ON_CONN_START, MOS_ON_TCP_STATE_CHANGE, MOS_SIDE_BOTH,
                              MOS_SIDE_CLI, MOS_SIDE_SVR, MOS_SOCK_MONITOR_STREAM,
                              MOS_TCP_STATE_CLI,
-                             MOS_TCP_STATE_SVR, SOL_MONSOCKET, mtcp_app_join,
-                             mtcp_create_context, mtcp_destroy_context, mtcp_getpeername,
+                             MOS_TCP_STATE_SVR, SOL_MONSOCKET, mtcp_getpeername,
                              mtcp_getsockopt, mtcp_register_callback, mtcp_settimer,
                              mtcp_socket, mos_end_reason, tcpstate)
 
@@ -111,35 +109,15 @@ def main(argv=None):
     args = p.parse_args(argv)
     if args.inline and not args.iface:
         p.error("--inline needs --iface")
-    if args.pcap:
-        conf = {"pcap": args.pcap}
-    else:
-        backend = args.backend or ("xdp" if args.inline else "afpacket")
-        conf = {"port": args.iface + (" " + args.inline if args.inline else ""),
-                "duration": args.duration, "backend": backend}
-    try:
-        mctx = mtcp_create_context(0, **conf)
-    except OSError as e:
-        p.exit(1, "%s: %s\n" % (p.prog, e))
-    def stop(signum, frame):             # SIGINT/SIGTERM end the input: final table, XDP detached
-        if mctx.alive:
-            mtcp_destroy_context(mctx)
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(sig, stop)
-    m = Midstat(mctx, args.interval)
-    if not args.pcap:                    # frames reach the context from here on
-        print("%s: watching %s%s (Ctrl-C ends)" % (p.prog, conf["port"].replace(" ", " <-> "),
-                                                   ", forwarding" if args.inline else ""),
-              file=sys.stderr, flush=True)
-    try:
-        mtcp_app_join(mctx)
-        m.print_table(final=True)
-    except BrokenPipeError:              # `midstat.py ... | head`: the input is closed already
-        return reader_went_away()
-    except OSError as e:
-        p.exit(1, "%s: %s\n" % (p.prog, e))
-    return 0
+    conf = input_conf(args, args.backend or ("xdp" if args.inline else "afpacket"))
 
+    def announce(m):                     # frames reach the context from here on
+        if not args.pcap:
+            print("%s: watching %s%s (Ctrl-C ends)" % (p.prog, conf["port"].replace(" ", " <-> "),
+                                                       ", forwarding" if args.inline else ""),
+                  file=sys.stderr, flush=True)
+    return run(p, conf, lambda mctx: Midstat(mctx, args.interval), announce,
+               lambda m: m.print_table(final=True))
 
 if __name__ == "__main__":
     sys.exit(main())

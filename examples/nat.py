@@ -31,16 +31,16 @@ import sys
 
 import _bootstrap  # noqa: E402,F401  (first: the clone on sys.path, its .venv)
 
-from xdpmtcp.cli import reader_went_away  # noqa: E402
+from _mos_sample import input_conf, run  # noqa: E402
 from xdpmtcp.commands.common import (OneLineErrorParser, input_file, ipv4_host,  # noqa: E402
                                      output_file, port_range, positive_seconds)
 from xdpmtcp.mos_api import (AF_INET, MOS_DROP, MOS_HK_SND, MOS_IP_HDR,  # noqa: E402
                              MOS_NULL, MOS_ON_CONN_END, MOS_ON_PKT_IN, MOS_OVERWRITE,
                              MOS_SIDE_BOTH, MOS_SIDE_CLI, MOS_SOCK_MONITOR_RAW,
                              MOS_SOCK_MONITOR_STREAM, MOS_TCP_HDR, MOS_UPDATE_IP_CHKSUM,
-                             MOS_UPDATE_TCP_CHKSUM, mtcp_app_join, mtcp_bind_monitor_filter,
-                             mtcp_create_context, mtcp_getlastpkt, mtcp_getpeername,
-                             mtcp_register_callback, mtcp_setlastpkt, mtcp_socket)
+                             MOS_UPDATE_TCP_CHKSUM, mtcp_bind_monitor_filter, mtcp_getlastpkt,
+                             mtcp_getpeername, mtcp_register_callback, mtcp_setlastpkt,
+                             mtcp_socket)
 
 PROG = os.path.basename(sys.argv[0] or "nat.py")
 OFF_SADDR, OFF_DADDR = 12, 16       # in the IPv4 header
@@ -139,24 +139,12 @@ def main(argv=None):
     args = p.parse_args(argv)
     if args.iface and not args.inline:
         p.error("--iface needs --inline")
-    try:
-        if args.pcap:
-            mctx = mtcp_create_context(0, pcap=args.pcap, pcap_out=args.out)
-        else:
-            mctx = mtcp_create_context(0, port="%s %s" % (args.iface, args.inline),
-                                       duration=args.duration, backend=args.backend)
-        nat = Nat(mctx, args.public, args.ports)
-        print(json.dumps({"ready": True}), flush=True)
-        mtcp_app_join(mctx)
-    except BrokenPipeError:              # stdout's reader left: the input is closed already
-        return reader_went_away()
-    except OSError as e:
-        p.exit(1, "%s: %s\n" % (p.prog, e))
-    print(json.dumps({"open_mappings": len(nat.map), "exhausted": nat.exhausted,
-                      "translated_in": nat.translated_in,
-                      "arp_unanswered": nat.arp_unanswered}), flush=True)
-    return 0
-
+    return run(p, input_conf(args), lambda mctx: Nat(mctx, args.public, args.ports),
+               lambda nat: print(json.dumps({"ready": True}), flush=True),
+               lambda nat: print(json.dumps({
+                   "open_mappings": len(nat.map), "exhausted": nat.exhausted,
+                   "translated_in": nat.translated_in, "arp_unanswered": nat.arp_unanswered}),
+                   flush=True))
 
 if __name__ == "__main__":
     sys.exit(main())

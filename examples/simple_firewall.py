@@ -18,16 +18,15 @@ import sys
 
 import _bootstrap  # noqa: E402,F401  (first: the clone on sys.path, its .venv)
 
-from xdpmtcp.cli import reader_went_away  # noqa: E402
+from _mos_sample import input_conf, run  # noqa: E402
 from xdpmtcp.commands.common import (OneLineErrorParser, input_file, output_file,  # noqa: E402
                                      positive_seconds)
 from xdpmtcp.monitor.filter import Filter, FilterError  # noqa: E402
 from xdpmtcp.mos_api import (AF_INET, MOS_DROP, MOS_HK_SND, MOS_ON_CONN_END,  # noqa: E402
                              MOS_ON_PKT_IN, MOS_SIDE_BOTH, MOS_SOCK_MONITOR_STREAM,
-                             MOS_STOP_MON, SOL_MONSOCKET, mtcp_app_join, mtcp_create_context,
-                             mtcp_define_event, mtcp_getlastpkt, mtcp_getpeername,
-                             mtcp_register_callback, mtcp_setlastpkt, mtcp_setsockopt,
-                             mtcp_socket)
+                             MOS_STOP_MON, SOL_MONSOCKET, mtcp_define_event, mtcp_getlastpkt,
+                             mtcp_getpeername, mtcp_register_callback, mtcp_setlastpkt,
+                             mtcp_setsockopt, mtcp_socket)
 
 TH_SYN, TH_ACK = 0x02, 0x10
 
@@ -101,6 +100,12 @@ class Firewall:
         self.dropped.discard(sock)
 
 
+def print_decisions(fw):
+    for (c, s, action, expr) in fw.decisions:
+        print(json.dumps({"client": "%s:%d" % c, "server": "%s:%d" % s, "action": action,
+                          "rule": expr}), flush=True)
+
+
 def main(argv=None):
     p = OneLineErrorParser(description=__doc__,
                            formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -122,25 +127,8 @@ def main(argv=None):
                 rules += parse_rules(f.read().splitlines(), lambda n: "%s:%d" % (args.rules, n))
     except (OSError, ValueError) as e:       # ValueError: a bad rule, named
         p.error(str(e))
-    try:
-        if args.pcap:
-            mctx = mtcp_create_context(0, pcap=args.pcap, pcap_out=args.out)
-        else:
-            ports = args.iface + (" " + args.inline if args.inline else "")
-            mctx = mtcp_create_context(0, port=ports, duration=args.duration,
-                                       backend=args.backend)
-        fw = Firewall(mctx, rules)
-        print(json.dumps({"ready": True}), flush=True)
-        mtcp_app_join(mctx)
-    except BrokenPipeError:              # stdout's reader left: the input is closed already
-        return reader_went_away()
-    except OSError as e:
-        p.exit(1, "%s: %s\n" % (p.prog, e))
-    for (c, s, action, expr) in fw.decisions:
-        print(json.dumps({"client": "%s:%d" % c, "server": "%s:%d" % s, "action": action,
-                          "rule": expr}), flush=True)
-    return 0
-
+    return run(p, input_conf(args), lambda mctx: Firewall(mctx, rules),
+               lambda fw: print(json.dumps({"ready": True}), flush=True), print_decisions)
 
 if __name__ == "__main__":
     sys.exit(main())
