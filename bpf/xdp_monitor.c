@@ -7,10 +7,12 @@
  * it out of the other interface itself; the offloaded checks only set
  * meta.owner (1 = may match the filter, 0 = cannot).
  *
- * Offloaded checks (filled from the monitor's --filter by the control
- * plane when they are a necessary condition of it): a set of ports (either
- * direction) and a set of IPv4 prefixes (either address).  The C core
- * still evaluates the exact filter per new flow.
+ * The offloaded filter: the monitor's whole --filter, compiled to a C
+ * expression (xdpmtcp.filter: Filter.xdp_expression, true for a frame of
+ * either direction of a flow it matches) and built into the program as
+ * XMON_FILTER over the frame's fields below; without one every IPv4 TCP
+ * frame may match.  Standalone, frames it rejects go to the kernel
+ * (counted in filtered); the C core still evaluates the filter per flow.
  */
 #include <uapi/linux/bpf.h>
 #include <linux/if_ether.h>
@@ -22,31 +24,23 @@
 #ifndef XM_MAX_QUEUES
 #define XM_MAX_QUEUES 64
 #endif
-#define XMON_MAX_PORTS 1024
-#define XMON_MAX_NETS 1024
+#ifndef XMON_FILTER
+#define XMON_FILTER 1
+#endif
 
 /* mon_cfg[0] flags */
 #define XMON_ALL 1         /* inline: every frame to the socket */
-#define XMON_PORTS 2       /* mon_ports holds a necessary condition */
-#define XMON_NETS 4        /* mon_nets holds a necessary condition */
 
 /* counters */
 #define XMON_SEEN 0
 #define XMON_REDIRECTED 1
 #define XMON_PASSED 2
-#define XMON_FILTERED 3    /* standalone: failed the offloaded checks */
+#define XMON_FILTERED 3    /* the offloaded filter rejected the frame */
 #define XMON_NO_SOCKET 4
 #define XMON_CNT_MAX 5
 
-struct xmon_lpm_key {
-	__u32 prefixlen;
-	__u32 addr;        /* network order */
-};
-
 BPF_XSKMAP(xsks, XM_MAX_QUEUES);
 BPF_ARRAY(mon_cfg, __u32, 1);
-BPF_HASH(mon_ports, __u16, __u32, XMON_MAX_PORTS);
-BPF_LPM_TRIE(mon_nets, struct xmon_lpm_key, __u32, XMON_MAX_NETS);
 BPF_PERCPU_ARRAY(counters, __u64, XMON_CNT_MAX);
 
 static __always_inline void count(__u32 idx)
@@ -76,22 +70,15 @@ static __always_inline int not_ours(struct xdp_md *ctx, __u32 flags)
 	return XDP_PASS;
 }
 
-static __always_inline int may_match(__u32 flags, __u32 saddr, __u32 daddr,
-				     __u16 sport, __u16 dport)
+/* The names Filter.xdp_expression() uses: addresses as loaded, ports in
+ * host order; the monitor only ever offers IPv4 TCP frames here. */
+static __always_inline int may_match(struct iphdr *ip, struct tcphdr *tcp, __u32 len)
 {
-	if (flags & XMON_PORTS) {
-		if (!mon_ports.lookup(&sport) && !mon_ports.lookup(&dport))
-			return 0;
-	}
-	if (flags & XMON_NETS) {
-		struct xmon_lpm_key k = { .prefixlen = 32, .addr = saddr };
-		if (!mon_nets.lookup(&k)) {
-			k.addr = daddr;
-			if (!mon_nets.lookup(&k))
-				return 0;
-		}
-	}
-	return 1;
+	__u32 saddr = ip->saddr, daddr = ip->daddr;
+	__u16 sport = ntohs(tcp->source), dport = ntohs(tcp->dest);
+	__u8 proto = ip->protocol, tcp_flags = ((__u8 *)tcp)[13];
+	int has_ports = 1, ipv4 = 1;
+	return (XMON_FILTER) ? 1 : 0;
 }
 
 int xdpmtcp_monitor(struct xdp_md *ctx)
@@ -118,11 +105,13 @@ int xdpmtcp_monitor(struct xdp_md *ctx)
 	tcp = (void *)ip + ihl;
 	if ((void *)(tcp + 1) > data_end)
 		return not_ours(ctx, flags);
-	__u8 owner = may_match(flags, ip->saddr, ip->daddr, tcp->source, tcp->dest);
-	if (!owner && !(flags & XMON_ALL)) {
+	__u8 owner = may_match(ip, tcp, (__u32)(data_end - data));
+	if (!owner) {
 		count(XMON_FILTERED);
-		count(XMON_PASSED);
-		return XDP_PASS;
+		if (!(flags & XMON_ALL)) {
+			count(XMON_PASSED);
+			return XDP_PASS;
+		}
 	}
 
 	__u8 seg_class = xm_segment_class(ip, tcp, data_end, &payload);

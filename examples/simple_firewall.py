@@ -18,30 +18,44 @@ import sys
 
 import _bootstrap  # noqa: E402,F401  (first: the clone on sys.path, its .venv)
 
+from _mos_sample import input_conf, run  # noqa: E402
 from xdpmtcp.commands.common import (OneLineErrorParser, input_file, output_file,  # noqa: E402
                                      positive_seconds)
-from xdpmtcp.monitor.filter import Filter  # noqa: E402
+from xdpmtcp.monitor.filter import Filter, FilterError  # noqa: E402
 from xdpmtcp.mos_api import (AF_INET, MOS_DROP, MOS_HK_SND, MOS_ON_CONN_END,  # noqa: E402
                              MOS_ON_PKT_IN, MOS_SIDE_BOTH, MOS_SOCK_MONITOR_STREAM,
-                             MOS_STOP_MON, SOL_MONSOCKET, mtcp_app_join, mtcp_create_context,
-                             mtcp_define_event, mtcp_getlastpkt, mtcp_getpeername,
-                             mtcp_register_callback, mtcp_setlastpkt, mtcp_setsockopt,
-                             mtcp_socket)
+                             MOS_STOP_MON, SOL_MONSOCKET, mtcp_define_event, mtcp_getlastpkt,
+                             mtcp_getpeername, mtcp_register_callback, mtcp_setlastpkt,
+                             mtcp_setsockopt, mtcp_socket)
 
 TH_SYN, TH_ACK = 0x02, 0x10
 
 
-def parse_rules(lines):
+def parse_rules(lines, where=None):
+    """[(action, Filter, text)] from "ACTION EXPR" lines; a bad rule is a
+    ValueError naming it (where(n): "--rule 2", "rules.txt:5") and what is
+    wrong, in one line.  Rules decide TCP connections by their SYN: the
+    expression is a flow filter (no udp, lengths or flags)."""
+    where = where or (lambda n: "rule %d" % n)
     rules = []
     for n, line in enumerate(lines, 1):
         line = line.split("#", 1)[0].strip()
         if not line:
             continue
         action, _, expr = line.partition(" ")
-        action = action.upper()
+        action, expr = action.upper(), expr.strip()
         if action not in ("DROP", "ACCEPT"):
-            raise ValueError("rule %d: action must be DROP or ACCEPT, not %r" % (n, action))
-        rules.append((action, Filter(expr), expr.strip()))
+            raise ValueError("%s %r: the action must be DROP or ACCEPT, not %r"
+                             % (where(n), line, action))
+        if not expr:
+            raise ValueError("%s %r: no expression after %s (for every connection: '%s tcp')"
+                             % (where(n), line, action, action))
+        try:
+            rules.append((action, Filter(expr, flow=True), expr))
+        except FilterError as e:
+            raise ValueError("%s %r: %s" % (where(n), line, e.message if e.column == 0 else
+                                            "at column %d of the expression: %s"
+                                            % (e.column + 1, e.message))) from None
     return rules
 
 
@@ -86,6 +100,12 @@ class Firewall:
         self.dropped.discard(sock)
 
 
+def print_decisions(fw):
+    for (c, s, action, expr) in fw.decisions:
+        print(json.dumps({"client": "%s:%d" % c, "server": "%s:%d" % s, "action": action,
+                          "rule": expr}), flush=True)
+
+
 def main(argv=None):
     p = OneLineErrorParser(description=__doc__,
                            formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -100,28 +120,15 @@ def main(argv=None):
     p.add_argument("--backend", choices=["xdp", "afpacket"], default="xdp",
                    help="live: the monitor's XDP program + AF_XDP (default) or AF_PACKET")
     args = p.parse_args(argv)
-    lines = list(args.rule)
     try:
+        rules = parse_rules(args.rule, lambda n: "--rule %d" % n)
         if args.rules:
             with open(args.rules) as f:
-                lines += f.read().splitlines()
-        rules = parse_rules(lines)
-    except (OSError, ValueError) as e:       # ValueError: a bad rule (FilterError too)
+                rules += parse_rules(f.read().splitlines(), lambda n: "%s:%d" % (args.rules, n))
+    except (OSError, ValueError) as e:       # ValueError: a bad rule, named
         p.error(str(e))
-    if args.pcap:
-        mctx = mtcp_create_context(0, pcap=args.pcap, pcap_out=args.out)
-    else:
-        ports = args.iface + (" " + args.inline if args.inline else "")
-        mctx = mtcp_create_context(0, port=ports, duration=args.duration,
-                                   backend=args.backend)
-    fw = Firewall(mctx, rules)
-    print(json.dumps({"ready": True}), flush=True)
-    mtcp_app_join(mctx)
-    for (c, s, action, expr) in fw.decisions:
-        print(json.dumps({"client": "%s:%d" % c, "server": "%s:%d" % s, "action": action,
-                          "rule": expr}), flush=True)
-    return 0
-
+    return run(p, input_conf(args), lambda mctx: Firewall(mctx, rules),
+               lambda fw: print(json.dumps({"ready": True}), flush=True), print_decisions)
 
 if __name__ == "__main__":
     sys.exit(main())

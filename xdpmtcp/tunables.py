@@ -107,6 +107,23 @@ class Tunables:
     poll_step_ms: float = _t(50.0, "longest wait of a blocking call or epoll_wait between checks "
                              "of its deadline and of signal flags")
 
+    # --- flow monitor (xdpmtcp monitor, the mOS dialect xdpmtcp.mos) -------------
+    # One value each for the CLI's flags, monitor.core.Monitor and mOS's
+    # mtcp.conf keys (rcvbuf, tcp_timeout, max_concurrency); the C core's own
+    # defaults (xc_mon_config_default) are the same (tests/unit/test_mos_package.py).
+    monitor_buf: int = _t(8 << 20, "reassembly buffer per direction of a flow, bytes (monitor --buf, "
+                          "mOS rcvbuf): a sender may run this far past a hole before the hole is "
+                          "given up as a gap; above the receivers' window (Linux tcp_rmem[2] is 6 MiB)")
+    monitor_mem_max: int = _t(1 << 30, "all reassembly buffers of a monitor together, bytes "
+                              "(monitor --mem-max); at the cap a flow's bytes are dropped as outrun")
+    monitor_max_flows: int = _t(65536, "flows tracked at once (monitor --max-flows, mOS "
+                                "max_concurrency); beyond it the least recently active is evicted")
+    monitor_idle_timeout: float = _t(300.0, "a flow without packets this long ends, seconds (monitor "
+                                     "--idle-timeout, mOS tcp_timeout; Zeek's tcp_inactivity_timeout "
+                                     "is 5 min): long enough for idle keep-alive connections")
+    monitor_close_timeout: float = _t(10.0, "a flow half closed (one FIN or an RST) ends this long "
+                                      "after its last packet, seconds")
+
     @classmethod
     def describe(cls):
         """[(name, default, doc)] for --help texts and the docs."""

@@ -13,6 +13,7 @@ import sys
 from ..monitor import LiveInput, Monitor, MonitorRun, PcapInput, StreamWriter
 from ..monitor import report
 from ..monitor.runner import BULK_EVENTS
+from ..tunables import DEFAULTS
 from .common import (add_netns_flag, byte_size, console, fail, netns_context,
                      output_dir, positive_seconds, seconds, whole_number)
 from .interfaces import netns_with_interfaces
@@ -78,15 +79,17 @@ def add_parser(sub):
                    default="first", help="which bytes win in overlaps (default: %(default)s)")
     p.add_argument("--midstream", action="store_true",
                    help="pick up connections whose SYN the capture lacks")
-    p.add_argument("--buf", type=byte_size(0, BUF_MAX), default=8 << 20, metavar="BYTES",
+    p.add_argument("--buf", type=byte_size(0, BUF_MAX), default=DEFAULTS.monitor_buf, metavar="BYTES",
                    help="reassembly buffer per direction (default 8m): a sender may run "
                         "this far past a hole before the hole is given up as a gap; "
                         "keep it above the receivers' window")
-    p.add_argument("--mem-max", type=byte_size(1), default=1 << 30, metavar="BYTES",
+    p.add_argument("--mem-max", type=byte_size(1), default=DEFAULTS.monitor_mem_max, metavar="BYTES",
                    help="all reassembly buffers together (default 1g)")
-    p.add_argument("--max-flows", type=whole_number(1, FLOWS_MAX), default=65536, metavar="N",
+    p.add_argument("--max-flows", type=whole_number(1, FLOWS_MAX), default=DEFAULTS.monitor_max_flows,
+                   metavar="N",
                    help="flows tracked at once; beyond it the least recently active goes")
-    p.add_argument("--idle-timeout", type=seconds(IDLE_TIMEOUT_MAX), default=300.0, metavar="S",
+    p.add_argument("--idle-timeout", type=seconds(IDLE_TIMEOUT_MAX),
+                   default=DEFAULTS.monitor_idle_timeout, metavar="S",
                    help="a flow without packets this long ends (default %(default)g)")
     p.add_argument("--verify-csum", action="store_true",
                    help="drop frames with bad IPv4/TCP checksums (not for captures taken "

@@ -93,28 +93,37 @@ class Filter:
         return [bool(out[i]) for i in range(len(burst))]
 
     # -- the XDP program's expression ----------------------------------------
-    def xdp_expression(self):
+    def xdp_expression(self, either_direction=False):
         """C over: __u32 saddr, daddr (as loaded from the packet), __u16
         sport, dport (host order), __u8 proto, tcp_flags, int has_ports,
-        ipv4; __u32 len."""
-        return _c(self.tree)
+        ipv4; __u32 len.  either_direction: true also for a frame whose
+        reverse matches (a flow filter, whose src is the flow's client,
+        judging frames of both directions)."""
+        expr = _c(self.tree, False)
+        if either_direction:
+            swapped = _c(self.tree, True)
+            if swapped != expr:
+                expr = "(%s || %s)" % (expr, swapped)
+        return expr
 
 
-def _side(dir, fmt):
+def _side(dir, fmt, swap):
     s, d = fmt.format(side="s"), fmt.format(side="d")
+    if swap:
+        s, d = d, s
     return {"src": s, "dst": d, "either": "(%s || %s)" % (s, d), "both": "(%s && %s)" % (s, d)}[dir]
 
 
-def _c(node):
+def _c(node, swap):
     if isinstance(node, Everything):
         return "1"
     if isinstance(node, Addr):
         m = _mask(node.prefix)
         return "(ipv4 && %s)" % _side(node.dir, "(({side}addr & 0x%08xu) == 0x%08xu)"
-                                      % (_net_order(m), _net_order(node.addr & m)))
+                                      % (_net_order(m), _net_order(node.addr & m)), swap)
     if isinstance(node, Port):
         return "(has_ports && %s)" % _side(node.dir, "({side}port >= %d && {side}port <= %d)"
-                                           % (node.lo, node.hi))
+                                           % (node.lo, node.hi), swap)
     if isinstance(node, Proto):
         return "ipv4" if node.number is None else "(ipv4 && proto == %d)" % node.number
     if isinstance(node, Length):
@@ -122,11 +131,11 @@ def _c(node):
     if isinstance(node, TcpFlagsAny):
         return "(has_ports && proto == 6 && (tcp_flags & 0x%02x))" % node.mask
     if isinstance(node, Not):
-        return "(!%s)" % _c(node.arg)
+        return "(!%s)" % _c(node.arg, swap)
     if isinstance(node, And):
-        return "(%s && %s)" % (_c(node.left), _c(node.right))
+        return "(%s && %s)" % (_c(node.left, swap), _c(node.right, swap))
     if isinstance(node, Or):
-        return "(%s || %s)" % (_c(node.left), _c(node.right))
+        return "(%s || %s)" % (_c(node.left, swap), _c(node.right, swap))
     raise TypeError(node)
 
 

@@ -13,6 +13,7 @@ import weakref
 from .._core import ffi, lib
 from ..storage.ring import POLICIES
 from ..tcp.state import TcpState as EngineState
+from ..tunables import DEFAULTS
 
 EVENT = struct.Struct("<IIIBBHQQII")
 assert EVENT.size == ffi.sizeof("struct xc_mon_event")
@@ -91,11 +92,12 @@ class Monitor:
     a flow that ended is freed by the next call.
     """
 
-    def __init__(self, *, max_flows=65536, table_policy="evict", buf_cap=8 << 20,
-                 frag_cap=256, mem_max=1 << 30, overlap="first", midstream=False,
-                 drain=True, out_cap=40 << 20, events=EV_ALL, idle_timeout=300.0,
-                 close_timeout=10.0, linger=2.0, verify_csum=False, step=False,
-                 ack_gaps=True):
+    def __init__(self, *, max_flows=DEFAULTS.monitor_max_flows, table_policy="evict",
+                 buf_cap=DEFAULTS.monitor_buf, frag_cap=256, mem_max=DEFAULTS.monitor_mem_max,
+                 overlap="first", midstream=False, drain=True, out_cap=40 << 20, events=EV_ALL,
+                 idle_timeout=DEFAULTS.monitor_idle_timeout,
+                 close_timeout=DEFAULTS.monitor_close_timeout, linger=2.0, verify_csum=False,
+                 step=False, ack_gaps=True):
         cfg = ffi.new("struct xc_mon_config *")
         lib.xc_mon_config_default(cfg)
         cfg.max_flows = max_flows

@@ -1,117 +1,95 @@
 """Flow filters for the monitor: the tcpdump-style expressions of
-xdpmtcp.filter (one parser, checked against tcpdump), turned into the tuple
-tree source.py offloads to XDP, the C program the monitor core runs once
-per flow (``compiled()``), and a Python predicate over a flow's 4-tuple.
+xdpmtcp.filter (one parser, checked against tcpdump) with one evaluator,
+the C core's filter VM: per flow on its 4-tuple (``__call__``,
+``match_flow``), per frame for raw sockets (``match_burst``), and the same
+expression as C for the monitor's XDP program (``xdp_expression``).
 
-A flow filter (``flow=True``, mOS's SYN/orphan filters) may use only what
-decides a TCP flow: tcp, host, net, port, portrange with their direction
-qualifiers, and, or, not; "not tcp" is refused.  A packet filter (raw
-sockets) may also name ip, udp and icmp.
+A flow filter (``flow=True``, mOS's SYN/orphan filters, the CLI's
+--filter) may use only what decides a TCP flow: tcp, host, net, port,
+portrange with their direction qualifiers, and, or, not; "not tcp" is
+refused.  Its src is the flow's client (the sender, for an orphan).  A
+packet filter (raw sockets) may also name ip, udp, icmp, lengths and TCP
+flags.
 """
 import ipaddress
 
-from ..filter.grammar import (Addr, And, Everything, FilterError, Length, Not, Or, Port, Proto,
-                              TcpFlagsAny, parse)
+from .._core import ffi, lib
+from ..filter import Filter as PacketFilter
+from ..filter.grammar import (PROTOCOLS, And, FilterError, Length, Not, Or, Proto,
+                              TcpFlagsAny)
 
-__all__ = ["Filter", "FilterError", "offload"]
+__all__ = ["Filter", "FilterError"]
 
 
-def _convert(node, flow, text):
-    if isinstance(node, Addr):
-        net = ipaddress.IPv4Network((node.addr, node.prefix), strict=False)
-        return ("host", node.dir, net)
-    if isinstance(node, Port):
-        return ("port", node.dir, node.lo, node.hi)
-    if isinstance(node, Proto):
-        if flow and node.number != 6:
-            raise FilterError(text, 0, "%s is not a rule for a TCP flow monitor"
-                              % ("ip" if node.number is None else "protocol %d" % node.number))
-        return ("proto", node.number)
+def _check_flow(node, text):
+    """Refuse what is no rule for a TCP flow (FilterError)."""
+    if isinstance(node, Proto) and node.number != 6:
+        names = {n: name for name, n in PROTOCOLS.items()}
+        raise FilterError(text, 0, "%s is not a rule for a TCP flow monitor"
+                          % ("ip" if node.number is None else
+                             names.get(node.number, "protocol %d" % node.number)))
     if isinstance(node, (Length, TcpFlagsAny)):
         raise FilterError(text, 0, "lengths and TCP flags are per packet, not rules for a flow")
     if isinstance(node, Not):
-        inner = _convert(node.arg, flow, text)
-        if flow and inner == ("proto", 6):
+        if isinstance(node.arg, Proto) and node.arg.number == 6:
             raise FilterError(text, 0, "'not tcp' is not a rule for a TCP flow monitor")
-        return ("not", inner)
+        _check_flow(node.arg, text)
     if isinstance(node, (And, Or)):
-        return ("and" if isinstance(node, And) else "or",
-                _convert(node.left, flow, text), _convert(node.right, flow, text))
-    raise TypeError(node)
+        _check_flow(node.left, text)
+        _check_flow(node.right, text)
 
 
-def _match(node, saddr, sport, daddr, dport, proto):
-    kind = node[0]
-    if kind == "or":
-        return _match(node[1], saddr, sport, daddr, dport, proto) or \
-            _match(node[2], saddr, sport, daddr, dport, proto)
-    if kind == "and":
-        return _match(node[1], saddr, sport, daddr, dport, proto) and \
-            _match(node[2], saddr, sport, daddr, dport, proto)
-    if kind == "not":
-        return not _match(node[1], saddr, sport, daddr, dport, proto)
-    if kind == "proto":
-        return node[1] is None or proto == node[1]
-    if kind == "host":
-        net = node[2]
-        s, d = saddr in net, daddr in net
-    else:
-        lo, hi = node[2], node[3]
-        if proto not in (6, 17):
-            return False
-        s, d = lo <= sport <= hi, lo <= dport <= hi
-    return {"src": s, "dst": d, "either": s or d, "both": s and d}[node[1]]
+def _be32(addr):
+    """An IPv4 address (text or IPv4Address) as the uint32 C loads."""
+    return int.from_bytes(ipaddress.IPv4Address(addr).packed, "little")
+
+
+def _be16(port):
+    return int.from_bytes(int(port).to_bytes(2, "big"), "little")
 
 
 class Filter:
-    """compile(text) once, then ``f(saddr, sport, daddr, dport, proto=6)``
-    with addresses as ipaddress.IPv4Address (or text).  ``tree`` is None
-    for an empty expression (everything matches)."""
+    """compile(text) once; ``tree`` is None for an empty expression
+    (everything matches)."""
 
     def __init__(self, text, flow=False):
         self.text = text or ""
-        node = parse(self.text)
-        self.tree = None if isinstance(node, Everything) else _convert(node, flow, self.text)
+        self.flow = flow
+        try:
+            self.program = PacketFilter(self.text)
+        except FilterError:
+            raise
+        except ValueError as e:                     # too complex for the VM
+            raise FilterError(self.text, 0, str(e)) from None
+        if flow:
+            _check_flow(self.program.tree, self.text)
+        self.tree = None if self.program.matches_everything else self.program.tree
 
     def compiled(self):
-        """The same expression as the C core's program (xdpmtcp.filter)."""
-        from ..filter import Filter as PacketFilter
-        return PacketFilter(self.text)
+        """The C core's program (xdpmtcp.filter.Filter)."""
+        return self.program
 
     def __call__(self, saddr, sport, daddr, dport, proto=6):
+        """Does the flow saddr:sport -> daddr:dport match (in C)?"""
         if self.tree is None:
             return True
-        if not isinstance(saddr, ipaddress.IPv4Address):
-            saddr = ipaddress.IPv4Address(saddr)
-        if not isinstance(daddr, ipaddress.IPv4Address):
-            daddr = ipaddress.IPv4Address(daddr)
-        return _match(self.tree, saddr, sport, daddr, dport, proto)
-def offload(tree, max_ports=1024):
-    """A necessary condition of the filter that XDP can check cheaply:
-    (ports, nets), each a set (either direction) or None (no condition).
-    A frame of a matching flow always has a port in ports (if given) and
-    an address in nets (if given); the core still checks the exact filter."""
-    def cond(node):
-        kind = node[0]
-        if kind == "port":
-            if node[3] - node[2] + 1 > max_ports:
-                return None, None
-            return set(range(node[2], node[3] + 1)), None
-        if kind == "host":
-            return None, {str(node[2])}
-        if kind == "and":
-            (p1, n1), (p2, n2) = cond(node[1]), cond(node[2])
-            ports = p1 if p1 is not None else p2          # each side is a necessary condition
-            nets = n1 if n1 is not None else n2
-            return ports, nets
-        if kind == "or":
-            (p1, n1), (p2, n2) = cond(node[1]), cond(node[2])
-            ports = p1 | p2 if p1 is not None and p2 is not None else None
-            nets = n1 | n2 if n1 is not None and n2 is not None else None
-            if ports is not None and len(ports) > max_ports:
-                ports = None
-            return ports, nets
-        return None, None                                 # not, proto: no condition
-    if tree is None:
-        return None, None
-    return cond(tree)
+        return bool(lib.xc_filter_match_tuple_proto(self.program.raw, proto, _be32(saddr),
+                                                    _be16(sport), _be32(daddr), _be16(dport)))
+
+    def match_flow(self, f):
+        """A flow of the C core (struct xc_mon_flow *), client as src."""
+        return self.tree is None or bool(lib.xc_filter_match_tuple(
+            self.program.raw, f.cli_addr, f.cli_port, f.svr_addr, f.svr_port))
+
+    def match_burst(self, burst):
+        """One byte per frame of the burst, 1 where it matches (one C call)."""
+        out = bytearray(max(1, len(burst)))
+        if self.tree is None:
+            return bytearray(b"\1" * len(burst))
+        lib.xc_filter_burst(self.program.raw, burst.raw, ffi.from_buffer(out))
+        return out[:len(burst)]
+
+    def xdp_expression(self):
+        """C for the monitor's XDP program over one frame's fields; a flow
+        filter takes a frame of either direction of a flow it matches."""
+        return self.program.xdp_expression(either_direction=self.flow)

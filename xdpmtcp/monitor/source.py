@@ -172,17 +172,16 @@ class LiveInput:
         """The monitor's XDP program on name (one per interface: each has
         its own socket map), an AF_XDP socket on queue 0 bound into it.
         Inline, every frame goes to the socket; standalone, only IPv4 TCP
-        that passes the filter's offloadable checks."""
+        that passes the filter (built into the XDP program whole)."""
         from ..phy.port import Port
         from ..xdp import AttachGuard
         from ..xdp.monitor_program import MonitorProgram
-        from .filter import offload
-        prog = MonitorProgram()
+        offloaded = flow_filter is not None and flow_filter.tree is not None
+        prog = MonitorProgram(filter_expr=flow_filter.xdp_expression() if offloaded else None)
         guard = None
         try:
             guard = AttachGuard(prog, name, mode, force).attach()
-            ports, nets = offload(flow_filter.tree) if flow_filter is not None else (None, None)
-            prog.configure(all_frames=self.inline, ports=ports, nets=nets)
+            prog.configure(all_frames=self.inline)
             port = Port.open_xsk(name, 0, umem_frames)
             prog.bind_socket(0, port.fd)
         except BaseException:

@@ -122,14 +122,20 @@ int xc_filter_match(const struct xc_filter *f, const uint8_t *frame, uint32_t le
 	return run(f, &x);
 }
 
-int xc_filter_match_tuple(const struct xc_filter *f, uint32_t saddr, uint16_t sport,
-			  uint32_t daddr, uint16_t dport)
+int xc_filter_match_tuple_proto(const struct xc_filter *f, uint8_t proto, uint32_t saddr,
+				uint16_t sport, uint32_t daddr, uint16_t dport)
 {
 	struct fields x = {
-		.ipv4 = 1, .proto = 6, .has_ports = 1,
+		.ipv4 = 1, .proto = proto, .has_ports = proto == 6 || proto == 17,
 		.saddr = saddr, .daddr = daddr, .sport = ntohs(sport), .dport = ntohs(dport),
 	};
 	return run(f, &x);
+}
+
+int xc_filter_match_tuple(const struct xc_filter *f, uint32_t saddr, uint16_t sport,
+			  uint32_t daddr, uint16_t dport)
+{
+	return xc_filter_match_tuple_proto(f, 6, saddr, sport, daddr, dport);
 }
 
 uint32_t xc_filter_burst(const struct xc_filter *f, const struct xc_burst *b, uint8_t *out)

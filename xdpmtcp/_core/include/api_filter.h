@@ -59,6 +59,10 @@ int xc_filter_match(const struct xc_filter *f, const uint8_t *frame, uint32_t le
  * Length and flag tests see a zero-length frame with no flags. */
 int xc_filter_match_tuple(const struct xc_filter *f, uint32_t saddr, uint16_t sport,
 			  uint32_t daddr, uint16_t dport);
+/* The same for a flow of another IPv4 protocol (17: UDP; ports count
+ * only for TCP and UDP). */
+int xc_filter_match_tuple_proto(const struct xc_filter *f, uint8_t proto, uint32_t saddr,
+				uint16_t sport, uint32_t daddr, uint16_t dport);
 /* Match every frame of a burst: out[i] = 0/1; returns how many matched. */
 uint32_t xc_filter_burst(const struct xc_filter *f, const struct xc_burst *b, uint8_t *out);
 

@@ -285,7 +285,15 @@ struct xc_mon_flow {
 	/* private: list links */
 	uint32_t lprev, lnext;
 	uint32_t list;
-	uint32_t pad2;
+	uint32_t pad2;	/* the mOS dialect's listeners (xc_mon_listen): chosen at the flow's
+	 * first event */
+	uint32_t listeners;         /* bit per listener slot whose SYN filter took it */
+	uint32_t watch_events;      /* its own sockets' events (xc_mon_flow_events) */
+	/* private: the listeners' events, cached */
+	uint32_t listen_gen;        /* listener generation it was chosen at; 0: not yet */
+	uint32_t listen_events;
+	uint32_t events_gen;
+	uint32_t pad3;
 };
 
 struct xc_mon;
@@ -340,5 +348,60 @@ void xc_mon_set_event_mask(struct xc_mon *m, uint32_t mask);
 /* Consume n readable bytes of side's ring, then skip holes the receiver
  * acknowledged; returns bytes consumed. */
 int64_t xc_mon_consume(struct xc_mon *m, uint32_t id, int side, uint64_t n);
+
+/* ---- the mOS dialect's raw packets (mon/mon_pkt.c) ---- */
+
+/* Where a frame's parts lie, read by the shared parser (wire/frame.h; VLAN
+ * tags allowed, the payload may be cut short by a capture's snaplen):
+ * offsets from the frame's start; addresses in network order, as the
+ * flows hold them; the rest in host order. */
+struct xc_mon_pkt_layout {
+	uint32_t ip_off;
+	uint32_t l4_off;             /* where the TCP header is (would be) */
+	uint32_t payload_off;
+	uint32_t ip_len;             /* IPv4 total length */
+	uint32_t payload_len;        /* payload bytes in the frame */
+	uint32_t saddr, daddr;
+	uint32_t seq, ack;
+	uint16_t sport, dport;       /* 0 unless TCP or UDP with its ports there */
+	uint16_t window;
+	uint8_t proto;
+	uint8_t tcp_flags;
+};
+/* 0: a TCP segment, every field set; 1: IPv4 but no TCP segment (the IPv4
+ * fields set, payload_off = l4_off, payload_len 0); -1: not IPv4, or
+ * malformed (ip_off = l4_off = payload_off = len). */
+int xc_mon_pkt_layout(const uint8_t *frame, uint32_t len, struct xc_mon_pkt_layout *out);
+#define XC_MON_CSUM_IP 1
+#define XC_MON_CSUM_TCP 2
+/* Recompute the IPv4 header's and/or the TCP segment's checksum of a frame
+ * an application edited (mtcp_setlastpkt), with the wire's one checksum
+ * routine; -1 when the frame is no whole IPv4 (TCP) packet. */
+int xc_mon_pkt_csum(uint8_t *frame, uint32_t len, uint32_t which);
+
+/* ---- the mOS dialect's listeners (mon/mon_filter.c) ---- */
+
+/* Listener sockets registered in the core, so that it raises a flow's
+ * events only when a callback wants them: at a flow's first event the
+ * core picks the listeners whose SYN filter (NULL: every flow) takes its
+ * client's 4-tuple (flow.listeners); a flow no listener takes is tracked
+ * silently (both sides stopped, as xc_mon_stop).  From then on an event
+ * of the flow is written only if one of its listeners registered its kind
+ * (events, XC_MON_EV_*) or its own sockets did (xc_mon_flow_events), and
+ * the config's event_mask allows it.  Flowless events (ORPHAN) follow the
+ * event_mask alone.  With no listener registered every flow's events are
+ * written (the CLI's monitor), unless xc_mon_listen_only was called (the
+ * mOS dialect: no listener, no flow to watch).  A slot freed and used
+ * again serves only flows chosen after. */
+#define XC_MON_MAX_LISTENERS 32
+/* Register or update listener slot (0..XC_MON_MAX_LISTENERS-1): its SYN
+ * filter (copied; a changed one applies to flows chosen from now on) and
+ * the events its callbacks need; -1 on a bad slot or program. */
+int xc_mon_listen(struct xc_mon *m, uint32_t slot, const struct xc_filter *syn, uint32_t events);
+int xc_mon_unlisten(struct xc_mon *m, uint32_t slot);
+int xc_mon_listen_only(struct xc_mon *m);
+/* The events a flow's own sockets need, beside its listeners'; -1 if the
+ * flow is gone. */
+int xc_mon_flow_events(struct xc_mon *m, uint32_t id, uint32_t events);
 
 #endif

@@ -1,11 +1,14 @@
 /* What the monitor reports: event records (mon_emit, into the caller's
- * array during a call) and each flow's Zeek-like history string.  Every
+ * array during a call, of the kinds the flow's listeners want) and each flow's Zeek-like history string.  Every
  * other monitor file reports through here. */
 #include "mon_internal.h"
 
 struct xc_mon_event *mon_emit(struct xc_mon *m, uint32_t kind, const struct xc_mon_flow *f,
 			      int side, int hook, uint16_t code, uint64_t arg, uint64_t val)
 {
+	/* first: a flow's listeners are chosen at its first event, wanted or not */
+	if (f && !(mon_flow_events(m, &m->flows[f->id]) & kind))
+		return NULL;
 	if (!(m->cfg.event_mask & kind))
 		return NULL;
 	if (f) {

@@ -54,13 +54,25 @@ struct xc_mon {
 	uint32_t *dirty;            /* (id << 1 | side) with readable bytes to drain */
 	uint32_t ndirty, dirty_cap;
 	struct xc_filter filter;
-	uint32_t has_filter;
+	uint32_t has_filter;	/* the mOS dialect's listeners (mon_filter.c) */
+	uint32_t listen_used;       /* bit per slot */
+	uint32_t listen_has_syn;    /* bit per slot with a SYN filter */
+	uint32_t listen_gen;        /* bumped when a slot is taken */
+	uint32_t listen_events_gen; /* bumped when any listener's events change */
+	uint32_t listen_only;       /* xc_mon_listen_only: listeners or not */
+	uint32_t listen_since[XC_MON_MAX_LISTENERS];
+	uint32_t listen_events[XC_MON_MAX_LISTENERS];
+	struct xc_filter listen_syn[XC_MON_MAX_LISTENERS];
 };
 
 /* ---- the flow filter (mon_filter.c) ---- */
 
 /* 1 if (a1:p1 -> a2:p2, network order) passes the filter (or none is set). */
 int mon_filter_pass(const struct xc_mon *m, uint32_t a1, uint16_t p1, uint32_t a2, uint16_t p2);
+/* The event kinds wanted for a flow (its listeners', its own sockets');
+ * every kind when no listener is registered.  At the flow's first call
+ * its listeners are chosen (and a flow none takes is stopped). */
+uint32_t mon_flow_events(struct xc_mon *m, struct xc_mon_flow *f);
 
 /* ---- what the monitor reports (mon_event.c) ---- */
 
