@@ -70,10 +70,12 @@ static void choose_listeners(struct xc_mon *m, struct xc_mon_flow *f)
 	f->listen_gen = m->listen_gen;
 	for (uint32_t s = 0; s < XC_MON_MAX_LISTENERS; s++) {
 		uint32_t bit = 1u << s;
+		/* the filter VM reads IPv4 only: a SYN filter takes no IPv6
+		 * flow (its folded addresses would match by accident) */
 		if ((m->listen_used & bit) &&
 		    (!(m->listen_has_syn & bit) ||
-		     xc_filter_match_tuple(&m->listen_syn[s], f->cli_addr, f->cli_port, f->svr_addr,
-					   f->svr_port)))
+		     (!f->v6 && xc_filter_match_tuple(&m->listen_syn[s], f->cli_addr, f->cli_port,
+						      f->svr_addr, f->svr_port))))
 			f->listeners |= bit;
 	}
 	if (f->listeners)
