@@ -402,6 +402,13 @@ static inline uint64_t rcv_off_of(const struct xc_tcb *t, uint32_t seq)
 	return t->rcv.next_off + (int64_t)(int32_t)(seq - rcv_seq_of(t, t->rcv.next_off));
 }
 
+/* A resend of [seq, seq + len) carries the FIN again when our FIN came
+ * right after it, as the segment it rode on did. */
+static inline uint8_t tcb_fin_after(const struct xc_tcb *t, uint32_t seq, uint32_t len)
+{
+	return (t->flags & XC_TF_FIN_SENT) && seq + len == t->fin_seq ? TCP_FIN : 0;
+}
+
 static inline uint32_t tcb_flight(const struct xc_tcb *t)
 {
 	return t->snd_max - t->snd_una;

@@ -534,7 +534,8 @@ static int output_lost(struct xc_tcp_engine *e, struct xc_tcb *t, uint64_t now_n
 			break;
 		if (seq_gt(seq + len, wnd_end))
 			len = wnd_end - seq;
-		if (tcp_send_segment(e, t, seq, len, 0, now_ns) < 0)
+		uint8_t fin = tcb_fin_after(t, seq, len);
+		if (tcp_send_segment(e, t, seq, len, fin, now_ns) < 0)
 			break;
 		uint32_t nsegs = len > t->mss ? (len + t->mss - 1) / t->mss : 1;
 		xc_sent_retransmitted(&t->sent, seq, len, now_ns);
@@ -547,7 +548,7 @@ static int output_lost(struct xc_tcp_engine *e, struct xc_tcb *t, uint64_t now_n
 			t->undo_tsval = ts_now(t, now_ns);
 			t->undo_ts_set = 1;
 		}
-		sent_data(e, t, seq, len, 0, now_ns);
+		sent_data(e, t, seq, len, !!fin, now_ns);
 		paced(e, t, len, now_ns);
 		t->flags &= ~XC_TF_WND_PROBE;
 		sent += (int)nsegs;

@@ -20,13 +20,18 @@ static int on_tlp(struct xc_tcp_engine *e, struct xc_tcb *t, uint64_t now_ns)
 	if (seq_lt(t->snd_nxt, data_end) && seq_lt(t->snd_nxt, t->snd_una + t->snd_wnd)) {
 		t->flags |= XC_TF_TLP_NEW;      /* new data is the best probe */
 		tcb_output(e, t);
-	} else if (xc_sent_last(&t->sent, &seq, &len) &&
-		   tcp_send_segment(e, t, seq, len, 0, now_ns) == 0) {
-		/* resend the last segment of the flight: its SACK tells RACK
-		 * what before it is lost */
-		xc_sent_probed(&t->sent, now_ns);
-		t->c.retrans_segs++;
-		t->c.bytes_retrans += len;
+	} else if (xc_sent_last(&t->sent, &seq, &len)) {
+		/* resend the last segment of the flight (with the FIN it
+		 * carried): its SACK tells RACK what before it is lost */
+		if (tcp_send_segment(e, t, seq, len, tcb_fin_after(t, seq, len), now_ns) == 0) {
+			xc_sent_probed(&t->sent, now_ns);
+			t->c.retrans_segs++;
+			t->c.bytes_retrans += len;
+		}
+	} else if ((t->flags & XC_TF_FIN_SENT) && t->snd_una == t->fin_seq) {
+		/* only our FIN is out: probe with it */
+		if (tcp_send_segment(e, t, t->fin_seq, 0, TCP_FIN, now_ns) == 0)
+			t->c.retrans_segs++;
 	}
 	tcp_rearm_rto(e, t, now_ns);
 	return XC_TV_NONE;
