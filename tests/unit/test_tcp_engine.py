@@ -461,3 +461,33 @@ def test_receive_buffer_autotunes_within_the_memory_cap():
         _, server, client = connected(p)
         assert transfer(p, client, server, os.urandom(1_000_000)) is not None
         assert server.c_info().rcvbuf == 65536 and p.a.c_stats()["rcvbuf_grow_refused"] >= 1
+
+
+def test_sack_blocks_report_the_newest_segment_first_past_five_holes(pair, tmp_path):
+    """With more out-of-order blocks than an ACK has room for, the first
+    block is still the one the newest segment landed in, then the most
+    recently reported ones (RFC 2018 §4). Found by the impair grid: past
+    five holes the newest block went unreported, and the kernel's sender
+    resent data the stack held (its D-SACKs proved it)."""
+    from xdpmtcp.phy import PcapSource, PcapTap
+    _, server, client = connected(pair)
+    t = server.c_info()
+    mss = 1000
+    pcap = str(tmp_path / "acks.pcap")
+    pair.port_a.add(PcapTap(pcap))
+    for i in range(8):                       # hole, block, hole, block, ...
+        seq = (t.rcv_nxt + (2 * i + 1) * mss) & 0xffffffff
+        inject(pair, client, TcpFlags.ACK, seq, t.snd_nxt, os.urandom(mss), ts=ts_of(server))
+        pair.a.poll()
+    PcapTap.uninstall(pair.port_a)
+    acks = []
+    with PcapSource(pcap) as src:
+        for fr in src.frames():
+            seg = parse_tcp_frame(bytes(fr.data)).tcp
+            if seg.src_port == PORT and seg.options.sack_blocks:
+                acks.append(seg.options.sack_blocks)
+    assert len(acks) == 8 and server.counters()["ooo_segs_in"] == 8
+    for k, blocks in enumerate(acks):
+        newest = ((t.rcv_nxt + (2 * k + 1) * mss) & 0xffffffff, (t.rcv_nxt + (2 * k + 2) * mss) & 0xffffffff)
+        assert blocks[0] == newest                                 # the block just filled, first
+        assert blocks[1:] == acks[k - 1][:len(blocks) - 1] if k else len(blocks) == 1   # then the latest reported

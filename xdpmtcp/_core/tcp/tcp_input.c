@@ -376,8 +376,7 @@ static void process_data(struct xc_tcp_engine *e, struct xc_tcb *t, const struct
 				 * segment, now: a batch must not fold them into one,
 				 * or a sender without SACK never sees three */
 				t->c.ooo_segs_in++;
-				t->last_ooo_off = off;
-				t->last_ooo_len = len;
+				tcp_sack_note(t, off);
 				tcp_send_ack(e, t, now_ns);
 				quickack_mode(e, t);
 			}

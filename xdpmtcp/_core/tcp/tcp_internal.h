@@ -123,8 +123,11 @@ struct xc_tcb {
 	struct xc_tcp_counters c;
 	/* engine bookkeeping */
 	uint32_t queued;             /* bit 0: in the event list; bit 1: in the output list */
-	uint32_t last_ooo_len;       /* latest out-of-order segment: first SACK block (RFC 2018 §4) */
-	uint64_t last_ooo_off;
+	/* where the latest out-of-order segments landed, newest first, one
+	 * per block: the SACK blocks we report, in this order (RFC 2018 §4:
+	 * the newest segment's block first, then the most recently reported) */
+	uint64_t sack_recent[XC_SACK_MAX_BLOCKS];
+	uint32_t nsack_recent;
 	uint32_t prior_cwnd;         /* before the last fast recovery cut: undone if ... */
 	uint32_t prior_ssthresh;
 	uint32_t undo_retrans;       /* ... D-SACKs show all its retransmissions were needless */
@@ -440,6 +443,9 @@ static inline uint32_t ts_now(const struct xc_tcb *t, uint64_t now_ns)
 }
 
 /* tcp_output.c */
+/* an out-of-order segment landed at receive offset off: its block goes
+ * first in the SACK blocks we send */
+void tcp_sack_note(struct xc_tcb *t, uint64_t off);
 /* bytes per second the connection is paced at (0: no RTT yet) */
 uint64_t tcp_pacing_rate(const struct xc_tcb *t);
 /* the persist timer, backed off by the probes sent (probes a zero window) */

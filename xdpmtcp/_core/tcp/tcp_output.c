@@ -82,8 +82,39 @@ static void put_block(uint8_t *o, uint32_t *n, uint32_t start, uint32_t end)
 	*n += 8;
 }
 
+/* The out-of-order block holding receive offset off, or NULL (filled in
+ * since, or merged into the in-order data). */
+static const struct xc_ring_frag *ooo_block_at(const struct xc_ring *r, uint64_t off)
+{
+	if (off < r->next_off)
+		return NULL;
+	for (uint32_t i = 0; i < r->nfrags; i++)
+		if (off >= r->frags[i].offset && off < r->frags[i].offset + r->frags[i].len)
+			return &r->frags[i];
+	return NULL;
+}
+
+void tcp_sack_note(struct xc_tcb *t, uint64_t off)
+{
+	const struct xc_ring_frag *here = ooo_block_at(&t->rcv, off);
+	uint32_t n = t->nsack_recent, keep = 0;
+	uint64_t old[XC_SACK_MAX_BLOCKS];
+	memcpy(old, t->sack_recent, sizeof old);
+	t->sack_recent[keep++] = off;
+	/* the others stay in their order, without the one this block took
+	 * over and without blocks gone */
+	for (uint32_t i = 0; i < n && keep < XC_SACK_MAX_BLOCKS; i++) {
+		const struct xc_ring_frag *f = ooo_block_at(&t->rcv, old[i]);
+		if (f && f != here)
+			t->sack_recent[keep++] = old[i];
+	}
+	t->nsack_recent = keep;
+}
+
 /* Options for a segment of a synchronized connection: timestamps, then
- * SACK blocks (the newest out-of-order segment first, RFC 2018 §4). */
+ * SACK blocks: a D-SACK first (RFC 2883), then the block of the newest
+ * out-of-order segment and the most recently reported ones (RFC 2018
+ * §4), then the lowest others while room is left. */
 static uint32_t put_opts(struct xc_tcb *t, uint8_t *o, uint64_t now_ns, int *with_sack)
 {
 	uint32_t n = 0;
@@ -94,37 +125,39 @@ static uint32_t put_opts(struct xc_tcb *t, uint8_t *o, uint64_t now_ns, int *wit
 	}
 	*with_sack = 0;
 	int dsack = (t->flags & (XC_TF_DSACK | XC_TF_SACK_OK)) == (XC_TF_DSACK | XC_TF_SACK_OK);
-	if ((t->flags & XC_TF_SACK_OK) && (t->rcv.nfrags || dsack)) {
-		struct xc_ring_frag f[5];
-		uint32_t nf = xc_ring_fragments(&t->rcv, f, 5);
+	const struct xc_ring *r = &t->rcv;
+	if ((t->flags & XC_TF_SACK_OK) && (r->nfrags || dsack)) {
+		const struct xc_ring_frag *sent[XC_SACK_MAX_BLOCKS];
 		uint32_t room = (40 - n - 2) / 8;   /* 4 blocks, or 3 with timestamps */
-		uint32_t blocks = 0;
+		uint32_t blocks = 0, nsent = 0;
 		uint8_t *hdr = o + n;
 		n += 4;
 		hdr[0] = 1; hdr[1] = 1; hdr[2] = 5;
-		/* RFC 2883: a duplicate segment is reported first */
 		if (dsack) {
 			put_block(o, &n, t->dsack_start, t->dsack_end);
 			blocks++;
 			t->flags &= ~XC_TF_DSACK;
 			t->c.dsacks_sent++;
 		}
-		/* then the block holding the latest segment (RFC 2018 §4) */
-		int first = -1;
-		for (uint32_t i = 0; i < nf && blocks < room; i++) {
-			if (f[i].offset < t->rcv.next_off)
-				continue;       /* the in-order block is not a SACK */
-			if (t->last_ooo_off >= f[i].offset && t->last_ooo_off < f[i].offset + f[i].len) {
-				first = (int)i;
-				put_block(o, &n, rcv_seq_of(t, f[i].offset), rcv_seq_of(t, f[i].offset + f[i].len));
-				blocks++;
-				break;
-			}
-		}
-		for (uint32_t i = 0; i < nf && blocks < room; i++) {
-			if (f[i].offset < t->rcv.next_off || (int)i == first)
+		for (uint32_t i = 0; i < t->nsack_recent && blocks < room; i++) {
+			const struct xc_ring_frag *f = ooo_block_at(r, t->sack_recent[i]);
+			int dup = 0;
+			for (uint32_t k = 0; k < nsent; k++)
+				dup |= sent[k] == f;
+			if (!f || dup)
 				continue;
-			put_block(o, &n, rcv_seq_of(t, f[i].offset), rcv_seq_of(t, f[i].offset + f[i].len));
+			sent[nsent++] = f;
+			put_block(o, &n, rcv_seq_of(t, f->offset), rcv_seq_of(t, f->offset + f->len));
+			blocks++;
+		}
+		for (uint32_t i = 0; i < r->nfrags && blocks < room; i++) {
+			const struct xc_ring_frag *f = &r->frags[i];
+			int dup = f->offset < r->next_off;
+			for (uint32_t k = 0; k < nsent; k++)
+				dup |= sent[k] == f;
+			if (dup)
+				continue;
+			put_block(o, &n, rcv_seq_of(t, f->offset), rcv_seq_of(t, f->offset + f->len));
 			blocks++;
 		}
 		if (blocks) {
