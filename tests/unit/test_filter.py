@@ -96,9 +96,9 @@ def test_same_verdicts_as_tcpdump(capture, expr):
 
 
 @pytest.mark.parametrize("expr,column,words", [
-    ("host", 5, "expected an IPv4 address"),
+    ("host", 5, "expected an IPv4 or IPv6 address"),
     ("port 99999", 6, "out of range"),
-    ("host 1.2.3", 6, "expected an IPv4 address"),
+    ("host 1.2.3", 6, "expected an IPv4 or IPv6 address"),
     ("foo", 1, "unknown primitive"),
     ("port 80 and (", 14, "expected a primitive"),
     ("tcp[tcpflags] & tcp-syn == 0", 25, "expected '!='"),
@@ -132,6 +132,7 @@ def test_xdp_expression_compiles_and_agrees(capture, tmp_path):
 typedef uint32_t __u32; typedef uint16_t __u16; typedef uint8_t __u8;
 static int verdict(int k, __u32 saddr, __u32 daddr, __u16 sport, __u16 dport, __u8 proto,
                    __u8 tcp_flags, int has_ports, int ipv4, __u32 len) {
+    int ipv6 = 0; __u32 s6[4] = {0}, d6[4] = {0}; (void)s6; (void)d6;
     switch (k) {
 %s
     }

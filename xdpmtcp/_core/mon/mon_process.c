@@ -221,8 +221,7 @@ static void mon_frame(struct xc_mon *m, const struct xc_pkt *p, const uint8_t *f
 			f = pickup(m, &g, ts);
 		else {
 			m->st.orphans++;
-			if (g.v6 ? !m->has_filter
-				 : mon_filter_pass(m, g.saddr, g.sport, g.daddr, g.dport))
+			if (mon_filter_pass_seg(m, &g))
 				mon_emit(m, XC_MON_EV_ORPHAN, NULL, XC_MON_NOSIDE, XC_MON_HK_NULL, 0, 0, 0);
 			return;
 		}
