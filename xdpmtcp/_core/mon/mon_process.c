@@ -363,14 +363,24 @@ struct xc_mon_flow *xc_mon_flow_get(struct xc_mon *m, uint32_t id)
 	return f->status == XC_MON_FS_FREE ? NULL : f;
 }
 
+static struct xc_mon_flow *live_only(struct xc_mon_flow *f)
+{
+	return f && (f->status == XC_MON_FS_ACTIVE || f->status == XC_MON_FS_CLOSING ||
+		     f->status == XC_MON_FS_ENDED) ? f : NULL;
+}
+
 struct xc_mon_flow *xc_mon_lookup(struct xc_mon *m, uint32_t a1, uint16_t p1,
 				  uint32_t a2, uint16_t p2)
 {
-	if (!m)
+	return m ? live_only(mon_table_lookup(m, a1, p1, a2, p2, NULL, NULL)) : NULL;
+}
+
+struct xc_mon_flow *xc_mon_lookup6(struct xc_mon *m, const uint8_t *a1, uint16_t p1,
+				   const uint8_t *a2, uint16_t p2)
+{
+	if (!m || !a1 || !a2)
 		return NULL;
-	struct xc_mon_flow *f = mon_table_lookup(m, a1, p1, a2, p2, NULL, NULL);
-	return f && (f->status == XC_MON_FS_ACTIVE || f->status == XC_MON_FS_CLOSING ||
-		     f->status == XC_MON_FS_ENDED) ? f : NULL;
+	return live_only(mon_table_lookup(m, wire_fold6(a1), p1, wire_fold6(a2), p2, a1, a2));
 }
 
 void xc_mon_get_stats(struct xc_mon *m, struct xc_mon_stats *out)
