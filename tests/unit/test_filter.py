@@ -105,6 +105,12 @@ def test_same_verdicts_as_tcpdump(capture, expr):
     ("portrange 9-3", 11, "is empty"),
     ("tcp port 80 )", 13, "unexpected ')'"),
     ("src 1.2.3.4", 5, "expected host, net, port or portrange"),
+    ("host 2001:db8::g", 6, "expected an IPv4 or IPv6 address, found '2001:db8::g'"),
+    ("host 2001:db8:::1", 6, "expected an IPv4 or IPv6 address"),
+    ("net 2001:db8::/129", 5, "bad network '2001:db8::/129'"),
+    ("net 2001:db8:: mask ffff::", 16, "'mask' takes IPv4 networks only"),
+    ("host 2001:db8::1 or", 20, "expected a primitive"),
+    ("ip6 port 80", 5, "unexpected 'port'"),
 ])
 def test_errors_name_the_column(expr, column, words):
     with pytest.raises(FilterError) as e:

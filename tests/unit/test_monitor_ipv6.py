@@ -233,3 +233,16 @@ def test_ipv6_super_frames_are_cut(tmp_path, capsys):
     summary = json.loads(capsys.readouterr().out.splitlines()[-1])
     assert summary["input"]["superframes"] == 2 and summary["monitor"]["bad_csum"] == 0
     assert (tmp_path / "s" / "000001.c2s").read_bytes() == DATA
+
+
+@pytest.mark.parametrize("expr,raised", [("src host %s" % C6, True), ("src host %s" % S6, False),
+                                         ("ip", False), ("ip6 and dst port 80", True)])
+def test_an_ipv6_orphan_raises_orphan_as_the_filter_says(expr, raised):
+    from xdpmtcp.monitor.filter import Filter
+    o = Conv()
+    o.handshake()
+    r = Run()
+    r.mon.set_filter(Filter(expr, flow=True))
+    r.feed([to_v6(o.c(ACK | PSH, b"orphan"))])       # its sender (the client) as src
+    assert r.mon.stats()["orphans"] == 1
+    assert bool(r.of(Ev.ORPHAN)) is raised
