@@ -96,15 +96,21 @@ def test_same_verdicts_as_tcpdump(capture, expr):
 
 
 @pytest.mark.parametrize("expr,column,words", [
-    ("host", 5, "expected an IPv4 address"),
+    ("host", 5, "expected an IPv4 or IPv6 address"),
     ("port 99999", 6, "out of range"),
-    ("host 1.2.3", 6, "expected an IPv4 address"),
+    ("host 1.2.3", 6, "expected an IPv4 or IPv6 address"),
     ("foo", 1, "unknown primitive"),
     ("port 80 and (", 14, "expected a primitive"),
     ("tcp[tcpflags] & tcp-syn == 0", 25, "expected '!='"),
     ("portrange 9-3", 11, "is empty"),
     ("tcp port 80 )", 13, "unexpected ')'"),
     ("src 1.2.3.4", 5, "expected host, net, port or portrange"),
+    ("host 2001:db8::g", 6, "expected an IPv4 or IPv6 address, found '2001:db8::g'"),
+    ("host 2001:db8:::1", 6, "expected an IPv4 or IPv6 address"),
+    ("net 2001:db8::/129", 5, "bad network '2001:db8::/129'"),
+    ("net 2001:db8:: mask ffff::", 16, "'mask' takes IPv4 networks only"),
+    ("host 2001:db8::1 or", 20, "expected a primitive"),
+    ("ip6 port 80", 5, "unexpected 'port'"),
 ])
 def test_errors_name_the_column(expr, column, words):
     with pytest.raises(FilterError) as e:
@@ -117,11 +123,10 @@ def test_too_deep_a_filter_is_refused():
         Filter(" and ".join("not (port %d" % i for i in range(40)) + ")" * 40)
 
 
-def test_xdp_expression_compiles_and_agrees(capture, tmp_path):
-    """The expression for XDP, compiled by gcc over the same fields,
-    gives the same verdicts as the C core."""
-    path, fs = capture
-    exprs = [e for e in EXPRESSIONS if e]
+def xdp_verdicts(exprs, fs, tmp_path):
+    """Rows of '0'/'1', one per frame, one column per expression: the
+    expressions for XDP compiled by gcc over the fields the monitor's XDP
+    program loads (IPv4, or IPv6 without extension headers)."""
     body = "\n".join("    case %d: return %s;" % (i, Filter(e).xdp_expression())
                      for i, e in enumerate(exprs))
     src = tmp_path / "x.c"
@@ -130,8 +135,9 @@ def test_xdp_expression_compiles_and_agrees(capture, tmp_path):
 #include <stdio.h>
 #include <string.h>
 typedef uint32_t __u32; typedef uint16_t __u16; typedef uint8_t __u8;
-static int verdict(int k, __u32 saddr, __u32 daddr, __u16 sport, __u16 dport, __u8 proto,
-                   __u8 tcp_flags, int has_ports, int ipv4, __u32 len) {
+static int verdict(int k, int ipv4, int ipv6, __u32 saddr, __u32 daddr, const __u32 *s6,
+                   const __u32 *d6, __u16 sport, __u16 dport, __u8 proto, __u8 tcp_flags,
+                   int has_ports, __u32 len) {
     switch (k) {
 %s
     }
@@ -141,17 +147,27 @@ int main(void) {
     unsigned char f[2048]; unsigned len;
     while (fread(&len, 4, 1, stdin) == 1 && fread(f, 1, len, stdin) == len) {
         int ipv4 = len >= 34 && f[12] == 8 && f[13] == 0;
-        __u32 s = 0, d = 0; __u16 sp = 0, dp = 0; __u8 proto = 0, fl = 0; int hp = 0;
+        int ipv6 = len >= 54 && f[12] == 0x86 && f[13] == 0xdd;
+        __u32 s = 0, d = 0, s6[4] = {0}, d6[4] = {0}; __u16 sp = 0, dp = 0;
+        __u8 proto = 0, fl = 0; int hp = 0;
+        const unsigned char *l4 = f;
         if (ipv4) {
-            const unsigned char *ip = f + 14, *l4 = ip + (ip[0] & 15) * 4;
+            const unsigned char *ip = f + 14;
+            l4 = ip + (ip[0] & 15) * 4;
             memcpy(&s, ip + 12, 4); memcpy(&d, ip + 16, 4); proto = ip[9];
-            int frag = ((ip[6] & 0x3f) << 8 | ip[7]) != 0;
-            if (!frag && (proto == 6 || proto == 17)) {
-                hp = 1; sp = l4[0] << 8 | l4[1]; dp = l4[2] << 8 | l4[3];
-                if (proto == 6) fl = l4[13];
-            }
+            hp = ((ip[6] & 0x3f) << 8 | ip[7]) == 0 && (proto == 6 || proto == 17);
+        } else if (ipv6) {
+            const unsigned char *ip = f + 14;
+            l4 = ip + 40;
+            memcpy(s6, ip + 8, 16); memcpy(d6, ip + 24, 16); proto = ip[6];
+            hp = proto == 6 || proto == 17;
         }
-        for (int k = 0; k < %d; k++) putchar('0' + verdict(k, s, d, sp, dp, proto, fl, hp, ipv4, len));
+        if (hp) {
+            sp = l4[0] << 8 | l4[1]; dp = l4[2] << 8 | l4[3];
+            if (proto == 6) fl = l4[13];
+        }
+        for (int k = 0; k < %d; k++)
+            putchar('0' + verdict(k, ipv4, ipv6, s, d, s6, d6, sp, dp, proto, fl, hp, len));
         putchar('\n');
     }
     return 0;
@@ -161,7 +177,15 @@ int main(void) {
     subprocess.run(["gcc", "-O1", "-Wall", "-Werror", "-Wno-unused-parameter", "-o", str(exe),
                     str(src)], check=True)
     feed = b"".join(struct.pack("=I", len(f)) + f for f in fs)
-    rows = subprocess.run([str(exe)], input=feed, capture_output=True, check=True).stdout.split()
+    return subprocess.run([str(exe)], input=feed, capture_output=True, check=True).stdout.split()
+
+
+def test_xdp_expression_compiles_and_agrees(capture, tmp_path):
+    """The expression for XDP, compiled by gcc over the same fields,
+    gives the same verdicts as the C core."""
+    path, fs = capture
+    exprs = [e for e in EXPRESSIONS if e]
+    rows = xdp_verdicts(exprs, fs, tmp_path)
     for k, e in enumerate(exprs):
         f = Filter(e)
         assert [row[k:k + 1] == b"1" for row in rows] == [f.match(fr) for fr in fs], e

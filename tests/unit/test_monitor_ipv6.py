@@ -200,13 +200,23 @@ def test_outputs_name_ipv6_flows(tmp_path, capsys):
     assert "[2001:db8::1]:40000 [2001:db8::2]:80" in capsys.readouterr().out
 
 
-def test_with_a_filter_ipv6_flows_are_not_followed(tmp_path, capsys):
+@pytest.mark.parametrize("expr,kept,filtered", [
+    ("port 80", ["198.18.0.1", C6], 0),
+    ("host %s" % C6, [C6], 1),
+    ("src net 2001:db8::/64", [C6], 1),
+    ("ip6", [C6], 1),
+    ("ip", ["198.18.0.1"], 1),
+    ("not host %s" % S6, ["198.18.0.1"], 1),
+    ("dst host %s" % C6, [], 2),          # src is the client: C6 is no server
+    ("host 2001:db8::3", [], 2),
+])
+def test_ipv6_flows_follow_the_filter(tmp_path, capsys, expr, kept, filtered):
     frames = [to_v6(f) for f in conversation()] + conversation(Conv(cport=41000))
     pcap = write_pcap(tmp_path / "f.pcap", frames)
-    assert main(["monitor", "--pcap", str(pcap), "--json", "--filter", "port 80"]) == 0
+    assert main(["monitor", "--pcap", str(pcap), "--json", "--filter", expr]) == 0
     lines = [json.loads(l) for l in capsys.readouterr().out.splitlines()]
-    assert lines[-1]["monitor"]["flows_filtered"] == 1
-    assert [l["id.orig_h"] for l in lines if l["event"] == "conn"] == ["198.18.0.1"]
+    assert lines[-1]["monitor"]["flows_filtered"] == filtered
+    assert sorted(l["id.orig_h"] for l in lines if l["event"] == "conn") == sorted(kept)
 
 
 def test_ipv6_super_frames_are_cut(tmp_path, capsys):
@@ -223,3 +233,16 @@ def test_ipv6_super_frames_are_cut(tmp_path, capsys):
     summary = json.loads(capsys.readouterr().out.splitlines()[-1])
     assert summary["input"]["superframes"] == 2 and summary["monitor"]["bad_csum"] == 0
     assert (tmp_path / "s" / "000001.c2s").read_bytes() == DATA
+
+
+@pytest.mark.parametrize("expr,raised", [("src host %s" % C6, True), ("src host %s" % S6, False),
+                                         ("ip", False), ("ip6 and dst port 80", True)])
+def test_an_ipv6_orphan_raises_orphan_as_the_filter_says(expr, raised):
+    from xdpmtcp.monitor.filter import Filter
+    o = Conv()
+    o.handshake()
+    r = Run()
+    r.mon.set_filter(Filter(expr, flow=True))
+    r.feed([to_v6(o.c(ACK | PSH, b"orphan"))])       # its sender (the client) as src
+    assert r.mon.stats()["orphans"] == 1
+    assert bool(r.of(Ev.ORPHAN)) is raised

@@ -2,17 +2,19 @@
  * classifier and verifier (wire/classify.c, wire/csum.c), the endpoint's
  * segment view (tcp_seg_parse: no VLAN tag, the whole packet, what
  * tcp_input.c reads), the monitor's (MON_WIRE_FLAGS: VLAN tags, a payload
- * the capture cut short) with its checksum check, and the TCP option
- * parser (wire/tcp_opts.c).
+ * the capture cut short, IPv6 with its extension headers) with its
+ * checksum checks, and the TCP option parser (wire/tcp_opts.c).
  *
  * Input: one frame, Ethernet header first, copied into a buffer of exactly
  * its size so ASan sees any read past it.  Checked: the readers agree with
  * each other (the endpoint takes exactly the segments whose headers the
  * classifier accepts, the monitor reads those the same way, and whatever
- * the monitor reads untagged and whole the endpoint takes; a VLAN tag or
- * a cut payload changes only what it should), every length returned stays
- * inside the frame, the monitor's checksum check is the verifier's, and a
- * frame whose checksums were just filled in verifies. */
+ * IPv4 the monitor reads untagged and whole the endpoint takes; a VLAN tag
+ * or a cut payload changes only what it should; WIRE_IPV6 changes nothing
+ * on IPv4 and only IPv6 frames, which the endpoint refuses), every length
+ * returned stays inside the frame, the monitor's checksum check is the
+ * verifier's, and a frame whose checksums were just filled in (IPv4 or
+ * IPv6) verifies. */
 #include "fuzz_common.h"
 #include "mon/mon_internal.h"
 #include "tcp/tcp_internal.h"
@@ -32,6 +34,40 @@ static void check_inside(const struct tcp_seg *s, const uint8_t *f, uint32_t len
 	CHECK(s->doff >= 20 && s->tcp + s->doff == s->payload, "doff %u", s->doff);
 	CHECK(s->ip == f + s->l2_len && s->tcp == s->ip + s->ihl, "header offsets");
 	check_opts(&s->opt);
+}
+
+/* The ethertype after up to two VLAN tags (0 when the frame is shorter). */
+static uint16_t inner_ethertype(const uint8_t *f, uint32_t len)
+{
+	uint32_t l2 = 12;
+	for (int tags = 0; tags <= 2; tags++, l2 += 4) {
+		if (len < l2 + 2)
+			return 0;
+		uint16_t et = wire_rd16(f + l2);
+		if ((et != ETHERTYPE_VLAN && et != ETHERTYPE_QINQ) || tags == 2)
+			return et;
+	}
+	return 0;
+}
+
+/* An IPv6 segment the monitor read: its headers within their caps, its
+ * folds from its addresses, and its checksum, once filled (on a copy),
+ * verifying. */
+static void check_ipv6(const struct tcp_seg *s, const uint8_t *f, uint32_t len)
+{
+	CHECK(s->ihl >= WIRE_IPV6_HDR_LEN && s->ihl <= WIRE_IPV6_L3_MAX, "IPv6 ihl %u", s->ihl);
+	CHECK(s->saddr == wire_fold6(s->ip + 8) && s->daddr == wire_fold6(s->ip + 24),
+	      "IPv6 folds");
+	CHECK(s->ip_len >= s->ihl + s->doff, "IPv6 ip_len %u < headers", s->ip_len);
+	if (s->snapped)
+		return;
+	uint8_t *c = malloc(len);
+	memcpy(c, f, len);
+	uint8_t *ip = c + (s->ip - f), *tcp = c + (s->tcp - f);
+	uint32_t l4 = s->ip_len - s->ihl;
+	wire_fill_csum6(ip, tcp, l4);
+	CHECK(wire_tcp6_csum_ok(ip, tcp, l4), "a filled IPv6 checksum does not verify");
+	free(c);
 }
 
 /* The same segment, read from two frames (b's headers shift of a's). */
@@ -61,6 +97,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	int seg_ok = tcp_seg_parse(f, len, &seg) == 0;
 	struct tcp_seg ms;
 	int mon = wire_parse(f, len, &ms, MON_WIRE_FLAGS);
+	struct tcp_seg m4;
+	int mon4 = wire_parse(f, len, &m4, MON_WIRE_FLAGS & ~WIRE_IPV6);
+	int is_v6 = inner_ethertype(f, len) == ETHERTYPE_IPV6;
 
 	CHECK(pkt.payload_len <= len, "payload_len %u > frame %u", pkt.payload_len, len);
 	/* The endpoint takes exactly the segments whose headers the classifier
@@ -88,11 +127,22 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		CHECK(sums_ok == (verdict == XC_FRAME_OK), "monitor checksum %d, verify %d",
 		      sums_ok, verdict);
 	}
+	/* WIRE_IPV6 reads IPv6 frames only: IPv4 ones come out the same */
+	if (is_v6) {
+		CHECK(mon4 == WIRE_NOT_IPV4 && !seg_ok, "an IPv6 frame read without WIRE_IPV6");
+		CHECK(mon == WIRE_OK ? ms.v6 : mon != WIRE_NOT_IPV4, "IPv6 frame: monitor %d", mon);
+	} else {
+		CHECK(mon4 == mon, "WIRE_IPV6 changed an IPv4 frame's verdict: %d vs %d", mon, mon4);
+		if (mon == WIRE_OK)
+			check_same(&ms, &m4, "with/without WIRE_IPV6");
+	}
 	if (mon == WIRE_OK) {
 		check_inside(&ms, f, len);
 		CHECK(ms.l2_len == 14 || ms.l2_len == 18 || ms.l2_len == 22, "l2_len %u", ms.l2_len);
-		/* untagged and whole: a segment the endpoint takes */
-		if (ms.l2_len == ETH_HDR_LEN && !ms.snapped)
+		if (ms.v6)
+			check_ipv6(&ms, f, len);
+		/* IPv4, untagged and whole: a segment the endpoint takes */
+		if (!ms.v6 && ms.l2_len == ETH_HDR_LEN && !ms.snapped)
 			CHECK(seg_ok, "the endpoint refuses a whole untagged segment the monitor reads");
 		/* the capture cut in the payload: the same segment, snapped */
 		uint32_t hdrs = (uint32_t)(ms.payload - f);

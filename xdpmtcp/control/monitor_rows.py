@@ -4,7 +4,7 @@ beside rows.FIELDS for the endpoint's connections; local and remote name
 the client (the first SYN's sender) and the server, so both kinds share
 the table's columns."""
 from .._core import ffi, lib
-from ..monitor.core import CLI, SVR, flow_summary
+from ..monitor.core import CLI, SVR, endpoint_text, flow_summary
 from .rows import SS_STATE
 
 MAX_FLOW_ROWS = 20000      # per snapshot; the rest are counted in flows_omitted
@@ -41,7 +41,7 @@ def flow_row(f):
         "kind": "monitor", "id": int(f.id), "uid": int(f.uid),
         "state": "%s/%s" % (_state(c), _state(s)),
         "client_state": _state(c), "server_state": _state(s),
-        "local": "%s:%d" % summary["client"], "remote": "%s:%d" % summary["server"],
+        "local": endpoint_text(*summary["client"]), "remote": endpoint_text(*summary["server"]),
         "history": summary["history"],
         "bytes_c2s": int(c.payload_bytes), "bytes_s2c": int(s.payload_bytes),
         "retrans_c2s": int(c.rexmit_pkts), "retrans_s2c": int(s.rexmit_pkts),

@@ -6,12 +6,17 @@ a small tree.  Errors name the column and what was expected.
     factor    := ("not" | "!") factor | "(" expr ")" | [proto] primitive | ID
     primitive := [dir] "host" ADDR | [dir] "net" ADDR/LEN | [dir] "net" ADDR "mask" ADDR
                | [dir] "port" PORT | [dir] "portrange" PORT-PORT
-               | "ip" | "tcp" | "udp" | "icmp" | "less" N | "greater" N
+               | "ip" | "ip6" | "tcp" | "udp" | "icmp" | "icmp6" | "less" N | "greater" N
                | "tcp[tcpflags]" "&" FLAGS "!=" "0"
     dir       := "src" | "dst" | "src or dst" | "src and dst"
 
 A bare ID after "and"/"or" repeats the previous primitive's qualifiers, as
 tcpdump does: "port 80 or 443", "host 198.18.0.1 or 198.18.0.2".
+
+ADDR is IPv4 or IPv6 (a host or net of one family matches packets of that
+family only); "mask" takes IPv4 networks only, as in libpcap.  As in
+tcpdump, "ip" and "icmp" are IPv4, "ip6" and "icmp6" IPv6, and "tcp",
+"udp" and ports either.
 """
 import ipaddress
 import re
@@ -19,7 +24,9 @@ import socket
 from dataclasses import dataclass
 from typing import Optional, Union
 
-PROTOCOLS = {"tcp": 6, "udp": 17, "icmp": 1}
+PROTOCOLS = {"tcp": 6, "udp": 17, "icmp": 1, "icmp6": 58}
+FAMILY_OF = {"icmp": 4, "icmp6": 6}          # protocols of one IP version only
+FAMILIES = {"ip": 4, "ip6": 6}
 TCP_FLAGS = {"tcp-fin": 0x01, "tcp-syn": 0x02, "tcp-rst": 0x04, "tcp-push": 0x08,
              "tcp-ack": 0x10, "tcp-urg": 0x20, "tcp-ece": 0x40, "tcp-cwr": 0x80}
 DIRS = {"src": "src", "dst": "dst", "src or dst": "either", "src and dst": "both"}
@@ -36,8 +43,9 @@ class FilterError(ValueError):
 @dataclass(frozen=True)
 class Addr:
     dir: str
-    addr: int                   # host-order integer of the network
+    addr: int                   # integer of the network (IPv4: 32 bits, IPv6: 128)
     prefix: int
+    family: int = 4             # 4 or 6: packets of the other family never match
 
 
 @dataclass(frozen=True)
@@ -49,7 +57,12 @@ class Port:
 
 @dataclass(frozen=True)
 class Proto:
-    number: Optional[int]       # None: any IPv4 ("ip")
+    number: int                 # the upper-layer protocol, in IPv4 or IPv6
+
+
+@dataclass(frozen=True)
+class Family:
+    version: int                # 4 ("ip") or 6 ("ip6")
 
 
 @dataclass(frozen=True)
@@ -85,7 +98,7 @@ class Everything:
     pass
 
 
-Node = Union[Addr, Port, Proto, Length, TcpFlagsAny, Not, And, Or, Everything]
+Node = Union[Addr, Port, Proto, Family, Length, TcpFlagsAny, Not, And, Or, Everything]
 
 # --- tokens ------------------------------------------------------------------
 
@@ -175,8 +188,9 @@ class _Parser:
         if tok in ("host", "net", "port", "portrange"):
             self.take()
             kind = tok
-        elif d is None and self.last is not None and tok is not None and re.match(r"[0-9A-Za-z]", tok) \
-                and tok not in PROTOCOLS and tok not in ("ip", "less", "greater", "tcp[tcpflags]"):
+        elif d is None and self.last is not None and tok is not None and re.match(r"[0-9A-Za-z:]", tok) \
+                and tok not in PROTOCOLS and tok not in FAMILIES \
+                and tok not in ("less", "greater", "tcp[tcpflags]"):
             kind, d = self.last          # "port 80 or 443"
         elif d is not None:
             self.fail("expected host, net, port or portrange after %r" % self.toks[start][0])
@@ -185,7 +199,7 @@ class _Parser:
         d = d or "either"
         self.last = (kind, d)
         if kind == "host":
-            return Addr(d, *self.address(32))
+            return Addr(d, *self.address())
         if kind == "net":
             return Addr(d, *self.network())
         if kind == "port":
@@ -208,10 +222,12 @@ class _Parser:
     def keyword(self):
         tok = self.take()
         self.last = None
-        if tok == "ip":
-            return Proto(None)
+        if tok in FAMILIES:
+            return Family(FAMILIES[tok])
         if tok in PROTOCOLS:
             proto = Proto(PROTOCOLS[tok])
+            if tok in FAMILY_OF:
+                proto = And(Family(FAMILY_OF[tok]), proto)
             if self.peek() in ("src", "dst", "host", "net", "port", "portrange"):
                 return And(proto, self.primitive())      # "tcp port 80"
             return proto
@@ -226,7 +242,7 @@ class _Parser:
             self.take()
             return TcpFlagsAny(mask)
         self.i -= 1
-        self.fail("unknown primitive %r (try host, net, port, portrange, tcp, ip, less, greater)" % tok)
+        self.fail("unknown primitive %r (try host, net, port, portrange, tcp, udp, ip, ip6, less, greater)" % tok)
 
     def flags(self):
         if self.peek() == "(":
@@ -283,29 +299,33 @@ class _Parser:
                 pass
         return value, protos
 
-    def address(self, prefix):
-        tok = self.take(what="an IPv4 address")
+    def address(self):
+        """(integer, prefix length, family) of a host address."""
+        tok = self.take(what="an IPv4 or IPv6 address")
         try:
-            return int(ipaddress.IPv4Address(tok)), prefix
+            a = ipaddress.ip_address(tok)
         except ValueError:
             self.i -= 1
-            self.fail("expected an IPv4 address, found %r" % tok)
+            self.fail("expected an IPv4 or IPv6 address, found %r" % tok)
+        return int(a), a.max_prefixlen, a.version
 
     def network(self):
-        tok = self.take(what="an IPv4 network")
+        tok = self.take(what="an IPv4 or IPv6 network")
+        if ":" in tok and self.peek() == "mask":
+            self.fail("'mask' takes IPv4 networks only: write %s/LEN" % tok)
         try:
             if "/" in tok:
-                net = ipaddress.IPv4Network(tok, strict=False)
+                net = ipaddress.ip_network(tok, strict=False)
             elif self.peek() == "mask":
                 self.take()
                 mask = self.take(what="a netmask")
                 net = ipaddress.IPv4Network("%s/%s" % (tok, mask), strict=False)
             else:
-                net = ipaddress.IPv4Network(tok + "/32")
+                net = ipaddress.ip_network(tok)
         except ValueError as e:
             self.i -= 1
             self.fail("bad network %r: %s" % (tok, e))
-        return int(net.network_address), net.prefixlen
+        return int(net.network_address), net.prefixlen, net.version
 
 
 def parse(text):

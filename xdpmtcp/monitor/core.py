@@ -177,13 +177,19 @@ class Monitor:
         return None if p == ffi.NULL else p
 
     def lookup(self, a1, p1, a2, p2):
-        """The flow of a 4-tuple (text addresses, int ports), either direction."""
-        def be32(a):
-            return int.from_bytes(ipaddress.IPv4Address(a).packed, "little")
+        """The flow of a 4-tuple (text addresses, IPv4 or IPv6, int ports),
+        either direction."""
+        a1, a2 = ipaddress.ip_address(a1), ipaddress.ip_address(a2)
 
         def be16(p):
             return int.from_bytes(p.to_bytes(2, "big"), "little")
-        p = lib.xc_mon_lookup(self._m, be32(a1), be16(p1), be32(a2), be16(p2))
+        if a1.version != a2.version:
+            return None
+        if a1.version == 6:
+            p = lib.xc_mon_lookup6(self._m, a1.packed, be16(p1), a2.packed, be16(p2))
+        else:
+            p = lib.xc_mon_lookup(self._m, int.from_bytes(a1.packed, "little"), be16(p1),
+                                  int.from_bytes(a2.packed, "little"), be16(p2))
         return None if p == ffi.NULL else p
 
     def flow_count(self):

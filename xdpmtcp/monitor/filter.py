@@ -5,9 +5,9 @@ the C core's filter VM: per flow on its 4-tuple (``__call__``,
 expression as C for the monitor's XDP program (``xdp_expression``).
 
 A flow filter (``flow=True``, mOS's SYN/orphan filters, the CLI's
---filter) may use only what decides a TCP flow: tcp, host, net, port,
-portrange with their direction qualifiers, and, or, not; "not tcp" is
-refused.  Its src is the flow's client (the sender, for an orphan).  A
+--filter) may use only what decides a TCP flow: tcp, ip, ip6, host, net
+(IPv4 or IPv6), port, portrange with their direction qualifiers, and, or,
+not; "not tcp" is refused.  Its src is the flow's client (the sender, for an orphan).  A
 packet filter (raw sockets) may also name ip, udp, icmp, lengths and TCP
 flags.
 """
@@ -26,8 +26,7 @@ def _check_flow(node, text):
     if isinstance(node, Proto) and node.number != 6:
         names = {n: name for name, n in PROTOCOLS.items()}
         raise FilterError(text, 0, "%s is not a rule for a TCP flow monitor"
-                          % ("ip" if node.number is None else
-                             names.get(node.number, "protocol %d" % node.number)))
+                          % names.get(node.number, "protocol %d" % node.number))
     if isinstance(node, (Length, TcpFlagsAny)):
         raise FilterError(text, 0, "lengths and TCP flags are per packet, not rules for a flow")
     if isinstance(node, Not):
@@ -70,15 +69,27 @@ class Filter:
         return self.program
 
     def __call__(self, saddr, sport, daddr, dport, proto=6):
-        """Does the flow saddr:sport -> daddr:dport match (in C)?"""
+        """Does the flow saddr:sport -> daddr:dport match (in C)?  Addresses
+        IPv4 or IPv6 (text or ipaddress objects), both of one family."""
         if self.tree is None:
             return True
-        return bool(lib.xc_filter_match_tuple_proto(self.program.raw, proto, _be32(saddr),
-                                                    _be16(sport), _be32(daddr), _be16(dport)))
+        s, d = ipaddress.ip_address(saddr), ipaddress.ip_address(daddr)
+        if s.version != d.version:
+            raise ValueError("flow %s -> %s mixes IPv4 and IPv6" % (s, d))
+        if s.version == 6:
+            return bool(lib.xc_filter_match_tuple6(self.program.raw, proto, s.packed, _be16(sport),
+                                                   d.packed, _be16(dport)))
+        return bool(lib.xc_filter_match_tuple_proto(self.program.raw, proto, _be32(s),
+                                                    _be16(sport), _be32(d), _be16(dport)))
 
     def match_flow(self, f):
         """A flow of the C core (struct xc_mon_flow *), client as src."""
-        return self.tree is None or bool(lib.xc_filter_match_tuple(
+        if self.tree is None:
+            return True
+        if f.v6:
+            return bool(lib.xc_filter_match_tuple6(self.program.raw, 6, f.cli_ip6, f.cli_port,
+                                                   f.svr_ip6, f.svr_port))
+        return bool(lib.xc_filter_match_tuple(
             self.program.raw, f.cli_addr, f.cli_port, f.svr_addr, f.svr_port))
 
     def match_burst(self, burst):

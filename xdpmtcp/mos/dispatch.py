@@ -5,7 +5,8 @@ then the receiver's MOS_HK_RCV ones; CONN_END fires once per side."""
 import ipaddress
 
 from .._core import lib
-from ..monitor.core import CLI, END_REASONS, ERRORS, HK_NULL, HK_RCV, HK_SND, SVR, Ev, ip_of, port_of
+from ..monitor.core import (CLI, END_REASONS, ERRORS, HK_NULL, HK_RCV, HK_SND, SVR, Ev, flow_ips,
+                            port_of)
 from .constants import (MOS_HK_RCV, MOS_HK_SND, MOS_NULL, MOS_ON_CONN_END, MOS_ON_CONN_NEW_DATA,
                         MOS_ON_CONN_START, MOS_ON_ERROR, MOS_ON_ORPHAN, MOS_ON_PKT_IN,
                         MOS_ON_REXMIT, MOS_ON_TCP_STATE_CHANGE, MOS_ON_TIMEOUT, MOS_SIDE_BOTH,
@@ -49,8 +50,8 @@ def _actives_of(ctx, flow_id):
     if socks is not None:
         return socks
     f = ctx.mon.flow(flow_id)
-    cli = (ip_of(f.cli_addr), port_of(f.cli_port))
-    svr = (ip_of(f.svr_addr), port_of(f.svr_port))
+    cli_ip, svr_ip = flow_ips(f)
+    cli, svr = (cli_ip, port_of(f.cli_port)), (svr_ip, port_of(f.svr_port))
     chosen = int(f.listeners)
     socks = []
     for ls in ctx.listeners():

@@ -5,6 +5,7 @@
 #include <string.h>
 #include <time.h>
 #include "wire/frame.h"
+#include "wire/superframe.h"
 #include "port.h"
 
 uint64_t xc_monotonic_ns(void)
@@ -268,50 +269,19 @@ static uint32_t tx_inplace(struct xc_port *port, uint8_t *const *frames,
 	return src[taken];
 }
 
-/* A TCP super-segment (xc_port_tx_gso): where its TCP header starts and
- * its payload, after the headers; 0 when the frame is no IPv4/TCP
- * super-segment of seg-byte segments (it is then sent as it is). */
-struct gso_view {
-	uint32_t l4;     /* offset of the TCP header */
-	uint32_t hl;     /* bytes of headers, Ethernet to TCP options */
-	uint32_t pay;    /* payload bytes */
-	uint32_t nsegs;
-};
-
-static int gso_parse(const uint8_t *f, uint32_t len, uint32_t seg, struct gso_view *g)
+/* A TCP super-segment (xc_port_tx_gso) planned as the wire cuts one
+ * (wire/superframe.h: headers repeated, seq and IP ID advancing, fresh
+ * checksums) into segments of seg payload bytes; 0 when the frame is no
+ * whole IPv4/TCP super-segment of seg-byte segments (it is then sent as it
+ * is). */
+static int gso_plan(const uint8_t *f, uint32_t len, uint32_t seg, struct wire_super *g)
 {
 	struct tcp_seg s;
 	if (!seg || wire_parse(f, len, &s, WIRE_NO_OPTS) != WIRE_OK || s.len <= seg ||
 	    s.ip_len > XC_GSO_MAX_BYTES || ETH_HDR_LEN + s.ihl + s.doff + seg > XC_FRAME_MAX)
 		return 0;
-	g->l4 = (uint32_t)(s.tcp - f);
-	g->hl = g->l4 + s.doff;
-	g->pay = s.len;
-	g->nsegs = (g->pay + seg - 1) / seg;
-	return 1;
-}
-
-/* Segment k of super-segment f into out, as TSO cuts it; its length. */
-static uint32_t gso_cut(const uint8_t *f, const struct gso_view *g, uint32_t seg, uint32_t k,
-			uint8_t *out)
-{
-	uint32_t off = k * seg;
-	uint32_t n = g->pay - off < seg ? g->pay - off : seg;
-	memcpy(out, f, g->hl);
-	memcpy(out + g->hl, f + g->hl + off, n);
-	uint8_t *ip = out + ETH_HDR_LEN;
-	uint32_t tot = g->hl - ETH_HDR_LEN + n;
-	uint16_t id = (uint16_t)(((ip[4] << 8) | ip[5]) + k);
-	ip[2] = (uint8_t)(tot >> 8); ip[3] = (uint8_t)tot;
-	ip[4] = (uint8_t)(id >> 8); ip[5] = (uint8_t)id;
-	uint8_t *tcp = out + g->l4;
-	uint32_t seq = ((uint32_t)tcp[4] << 24 | (uint32_t)tcp[5] << 16 | (uint32_t)tcp[6] << 8 | tcp[7]) + off;
-	tcp[4] = (uint8_t)(seq >> 24); tcp[5] = (uint8_t)(seq >> 16);
-	tcp[6] = (uint8_t)(seq >> 8); tcp[7] = (uint8_t)seq;
-	if (off + n < g->pay)
-		tcp[13] &= (uint8_t)~0x09;        /* FIN and PSH ride on the last */
-	xc_frame_fill_csum(out, g->hl + n);
-	return g->hl + n;
+	return wire_super_plan(g, f, ETH_HDR_LEN, f + ETH_HDR_LEN, len - ETH_HDR_LEN,
+			       ETH_HDR_LEN + s.ihl + s.doff + seg);
 }
 
 /* The kernel may cut super-segments: the backend can, and no middleware
@@ -324,7 +294,7 @@ static int kernel_gso(const struct xc_port *port)
 /* A run of super-segments for the kernel to cut; returns how many of the
  * n it took (the rest: tx_no_room, by segment). */
 static uint32_t send_kernel_gso(struct xc_port *port, const uint8_t *buf, const uint32_t *lens,
-				const uint16_t *gso, const struct gso_view *g, uint32_t n)
+				const uint16_t *gso, const struct wire_super *g, uint32_t n)
 {
 	const uint8_t *frames[XC_GSO_BATCH];
 	size_t off = 0;
@@ -337,12 +307,12 @@ static uint32_t send_kernel_gso(struct xc_port *port, const uint8_t *buf, const 
 		sent = 0;
 	for (uint32_t i = 0; i < n; i++) {
 		if (i < (uint32_t)sent) {
-			port->stats.tx_frames += g[i].nsegs;
-			port->stats.tx_bytes += (uint64_t)g[i].hl * g[i].nsegs + g[i].pay;
+			port->stats.tx_frames += g[i].pieces;
+			port->stats.tx_bytes += (uint64_t)(g[i].l2_len + g[i].hl) * g[i].pieces + g[i].pay;
 			port->stats.tx_gso_frames++;
 			port->stats.tx_gso_kernel++;
 		} else {
-			port->stats.tx_no_room += g[i].nsegs;
+			port->stats.tx_no_room += g[i].pieces;
 		}
 	}
 	return (uint32_t)sent;
@@ -360,12 +330,12 @@ int xc_port_tx_gso(struct xc_port *port, const uint8_t *buf, const uint32_t *len
 
 	release_held_tx(port);
 	while (done < n) {
-		struct gso_view g[XC_GSO_BATCH];
+		struct wire_super g[XC_GSO_BATCH];
 		uint32_t k = 0;
 		size_t koff = off;
 		/* super-segments the kernel cuts, in one call */
 		while (by_kernel && done + k < n && k < XC_GSO_BATCH &&
-		       gso_parse(buf + koff, lens[done + k], gso[done + k], &g[k]))
+		       gso_plan(buf + koff, lens[done + k], gso[done + k], &g[k]))
 			koff += lens[done + k++];
 		if (k) {
 			uint32_t took = send_kernel_gso(port, buf + off, lens + done, gso + done, g, k);
@@ -380,17 +350,17 @@ int xc_port_tx_gso(struct xc_port *port, const uint8_t *buf, const uint32_t *len
 		while (done < n) {
 			uint32_t len = lens[done];
 			const uint8_t *from = buf + off;
-			struct gso_view v;
-			int cut = gso && gso_parse(from, len, gso[done], &v);
+			struct wire_super v;
+			int cut = gso && gso_plan(from, len, gso[done], &v);
 			if (cut && by_kernel)
 				break;                    /* the kernel's: after these have left */
-			uint32_t need = cut ? v.nsegs : 1;
+			uint32_t need = cut ? v.pieces : 1;
 			if (nf + need > XC_TX_STAGE)
 				break;
 			if (cut) {
-				for (uint32_t s = 0; s < v.nsegs; s++) {
+				for (uint32_t s = 0; s < v.pieces; s++) {
 					frames[nf] = port->tx_stage[nf];
-					flens[nf] = gso_cut(from, &v, gso[done], s, frames[nf]);
+					flens[nf] = wire_super_piece(&v, s, frames[nf]);
 					input[nf++] = done;
 				}
 				port->stats.tx_gso_frames++;

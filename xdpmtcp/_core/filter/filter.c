@@ -5,11 +5,12 @@
 #include "wire/frame.h"
 
 struct fields {
-	int ipv4;
-	uint8_t proto;
+	int ipv4, ipv6;
+	uint8_t proto;               /* upper layer (IPv6: after the extension headers) */
 	uint8_t tcp_flags;
 	int has_ports;
-	uint32_t saddr, daddr;       /* network order */
+	uint32_t saddr, daddr;       /* IPv4, network order */
+	uint8_t s6[16], d6[16];      /* IPv6, as on the wire */
 	uint16_t sport, dport;       /* host order */
 	uint32_t len;
 };
@@ -19,18 +20,24 @@ static void load(const uint8_t *frame, uint32_t len, struct fields *x)
 	struct wire_ipv4 v;
 	memset(x, 0, sizeof(*x));
 	x->len = len;
-	if (wire_ipv4(frame, len, 0, &v) != WIRE_OK)
+	if (wire_ipv4(frame, len, WIRE_IPV6, &v) != WIRE_OK)
 		return;
-	x->ipv4 = 1;
-	x->proto = v.ip[9];
-	memcpy(&x->saddr, v.ip + 12, 4);
-	memcpy(&x->daddr, v.ip + 16, 4);
+	x->proto = v.proto;
+	if (v.v6) {
+		x->ipv6 = 1;
+		memcpy(x->s6, v.ip + 8, 16);
+		memcpy(x->d6, v.ip + 24, 16);
+	} else {
+		x->ipv4 = 1;
+		memcpy(&x->saddr, v.ip + 12, 4);
+		memcpy(&x->daddr, v.ip + 16, 4);
+	}
 	/* ports only in the first fragment, and only if they are there */
 	if (!v.fragment && (x->proto == 6 || x->proto == 17) && v.l4_len >= 4) {
 		x->has_ports = 1;
 		x->sport = (uint16_t)(v.l4[0] << 8 | v.l4[1]);
 		x->dport = (uint16_t)(v.l4[2] << 8 | v.l4[3]);
-		if (x->proto == 6 && v.l4_len >= 14)
+		if (x->proto == 6 && v.l4_len >= 14 && x->ipv4)
 			x->tcp_flags = v.l4[13];
 	}
 }
@@ -45,6 +52,15 @@ static int sides(uint8_t dir, int s, int d)
 	}
 }
 
+/* The first bits of an IPv6 address equal to the network's. */
+static int prefix6(const uint8_t *addr, const uint8_t *net, uint32_t bits)
+{
+	uint32_t whole = bits / 8, rest = bits % 8;
+	if (memcmp(addr, net, whole))
+		return 0;
+	return !rest || ((addr[whole] ^ net[whole]) & (uint8_t)(0xff00 >> rest)) == 0;
+}
+
 static int eval_one(const struct xc_filter_insn *i, const struct fields *x)
 {
 	switch (i->op) {
@@ -57,8 +73,12 @@ static int eval_one(const struct xc_filter_insn *i, const struct fields *x)
 	case XC_FOP_PORT:
 		return x->has_ports && sides(i->dir, x->sport >= i->lo && x->sport <= i->hi,
 					     x->dport >= i->lo && x->dport <= i->hi);
+	case XC_FOP_ADDR6:
+		return x->ipv6 && sides(i->dir, prefix6(x->s6, i->a6, i->a), prefix6(x->d6, i->a6, i->a));
+	case XC_FOP_FAMILY:
+		return i->a == 6 ? x->ipv6 : x->ipv4;
 	case XC_FOP_PROTO:
-		return x->ipv4 && x->proto == i->a;
+		return (x->ipv4 || x->ipv6) && x->proto == i->a;
 	case XC_FOP_LEN:
 		return i->dir ? x->len >= i->a : x->len <= i->a;
 	case XC_FOP_TCPFLAGS:
@@ -74,7 +94,8 @@ int xc_filter_check(const struct xc_filter *f)
 		return -1;
 	for (uint32_t k = 0; k < f->n; k++) {
 		uint8_t op = f->insns[k].op;
-		if (op <= XC_FOP_TCPFLAGS)
+		if (op <= XC_FOP_TCPFLAGS || op == XC_FOP_FAMILY ||
+		    (op == XC_FOP_ADDR6 && f->insns[k].a <= 128))
 			depth++;
 		else if (op == XC_FOP_AND || op == XC_FOP_OR)
 			depth--;
@@ -129,6 +150,18 @@ int xc_filter_match_tuple_proto(const struct xc_filter *f, uint8_t proto, uint32
 		.ipv4 = 1, .proto = proto, .has_ports = proto == 6 || proto == 17,
 		.saddr = saddr, .daddr = daddr, .sport = ntohs(sport), .dport = ntohs(dport),
 	};
+	return run(f, &x);
+}
+
+int xc_filter_match_tuple6(const struct xc_filter *f, uint8_t proto, const uint8_t *saddr,
+			   uint16_t sport, const uint8_t *daddr, uint16_t dport)
+{
+	struct fields x = {
+		.ipv6 = 1, .proto = proto, .has_ports = proto == 6 || proto == 17,
+		.sport = ntohs(sport), .dport = ntohs(dport),
+	};
+	memcpy(x.s6, saddr, 16);
+	memcpy(x.d6, daddr, 16);
 	return run(f, &x);
 }
 

@@ -5,8 +5,11 @@
  *
  * Evaluation: a stack of booleans, at most XC_FILTER_STACK deep; the
  * compiler never emits a deeper program (it checks), and the VM refuses
- * one at load time.  Frames that are not IPv4 match only XC_FOP_TRUE-only
- * programs; fields of a non-TCP/UDP IPv4 frame (ports) never match.
+ * one at load time.  Frames that are neither IPv4 nor IPv6 match only
+ * XC_FOP_TRUE-only programs; fields of a non-TCP/UDP frame (ports) never
+ * match.  IPv6: the upper-layer protocol is the one after the extension
+ * headers (libpcap looks past a fragment header only); TCP flags are read
+ * in IPv4 only, as libpcap's tcp[tcpflags].
  */
 #ifndef XC_API_FILTER_H
 #define XC_API_FILTER_H
@@ -19,14 +22,16 @@
 /* Opcodes. */
 #define XC_FOP_TRUE 0
 #define XC_FOP_FALSE 1
-#define XC_FOP_ADDR 2        /* (addr & mask) == a on the side(s) in dir */
+#define XC_FOP_ADDR 2        /* IPv4: (addr & mask) == a on the side(s) in dir */
 #define XC_FOP_PORT 3        /* lo <= port <= hi on the side(s) in dir */
-#define XC_FOP_PROTO 4       /* IPv4 protocol == a */
+#define XC_FOP_PROTO 4       /* upper-layer protocol (IPv4 or IPv6) == a */
 #define XC_FOP_LEN 5         /* frame length: cmp 0 less-or-equal a, 1 greater-or-equal a */
 #define XC_FOP_TCPFLAGS 6    /* (tcp flags & mask) != 0 */
 #define XC_FOP_AND 7
 #define XC_FOP_OR 8
 #define XC_FOP_NOT 9
+#define XC_FOP_ADDR6 10      /* IPv6: the first a bits (a <= 128) of the address == a6 */
+#define XC_FOP_FAMILY 11     /* an IPv4 (a = 4) or IPv6 (a = 6) packet */
 
 /* dir: which side of the packet a primitive looks at. */
 #define XC_FDIR_SRC 1
@@ -42,6 +47,7 @@ struct xc_filter_insn {
 	uint16_t pad;
 	uint32_t a;              /* address (network order), protocol, length, flags mask */
 	uint32_t mask;           /* address mask (network order) */
+	uint8_t a6[16];          /* XC_FOP_ADDR6: the network, bits past the prefix zero */
 };
 
 struct xc_filter {
@@ -63,6 +69,9 @@ int xc_filter_match_tuple(const struct xc_filter *f, uint32_t saddr, uint16_t sp
  * only for TCP and UDP). */
 int xc_filter_match_tuple_proto(const struct xc_filter *f, uint8_t proto, uint32_t saddr,
 				uint16_t sport, uint32_t daddr, uint16_t dport);
+/* The same for an IPv6 flow: addresses of 16 bytes as on the wire. */
+int xc_filter_match_tuple6(const struct xc_filter *f, uint8_t proto, const uint8_t *saddr,
+			   uint16_t sport, const uint8_t *daddr, uint16_t dport);
 /* Match every frame of a burst: out[i] = 0/1; returns how many matched. */
 uint32_t xc_filter_burst(const struct xc_filter *f, const struct xc_burst *b, uint8_t *out);
 

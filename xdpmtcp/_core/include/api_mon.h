@@ -321,6 +321,9 @@ struct xc_mon_flow *xc_mon_flow_get(struct xc_mon *m, uint32_t id);  /* NULL if 
 /* The live IPv4 flow of a 4-tuple (network order, either direction), or NULL. */
 struct xc_mon_flow *xc_mon_lookup(struct xc_mon *m, uint32_t a1, uint16_t p1,
 				  uint32_t a2, uint16_t p2);
+/* The same for an IPv6 flow: addresses of 16 bytes as on the wire. */
+struct xc_mon_flow *xc_mon_lookup6(struct xc_mon *m, const uint8_t *a1, uint16_t p1,
+				   const uint8_t *a2, uint16_t p2);
 void xc_mon_get_stats(struct xc_mon *m, struct xc_mon_stats *out);
 uint32_t xc_mon_flow_count(struct xc_mon *m);   /* live flows */
 /* Ids of the flows in the table from slot *cursor on, at most max; *cursor

@@ -14,9 +14,26 @@ int xc_mon_set_filter(struct xc_mon *m, const struct xc_filter *filter)
 	return 0;
 }
 
-int mon_filter_pass(const struct xc_mon *m, uint32_t a1, uint16_t p1, uint32_t a2, uint16_t p2)
+/* A flow filter's verdict on a flow, its client as src, IPv4 or IPv6. */
+static int match_flow(const struct xc_filter *flt, const struct xc_mon_flow *f)
 {
-	return !m->has_filter || xc_filter_match_tuple(&m->filter, a1, p1, a2, p2);
+	if (f->v6)
+		return xc_filter_match_tuple6(flt, 6, f->cli_ip6, f->cli_port, f->svr_ip6, f->svr_port);
+	return xc_filter_match_tuple(flt, f->cli_addr, f->cli_port, f->svr_addr, f->svr_port);
+}
+
+int mon_filter_pass_flow(const struct xc_mon *m, const struct xc_mon_flow *f)
+{
+	return !m->has_filter || match_flow(&m->filter, f);
+}
+
+int mon_filter_pass_seg(const struct xc_mon *m, const struct tcp_seg *g)
+{
+	if (!m->has_filter)
+		return 1;
+	if (g->v6)
+		return xc_filter_match_tuple6(&m->filter, 6, g->ip + 8, g->sport, g->ip + 24, g->dport);
+	return xc_filter_match_tuple(&m->filter, g->saddr, g->sport, g->daddr, g->dport);
 }
 
 int xc_mon_listen(struct xc_mon *m, uint32_t slot, const struct xc_filter *syn, uint32_t events)
@@ -70,12 +87,8 @@ static void choose_listeners(struct xc_mon *m, struct xc_mon_flow *f)
 	f->listen_gen = m->listen_gen;
 	for (uint32_t s = 0; s < XC_MON_MAX_LISTENERS; s++) {
 		uint32_t bit = 1u << s;
-		/* the filter VM reads IPv4 only: a SYN filter takes no IPv6
-		 * flow (its folded addresses would match by accident) */
 		if ((m->listen_used & bit) &&
-		    (!(m->listen_has_syn & bit) ||
-		     (!f->v6 && xc_filter_match_tuple(&m->listen_syn[s], f->cli_addr, f->cli_port,
-						      f->svr_addr, f->svr_port))))
+		    (!(m->listen_has_syn & bit) || match_flow(&m->listen_syn[s], f)))
 			f->listeners |= bit;
 	}
 	if (f->listeners)

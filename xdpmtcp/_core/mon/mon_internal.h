@@ -67,8 +67,10 @@ struct xc_mon {
 
 /* ---- the flow filter (mon_filter.c) ---- */
 
-/* 1 if (a1:p1 -> a2:p2, network order) passes the filter (or none is set). */
-int mon_filter_pass(const struct xc_mon *m, uint32_t a1, uint16_t p1, uint32_t a2, uint16_t p2);
+/* The --filter's verdict (1 without one): on a flow, its client as src;
+ * on an orphan segment, its sender as src. */
+int mon_filter_pass_flow(const struct xc_mon *m, const struct xc_mon_flow *f);
+int mon_filter_pass_seg(const struct xc_mon *m, const struct tcp_seg *g);
 /* The event kinds wanted for a flow (its listeners', its own sockets');
  * every kind when no listener is registered.  At the flow's first call
  * its listeners are chosen (and a flow none takes is stopped). */

@@ -205,9 +205,7 @@ struct xc_mon_flow *mon_flow_create(struct xc_mon *m, const struct tcp_seg *g,
 	mon_side_init(m, f, XC_MON_SVR);
 	f->side[XC_MON_CLI].state = XC_TCP_CLOSED;
 	f->side[XC_MON_SVR].state = XC_TCP_LISTEN;
-	/* the filter VM reads IPv4 only: with a filter, IPv6 flows are not followed */
-	if (f->v6 ? m->has_filter
-		  : !mon_filter_pass(m, f->cli_addr, f->cli_port, f->svr_addr, f->svr_port)) {
+	if (!mon_filter_pass_flow(m, f)) {
 		/* tracked silently: its packets are its own, not orphans */
 		for (int s = 0; s < 2; s++) {
 			f->side[s].buf_want = 0;
