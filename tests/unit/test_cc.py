@@ -156,7 +156,8 @@ def test_rto_one_mss(algo, factor):
     cc.cwnd = 100 * MSS
     lib.xc_cc_on_rto(cc, 80 * MSS, SEC)
     assert cc.cwnd == MSS
-    assert cc.ssthresh == int(80 * MSS * factor)
+    # NewReno halves the flight (RFC 5681 eq. 4); CUBIC cuts cwnd, as Linux
+    assert cc.ssthresh == int((80 if algo == NEWRENO else 100) * MSS * factor)
     assert (cc.loss_events, cc.rto_events) == (1, 1)
     # then slow start back to ssthresh
     now = SEC
@@ -209,8 +210,19 @@ def test_cubic_loss_multiplies_by_beta():
     lib.xc_cc_on_loss(cc, 100 * MSS, SEC)
     assert (cc.ssthresh, cc.cwnd) == (70 * MSS, 70 * MSS)
     assert cc.w_max == pytest.approx(100) and cc.cwnd_prior == pytest.approx(100)
+    cc.cwnd = 2 * MSS
     lib.xc_cc_on_loss(cc, 2 * MSS, SEC)
     assert cc.cwnd == 2 * MSS                             # at least 2 MSS
+
+
+def test_cubic_cuts_cwnd_not_the_flight():
+    """RFC 9438 §4.6 allows cwnd for flight_size where cwnd cannot grow
+    unused (the application-limited check): Linux's choice. A loss found
+    while the last recovery still holds the flight low is not cut twice."""
+    cc = new_cc(CUBIC)
+    cc.cwnd = 100 * MSS
+    lib.xc_cc_on_loss(cc, 40 * MSS, SEC)
+    assert cc.ssthresh == 70 * MSS
 
 
 def test_cubic_epoch_starts_at_recovery_exit_with_rfc_k():

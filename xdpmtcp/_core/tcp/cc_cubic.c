@@ -118,9 +118,11 @@ static uint32_t cubic_ssthresh(struct xc_cc *cc, uint32_t flight, uint64_t now_n
 	cc->cwnd_prior = cwnd;
 	cc->epoch_valid = 0;
 	cc->ca_frac = 0;
-	/* §4.6 uses flight_size, so an application-limited sender is not
-	 * charged for window it never used. */
-	return (uint32_t)((uint64_t)flight * 7 / 10);
+	/* §4.6 allows cwnd for flight_size where cwnd cannot grow unused
+	 * (cc.c's application-limited check): Linux's choice.  flight_size
+	 * cut twice when a loss shows up while the last recovery's PRR still
+	 * holds the flight below cwnd. */
+	return (uint32_t)((uint64_t)cc->cwnd * 7 / 10);
 }
 
 static void cubic_after_recovery_exit(struct xc_cc *cc, uint64_t now_ns)
