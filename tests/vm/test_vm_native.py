@@ -99,10 +99,18 @@ def test_the_nic_is_virtio_net_with_the_queues_asked_for(fact):
          % (os.uname().release, IFNAME, most, now))
 
 
+def offloads():
+    """The receive offloads native XDP cannot run with, as ethtool -k shows them."""
+    out = subprocess.run(["ethtool", "-k", IFNAME], capture_output=True, text=True, check=True).stdout
+    return dict(re.findall(r"^(rx-gro-hw|large-receive-offload|rx-checksumming): (\w+)", out, re.M))
+
+
 def test_serve_runs_native_and_the_kernel_keeps_arp_icmp_and_ssh(serve, hostpeer, host_addr, guest,
                                                                   kernel_server, fact):
     ssh = kernel_server(22, b"SSH-2.0-OpenSSH_9.2 guest kernel\r\n")
+    before = offloads()
     srv = serve()
+    fact("offloads (ethtool -k) before attach %s, attached %s" % (before, offloads()))
     itf = status_json(PORT)
     assert itf["xdp_mode"] == "native", itf
     assert link_xdp() == "xdp"                      # the driver runs it, not the generic hook
@@ -195,6 +203,9 @@ def test_status_reports_every_channel_and_that_one_queue_is_served(one_queue, se
     assert r.returncode == 0, r.stderr
     assert channels() == (QUEUES, QUEUES)
     serve()
+    # the driver's rule: no channel changes while an XDP program is attached
+    r = subprocess.run(["ethtool", "-L", IFNAME, "combined", "1"], capture_output=True, text=True)
+    assert r.returncode != 0 and channels() == (QUEUES, QUEUES), r
     itf = status_json(PORT)
     assert itf["channels"]["rx_queues"] == QUEUES and itf["queue"] == 0, itf
     assert itf["xdp_mode"] == "native", itf
