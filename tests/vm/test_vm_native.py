@@ -4,6 +4,7 @@ in the driver (native mode), the host's kernel as peer across a tap.
 Each test asserts on what crossed the wire (what the host's curl, ping
 and nc got) or on the counters the stack publishes (`xdpmtcp status`).
 """
+import dataclasses
 import json
 import os
 import re
@@ -16,7 +17,8 @@ import pytest
 from xdpmtcp.lab.exampleproc import ExampleProcess, run_example, write_conf
 from xdpmtcp.lab.stackproc import StackProcess
 
-IFNAME = os.environ.get("XDPMTCP_VM_IF", "")
+IFNAME = os.environ.get("XDPMTCP_VM_IF", "")          # one queue pair: the stack serves all of it
+MQ_IFNAME = os.environ.get("XDPMTCP_VM_MQ_IF", "")    # QUEUES queue pairs
 QUEUES = int(os.environ.get("XDPMTCP_VM_QUEUES", "1"))
 PORT = 8080
 PAGE = b"<h1>xdpmtcp on virtio-net</h1>\n"
@@ -32,24 +34,35 @@ def xdpmtcp(*args, check=True):
     return r
 
 
-def status_json(port):
+def status_json(port, ifname=IFNAME):
     """The one running context that owns port (xdpmtcp status --json)."""
-    r = xdpmtcp("status", "--json", "-i", IFNAME)
+    r = xdpmtcp("status", "--json", "-i", ifname)
     views = [json.loads(line) for line in r.stdout.splitlines() if line.strip()]
     mine = [v for v in views if any(port in i.get("owned_ports", []) for i in v.get("interfaces", []))]
     assert len(mine) == 1, r.stdout
     return mine[0]["interfaces"][0]
 
 
-def link_xdp():
+def link_xdp(ifname=IFNAME):
     """What `ip -d link` says runs on the NIC: 'xdp' (native), 'xdpgeneric', or None."""
-    out = subprocess.run(["ip", "-d", "link", "show", IFNAME], capture_output=True, text=True).stdout
+    out = subprocess.run(["ip", "-d", "link", "show", ifname], capture_output=True, text=True).stdout
     m = re.search(r"prog/(xdp\w*) id \d+", out)
     return m.group(1) if m else None
 
 
-def channels():
-    out = subprocess.run(["ethtool", "-l", IFNAME], capture_output=True, text=True, check=True).stdout
+def diagnosis():
+    """What the NIC and the stack counted, for a failure's message."""
+    out = {"status": subprocess.run([sys.executable, "-m", "xdpmtcp", "status", "--json", "-i", IFNAME],
+                                    capture_output=True, text=True).stdout}
+    stats = subprocess.run(["ethtool", "-S", IFNAME], capture_output=True, text=True).stdout
+    out["ethtool -S"] = " ".join(line.strip() for line in stats.splitlines()
+                                 if re.search(r"(packets|drops|xdp_\w+): [1-9]", line))
+    out["nstat"] = subprocess.run(["ip", "-s", "link", "show", IFNAME], capture_output=True, text=True).stdout
+    return out
+
+
+def channels(ifname=IFNAME):
+    out = subprocess.run(["ethtool", "-l", ifname], capture_output=True, text=True, check=True).stdout
     combined = re.findall(r"^Combined:\s+(\d+)", out, re.M)
     return int(combined[0]), int(combined[1])          # (max, current)
 
@@ -61,7 +74,7 @@ def keep_alive_fetch(hostpeer, base, paths):
     r = hostpeer.run("curl", "-sS", "--max-time", "60", "-w", "%{http_code} %{num_connects} %{exitcode}\\n",
                      *outs, *[base + p for p in paths], timeout=90)
     want = ["200 1 0"] + ["200 0 0"] * (len(paths) - 1)      # one connect, then reused
-    assert r["stdout"].splitlines() == want, r
+    assert r["stdout"].splitlines() == want, (r, diagnosis())
     bodies = b""
     for p in paths:
         r = hostpeer.run("curl", "-sS", "--max-time", "30", base + p, timeout=60)
@@ -84,9 +97,9 @@ def serve(guest, site):
     """serve(): `xdpmtcp serve` in http mode on the NIC, forced native."""
     made = []
 
-    def start(*extra):
-        p = StackProcess(guest, "serve", "-p", PORT, "--mode", "http", "--root", site,
-                         "--xdp-mode", "native", *extra)
+    def start(ifname=IFNAME):
+        nic = dataclasses.replace(guest, ifname=ifname)
+        p = StackProcess(nic, "serve", "-p", PORT, "--mode", "http", "--root", site, "--xdp-mode", "native")
         made.append(p)
         p.wait_event("ready", timeout=START_TIMEOUT)
         return p
@@ -101,17 +114,18 @@ def one_queue():
     before `serve`, so the stack is gone first: virtio-net refuses to
     change channels while an XDP program is attached (EINVAL)."""
     yield
-    r = subprocess.run(["ethtool", "-L", IFNAME, "combined", "1"], capture_output=True, text=True)
-    assert r.returncode == 0 and channels()[1] == 1, r.stderr
+    r = subprocess.run(["ethtool", "-L", MQ_IFNAME, "combined", "1"], capture_output=True, text=True)
+    assert r.returncode == 0 and channels(MQ_IFNAME)[1] == 1, r.stderr
 
 
-def test_the_nic_is_virtio_net_with_the_queues_asked_for(fact):
-    drv = subprocess.run(["ethtool", "-i", IFNAME], capture_output=True, text=True, check=True).stdout
-    assert re.search(r"^driver: virtio_net$", drv, re.M), drv
-    most, now = channels()
-    assert most == QUEUES, "the host gave %d queue pairs, the guest sees %d" % (QUEUES, most)
-    fact("guest kernel %s; NIC under test %s: virtio_net, %d queue pair(s), %d in use (ethtool -l)"
-         % (os.uname().release, IFNAME, most, now))
+def test_the_nics_are_virtio_net_with_the_queues_asked_for(fact):
+    for ifname, queues in ((IFNAME, 1), (MQ_IFNAME, QUEUES)):
+        drv = subprocess.run(["ethtool", "-i", ifname], capture_output=True, text=True, check=True).stdout
+        assert re.search(r"^driver: virtio_net$", drv, re.M), drv
+        most, now = channels(ifname)
+        assert most == queues, "%s: the host gave %d queue pairs, the guest sees %d" % (ifname, queues, most)
+        fact("guest kernel %s; %s: virtio_net, %d queue pair(s), %d in use (ethtool -l)"
+             % (os.uname().release, ifname, most, now))
 
 
 def offloads():
@@ -126,6 +140,8 @@ def test_serve_runs_native_and_the_kernel_keeps_arp_icmp_and_ssh(serve, hostpeer
     before = offloads()
     srv = serve()
     fact("offloads (ethtool -k) before attach %s, attached %s" % (before, offloads()))
+    # one queue pair: no room for XDP_TX queues, every frame arrives on queue 0
+    assert channels() == (1, 1)
     itf = status_json(PORT)
     assert itf["xdp_mode"] == "native", itf
     assert link_xdp() == "xdp"                      # the driver runs it, not the generic hook
@@ -211,18 +227,18 @@ def test_epwget_fetches_from_the_hosts_http_server(guest, hostpeer, host_addr, t
 
 def test_status_reports_every_channel_and_that_one_queue_is_served(one_queue, serve, fact):
     assert QUEUES > 1, "boot the guest with more than one queue pair (tools/vm/vm --queues)"
-    r = subprocess.run(["ethtool", "-L", IFNAME, "combined", str(QUEUES)], capture_output=True, text=True)
+    r = subprocess.run(["ethtool", "-L", MQ_IFNAME, "combined", str(QUEUES)], capture_output=True, text=True)
     assert r.returncode == 0, r.stderr
-    assert channels() == (QUEUES, QUEUES)
-    serve()
+    assert channels(MQ_IFNAME) == (QUEUES, QUEUES)
+    serve(MQ_IFNAME)
     # the driver's rule: no channel changes while an XDP program is attached
-    r = subprocess.run(["ethtool", "-L", IFNAME, "combined", "1"], capture_output=True, text=True)
-    assert r.returncode != 0 and channels() == (QUEUES, QUEUES), r
-    itf = status_json(PORT)
+    r = subprocess.run(["ethtool", "-L", MQ_IFNAME, "combined", "1"], capture_output=True, text=True)
+    assert r.returncode != 0 and channels(MQ_IFNAME) == (QUEUES, QUEUES), r
+    itf = status_json(PORT, MQ_IFNAME)
     assert itf["channels"]["rx_queues"] == QUEUES and itf["queue"] == 0, itf
     assert itf["xdp_mode"] == "native", itf
-    text = xdpmtcp("status", "-i", IFNAME).stdout
+    text = xdpmtcp("status", "-i", MQ_IFNAME).stdout
     flat = " ".join(text.split())
     assert "%d RX queue(s)" % QUEUES in flat and "only queue 0 is served" in flat, text
-    fact("multi-queue: %d channels in use; status: %r" % (
-        QUEUES, re.search(r"\d+ RX queue\(s\).*?served", flat).group(0)))
+    fact("multi-queue %s: %d channels in use; status: %r" % (
+        MQ_IFNAME, QUEUES, re.search(r"\d+ RX queue\(s\).*?served", flat).group(0)))

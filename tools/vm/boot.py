@@ -1,9 +1,16 @@
 """One boot of the test guest: a host namespace with two taps, the kernel
 peer in it, QEMU, and the teardown that leaves nothing behind.
 
-  host namespace xvm<id>-host                 guest (QEMU, in that namespace)
-    <id>t0 198.19.10.1/24  <-- virtio-net, mq -->  eth0 198.19.10.2  the NIC under test
-    <id>t1 198.19.11.1/24  <-- virtio-net ------>  eth1 198.19.11.2  control: hostpeer.py
+  host namespace xvm<id>-host                   guest (QEMU, in that namespace)
+    <id>t0 198.19.10.1/24 <-- virtio-net, 1 queue -->  NIC under test 198.19.10.2
+    <id>t1 198.19.11.1/24 <-- virtio-net ----------->  control 198.19.11.2: hostpeer.py
+    <id>t2 198.19.12.1/24 <-- virtio-net, N queues ->  multi-queue NIC 198.19.12.2
+
+The NIC the stack serves has one queue pair: on virtio-net, attaching
+native XDP enables one more queue pair per CPU for XDP_TX when the device
+has them, and the tap then hashes some flows into those as RX queues,
+where no AF_XDP socket is bound (docs/testing.md).  The multi-queue NIC
+is for what status reports of N channels.
 
 Everything made here is registered in a Boot and undone in reverse by
 Boot.close(), which also runs on an exception, Ctrl-C and SIGTERM.
@@ -19,10 +26,12 @@ import time
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-TEST_NET = ("198.19.10.1", "198.19.10.2", 24)     # host, guest, prefix: the NIC under test
-CTL_NET = ("198.19.11.1", "198.19.11.2", 24)      # the control NIC
+# (host, guest, prefix) of each NIC
+NETS = {"test": ("198.19.10.1", "198.19.10.2", 24),     # the NIC under test, one queue pair
+        "ctl": ("198.19.11.1", "198.19.11.2", 24),      # control: the host peer
+        "mq": ("198.19.12.1", "198.19.12.2", 24)}       # multi-queue
 HOSTPEER_PORT = 7000
-GUEST_MAC = {"test": "52:54:00:13:0a:02", "ctl": "52:54:00:13:0b:02"}
+GUEST_MAC = {"test": "52:54:00:13:0a:02", "ctl": "52:54:00:13:0b:02", "mq": "52:54:00:13:0c:02"}
 
 
 def say(msg):
@@ -63,7 +72,7 @@ class Boot:
     def __init__(self, run_dir, queues=4, vcpus=1, memory_mib=2048):
         self.id = "xvm" + secrets.token_hex(2)
         self.ns = self.id + "-host"
-        self.taps = {"test": self.id + "t0", "ctl": self.id + "t1"}
+        self.taps = {"test": self.id + "t0", "ctl": self.id + "t1", "mq": self.id + "t2"}
         self.run_dir = Path(run_dir)
         self.queues, self.vcpus, self.memory = queues, vcpus, memory_mib
         self.qemu = None
@@ -78,16 +87,17 @@ class Boot:
         sh("ip", "netns", "add", self.ns)
         self._undo.append(("namespace %s" % self.ns, lambda: sh("ip", "netns", "del", self.ns, check=False)))
         self._ns("ip", "link", "set", "lo", "up")
-        for role, (addr, _guest, plen) in (("test", TEST_NET), ("ctl", CTL_NET)):
+        for role, (addr, _guest, plen) in NETS.items():
             tap = self.taps[role]
-            extra = ["multi_queue"] if role == "test" and self.queues > 1 else []
+            extra = ["multi_queue"] if role == "mq" and self.queues > 1 else []
             self._ns("ip", "tuntap", "add", "dev", tap, "mode", "tap", *extra)
             self._undo.append(("tap %s" % tap, lambda t=tap: self._ns_quiet("ip", "link", "del", t)))
             self._ns("ip", "addr", "add", "%s/%d" % (addr, plen), "dev", tap)
             self._ns("ip", "link", "set", tap, "up")
         # the kernel peer as the netns tests have it: offloads off on its side,
         # so frames on the wire are what each side's TCP sent
-        self._ns_quiet("ethtool", "-K", self.taps["test"], "tso", "off", "gso", "off", "gro", "off")
+        for role in ("test", "mq"):
+            self._ns_quiet("ethtool", "-K", self.taps[role], "tso", "off", "gso", "off", "gro", "off")
 
     def _ns_quiet(self, *argv):
         subprocess.run(["ip", "netns", "exec", self.ns, *argv], capture_output=True)
@@ -97,7 +107,7 @@ class Boot:
         web.mkdir(parents=True, exist_ok=True)
         log = open(self.run_dir / "hostpeer.log", "w")
         self.peer = subprocess.Popen(["ip", "netns", "exec", self.ns, sys.executable, str(HERE / "hostpeer.py"),
-                                      "--addr", CTL_NET[0], "--port", str(HOSTPEER_PORT), "--root", str(web)],
+                                      "--addr", NETS["ctl"][0], "--port", str(HOSTPEER_PORT), "--root", str(web)],
                                      stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
         self._undo.append(("host peer pid %d" % self.peer.pid, lambda: self._stop(self.peer, 5)))
 
@@ -109,13 +119,15 @@ class Boot:
                 "-kernel", str(kernel), "-initrd", str(initrd), "-append", cmdline,
                 "-drive", "file=%s,format=raw,if=virtio,cache=unsafe" % disk,
                 "-virtfs", "local,path=%s,mount_tag=vm,security_model=none,id=vm" % self.run_dir,
-                # the NIC under test: N queue pairs; vectors = 2N + 2 (config, control)
-                "-netdev", "tap,id=nt,ifname=%s,script=no,downscript=no%s" % (
-                    self.taps["test"], ",queues=%d" % self.queues if self.queues > 1 else ""),
-                "-device", "virtio-net-pci,netdev=nt,mac=%s%s" % (
-                    GUEST_MAC["test"], ",mq=on,vectors=%d" % (2 * self.queues + 2) if self.queues > 1 else ""),
+                "-netdev", "tap,id=nt,ifname=%s,script=no,downscript=no" % self.taps["test"],
+                "-device", "virtio-net-pci,netdev=nt,mac=%s" % GUEST_MAC["test"],
                 "-netdev", "tap,id=nc,ifname=%s,script=no,downscript=no" % self.taps["ctl"],
-                "-device", "virtio-net-pci,netdev=nc,mac=%s" % GUEST_MAC["ctl"]]
+                "-device", "virtio-net-pci,netdev=nc,mac=%s" % GUEST_MAC["ctl"],
+                # N queue pairs; MSI-X vectors = 2N + 2 (config, control)
+                "-netdev", "tap,id=nm,ifname=%s,script=no,downscript=no%s" % (
+                    self.taps["mq"], ",queues=%d" % self.queues if self.queues > 1 else ""),
+                "-device", "virtio-net-pci,netdev=nm,mac=%s%s" % (
+                    GUEST_MAC["mq"], ",mq=on,vectors=%d" % (2 * self.queues + 2) if self.queues > 1 else "")]
         if interactive:
             argv += ["-serial", "mon:stdio"]
         else:
