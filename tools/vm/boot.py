@@ -61,11 +61,17 @@ def kvm_usable(kernel, timeout=12.0):
             break
         time.sleep(0.2)
     ok = any(b"Linux version" in line for line in seen)
-    if p.poll() is None:
+    exited = p.poll()
+    if exited is None:
         p.kill()
     p.wait()
-    return ok, ("a KVM guest printed its banner" if ok else
-                "a KVM guest printed nothing in %.0f s (nested virtualization unusable here)" % timeout)
+    reader.join(2)
+    if ok:
+        return True, "a KVM guest printed its banner"
+    if exited is not None:          # e.g. "failed to set MSR": KVM there, unusable
+        last = seen[-1].decode(errors="replace").strip() if seen else "no output"
+        return False, "QEMU with KVM stopped (exit %d) before the guest printed anything: %s" % (exited, last)
+    return False, "a KVM guest printed nothing in %.0f s (stalled)" % timeout
 
 
 class Boot:
