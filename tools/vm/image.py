@@ -13,6 +13,7 @@ What the cache holds (default /var/cache/xdpmtcp-vm, --cache to move it):
 Every boot gets a fresh ext4 disk made from rootfs/ by mke2fs -d (no loop
 device, no mount), so nothing a test does in the guest reaches the cache.
 """
+import fcntl
 import hashlib
 import os
 import re
@@ -176,6 +177,20 @@ def build_rootfs(cache, mirror):
     if root.exists():
         shutil.rmtree(root)
     tmp.rename(root)
+
+
+@contextmanager
+def locked(cache):
+    """One user of the cache at a time (two clones running make vm-test
+    would copy their checkouts into the same tree): the second waits."""
+    cache.mkdir(parents=True, exist_ok=True)
+    with open(cache / ".lock", "w") as f:
+        try:
+            fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            say("the image cache %s is in use by another run: waiting" % cache)
+            fcntl.flock(f, fcntl.LOCK_EX)
+        yield
 
 
 def guest_kernel(root):
