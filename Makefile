@@ -3,7 +3,7 @@
 #   make test   - run the whole test suite (unit + integration)
 PY := .venv/bin/python
 
-.PHONY: setup demo test unit integration bench clean
+.PHONY: setup demo test unit integration bench clean vm-test vm-test-ci
 
 setup:
 	@tools/setup
@@ -19,6 +19,16 @@ unit: setup
 
 integration: setup
 	@tools/run-tests tests/integration
+
+# The suite in a QEMU guest on virtio-net, native XDP (docs/testing.md);
+# vm-test-ci: the CI-sized subset that proves native mode.
+vm-test: setup
+	@tools/vm/setup
+	@tools/vm/vm test
+
+vm-test-ci: setup
+	@tools/vm/setup
+	@tools/vm/vm test --suite ci
 
 bench: setup
 	@$(PY) tools/bench/rx_rate.py
