@@ -1,6 +1,7 @@
 # The two commands a new user needs (both set everything up first):
 #   make demo   - run the demo in a fresh network-namespace lab
-#   make test   - run the whole test suite (unit + integration)
+#   make test   - run the whole test suite (unit + integration, then the VM
+#                 suite's CI subset: native XDP on virtio-net, docs/testing.md)
 PY := .venv/bin/python
 
 .PHONY: setup demo test unit integration bench clean vm-test vm-test-ci
@@ -13,6 +14,8 @@ demo: setup
 
 test: setup
 	@tools/run-tests
+	@tools/vm/setup
+	@tools/vm/vm test --suite ci
 
 unit: setup
 	@tools/run-tests tests/unit
