@@ -161,6 +161,8 @@ def run(args):
             summary = run.summary(seconds, source.stats())
             if args.pcap:
                 summary["input_damage"] = source.damage()
+    except BrokenPipeError:
+        raise                      # the reader of stdout left: cli.py ends quietly
     except OSError as e:
         return fail(str(e))
     finally:
