@@ -51,7 +51,7 @@
 #define XC_TF_RTT_TIMING 0x200   /* Karn: timing rtt_seq since rtt_start_ns */
 #define XC_TF_RCV_SHUT 0x400     /* application will read no more (SHUT_RD): readable at once */
 #define XC_TF_KEEPALIVE 0x800    /* SO_KEEPALIVE */
-#define XC_TF_RTO_RECOVERY 0x1000 /* retransmitting after an RTO (go-back-N) */
+#define XC_TF_RTO_RECOVERY 0x1000 /* after an RTO until recover is acked: the loss state (SACK) or go-back-N */
 #define XC_TF_FIN_OOO 0x2000     /* peer's FIN seen, not yet consumed: rcv_fin_seq */
 #define XC_TF_WND_PROBE 0x4000   /* the next segment may exceed the window by a byte */
 #define XC_TF_TLP_OUT 0x8000     /* a tail loss probe is unanswered (until tlp_high_seq is acked) */
