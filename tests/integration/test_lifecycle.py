@@ -24,6 +24,12 @@ def xdp_on(lab):
         return attached_program(socket.if_nametoindex(lab.stack.ifname))
 
 
+# Detaching XDP and closing the AF_XDP socket take the kernel's rtnl lock,
+# which the namespaces earlier tests deleted may hold for seconds while
+# the kernel tears them down (once longer than 15 s in a full CI run).
+EXIT_WAIT = 60
+
+
 def start_responder(lab, *extra):
     env = dict(os.environ, PYTHONUNBUFFERED="1")
     p = subprocess.Popen([sys.executable, "-m", "xdpmtcp", "respond", "--netns", lab.stack.ns,
@@ -59,14 +65,14 @@ def test_sigkill_leaves_kernel_serving_and_restart_replaces_stale(lab):
     assert connect_echo(lab.peer, lab.stack.ip, 8080, "two", 3)["reply"] == "two"
     assert xdp_on(lab).prog_id != stale.prog_id
     p.send_signal(signal.SIGTERM)
-    p.communicate(timeout=15)
+    p.communicate(timeout=EXIT_WAIT)
     assert xdp_on(lab).prog_id == 0               # SIGTERM detached it
 
 
 def test_sigint_detaches(lab):
     p, _ = start_responder(lab)
     p.send_signal(signal.SIGINT)
-    out, _ = p.communicate(timeout=15)
+    out, _ = p.communicate(timeout=EXIT_WAIT)
     assert p.returncode == 0, out
     assert xdp_on(lab).prog_id == 0
 
