@@ -27,13 +27,15 @@ def xdp_on(lab):
 # Detaching XDP and closing the AF_XDP socket take the kernel's rtnl lock,
 # which the namespaces earlier tests deleted may hold for seconds while
 # the kernel tears them down (once longer than 15 s in a full CI run).
+# The responder's own --duration is far longer: only the signal ends it
+# within EXIT_WAIT.
 EXIT_WAIT = 60
 
 
 def start_responder(lab, *extra):
     env = dict(os.environ, PYTHONUNBUFFERED="1")
     p = subprocess.Popen([sys.executable, "-m", "xdpmtcp", "respond", "--netns", lab.stack.ns,
-                          "-i", lab.stack.ifname, "-p", "8080", "--duration", "60", *extra],
+                          "-i", lab.stack.ifname, "-p", "8080", "--duration", "600", *extra],
                          cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                          text=True)
     lines = []
