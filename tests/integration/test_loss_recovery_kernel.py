@@ -6,7 +6,6 @@ spreading a burst.  The faults are the
 engine port's own (TX drops, RX delays), switched on and off around the
 segments each test means; the kernel peer checks every byte (sha256) and
 tcpdump on the peer shows what the wire carried."""
-import dataclasses
 import hashlib
 import os
 import subprocess
@@ -15,9 +14,9 @@ import pytest
 
 from xdpmtcp.lab.capture import start_tcpdump, stop_tcpdump, tshark_fields
 from xdpmtcp.lab.probes import SYSTEM_PYTHON
+from xdpmtcp.lab.fixtures import engine_on
 from xdpmtcp.phy import FaultInjector
-from xdpmtcp.tcp import Engine, TcpState
-from xdpmtcp.tunables import DEFAULTS
+from xdpmtcp.tcp import TcpState
 
 PORT = 8090
 
@@ -39,19 +38,14 @@ print(n, h.hexdigest(), flush=True)
 
 @pytest.fixture
 def engine(lab, netif):
-    with lab.stack.enter():
-        eng = Engine.on_netif(netif, tunables=dataclasses.replace(DEFAULTS, tcp_timewait=0.2))
+    with engine_on(lab, netif, tcp_timewait=0.2) as eng:
         yield eng
-        eng.close()
 
 
 @pytest.fixture
 def paced_engine(lab, netif, request):
-    with lab.stack.enter():
-        eng = Engine.on_netif(netif, tunables=dataclasses.replace(DEFAULTS, tcp_timewait=0.2,
-                                                                  pacing=request.param))
+    with engine_on(lab, netif, tcp_timewait=0.2, pacing=request.param) as eng:
         yield eng
-        eng.close()
 
 
 class Sink:

@@ -4,7 +4,6 @@ FIN/NULL/Xmas scans find a listening port open|filtered as on the kernel,
 and a capture shows TSvals and IP IDs that belong to each connection alone.
 The engine runs in this process; captures are taken in the peer namespace
 and read with tshark."""
-import dataclasses
 import subprocess
 import time
 
@@ -12,8 +11,8 @@ import pytest
 
 from xdpmtcp.lab.capture import start_tcpdump, stop_tcpdump, tshark_fields
 from xdpmtcp.lab.probes import SYSTEM_PYTHON, send_raw
-from xdpmtcp.tcp import Engine, TcpState
-from xdpmtcp.tunables import DEFAULTS
+from xdpmtcp.lab.fixtures import engine_on
+from xdpmtcp.tcp import TcpState
 from xdpmtcp.wire import TcpFlags, build_tcp_frame
 
 PORT = 8080
@@ -23,10 +22,8 @@ CLOSED_PORT = 8083     # nobody listens (the stack's kernel answers)
 
 @pytest.fixture
 def engine(lab, netif):
-    with lab.stack.enter():
-        eng = Engine.on_netif(netif, tunables=dataclasses.replace(DEFAULTS, tcp_timewait=0.5))
+    with engine_on(lab, netif, tcp_timewait=0.5) as eng:
         yield eng
-        eng.close()
 
 
 def capture_from_stack(lab, pcap):

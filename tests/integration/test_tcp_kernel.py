@@ -1,7 +1,6 @@
 """The TCP engine against the Linux kernel's TCP on a real veth with the
 XDP program and AF_XDP: fetches both ways, bulk transfers under faults,
 options, many connections, closes, resets, timeouts, crafted segments."""
-import dataclasses
 import errno
 import os
 import time
@@ -11,8 +10,8 @@ import pytest
 from xdpmtcp.lab import kernel_peers
 from xdpmtcp.lab.probes import send_raw
 from xdpmtcp.lab.stackproc import StackProcess
-from xdpmtcp.tcp import Engine, TcpState
-from xdpmtcp.tunables import DEFAULTS
+from xdpmtcp.lab.fixtures import engine_on
+from xdpmtcp.tcp import TcpState
 from xdpmtcp.wire import TcpFlags, TcpOptions, build_tcp_frame
 
 PORT = 8080
@@ -155,11 +154,8 @@ def test_1000_concurrent_connections(lab):
 
 @pytest.fixture
 def engine(lab, netif):
-    with lab.stack.enter():
-        eng = Engine.on_netif(netif, tunables=dataclasses.replace(
-            DEFAULTS, tcp_timewait=0.5, rto_min_ms=50, tcp_retries=4))
+    with engine_on(lab, netif, tcp_timewait=0.5, rto_min_ms=50, tcp_retries=4) as eng:
         yield eng
-        eng.close()
 
 
 def poll_until(eng, predicate, timeout=10.0):

@@ -6,6 +6,8 @@ developer machine but FAILS in CI (CI=true), so CI can never go green by
 skipping everything.  ``require()`` is the single place that decides.
 """
 
+import contextlib
+import dataclasses
 import os
 from typing import Callable, Iterator, List, Optional
 
@@ -23,6 +25,21 @@ def require(condition: bool, reason: str) -> None:
         pytest.fail(f"integration prerequisite missing in CI: {reason}",
                     pytrace=False)
     pytest.skip(reason)
+
+
+@contextlib.contextmanager
+def engine_on(lab, netif, **tunables):
+    """A TCP engine in this process on the lab's stack interface (netif:
+    XDP attached, AF_XDP bound), with DEFAULTS changed by tunables;
+    closed after."""
+    from ..tcp import Engine
+    from ..tunables import DEFAULTS
+    with lab.stack.enter():
+        eng = Engine.on_netif(netif, tunables=dataclasses.replace(DEFAULTS, **tunables))
+        try:
+            yield eng
+        finally:
+            eng.close()
 
 
 _netns_problem: Optional[str] = None

@@ -227,32 +227,23 @@ fack:
 
 void xc_sent_ack(struct xc_sent_map *m, uint32_t ack, struct xc_sent_news *n)
 {
-	while (m->n) {
+	while (m->n && seq_gt(ack, m->una)) {
 		uint32_t slot = m->head;
 		struct xc_sent_seg *s = &m->seg[slot];
-		if (!seq_gt(ack, m->una))
-			break;
-		if (seq_lt(ack, s->end)) {
-			/* the peer acknowledged part of a segment: trim it */
-			uint32_t bytes = ack - m->una;
-			if (s->flags & XC_SENT_SACKED) {
-				m->sacked -= bytes;
-			} else {
-				settle(m, s, bytes);
-				n->newly_acked += bytes;
-				n->delivered += bytes;
-			}
-			m->una = ack;
-			break;
-		}
-		uint32_t bytes = s->end - m->una;
+		int whole = !seq_lt(ack, s->end);   /* else acknowledged in part: trimmed */
+		uint32_t bytes = (whole ? s->end : ack) - m->una;
 		if (s->flags & XC_SENT_SACKED) {
 			m->sacked -= bytes;
 		} else {
 			settle(m, s, bytes);
 			n->newly_acked += bytes;
 			n->delivered += bytes;
-			delivered(m, s, n);
+			if (whole)
+				delivered(m, s, n);
+		}
+		if (!whole) {
+			m->una = ack;
+			break;
 		}
 		unlink_time(m, slot);
 		m->una = s->end;
