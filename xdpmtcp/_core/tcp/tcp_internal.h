@@ -412,6 +412,12 @@ static inline uint8_t tcb_fin_after(const struct xc_tcb *t, uint32_t seq, uint32
 	return (t->flags & XC_TF_FIN_SENT) && seq + len == t->fin_seq ? TCP_FIN : 0;
 }
 
+/* MSS-sized segments len bytes leave as (a super-segment is cut into them). */
+static inline uint32_t tcb_segs(const struct xc_tcb *t, uint32_t len)
+{
+	return len > t->mss ? (len + t->mss - 1) / t->mss : 1;
+}
+
 static inline uint32_t tcb_flight(const struct xc_tcb *t)
 {
 	return t->snd_max - t->snd_una;

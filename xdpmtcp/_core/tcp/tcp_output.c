@@ -249,7 +249,7 @@ static void note_ack_sent(struct xc_tcp_engine *e, struct xc_tcb *t, uint32_t wn
 int tcp_send_segment(struct xc_tcp_engine *e, struct xc_tcb *t, uint32_t seq, uint32_t len,
 		     uint8_t flags, uint64_t now_ns)
 {
-	uint32_t nsegs = len > t->mss ? (len + t->mss - 1) / t->mss : 1;
+	uint32_t nsegs = tcb_segs(t, len);
 	uint8_t opts[40];
 	int with_sack;
 	tcb_ids_init(t);                      /* the TSval below needs the offset */
@@ -435,7 +435,7 @@ static void sent_data(struct xc_tcp_engine *e, struct xc_tcb *t, uint32_t seq, u
 {
 	uint32_t end = seq + len + (uint32_t)fin;
 	if (seq_lt(seq, t->snd_max)) {
-		uint32_t nsegs = len > t->mss ? (len + t->mss - 1) / t->mss : 1;
+		uint32_t nsegs = tcb_segs(t, len);
 		t->c.retrans_segs += nsegs;
 		t->c.bytes_retrans += len;
 		if (t->flags & XC_TF_RTO_RECOVERY)
@@ -570,7 +570,7 @@ static int output_lost(struct xc_tcp_engine *e, struct xc_tcb *t, uint64_t now_n
 		uint8_t fin = tcb_fin_after(t, seq, len);
 		if (tcp_send_segment(e, t, seq, len, fin, now_ns) < 0)
 			break;
-		uint32_t nsegs = len > t->mss ? (len + t->mss - 1) / t->mss : 1;
+		uint32_t nsegs = tcb_segs(t, len);
 		xc_sent_retransmitted(&t->sent, seq, len, now_ns);
 		if (t->flags & XC_TF_IN_RECOVERY) {
 			t->c.fast_retrans += nsegs;
@@ -635,7 +635,7 @@ int tcp_output(struct xc_tcp_engine *e, struct xc_tcb *t, uint64_t now_ns)
 			len -= len % t->mss;
 		/* with SACK each segment takes an entry of the map */
 		if (sack && len && seq_geq(t->snd_nxt, t->snd_max)) {
-			uint32_t want = (len + t->mss - 1) / t->mss;
+			uint32_t want = tcb_segs(t, len);
 			uint32_t have = xc_sent_reserve(&t->sent, want);
 			if (have < want) {
 				t->c.sent_map_full++;
@@ -684,7 +684,7 @@ int tcp_output(struct xc_tcp_engine *e, struct xc_tcb *t, uint64_t now_ns)
 		if (len)
 			paced(e, t, len, now_ns);
 		t->flags &= ~(XC_TF_WND_PROBE | XC_TF_TLP_NEW | XC_TF_FRTO_NEW);
-		sent += len > t->mss ? (int)((len + t->mss - 1) / t->mss) : 1;
+		sent += (int)tcb_segs(t, len);
 		if (fin || sent >= 4 * TX_BATCH)
 			break;
 	}

@@ -51,6 +51,15 @@ void tcp_recovery_dsack(struct xc_tcb *t, uint32_t start, uint32_t end)
 	t->c.undos++;
 }
 
+/* Eifel (RFC 3522): the ACK echoes a timestamp older than the episode's
+ * first retransmission, so it answers an original: the loss was not. */
+static int acks_an_original(const struct xc_tcb *t, const struct tcp_seg *s,
+			    const struct xc_sent_news *n)
+{
+	return n->newly_acked && t->undo_ts_set && (t->flags & XC_TF_TS_OK) && s->opt.has_ts &&
+	       seq_lt(s->opt.tsecr, t->undo_tsval);
+}
+
 static void enter_recovery(struct xc_tcp_engine *e, struct xc_tcb *t, uint64_t now_ns)
 {
 	(void)e;
@@ -111,9 +120,8 @@ static int loss_state_ack(struct xc_tcb *t, const struct tcp_seg *s, const struc
 {
 	/* counted as Linux does: TCPLossUndo for every undone RTO,
 	 * TCPSpuriousRTOs for those F-RTO found */
-	if (n->newly_acked && t->undo_ts_set && (t->flags & XC_TF_TS_OK) && s->opt.has_ts &&
-	    seq_lt(s->opt.tsecr, t->undo_tsval)) {
-		undo(t);                        /* Eifel: the ACK answers the original */
+	if (acks_an_original(t, s, n)) {
+		undo(t);
 		t->c.loss_undos++;
 		return 1;
 	}
@@ -155,9 +163,8 @@ void tcp_recovery_ack(struct xc_tcp_engine *e, struct xc_tcb *t, const struct tc
 	if (t->flags & XC_TF_RTO_RECOVERY) {
 		if (loss_state_ack(t, s, n, dupack))
 			goto out;
-	} else if ((t->flags & XC_TF_IN_RECOVERY) && n->newly_acked && t->undo_ts_set &&
-		   (t->flags & XC_TF_TS_OK) && s->opt.has_ts && seq_lt(s->opt.tsecr, t->undo_tsval)) {
-		undo(t);                        /* Eifel: the hole was filled by the original */
+	} else if ((t->flags & XC_TF_IN_RECOVERY) && acks_an_original(t, s, n)) {
+		undo(t);                        /* the hole was filled by the original */
 		t->c.ts_undos++;
 		goto out;
 	}

@@ -85,6 +85,22 @@ struct wire_ipv4 {
 	uint8_t proto;           /* the upper-layer protocol (IPv4: ip[9]) */
 };
 
+/* The view of a checked layer-3 header: hdr bytes of header (IPv4 IHL,
+ * or IPv6 with its extension headers), tot bytes in all, avail captured;
+ * Ethernet padding past tot is not payload. */
+static inline void wire_set_l3(struct wire_ipv4 *v, const uint8_t *ip, uint32_t l2, uint32_t hdr,
+			       uint32_t tot, uint32_t avail, int fragment)
+{
+	v->ip = ip;
+	v->l2_len = l2;
+	v->ihl = hdr;
+	v->tot = tot;
+	v->l4 = ip + hdr;
+	v->l4_len = tot - hdr;
+	v->l4_cap = (avail < tot ? avail : tot) - hdr;
+	v->fragment = fragment;
+}
+
 /* An IPv6 header at ip (avail bytes captured, l2 bytes after the frame's
  * start) and its extension headers.  The payload length 0 of a jumbogram
  * (BIG TCP) means the captured length. */
@@ -117,14 +133,7 @@ static inline int wire_ipv6_hdr(const uint8_t *ip, uint32_t l2, uint32_t avail, 
 	}
 	if (off > WIRE_IPV6_L3_MAX || off > tot || off > avail)
 		return WIRE_MALFORMED;
-	v->ip = ip;
-	v->l2_len = l2;
-	v->ihl = off;
-	v->tot = tot;
-	v->l4 = ip + off;
-	v->l4_len = tot - off;
-	v->l4_cap = (avail < tot ? avail : tot) - off;
-	v->fragment = (int)fragment;
+	wire_set_l3(v, ip, l2, off, tot, avail, (int)fragment);
 	v->v6 = 1;
 	v->proto = nh;
 	return WIRE_OK;
@@ -158,14 +167,7 @@ static inline int wire_ipv4(const uint8_t *frame, uint32_t caplen, unsigned flag
 	if ((ip[0] >> 4) != 4 || ihl < 20 || tot < ihl ||
 	    ((flags & WIRE_SNAPPED) ? avail < ihl : tot > avail))
 		return WIRE_MALFORMED;
-	v->ip = ip;
-	v->l2_len = l2;
-	v->ihl = ihl;
-	v->tot = tot;
-	v->l4 = ip + ihl;
-	v->l4_len = tot - ihl;
-	v->l4_cap = (avail < tot ? avail : tot) - ihl;   /* Ethernet padding is not payload */
-	v->fragment = (wire_rd16(ip + 6) & 0x3fff) != 0;
+	wire_set_l3(v, ip, l2, ihl, tot, avail, (wire_rd16(ip + 6) & 0x3fff) != 0);
 	if (flags & WIRE_IPV6) {
 		v->v6 = 0;
 		v->proto = ip[9];
