@@ -21,6 +21,12 @@ class Tunables:
     xdp_max_flows: int = _t(262144, "capacity of the owned 4-tuple map (active opens)")
     xdp_max_listen: int = _t(1024, "capacity of the owned listen-port map")
     xdp_max_queues: int = _t(64, "XSKMAP entries: one per RX queue")
+    rss_key: str = _t("", "the NIC's RSS (Toeplitz) key, hex as `ethtool -x` prints it (colons "
+                      "allowed), with which active opens pick a local port whose replies land "
+                      "on their own RX queue, spread by the default indirection table over the "
+                      "interface's RX queues; \"\" = read key and table from the NIC (ethtool); "
+                      "set it where the driver cannot tell (veth, the multi-queue lab: "
+                      "docs/rss.md)")
     xdp_syn_rate: int = _t(10000, "SYNs per second per CPU the XDP program passes to the stack's "
                            "listeners; beyond, it answers them itself with SYN cookies (XDP_TX) and "
                            "drops the RSTs that answer those, so a SYN flood never fills the AF_XDP "
@@ -123,6 +129,11 @@ class Tunables:
                                      "is 5 min): long enough for idle keep-alive connections")
     monitor_close_timeout: float = _t(10.0, "a flow half closed (one FIN or an RST) ends this long "
                                       "after its last packet, seconds")
+
+    def __post_init__(self):
+        if self.rss_key:
+            from .tcp.rss import parse_key
+            parse_key(self.rss_key)       # ValueError naming rss_key
 
     @classmethod
     def describe(cls):

@@ -100,3 +100,30 @@ def test_bad_maps_are_refused():
         RssMap.default(MICROSOFT_KEY, 0)
     with pytest.raises(ValueError, match="at least 16"):
         RssMap(b"\x01" * 8, [0])
+
+
+def test_rss_key_tunable_parses_from_a_config_line():
+    from xdpmtcp.api.config import ConfigError, parse_config
+    from xdpmtcp.tunables import Tunables
+    text = ":".join("%02x" % b for b in MICROSOFT_KEY)
+    cfg = parse_config("port = eth1\nrss_key = %s\n" % text)
+    assert parse_key(cfg.tunables().rss_key) == MICROSOFT_KEY
+    assert Tunables().rss_key == ""
+    with pytest.raises(ConfigError, match=r"<config>:2: rss_key = 6d:zz: bad value \(rss_key"):
+        parse_config("port = eth1\nrss_key = 6d:zz\n")
+    with pytest.raises(ValueError, match="rss_key"):
+        Tunables(rss_key="12")
+
+
+def test_read_rss_of_an_interface_without_rss_is_none():
+    """lo has no RSS: None, not an error; a missing interface is ENODEV."""
+    import errno
+    from xdpmtcp.kernel.rss import read_rss, rss_map, rss_summary
+    assert read_rss("lo") is None
+    assert rss_summary("lo") == {"readable": False}
+    with pytest.raises(OSError) as e:
+        read_rss("nosuchif0")
+    assert e.value.errno == errno.ENODEV
+    # the tunable's key spreads over the interface's RX queues (lo: 1)
+    m = rss_map("lo", MICROSOFT_KEY.hex())
+    assert m.key == MICROSOFT_KEY and m.queues == 1

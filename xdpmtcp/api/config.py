@@ -192,6 +192,10 @@ def tunable_value(name, text):
         if low not in ("1", "0", "true", "false", "yes", "no", "on", "off"):
             raise ValueError("want yes/no")
         return low in ("1", "true", "yes", "on")
+    if name == "rss_key":                        # hex bytes, checked here to name the line
+        from ..tcp.rss import parse_key
+        parse_key(text)
+        return text
     if typ is tuple:                             # ephemeral_ports
         return port_range(text)
     if name == "metrics_addr":
