@@ -1,30 +1,25 @@
 """What the example programs share: running from a checkout, stopping on
 SIGINT/SIGTERM, an optional network namespace, and one context per core
-as far as the interface allows."""
+as far as the interface allows: one core runs here, several run in a
+worker process each (xdpmtcp.api.supervisor), as mTCP runs a thread per
+core."""
 import contextlib
-import signal
 import sys
-import threading
 
 import _bootstrap  # noqa: F401  (first: the clone on sys.path, its .venv)
 
+from xdpmtcp.api import runtime  # noqa: E402
+from xdpmtcp.api.supervisor import StopFlag as _StopFlag, Supervisor  # noqa: E402
 from xdpmtcp.mtcp_api import mtcp_create_context, mtcp_getconf, mtcp_setconf  # noqa: E402
 
 
-class StopFlag:
+class StopFlag(_StopFlag):
     """Set by SIGINT/SIGTERM: loops check it between epoll waits and end
     cleanly, so the contexts close and the XDP program is detached."""
 
     def __init__(self):
-        self.event = threading.Event()
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            signal.signal(sig, self._handler)
-
-    def _handler(self, signum, frame):
-        self.event.set()
-
-    def __bool__(self):
-        return self.event.is_set()
+        super().__init__()
+        self.install()
 
 
 def in_netns(name):
@@ -35,37 +30,57 @@ def in_netns(name):
 
 
 def note(prog, text):
-    print("%s: %s" % (prog, text), file=sys.stderr, flush=True)
+    # one write per line: the workers of several cores share this stderr
+    sys.stderr.write("%s: %s\n" % (prog, text))
+    sys.stderr.flush()
 
 
-def create_contexts(prog, cores):
-    """Contexts for cores 0..cores-1; a core the interface cannot give a
-    queue to is reported and the program runs with fewer (veth: one)."""
-    if cores:
-        conf = mtcp_getconf()
-        conf.num_cores = cores
-        mtcp_setconf(conf)
-    wanted = mtcp_getconf().num_cores
-    contexts = [mtcp_create_context(0)]
-    for core in range(1, wanted):
-        try:
-            contexts.append(mtcp_create_context(core))
-        except OSError as e:
-            note(prog, "core %d: %s; running %d core(s)" % (core, e.strerror, len(contexts)))
-            break
-    return contexts
+def wanted_cores(prog, cores):
+    """The cores to run: -N, else num_cores of the configuration, at most
+    the RX queues of its interfaces (each core serves its own queue)."""
+    from xdpmtcp.api.context import rx_queue_count
+    conf = mtcp_getconf()
+    wanted = cores or conf.num_cores
+    for ifname in runtime.current().config.ports:
+        queues = rx_queue_count(ifname)
+        if wanted > queues:
+            note(prog, "core %d: %s has %d receive queue%s; running %d core(s)"
+                 % (queues, ifname, queues, "" if queues == 1 else "s", queues))
+            wanted = queues
+    conf.num_cores = wanted
+    mtcp_setconf(conf)
+    return wanted
 
 
-def run_per_context(items, loop):
-    """loop(item) for each per-context item (it has .ctx), each in its own
-    thread but the first, which runs here."""
-    threads = []
-    for item in items[1:]:
-        t = threading.Thread(target=lambda it=item: (it.ctx.adopt_current_thread(), loop(it)),
-                             daemon=True)
-        t.start()
-        threads.append(t)
-    results = [loop(items[0])]
-    for t in threads:
-        t.join()
-    return results
+def run_cores(prog, cores, work, tick=None):
+    """work(ctx, stop) on each core's context; their results in core
+    order.  One core runs in this process, several in a worker process
+    each; tick() runs here every 50 ms meanwhile (a progress bar)."""
+    n = wanted_cores(prog, cores)
+    if n == 1:
+        ctx = mtcp_create_context(0)
+        for text in ctx.notes:
+            note(prog, text)
+        return [work(ctx, StopFlag())]
+    return Supervisor(n, prog=prog, tick=tick).run(work)
+
+
+class CoreProgress:
+    """A progress bar that worker processes advance: one counter per core
+    in memory they share with this process, which shows the sum."""
+
+    def __init__(self, bar, cores):
+        import multiprocessing
+        self.bar = bar
+        self.counts = multiprocessing.RawArray("q", max(1, cores))
+
+    def for_core(self, core):
+        counts = self.counts
+
+        class Advance:
+            def advance(self, amount=1):
+                counts[core] += amount
+        return Advance()
+
+    def show(self):
+        self.bar.update(sum(self.counts))

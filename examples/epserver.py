@@ -16,7 +16,7 @@ import os
 import sys
 import time
 
-from _example import StopFlag, create_contexts, in_netns, note, run_per_context
+from _example import in_netns, note, run_cores
 
 from xdpmtcp.commands.common import (OneLineErrorParser, existing_dir, netns_name, non_negative_int,
                                      port, positive_int)
@@ -46,8 +46,10 @@ examples:
     epserver.py -p ./site -f lab.conf --port 8080 --netns xm3f9a1c-stack
     curl http://198.18.0.1:8080/index.html        # from another host
 
--N asks for that many cores; each core needs a receive queue of its own on
-the interface, so on veth (one queue) epserver says so and runs one.
+-N asks for that many cores, each a worker process with its own context on
+its own receive queue (a NIC's RSS spreads the connections over them); on
+an interface with fewer queues epserver says so and runs fewer (docs/api.md,
+"Several cores").
 SIGINT or SIGTERM stop it; it prints its totals and detaches XDP.
 """
 
@@ -330,25 +332,29 @@ def parse_args(argv=None):
 
 def main(argv=None):
     args = parse_args(argv)
-    stop = StopFlag()
     site = Site(args.root)
+
+    def serve(ctx, stop):
+        server = Server(ctx, site, args.port, stop, args.backlog)
+        note(PROG, "core %d ready: serving %s on tcp/%d of %s (%s), queue %d; Ctrl-C stops"
+             % (ctx.core, site.root, args.port, ctx.name, ", ".join(ctx.local_addresses()), ctx.core))
+        server.run()
+        return {"accepted": server.accepted, "requests": server.requests, "bytes": server.bytes_out}
+
+    totals = []
     try:
         with in_netns(args.netns):
             mtcp_init(args.conf)
-            contexts = create_contexts(PROG, args.cores)
-            servers = [Server(ctx, site, args.port, stop, args.backlog) for ctx in contexts]
-            addrs = ", ".join(a for ctx in contexts for a in ctx.local_addresses())
-            note(PROG, "ready: serving %s on tcp/%d of %s (%s), %d core(s); Ctrl-C stops"
-                 % (site.root, args.port, contexts[0].name, addrs, len(contexts)))
-            run_per_context(servers, lambda s: s.run())
-    except (OSError, RuntimeError) as e:        # RuntimeError: XdpError (BCC, attach)
+            totals = run_cores(PROG, args.cores, serve)
+    except (OSError, RuntimeError) as e:        # RuntimeError: XdpError (BCC, attach), a worker died
         note(PROG, str(e))
         return 1
     finally:
         mtcp_destroy()                       # closes the contexts: XDP detached, ports released
-    for k, s in enumerate(servers):
-        note(PROG, "core %d: %d connections, %d requests, %d bytes sent"
-             % (k, s.accepted, s.requests, s.bytes_out))
+    for k, t in enumerate(totals):
+        if t is not None:
+            note(PROG, "core %d: %d connections, %d requests, %d bytes sent"
+                 % (k, t["accepted"], t["requests"], t["bytes"]))
     return 0
 
 

@@ -17,7 +17,7 @@ import sys
 import time
 import urllib.parse
 
-from _example import StopFlag, create_contexts, in_netns, note, run_per_context
+from _example import CoreProgress, in_netns, note, run_cores, wanted_cores
 
 from xdpmtcp.commands.common import (OneLineErrorParser, netns_name, non_negative_int, positive_int,
                                      positive_seconds)
@@ -260,40 +260,47 @@ def main(argv=None):
     addr, path, host = args.target
     request = ("GET %s HTTP/1.1\r\nHost: %s\r\nUser-Agent: xdpmtcp-epwget\r\nAccept: */*\r\n"
                "Connection: %s\r\n\r\n" % (path, host, "keep-alive" if args.keep_alive else "close")).encode()
-    stop = StopFlag()
-    clients = []
+    runs = []
     try:
         with in_netns(args.netns):
             mtcp_init(args.conf)
-            contexts = create_contexts(PROG, args.cores)
-            share = [args.nreq // len(contexts) + (k < args.nreq % len(contexts)) for k in range(len(contexts))]
-            with progress_bar("requests", args.nreq, json_output=args.json) as progress:
-                clients = [Client(ctx, (addr, request), n, args.concurrency, args.keep_alive,
-                                  args.timeout, stop, progress)
-                           for ctx, n in zip(contexts, share)]
-                run_per_context(clients, lambda c: c.run())
+            cores = wanted_cores(PROG, args.cores)
+            share = [args.nreq // cores + (k < args.nreq % cores) for k in range(cores)]
+            with progress_bar("requests", args.nreq, json_output=args.json) as bar:
+                shared = CoreProgress(bar, cores)
+
+                def fetch(ctx, stop):
+                    c = Client(ctx, (addr, request), share[ctx.core], args.concurrency, args.keep_alive,
+                               args.timeout, stop, bar if cores == 1 else shared.for_core(ctx.core))
+                    c.run()
+                    return {"latencies": c.latencies, "errors": c.errors, "statuses": c.statuses,
+                            "seconds": c.seconds, "connections": c.connections, "bytes": c.bytes_in}
+                runs = [r for r in run_cores(PROG, cores, fetch, tick=shared.show) if r is not None]
     except (OSError, RuntimeError) as e:
         note(PROG, str(e))
         return 1
     finally:
         mtcp_destroy()
-    lat = sorted(x for c in clients for x in c.latencies)
-    seconds = max(c.seconds for c in clients)
+    if not runs:
+        return 1
+    lat = sorted(x for r in runs for x in r["latencies"])
+    seconds = max(r["seconds"] for r in runs)
     errors = {}
     statuses = {}
-    for c in clients:
-        for k, v in c.errors.items():
+    for r in runs:
+        for k, v in r["errors"].items():
             errors[k] = errors.get(k, 0) + v
-        for k, v in c.statuses.items():
+        for k, v in r["statuses"].items():
             statuses[str(k)] = statuses.get(str(k), 0) + v
     done = len(lat)
     result = {
         "url": args.url, "requests": args.nreq, "completed": done, "errors": errors, "status": statuses,
         "seconds": round(seconds, 3), "requests_per_s": round(done / seconds, 1) if seconds else 0.0,
-        "connections": sum(c.connections for c in clients), "bytes": sum(c.bytes_in for c in clients),
+        "connections": sum(r["connections"] for r in runs), "bytes": sum(r["bytes"] for r in runs),
         "latency_ms": {name: round(percentile(lat, p) * 1000, 3)
                        for name, p in (("p50", 50), ("p90", 90), ("p99", 99), ("max", 100))},
-        "cores": len(clients),
+        "cores": len(runs),
+        "per_core": [{"completed": len(r["latencies"]), "connections": r["connections"]} for r in runs],
     }
     if args.json:
         print(json.dumps(result), flush=True)

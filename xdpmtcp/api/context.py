@@ -7,12 +7,14 @@ context happens in the thread that made it: no locks on the data path.
 Blocking calls and ``epoll_wait`` run the engines while they wait, the way
 mTCP's per-core thread would.
 
-Queues: a context for core N needs queue N.  On veth (one RX queue) only
-core 0 exists; contexts for other cores are refused with EINVAL, and so
-are contexts on queues other than 0 of multi-queue NICs: steering several
-queues' flows to their own contexts needs ephemeral ports chosen to match
-the NIC's RSS hash (mTCP's mtcp_init_rss does this with the NIC's key),
-which is not implemented.
+Queues: a context for core N serves RX queue N of each of its interfaces;
+num_cores may be at most the interface's RX queue count.  Contexts of one
+process share the interface's steering program; for scale-out past the
+GIL, api/supervisor.py runs each context in a process of its own.  Active
+opens take source ports whose replies the NIC's RSS hash puts on the
+context's queue (the key from ethtool, or the ``rss_key`` tunable where the
+driver cannot report it; docs/rss.md).  Without a key a context past queue
+0 still accepts, but its active opens are unpredictable: it says so.
 """
 import collections
 import errno
@@ -109,15 +111,28 @@ def interface_networks(ifname):
 
 
 def check_core_queue(ifname, core):
+    """The interface's RX queue count, which must have a queue for core."""
     nq = rx_queue_count(ifname)
     if core >= nq:
         raise error(errno.EINVAL, "%s has %d receive queue%s: there is no queue %d for core %d's "
                     "context (num_cores may be at most %d on it)"
                     % (ifname, nq, "" if nq == 1 else "s", core, core, nq))
-    if core > 0:
-        raise error(errno.EINVAL, "%s: a context on queue %d is not supported: per-queue contexts "
-                    "need ephemeral ports matched to the NIC's RSS hash; use num_cores = 1"
-                    % (ifname, core))
+    return nq
+
+
+def queue_rss(ifname, queues, tunables):
+    """(RssMap or None, note or None): how replies spread over the
+    interface's queues, for the choice of source ports.  One queue: no map
+    needed."""
+    if queues <= 1:
+        return None, None
+    from ..kernel.rss import rss_map
+    found = rss_map(ifname, tunables.rss_key)
+    if found is not None:
+        return found, None
+    return None, ("%s has %d RX queues but its RSS key cannot be read (veth, or the driver does not "
+                  "report it): connections this context opens may be answered on another queue, "
+                  "which resets them; set the rss_key tunable (docs/rss.md)" % (ifname, queues))
 
 
 class Context:
@@ -138,6 +153,7 @@ class Context:
         self.core = core
         self.closed = False
         self.netifs = []
+        self.notes = []                        # one-line remarks for the user
         self.owns_engines = engines is None
         self._netns_fd = os.open("/proc/thread-self/ns/net", os.O_RDONLY | os.O_CLOEXEC)
         try:
@@ -191,10 +207,13 @@ class Context:
         from ..netif import NetIf
         engines = []
         for ifname in names:
-            check_core_queue(ifname, core)
+            queues = check_core_queue(ifname, core)
+            rss, note = queue_rss(ifname, queues, tunables)
+            if note:
+                self.notes.append(note)
             nif = NetIf(ifname, queue=core, tunables=tunables, force=force).open()
             self.netifs.append(nif)
-            eng = Engine.on_netif(nif, tunables=tunables)   # it caches next hops ...
+            eng = Engine.on_netif(nif, tunables=tunables, rss=rss)   # it caches next hops ...
             eng.resolve.around = self.home_netns           # ... and asks this namespace's kernel
             engines.append(eng)
         return engines

@@ -117,6 +117,7 @@ class PortReservation:
                       ports=format_ports(self.ports))
         self._ns_fd = runstate.open_netns_fd()
         self._id = holder["id"]
+        self._pid = os.getpid()
         atexit.register(self.release)
         try:
             with runstate.locked():
@@ -139,8 +140,8 @@ class PortReservation:
     def release(self):
         """Give our ports back unless another live stack holds them; safe
         to call twice and from any network namespace."""
-        if self._id is None:
-            return
+        if self._id is None or self._pid != os.getpid():
+            return      # a forked worker's inherited copy: the reserving process releases
         try:
             with runstate.entered_netns(self._ns_fd), runstate.locked():
                 _settle(leaving=self._id)

@@ -45,7 +45,7 @@ class EngineStats:
 
 class Engine:
     def __init__(self, port, local_mac, local_addrs, *, tunables=DEFAULTS, resolve=None,
-                 steering=None, mtu=1500, isn_key=None):
+                 steering=None, mtu=1500, isn_key=None, rss=None, rx_queue=0):
         t = tunables
         self.tunables = t
         self.port = port
@@ -113,6 +113,9 @@ class Engine:
         self.by_tuple = {}            # (lip, lport, rip, rport) -> Connection
         self.listeners = {}           # (addr or None, port) -> Listener
         self.ephemeral = EphemeralPorts(*t.ephemeral_ports)
+        # a multi-queue NIC: active opens take source ports whose replies
+        # the NIC's RSS hash (rss: tcp/rss.py RssMap) puts on our queue
+        self.rss, self.rx_queue = rss, rx_queue
         self.stats = EngineStats()
         self.want_flush = False
         self._listeners_by_id = {}    # C listener id -> Listener
@@ -139,7 +142,7 @@ class Engine:
         mac, mtu = interface_link(netif.ifname)
         tun = tunables or netif.tunables
         return cls(netif.port, mac, netif.addresses, tunables=tun, resolve=NextHopCache(tun),
-                   steering=netif, mtu=mtu, **kwargs)
+                   steering=netif, mtu=mtu, rx_queue=netif.queue, **kwargs)
 
     @staticmethod
     def now_ns():
@@ -304,7 +307,12 @@ class Engine:
                 raise OSError(errno.EADDRNOTAVAIL, "%s:%d to %s:%d is in use" % (lip, local_port, rip, rport))
             lport = local_port
         else:
-            lport = self.ephemeral.take(lambda p: (lip, p, rip, rport) in self.by_tuple)
+            rss, queue, taken = self.rss, self.rx_queue, self.by_tuple
+            if rss is None:
+                lport = self.ephemeral.take(lambda p: (lip, p, rip, rport) in taken)
+            else:                     # replies come to (lip, p) from (rip, rport)
+                queue_of = rss.local_port_queue(rip, lip, rport)
+                lport = self.ephemeral.take(lambda p: (lip, p, rip, rport) in taken or queue_of(p) != queue)
             if lport is None:
                 raise OSError(errno.EADDRNOTAVAIL, "no free port in the reserved range")
         now = self.now_ns()

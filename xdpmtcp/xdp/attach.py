@@ -87,6 +87,7 @@ class AttachGuard:
         self.notes = []
         self.flags = None
         self._ns_fd = None
+        self._pid = None
         self._old_handlers = {}
 
     # -- attach ------------------------------------------------------------
@@ -111,6 +112,7 @@ class AttachGuard:
             else:
                 raise XdpError("cannot attach XDP to %s: %s" % (self.ifname, last))
             self._ns_fd = runstate.open_netns_fd()
+            self._pid = os.getpid()
             atexit.register(self.detach)
             runstate.write_state(_owner_record_name(self.ifindex), dict(
                 runstate.this_process(), prog_id=self.program.prog_id, ifname=self.ifname))
@@ -150,8 +152,8 @@ class AttachGuard:
 
     # -- detach ------------------------------------------------------------
     def detach(self):
-        if self._ns_fd is None:
-            return
+        if self._ns_fd is None or self._pid != os.getpid():
+            return      # not attached, or a forked worker's inherited copy: the parent detaches
         try:
             with runstate.entered_netns(self._ns_fd), runstate.locked():
                 try:

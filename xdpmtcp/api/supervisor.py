@@ -1,0 +1,222 @@
+"""Scale-out past the GIL: one worker process per context, as mTCP runs one
+thread per core (its ``-N``).
+
+The supervisor attaches the steering program to every interface of the
+configuration and reserves the ephemeral ports once, then forks a worker
+per core.  Each worker makes its context (``mtcp_create_context(core)``:
+an AF_XDP socket on RX queue ``core``, bound into the shared program's
+XSKMAP), runs the caller's function and exits.  The supervisor passes
+SIGINT/SIGTERM on (a worker sees its ``stop`` flag set), stops every worker
+when one dies, and detaches XDP when the last is gone.  A worker whose
+supervisor dies gets SIGTERM from the kernel (PR_SET_PDEATHSIG); a SIGKILLed
+worker's socket closes with it, its XSKMAP entry vanishes and the program
+passes its queue's frames to the kernel, counted as ``no_socket``.
+
+Listeners are shared: every worker listens on the same ports and accepts the
+connections its queue receives.  Active opens come back on the opener's
+queue when the NIC's RSS key is known (api/context.py ``queue_rss``).
+"""
+import ctypes
+import errno
+import json
+import os
+import signal
+import sys
+import threading
+import time
+import traceback
+
+from ..netif import InterfaceSteering
+from . import runtime
+from .errors import error
+
+PR_SET_PDEATHSIG = 1
+RESULT_MAX = 1 << 20          # bytes of one worker's result (JSON)
+
+
+class StopFlag:
+    """True once the process was asked to stop (SIGINT, SIGTERM)."""
+
+    def __init__(self):
+        self.event = threading.Event()
+
+    def install(self):
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            signal.signal(sig, lambda signum, frame: self.event.set())
+        return self
+
+    def set(self):
+        self.event.set()
+
+    def __bool__(self):
+        return self.event.is_set()
+
+
+class WorkerFailed(RuntimeError):
+    pass
+
+
+class Supervisor:
+    """run(worker) forks ``cores`` workers; worker(ctx, stop) runs in each
+    with its core's context and returns something JSON can carry (the
+    worker's totals).  run returns those, in core order."""
+
+    def __init__(self, cores, *, prog="xdpmtcp", grace=5.0, say=None, tick=None):
+        rt = runtime.current()
+        if not isinstance(cores, int) or not 1 <= cores <= rt.config.num_cores:
+            raise error(errno.EINVAL, "cores %r: num_cores is %d" % (cores, rt.config.num_cores))
+        self.cores = cores
+        self.prog = prog
+        self.grace = grace
+        self.tick = tick              # called every 50 ms while the workers run
+        self.say = say or (lambda text: _say(prog, text))
+        self.workers = {}             # pid -> core
+        self.results = [None] * cores
+        self.failures = []            # (core, how it ended)
+
+    def run(self, worker):
+        rt = runtime.current()
+        tunables = rt.config.tunables()
+        steering = []
+        stop = StopFlag().install()
+        try:
+            for ifname in rt.config.ports:       # attached once, inherited by every worker
+                steering.append(InterfaceSteering.acquire(ifname, tunables))
+            pipes = {}
+            for core in range(self.cores):
+                r, w = os.pipe()
+                pid = os.fork()
+                if pid == 0:
+                    os.close(r)
+                    self._worker_main(core, worker, w)   # never returns
+                os.close(w)
+                self.workers[pid] = core
+                pipes[pid] = r
+            self._wait(stop, pipes)
+        finally:
+            self._kill_all(signal.SIGKILL)
+            for st in steering:
+                st.release()
+        if self.failures:
+            raise WorkerFailed("; ".join("core %d %s" % f for f in self.failures))
+        return self.results
+
+    # -- the supervisor's loop --------------------------------------------------------------
+    def _wait(self, stop, pipes):
+        stopping_since = None
+        while self.workers:
+            if stop and stopping_since is None:
+                stopping_since = time.monotonic()
+                self._kill_all(signal.SIGTERM)
+            if stopping_since is not None and time.monotonic() - stopping_since > self.grace:
+                self.say("workers still running %.0f s after SIGTERM: killing them" % self.grace)
+                self._kill_all(signal.SIGKILL)
+            try:
+                pid, status = os.waitpid(-1, os.WNOHANG)
+            except ChildProcessError:
+                break
+            if pid == 0:
+                if self.tick is not None:
+                    self.tick()
+                time.sleep(0.05)
+                continue
+            core = self.workers.pop(pid, None)
+            if core is None:
+                continue
+            self.results[core] = _read_result(pipes.pop(pid))
+            ended = _how_it_ended(status)
+            if ended is not None and not (stopping_since is not None and
+                                          status_signal(status) in (signal.SIGTERM, signal.SIGKILL)):
+                self.failures.append((core, ended))
+                if stopping_since is None:
+                    self.say("core %d %s: stopping the other workers" % (core, ended))
+                    stop.set()
+        for r in pipes.values():
+            os.close(r)
+
+    def _kill_all(self, sig):
+        for pid in list(self.workers):
+            try:
+                os.kill(pid, sig)
+            except ProcessLookupError:
+                pass
+
+    # -- a worker --------------------------------------------------------------------------------
+    def _worker_main(self, core, worker, result_fd):
+        code = 1
+        try:
+            _die_with_parent()
+            stop = StopFlag().install()
+            ctx = runtime.create_context(core)
+            if core == 0:             # the same for every core: said once
+                for note in ctx.notes:
+                    self.say(note)
+            result = worker(ctx, stop)
+            data = json.dumps(result).encode()[:RESULT_MAX]
+            with os.fdopen(result_fd, "wb") as f:
+                f.write(data)
+            code = 0
+        except SystemExit as e:
+            code = e.code if isinstance(e.code, int) else 1
+        except BaseException as e:
+            if isinstance(e, OSError) and e.strerror:
+                self.say("core %d: %s" % (core, e.strerror))
+            else:
+                traceback.print_exc()
+        finally:
+            try:
+                runtime.destroy()     # this worker's context: its socket leaves the XSKMAP
+            except BaseException:
+                traceback.print_exc()
+            sys.stdout.flush()
+            sys.stderr.flush()
+            # no atexit: what this process inherited (the XDP attachment, the
+            # port reservation) belongs to the supervisor
+            os._exit(code)
+
+
+def _say(prog, text):
+    # one write per line: every worker shares this stderr
+    sys.stderr.write("%s: %s\n" % (prog, text))
+    sys.stderr.flush()
+
+
+def _die_with_parent():
+    parent = os.getppid()
+    libc = ctypes.CDLL(None, use_errno=True)
+    libc.prctl(PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0)
+    if os.getppid() != parent:        # the supervisor died before prctl took effect
+        os._exit(1)
+
+
+def _read_result(fd):
+    chunks = []
+    try:
+        while True:
+            chunk = os.read(fd, 65536)
+            if not chunk:
+                break
+            chunks.append(chunk)
+    finally:
+        os.close(fd)
+    try:
+        return json.loads(b"".join(chunks)) if chunks else None
+    except ValueError:
+        return None
+
+
+def status_signal(status):
+    return os.WTERMSIG(status) if os.WIFSIGNALED(status) else None
+
+
+def _how_it_ended(status):
+    """None for a clean exit, else a phrase (exit code or signal)."""
+    if os.WIFSIGNALED(status):
+        return "was killed by %s" % signal.Signals(os.WTERMSIG(status)).name
+    code = os.WEXITSTATUS(status)
+    return None if code == 0 else "exited with status %d" % code
+
+
+def run_per_core(cores, worker, **kwargs):
+    """Supervisor(cores, **kwargs).run(worker)."""
+    return Supervisor(cores, **kwargs).run(worker)
