@@ -39,7 +39,10 @@ class ControlClient:
     def request(self, cmd, **args):
         """One request; (first answer line as a dict, rows as dicts or None)."""
         with self._connect() as s, s.makefile("rb") as f:
-            s.sendall(encode_line(dict(args, cmd=cmd)))
+            try:
+                s.sendall(encode_line(dict(args, cmd=cmd)))
+            except (BrokenPipeError, ConnectionResetError):
+                pass        # a server at its cap answers "busy" and closes before reading: read that
             try:
                 line = f.readline()
             except socket.timeout:

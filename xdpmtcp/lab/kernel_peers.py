@@ -131,6 +131,39 @@ async def main():
 print(json.dumps(asyncio.run(main())))
 """
 
+# N HTTP/1.0 GETs of one path, each on a fresh connection, C at a time;
+# prints {"ok", "errors": {name: count}, "bodies": distinct body lengths}.
+HTTP_FETCHES = r"""
+import asyncio, json, sys, time
+ip, port, path, n, conc = sys.argv[1], int(sys.argv[2]), sys.argv[3], int(sys.argv[4]), int(sys.argv[5])
+async def one():
+    r, w = await asyncio.open_connection(ip, port)
+    w.write(b"GET %s HTTP/1.0\r\nHost: %s\r\n\r\n" % (path.encode(), ip.encode()))
+    data = await r.read()
+    w.close()
+    head, _, body = data.partition(b"\r\n\r\n")
+    if not head.startswith(b"HTTP/1.1 200"):
+        raise ValueError(head[:40].decode(errors="replace"))
+    return len(body)
+async def main():
+    left, out, errors, sem = n, [], {}, asyncio.Semaphore(conc)
+    async def guarded():
+        async with sem:
+            try:
+                out.append(await asyncio.wait_for(one(), 10))
+            except Exception as e:
+                errors[type(e).__name__] = errors.get(type(e).__name__, 0) + 1
+    t0 = time.monotonic()
+    await asyncio.gather(*(guarded() for _ in range(n)))
+    return {"ok": len(out), "errors": errors, "bodies": sorted(set(out)), "seconds": time.monotonic() - t0}
+print(json.dumps(asyncio.run(main())))
+"""
+
+
+def http_fetches(host, ip, port, path, n, concurrency=16, timeout=120.0):
+    return run_json(host, HTTP_FETCHES, ip, port, path, n, concurrency, timeout=timeout)
+
+
 # N connections opened in waves (so neither side's queues overflow) and in
 # STEPS equal parts; after each part one line is echoed on each new
 # connection and one JSON line printed, then the connections are held idle

@@ -1,0 +1,138 @@
+"""One context per RX queue on a 2-queue veth whose peer spreads flows over
+the queues as a NIC's RSS does (lab queues=2): epserver and epwget with two
+worker processes against the kernel, both contexts carrying flows, none
+lost; the supervisor's handling of a dying worker and of its own death."""
+import json
+import os
+import re
+import signal
+import socket
+import time
+
+import pytest
+
+from xdpmtcp.lab import kernel_peers
+from xdpmtcp.lab.exampleproc import ExampleProcess, run_example, start_nginx, write_conf
+from xdpmtcp.lab.fixtures import require
+from xdpmtcp.lab.probes import connect_echo
+from xdpmtcp.xdp.attach import attached_program
+
+from conftest import bpf_problem
+
+PORT = 8080
+CONNECTIONS = 2000
+
+
+@pytest.fixture
+def mq_lab(lab_factory):
+    require(bpf_problem() is None, bpf_problem() or "")
+    return lab_factory(queues=2)
+
+
+@pytest.fixture
+def mq_conf(mq_lab, tmp_path):
+    return write_conf(tmp_path / "mtcp.conf", mq_lab.stack.ifname, num_cores=2, tcp_timewait=0,
+                      max_concurrency=4096, rss_key=mq_lab.rss_key)
+
+
+@pytest.fixture
+def site(tmp_path):
+    root = tmp_path / "www"
+    root.mkdir()
+    (root / "index.html").write_bytes(b"<h1>two cores</h1>\n" * 20)
+    return root
+
+
+def xdp_program(lab):
+    with lab.stack.enter():
+        return attached_program(socket.if_nametoindex(lab.stack.ifname)).prog_id
+
+
+def start_epserver(lab, conf, site, *extra):
+    p = ExampleProcess(lab.stack, "epserver.py", "-p", site, "-f", conf, "--port", PORT, *extra)
+    for core in (0, 1):
+        p.wait_for("core %d ready" % core)
+    return p
+
+
+def per_core_totals(output):
+    """{core: connections} from epserver's closing lines."""
+    return {int(c): int(n) for c, n in re.findall(r"core (\d+): (\d+) connections", output)}
+
+
+def worker_pids(proc):
+    with open("/proc/%d/task/%d/children" % (proc.pid, proc.pid)) as f:
+        return [int(x) for x in f.read().split()]
+
+
+def test_epserver_two_cores_serve_fresh_connections_from_the_kernel(mq_lab, mq_conf, site):
+    p = start_epserver(mq_lab, mq_conf, site)
+    res = kernel_peers.http_fetches(mq_lab.peer, mq_lab.stack.ip, PORT, "/index.html", CONNECTIONS,
+                                    concurrency=32)
+    assert p.stop(signal.SIGINT) == 0
+    out = p.output()
+    assert res["ok"] == CONNECTIONS and not res["errors"], res
+    assert res["bodies"] == [len(b"<h1>two cores</h1>\n" * 20)]
+    served = per_core_totals(out)
+    # the peer's flows spread over both queues, and each queue's context took its own
+    assert sorted(served) == [0, 1] and sum(served.values()) == CONNECTIONS, out
+    assert min(served.values()) > CONNECTIONS // 4, served
+    assert xdp_program(mq_lab) == 0, "XDP left attached"
+
+
+def test_epwget_two_cores_fetch_from_kernel_nginx(mq_lab, mq_conf, site, need_tool):
+    """Active opens: each context picks source ports whose RSS hash brings
+    the replies to its own queue; one landing elsewhere would be reset."""
+    need_tool("nginx")
+    start_nginx(mq_lab.peer, site, mq_lab.peer.ip, 8081)
+    url = "http://%s:8081/index.html" % mq_lab.peer.ip
+    r = run_example(mq_lab.stack, "epwget.py", url, CONNECTIONS, "-c", 32, "-f", mq_conf, "-N", 2, "--json",
+                    timeout=300)
+    res = json.loads(r.stdout.strip().splitlines()[-1])
+    assert res["completed"] == CONNECTIONS and res["errors"] == {}, res
+    assert res["status"] == {"200": CONNECTIONS} and res["connections"] == CONNECTIONS
+    assert res["cores"] == 2 and all(c["completed"] == CONNECTIONS // 2 for c in res["per_core"]), res
+    assert xdp_program(mq_lab) == 0
+
+
+def test_a_dying_worker_stops_the_others_and_detaches(mq_lab, mq_conf, site):
+    p = start_epserver(mq_lab, mq_conf, site)
+    assert xdp_program(mq_lab) != 0
+    workers = worker_pids(p.proc)
+    assert len(workers) == 2
+    os.kill(workers[1], signal.SIGKILL)
+    assert p.proc.wait(timeout=20) == 1
+    out = p.output()
+    assert "core 1 was killed by SIGKILL: stopping the other workers" in out, out
+    assert xdp_program(mq_lab) == 0
+    for pid in workers:
+        assert not os.path.exists("/proc/%d" % pid) or _zombie(pid)
+
+
+def test_workers_follow_a_killed_supervisor_and_the_kernel_serves_again(mq_lab, mq_conf, site):
+    """SIGKILL cannot be caught: the workers get SIGTERM from the kernel
+    (PR_SET_PDEATHSIG) and close their sockets; the program left attached
+    passes every frame to the kernel, which answers on the owned port."""
+    p = start_epserver(mq_lab, mq_conf, site)
+    workers = worker_pids(p.proc)
+    p.proc.kill()
+    p.proc.wait(timeout=10)
+    deadline = time.monotonic() + 15
+    while any(os.path.exists("/proc/%d" % w) and not _zombie(w) for w in workers):
+        assert time.monotonic() < deadline, "workers outlived their supervisor"
+        time.sleep(0.1)
+    probe = kernel_peers.start_script(mq_lab.stack, kernel_peers.ECHO_SERVER, mq_lab.stack.ip, PORT)
+    try:
+        for _ in range(8):           # flows on either queue reach the kernel's listener
+            got = connect_echo(mq_lab.peer, mq_lab.stack.ip, PORT, "ping\n")
+            assert got.get("reply") == "ping\n", got
+    finally:
+        probe.kill()
+
+
+def _zombie(pid):
+    try:
+        with open("/proc/%d/stat" % pid) as f:
+            return f.read().split(")")[-1].split()[0] == "Z"
+    except FileNotFoundError:
+        return True
