@@ -226,3 +226,28 @@ def test_bad_queue_count_is_refused(lab_factory):
     from xdpmtcp.lab import LabError
     with pytest.raises(LabError, match="queues=0"):
         lab_factory(queues=0)
+
+
+def test_status_shows_the_rss_row_of_a_live_context(lab_factory):
+    """`xdpmtcp status` on a context in the two-queue lab: veth gives no RSS
+    to read, and the row says the rss_key tunable sets it."""
+    import json
+    import re
+    import subprocess
+    import sys
+    from xdpmtcp.lab.stackproc import ROOT, StackProcess
+    lab = lab_factory(queues=2)
+
+    def status(*args):
+        r = subprocess.run([sys.executable, "-m", "xdpmtcp", "status", *args], cwd=ROOT,
+                           capture_output=True, text=True, timeout=30)
+        assert r.returncode == 0, r.stderr
+        return r.stdout
+    with StackProcess(lab.stack, "serve", "-p", "8091") as srv:
+        srv.wait_event("ready")
+        meta = json.loads(status("--json", "-p", str(srv.proc.pid)).splitlines()[0])
+        text = status("-p", str(srv.proc.pid))
+    itf = meta["interfaces"][0]
+    assert itf["channels"]["rx_queues"] == 2
+    assert itf["rss"] == {"readable": False}
+    assert re.search(r"RSS\s+not readable \(veth / driver\): rss_key tunable sets it", text), text
