@@ -127,3 +127,25 @@ def test_read_rss_of_an_interface_without_rss_is_none():
     # the tunable's key spreads over the interface's RX queues (lo: 1)
     m = rss_map("lo", MICROSOFT_KEY.hex())
     assert m.key == MICROSOFT_KEY and m.queues == 1
+
+
+def test_status_rss_row():
+    import types
+    from rich.console import Console
+    from xdpmtcp.commands.status import describe, read_rss_of, rss_text
+    assert rss_text({"readable": False}) == "not readable (veth / driver): rss_key tunable sets it"
+    row = rss_text({"readable": True, "hfunc": "toeplitz", "key": MICROSOFT_KEY.hex(),
+                    "indir_size": 128, "queues": 4})
+    assert row == ("toeplitz, key 6d5a56da255b0ec2.. (40 bytes), indirection table 128 entries "
+                   "over 4 queue(s)")
+    import os
+    assert read_rss_of(os.getpid(), "lo") == {"readable": False}      # lo: no RSS
+    ch = dict(rx_queues=1, rx_count=1, tx_count=1, combined_count=0, max_rx=1, max_tx=1,
+              max_combined=0)
+    v = types.SimpleNamespace(address=types.SimpleNamespace(pid=1), meta={
+        "role": "serve", "netns": "x", "interfaces": [
+            {"ifname": "veth0", "queue": 0, "channels": ch, "rss": {"readable": False}}]})
+    con = Console(width=200, record=True)
+    con.print(describe(v))
+    text = con.export_text()
+    assert "RSS" in text and "rss_key tunable sets it" in text

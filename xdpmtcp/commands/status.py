@@ -3,11 +3,14 @@ interface, RX queue, XDP mode (native or generic), owned ports, and their
 counters (XDP program, AF_XDP port, engine)."""
 import argparse
 import json
+import os
 import sys
 
 from rich.table import Table
 
 from ..control.gather import gather
+from ..kernel import runstate
+from ..kernel.rss import rss_summary
 from .common import console, fail
 from .trace import add_selection_flags
 
@@ -38,6 +41,10 @@ def add_parser(sub):
 def run(args):
     errors = []
     views = gather(pid=args.pid, iface=args.iface, netns=args.netns, rows=False, errors=errors)
+    for v in views:
+        for itf in v.meta.get("interfaces", []):
+            if "rss" not in itf and "channels" in itf:     # endpoints, not monitors
+                itf["rss"] = read_rss_of(v.address.pid, itf["ifname"])
     if args.json:
         for v in views:
             print(json.dumps(v.meta, separators=(",", ":"), default=str))
@@ -49,6 +56,34 @@ def run(args):
     if not views:
         return fail("no running xdpmtcp context%s" % (" matches" if args.pid or args.iface or args.netns else ""))
     return 0
+
+
+def read_rss_of(pid, ifname):
+    """rss_summary() of an interface in the netns of process pid, or None
+    when that namespace cannot be entered (the process is gone)."""
+    try:
+        fd = os.open("/proc/%d/ns/net" % pid, os.O_RDONLY | os.O_CLOEXEC)
+    except OSError:
+        return None
+    try:
+        with runstate.entered_netns(fd):
+            return rss_summary(ifname)
+    except OSError:
+        return None
+    finally:
+        os.close(fd)
+
+
+def rss_text(rss):
+    """The RSS row: what spreads received frames over the RX queues."""
+    if not rss:
+        return None
+    if not rss.get("readable"):
+        return "not readable (veth / driver): rss_key tunable sets it"
+    key = rss["key"]
+    shown = key if len(key) <= 16 else key[:16] + ".."
+    return "%s, key %s (%d bytes), indirection table %d entries over %d queue(s)" % (
+        rss["hfunc"], shown, len(key) // 2, rss["indir_size"], rss["queues"])
 
 
 def _ports(itf):
@@ -87,6 +122,9 @@ def describe(v):
                 ch["rx_queues"], ch["rx_count"], ch["tx_count"], ch["combined_count"], ch["max_rx"],
                 ch["max_tx"], ch["max_combined"],
                 "; only queue %s is served: docs/deploy.md" % itf.get("queue") if ch["rx_queues"] > 1 else ""))
+        rss = rss_text(itf.get("rss"))
+        if rss:
+            t.add_row("RSS", rss)
         t.add_row("addresses", " ".join(itf.get("addresses", [])) or "none")
         t.add_row("owned ports", _ports(itf))
         t.add_row("connections", "%d blocks; listeners: %s" % (

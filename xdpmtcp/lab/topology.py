@@ -1,6 +1,8 @@
 """Lab topologies: hosts in network namespaces joined by veth pairs.
 
 ``Lab.create()``         stack <-veth-> peer               (198.18.0.1 / .2)
+                         queues=N: an N-queue veth whose peer end emulates
+                         a NIC's RSS (lab/rss.py, docs/rss.md)
 ``Lab.create_inline()``  client <-> monitor <-> server     (198.18.1.1 / .2,
                          the monitor has two interfaces and no addresses)
 
@@ -37,6 +39,7 @@ DEFAULT_SUBNET = "198.18.0.0/24"
 INLINE_SUBNET = "198.18.1.0/24"
 RECORD_DIR = "/run/xdpmtcp/labs"
 IFNAME_MAX = 15  # IFNAMSIZ minus the terminating NUL
+MAX_QUEUES = 64  # veth queues of a pair lab (the XSKMAP default is 64)
 NAME_TOKEN_HEX = 6
 _PREFIX_RE = re.compile(r"^[a-z][a-z0-9]*$")
 # the longest prefix that still leaves room for the token and "<role><n>"
@@ -242,7 +245,8 @@ class Lab:
                  hosts: Optional[Dict[str, Host]] = None,
                  namespaces: Optional[List[str]] = None,
                  state: str = "creating", owner_pid: Optional[int] = None,
-                 created: Optional[float] = None, auto_destroy: bool = False):
+                 created: Optional[float] = None, auto_destroy: bool = False,
+                 queues: int = 1, rss_key: Optional[str] = None):
         self.name = name
         self.kind = kind
         self.subnet = subnet
@@ -253,20 +257,43 @@ class Lab:
         self.created = time.time() if created is None else created
         self.auto_destroy = auto_destroy
         self.destroyed = False
+        # pair labs: RX/TX queues of each veth end; with more than one, the
+        # RSS key (hex) the peer's emulator hashes with, else None
+        self.queues = queues
+        self.rss_key = rss_key
+        self.rss_emulator = None   # this process's handle on it, if it attached it
 
     # -- construction
 
     @classmethod
     def create(cls, prefix: str = "xm", subnet: str = DEFAULT_SUBNET, *,
-               ipv6: bool = False, auto_destroy: bool = True) -> "Lab":
-        """Two hosts: "stack" (.1, GRO off) and "peer" (.2) on one veth."""
+               ipv6: bool = False, auto_destroy: bool = True,
+               queues: int = 1) -> "Lab":
+        """Two hosts: "stack" (.1, GRO off) and "peer" (.2) on one veth.
+        queues > 1: both ends get that many RX and TX queues, and the peer's
+        end steers IPv4 TCP frames as RSS with MICROSOFT_KEY and the default
+        indirection table would at a NIC (``lab.rss_key``, ``lab.queues``)."""
+        if not 1 <= queues <= MAX_QUEUES:
+            raise LabError(f"queues={queues}: want 1..{MAX_QUEUES}")
         a, b = host_address(subnet, 1), host_address(subnet, 2)
         lab = cls._begin(prefix, "pair", subnet, auto_destroy)
+        lab.queues = queues
         with lab._building():
             stack = lab._add_host("stack", ipv6=ipv6, gro_off=True)
             peer = lab._add_host("peer", ipv6=ipv6)
-            lab._add_link(stack, peer, a, b)
+            lab._add_link(stack, peer, a, b, queues=queues)
+            if queues > 1:
+                lab._attach_rss_emulator()
         return lab
+
+    def _attach_rss_emulator(self) -> None:
+        from ..tcp.rss import MICROSOFT_KEY
+        from .rss import RssEmulator
+        peer = self.peer
+        self.rss_key = MICROSOFT_KEY.hex()
+        self.save()
+        self.rss_emulator = RssEmulator(peer.ns, peer.ifname, MICROSOFT_KEY,
+                                        self.queues).attach()
 
     @classmethod
     def create_inline(cls, prefix: str = "xm", subnet: str = INLINE_SUBNET, *,
@@ -338,18 +365,21 @@ class Lab:
 
     def _add_link(self, a: Host, b: Host,
                   addr_a: Optional[Tuple[str, int]],
-                  addr_b: Optional[Tuple[str, int]]) -> None:
+                  addr_b: Optional[Tuple[str, int]], queues: int = 1) -> None:
         """One veth pair between two hosts; either end may stay unaddressed.
-        Works for any number of links per host (the monitor has two)."""
+        Works for any number of links per host (the monitor has two).
+        queues: RX and TX queues of each end (ethtool -l shows them)."""
         if_a = ifname_for(self.name, a.name, len(a.interfaces))
         if_b = ifname_for(self.name, b.name, len(b.interfaces))
         peer_fd = os.open(netns.path(b.ns), os.O_RDONLY | os.O_CLOEXEC)
+        sizes = ({"num_rx_queues": queues, "num_tx_queues": queues}
+                 if queues > 1 else {})
         try:
             with a.enter(), IPRoute() as ipr:
                 # create the pair in place: no name ever appears in the
                 # caller's namespace, so parallel labs cannot clash there
-                ipr.link("add", ifname=if_a, kind="veth",
-                         peer={"ifname": if_b, "net_ns_fd": peer_fd})
+                ipr.link("add", ifname=if_a, kind="veth", **sizes,
+                         peer={"ifname": if_b, "net_ns_fd": peer_fd, **sizes})
         finally:
             os.close(peer_fd)
         ends = ((a, if_a, addr_a, f"{b.ns}/{if_b}"),
@@ -426,6 +456,9 @@ class Lab:
         errors = []
         for host in self.hosts.values():
             host._stop_processes()
+        if self.rss_emulator is not None:   # the filter goes with the veth
+            self.rss_emulator.close()
+            self.rss_emulator = None
         # namespaces named after this lab but missing from the record
         # (e.g. a corrupt record) are ours too
         ours = list(self.namespaces) + [
@@ -462,6 +495,7 @@ class Lab:
             "created": self.created, "auto_destroy": self.auto_destroy,
             "namespaces": self.namespaces,
             "hosts": [h.to_json() for h in self.hosts.values()],
+            "queues": self.queues, "rss_key": self.rss_key,
         }
 
     @classmethod
@@ -473,7 +507,9 @@ class Lab:
                    state=data.get("state", "ready"),
                    owner_pid=data.get("owner_pid"),
                    created=data.get("created"),
-                   auto_destroy=bool(data.get("auto_destroy", False)))
+                   auto_destroy=bool(data.get("auto_destroy", False)),
+                   queues=int(data.get("queues", 1)),
+                   rss_key=data.get("rss_key"))
 
     def save(self) -> None:
         os.makedirs(RECORD_DIR, exist_ok=True)
