@@ -9,7 +9,7 @@ import sys
 import _bootstrap  # noqa: F401  (first: the clone on sys.path, its .venv)
 
 from xdpmtcp.api import runtime  # noqa: E402
-from xdpmtcp.api.supervisor import StopFlag as _StopFlag, Supervisor  # noqa: E402
+from xdpmtcp.api.supervisor import StopFlag as _StopFlag, Supervisor, worker_ready  # noqa: E402
 from xdpmtcp.mtcp_api import mtcp_create_context, mtcp_getconf, mtcp_setconf  # noqa: E402
 
 
@@ -52,17 +52,31 @@ def wanted_cores(prog, cores):
     return wanted
 
 
-def run_cores(prog, cores, work, tick=None):
+_on_ready_here = None      # one core: what serving() calls
+
+
+def run_cores(prog, cores, work, tick=None, on_ready=None):
     """work(ctx, stop) on each core's context; their results in core
     order.  One core runs in this process, several in a worker process
-    each; tick() runs here every 50 ms meanwhile (a progress bar)."""
+    each; tick() runs here every 50 ms meanwhile (a progress bar);
+    on_ready(cores) once every core called serving()."""
+    global _on_ready_here
     n = wanted_cores(prog, cores)
     if n == 1:
         ctx = mtcp_create_context(0)
         for text in ctx.notes:
             note(prog, text)
+        _on_ready_here = (lambda: on_ready(1)) if on_ready else None
         return [work(ctx, StopFlag())]
-    return Supervisor(n, prog=prog, tick=tick).run(work)
+    return Supervisor(n, prog=prog, tick=tick, on_ready=on_ready and (lambda: on_ready(n))).run(work)
+
+
+def serving():
+    """The calling core serves now (its listeners are up)."""
+    if _on_ready_here is not None:
+        _on_ready_here()
+    else:
+        worker_ready()
 
 
 class CoreProgress:

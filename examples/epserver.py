@@ -16,8 +16,10 @@ import os
 import sys
 import time
 
-from _example import in_netns, note, run_cores
+from _example import in_netns, note, run_cores, serving
 
+from xdpmtcp.api import runtime
+from xdpmtcp.netif import interface_ipv4
 from xdpmtcp.commands.common import (OneLineErrorParser, existing_dir, netns_name, non_negative_int,
                                      port, positive_int)
 from xdpmtcp.mtcp_api import (AF_INET, MTCP_EPOLL_CTL_ADD, MTCP_EPOLL_CTL_MOD, MTCP_EPOLLERR,
@@ -336,16 +338,21 @@ def main(argv=None):
 
     def serve(ctx, stop):
         server = Server(ctx, site, args.port, stop, args.backlog)
-        note(PROG, "core %d ready: serving %s on tcp/%d of %s (%s), queue %d; Ctrl-C stops"
-             % (ctx.core, site.root, args.port, ctx.name, ", ".join(ctx.local_addresses()), ctx.core))
+        serving()
         server.run()
         return {"accepted": server.accepted, "requests": server.requests, "bytes": server.bytes_out}
+
+    def ready(cores):
+        ports = runtime.current().config.ports
+        addrs = ", ".join(a for ifname in ports for a in interface_ipv4(ifname))
+        note(PROG, "ready: serving %s on tcp/%d of %s (%s), %d core(s); Ctrl-C stops"
+             % (site.root, args.port, " ".join(ports), addrs, cores))
 
     totals = []
     try:
         with in_netns(args.netns):
             mtcp_init(args.conf)
-            totals = run_cores(PROG, args.cores, serve)
+            totals = run_cores(PROG, args.cores, serve, on_ready=ready)
     except (OSError, RuntimeError) as e:        # RuntimeError: XdpError (BCC, attach), a worker died
         note(PROG, str(e))
         return 1

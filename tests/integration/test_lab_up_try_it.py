@@ -37,8 +37,9 @@ def run_pasted(lines, env, tmp_path):
 
 
 @pytest.mark.parametrize("flags,answer", [([], "hello from xdpmtcp\n"),
+                                          (["--queues", "2"], re.compile(r"^8 hello from xdpmtcp$")),
                                           (["--inline"], re.compile(r"^200 in [\d.]+ s$"))],
-                         ids=["pair", "inline"])
+                         ids=["pair", "two-queues", "inline"])
 def test_try_it_lines_work_as_pasted(shell_env, tmp_path, flags, answer):
     require_netns()
     shutil.which("curl") or pytest.skip("curl is not installed")

@@ -50,8 +50,8 @@ def xdp_program(lab):
 
 def start_epserver(lab, conf, site, *extra):
     p = ExampleProcess(lab.stack, "epserver.py", "-p", site, "-f", conf, "--port", PORT, *extra)
-    for core in (0, 1):
-        p.wait_for("core %d ready" % core)
+    line = p.wait_for("ready:")          # every core listens
+    assert "2 core(s)" in line, line
     return p
 
 
@@ -136,3 +136,53 @@ def _zombie(pid):
             return f.read().split(")")[-1].split()[0] == "Z"
     except FileNotFoundError:
         return True
+
+
+SERVER_ON_PEER = r"""
+import json, socket, sys
+l = socket.create_server((sys.argv[1], int(sys.argv[2])), backlog=256)
+print(json.dumps({"ready": True}), flush=True)
+while True:
+    c, _ = l.accept()
+    c.sendall(b"hi\n")
+    c.close()
+"""
+
+
+def test_two_contexts_in_one_process_share_the_program_and_connect_on_their_queue(mq_lab, mq_conf):
+    """Contexts for queues 0 and 1 in this process: one XDP program for
+    both; each context's connects to the kernel get replies on its own
+    queue (a reply on the other queue would meet a context that does not
+    know the flow, which resets it)."""
+    from xdpmtcp.api import runtime
+    from xdpmtcp.kernel.rss import rss_map
+    from xdpmtcp.mtcp_api import (AF_INET, SOCK_STREAM, mtcp_close, mtcp_connect, mtcp_create_context,
+                                  mtcp_destroy, mtcp_destroy_context, mtcp_init, mtcp_read, mtcp_socket)
+    server = kernel_peers.start_script(mq_lab.peer, SERVER_ON_PEER, mq_lab.peer.ip, 9000)
+    mtcp_init(mq_conf)
+    try:
+        with mq_lab.stack.enter():
+            ctxs = [mtcp_create_context(0), mtcp_create_context(1)]
+            rss = rss_map(mq_lab.stack.ifname, runtime.current().config.tunables().rss_key)
+        assert ctxs[0].netifs[0].program is ctxs[1].netifs[0].program
+        prog = xdp_program(mq_lab)
+        assert prog != 0
+        for ctx in ctxs:
+            for _ in range(40):
+                fd = mtcp_socket(ctx, AF_INET, SOCK_STREAM, 0)
+                ctx.table.get(fd).nonblocking = False
+                mtcp_connect(ctx, fd, (mq_lab.peer.ip, 9000))
+                conn = ctx.table.get(fd).conn
+                lip, lport = conn.local
+                assert rss.queue_of(mq_lab.peer.ip, lip, 9000, lport) == ctx.core
+                assert mtcp_read(ctx, fd, 16) == b"hi\n"
+                mtcp_close(ctx, fd)
+        with mq_lab.stack.enter():
+            mtcp_destroy_context(ctxs[0])
+        assert xdp_program(mq_lab) == prog, "the other context still runs on it"
+        with mq_lab.stack.enter():
+            mtcp_destroy_context(ctxs[1])
+        assert xdp_program(mq_lab) == 0
+    finally:
+        mtcp_destroy()
+        server.kill()

@@ -132,14 +132,14 @@ def test_read_rss_of_an_interface_without_rss_is_none():
 def test_status_rss_row():
     import types
     from rich.console import Console
-    from xdpmtcp.commands.status import describe, read_rss_of, rss_text
+    from xdpmtcp.commands.status import describe, note_served_queues, rss_text
     assert rss_text({"readable": False}) == "not readable (veth / driver): rss_key tunable sets it"
     row = rss_text({"readable": True, "hfunc": "toeplitz", "key": MICROSOFT_KEY.hex(),
                     "indir_size": 128, "queues": 4})
     assert row == ("toeplitz, key 6d5a56da255b0ec2.. (40 bytes), indirection table 128 entries "
                    "over 4 queue(s)")
-    import os
-    assert read_rss_of(os.getpid(), "lo") == {"readable": False}      # lo: no RSS
+    assert rss_text({"readable": False}, "6d:5a:56:da" + ":00" * 36).startswith(
+        "key from the rss_key tunable, 6d5a56da00000000.. (40 bytes)")
     ch = dict(rx_queues=1, rx_count=1, tx_count=1, combined_count=0, max_rx=1, max_tx=1,
               max_combined=0)
     v = types.SimpleNamespace(address=types.SimpleNamespace(pid=1), meta={
@@ -149,3 +149,28 @@ def test_status_rss_row():
     con.print(describe(v))
     text = con.export_text()
     assert "RSS" in text and "rss_key tunable sets it" in text
+
+
+def test_status_says_which_queues_are_served():
+    """Two workers on queues 0 and 1 of a 2-queue veth: every queue served;
+    one context alone: the others' frames go to the kernel."""
+    import types
+    from rich.console import Console
+    from xdpmtcp.commands.status import describe, note_served_queues
+    ch = dict(rx_queues=2, rx_count=2, tx_count=2, combined_count=0, max_rx=2, max_tx=2, max_combined=0)
+
+    def view(pid, queue, netns="n1"):
+        return types.SimpleNamespace(address=types.SimpleNamespace(pid=pid), meta={
+            "role": "mtcp", "netns": netns, "interfaces": [{"ifname": "v0", "queue": queue, "channels": ch}]})
+
+    def text(v):
+        con = Console(width=300, record=True)
+        con.print(describe(v))
+        return con.export_text()
+    pair = [view(1, 0), view(2, 1)]
+    note_served_queues(pair)
+    assert pair[0].meta["interfaces"][0]["served_queues"] == [0, 1]
+    assert "every queue is served" in text(pair[1])
+    alone = [view(1, 0), view(2, 1, netns="n2")]          # same name, another namespace
+    note_served_queues(alone)
+    assert "served: queue 0 only, the others' frames go to the kernel" in text(alone[0])

@@ -33,6 +33,16 @@ from .errors import error
 PR_SET_PDEATHSIG = 1
 RESULT_MAX = 1 << 20          # bytes of one worker's result (JSON)
 
+_ready_slot = None            # in a worker: (the flags shared with the supervisor, its core)
+
+
+def worker_ready():
+    """A worker's code says it serves now (its listeners are up); once every
+    worker has, the supervisor calls its on_ready.  Outside a worker: nothing."""
+    if _ready_slot is not None:
+        flags, core = _ready_slot
+        flags[core] = 1
+
 
 class StopFlag:
     """True once the process was asked to stop (SIGINT, SIGTERM)."""
@@ -61,7 +71,7 @@ class Supervisor:
     with its core's context and returns something JSON can carry (the
     worker's totals).  run returns those, in core order."""
 
-    def __init__(self, cores, *, prog="xdpmtcp", grace=5.0, say=None, tick=None):
+    def __init__(self, cores, *, prog="xdpmtcp", grace=5.0, say=None, tick=None, on_ready=None):
         rt = runtime.current()
         if not isinstance(cores, int) or not 1 <= cores <= rt.config.num_cores:
             raise error(errno.EINVAL, "cores %r: num_cores is %d" % (cores, rt.config.num_cores))
@@ -69,6 +79,8 @@ class Supervisor:
         self.prog = prog
         self.grace = grace
         self.tick = tick              # called every 50 ms while the workers run
+        self.on_ready = on_ready      # called once every worker called worker_ready()
+        self._ready = None
         self.say = say or (lambda text: _say(prog, text))
         self.workers = {}             # pid -> core
         self.results = [None] * cores
@@ -82,6 +94,8 @@ class Supervisor:
         try:
             for ifname in rt.config.ports:       # attached once, inherited by every worker
                 steering.append(InterfaceSteering.acquire(ifname, tunables))
+            import multiprocessing
+            self._ready = multiprocessing.RawArray("b", self.cores)   # shared with the workers
             pipes = {}
             for core in range(self.cores):
                 r, w = os.pipe()
@@ -118,6 +132,9 @@ class Supervisor:
             if pid == 0:
                 if self.tick is not None:
                     self.tick()
+                if self.on_ready is not None and all(self._ready):
+                    self.on_ready()
+                    self.on_ready = None
                 time.sleep(0.05)
                 continue
             core = self.workers.pop(pid, None)
@@ -143,7 +160,9 @@ class Supervisor:
 
     # -- a worker --------------------------------------------------------------------------------
     def _worker_main(self, core, worker, result_fd):
+        global _ready_slot
         code = 1
+        _ready_slot = (self._ready, core)
         try:
             _die_with_parent()
             stop = StopFlag().install()

@@ -3,14 +3,11 @@ interface, RX queue, XDP mode (native or generic), owned ports, and their
 counters (XDP program, AF_XDP port, engine)."""
 import argparse
 import json
-import os
 import sys
 
 from rich.table import Table
 
 from ..control.gather import gather
-from ..kernel import runstate
-from ..kernel.rss import rss_summary
 from .common import console, fail
 from .trace import add_selection_flags
 
@@ -41,10 +38,7 @@ def add_parser(sub):
 def run(args):
     errors = []
     views = gather(pid=args.pid, iface=args.iface, netns=args.netns, rows=False, errors=errors)
-    for v in views:
-        for itf in v.meta.get("interfaces", []):
-            if "rss" not in itf and "channels" in itf:     # endpoints, not monitors
-                itf["rss"] = read_rss_of(v.address.pid, itf["ifname"])
+    note_served_queues(views)
     if args.json:
         for v in views:
             print(json.dumps(v.meta, separators=(",", ":"), default=str))
@@ -58,24 +52,38 @@ def run(args):
     return 0
 
 
-def read_rss_of(pid, ifname):
-    """rss_summary() of an interface in the netns of process pid, or None
-    when that namespace cannot be entered (the process is gone)."""
-    try:
-        fd = os.open("/proc/%d/ns/net" % pid, os.O_RDONLY | os.O_CLOEXEC)
-    except OSError:
-        return None
-    try:
-        with runstate.entered_netns(fd):
-            return rss_summary(ifname)
-    except OSError:
-        return None
-    finally:
-        os.close(fd)
+def note_served_queues(views):
+    """Each endpoint interface gets "served_queues": the RX queues some
+    context (this process or another, a supervisor's workers) serves on
+    that interface of that namespace."""
+    served = {}
+    for v in views:
+        for itf in v.meta.get("interfaces", []):
+            if "queue" in itf:
+                served.setdefault((v.meta.get("netns"), itf["ifname"]), set()).add(itf["queue"])
+    for v in views:
+        for itf in v.meta.get("interfaces", []):
+            if "queue" in itf:
+                itf["served_queues"] = sorted(served[(v.meta.get("netns"), itf["ifname"])])
 
 
-def rss_text(rss):
+def served_text(itf, ch):
+    """What the channels row adds on a multi-queue interface."""
+    queues = itf.get("served_queues") or [itf.get("queue")]
+    if ch["rx_queues"] <= 1:
+        return ""
+    if len(queues) >= ch["rx_queues"]:
+        return "; every queue is served"
+    return "; served: queue%s %s only, the others' frames go to the kernel (docs/deploy.md)" % (
+        "" if len(queues) == 1 else "s", ", ".join(map(str, queues)))
+
+
+def rss_text(rss, tunable_key=None):
     """The RSS row: what spreads received frames over the RX queues."""
+    if tunable_key:
+        key = tunable_key.replace(":", "")
+        return "key from the rss_key tunable, %s.. (%d bytes), default table (the driver reports none)" % (
+            key[:16], len(key) // 2)
     if not rss:
         return None
     if not rss.get("readable"):
@@ -120,9 +128,8 @@ def describe(v):
         if ch:
             t.add_row("channels", "%d RX queue(s): rx %d, tx %d, combined %d (max %d/%d/%d)%s" % (
                 ch["rx_queues"], ch["rx_count"], ch["tx_count"], ch["combined_count"], ch["max_rx"],
-                ch["max_tx"], ch["max_combined"],
-                "; only queue %s is served: docs/deploy.md" % itf.get("queue") if ch["rx_queues"] > 1 else ""))
-        rss = rss_text(itf.get("rss"))
+                ch["max_tx"], ch["max_combined"], served_text(itf, ch)))
+        rss = rss_text(itf.get("rss"), itf.get("rss_key"))
         if rss:
             t.add_row("RSS", rss)
         t.add_row("addresses", " ".join(itf.get("addresses", [])) or "none")

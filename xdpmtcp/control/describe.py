@@ -13,6 +13,7 @@ from pyroute2.netns import NETNS_RUN_DIR
 
 from ..kernel import runstate
 from ..kernel.channels import channels
+from ..kernel.rss import rss_summary
 
 NETNS_DIR = Path(NETNS_RUN_DIR)          # where `ip netns` names namespaces
 
@@ -42,6 +43,9 @@ def describe_interface(engine, netif):
         "ifname": netif.ifname,
         "queue": netif.queue,
         "channels": channels(netif.ifname),
+        "rss": rss_summary(netif.ifname),
+        # the key the context predicts queues with, when the rss_key tunable gave it
+        "rss_key": (engine.tunables.rss_key or None) if engine.rss is not None else None,
         "xdp_mode": getattr(netif.guard, "mode", None),
         "xdp_prog_id": prog.prog_id if prog is not None else None,
         "addresses": list(netif.addresses),

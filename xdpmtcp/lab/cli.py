@@ -29,6 +29,10 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
                     f", or {INLINE_SUBNET} with --inline)")
     up.add_argument("--inline", action="store_true",
                     help="client - monitor - server instead of stack - peer")
+    up.add_argument("--queues", type=int, default=1, metavar="N",
+                    help="RX/TX queues of the stack's veth (default 1); with N > 1 the peer "
+                    "spreads flows over them as a NIC's RSS does, with the key the lab "
+                    "prints (rss_key in mtcp.conf; docs/rss.md)")
     up.add_argument("--json", action="store_true", help="print the record")
     up.set_defaults(func=cmd_up)
 
@@ -60,10 +64,14 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
 def cmd_up(args, out: TextIO = None) -> int:
     out = out or sys.stdout
     subnet = args.subnet or (INLINE_SUBNET if args.inline else DEFAULT_SUBNET)
+    if args.inline and args.queues != 1:
+        print("lab up: --queues is for a pair lab (stack - peer), not --inline", file=sys.stderr)
+        return 2
+    extra = {} if args.inline else {"queues": args.queues}
     create = Lab.create_inline if args.inline else Lab.create
     try:
         # the lab must outlive this command: no teardown at exit
-        lab = create(prefix=args.prefix, subnet=subnet, auto_destroy=False)
+        lab = create(prefix=args.prefix, subnet=subnet, auto_destroy=False, **extra)
     except (LabError, OSError) as exc:
         print(f"lab up: {exc}", file=sys.stderr)
         return 1
@@ -77,6 +85,9 @@ def cmd_up(args, out: TextIO = None) -> int:
 
 def describe(lab: Lab) -> List[str]:
     lines = [f"lab {lab.name} ({lab.kind}, subnet {lab.subnet})"]
+    if getattr(lab, "queues", 1) > 1:
+        lines.append(f"  {lab.queues} queues per veth end; the peer spreads flows as RSS does "
+                     f"with rss_key = {lab.rss_key}")
     for host in lab.hosts.values():
         lines.append(f"  {host.name:<8} netns {host.ns}")
         for iface in host.interfaces:

@@ -16,6 +16,8 @@ def try_it(lab) -> List[str]:
 def _pair(lab) -> List[str]:
     stack, peer = lab.stack, lab.peer
     site = f"/tmp/{lab.name}-site"
+    if getattr(lab, "queues", 1) > 1:
+        return _pair_multiqueue(lab, site)
     return [
         f"mkdir -p {site} && echo 'hello from xdpmtcp' > {site}/index.html",
         f"xdpmtcp serve --netns {stack.ns} -i {stack.ifname} -p {STACK_PORT} "
@@ -23,6 +25,20 @@ def _pair(lab) -> List[str]:
         f"ip netns exec {peer.ns} timeout 10 tcpdump -nl -i {peer.ifname} "
         f"tcp port {STACK_PORT} &",
         f"ip netns exec {peer.ns} curl -s http://{stack.ip}:{STACK_PORT}/",
+    ]
+
+
+def _pair_multiqueue(lab, site) -> List[str]:
+    """A core per queue: epserver's workers, each on its own queue; the
+    peer's connections spread over them."""
+    from .exampleproc import EXAMPLES
+    stack, peer, conf = lab.stack, lab.peer, f"/tmp/{lab.name}.conf"
+    return [
+        f"mkdir -p {site} && echo 'hello from xdpmtcp' > {site}/index.html",
+        f"printf 'port = {stack.ifname}\\nnum_cores = {lab.queues}\\nrss_key = {lab.rss_key}\\n' > {conf}",
+        f"{EXAMPLES}/epserver.py -p {site} -f {conf} --port {STACK_PORT} --netns {stack.ns} &",
+        f"for i in $(seq 8); do ip netns exec {peer.ns} curl -s http://{stack.ip}:{STACK_PORT}/; done"
+        f" | sort | uniq -c",
     ]
 
 
