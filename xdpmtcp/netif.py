@@ -159,6 +159,7 @@ class NetIf:
         self.reserve_ports = reserve_ports
         self.steering = self.port = None
         self.listening = set()
+        self.remarks = []             # what the user of this queue adds to notes
 
     def open(self):
         try:
@@ -198,7 +199,7 @@ class NetIf:
             out.extend(self.guard.notes)
         if self.reservation is not None:
             out.extend(self.reservation.notes)
-        return out
+        return out + self.remarks
 
     def listen(self, port, addr=None, syn_answer=None):
         """Steer (addr, port) to the stack; syn_answer: SteeringProgram.own_listen."""

@@ -85,18 +85,17 @@ def rx_queue_count(ifname):
     """Receive queues in use on an interface (ethtool channels: rx +
     combined), in this thread's netns (/sys may show another namespace).
     veth allocates more (numrxqueues) than it uses: the channels count."""
+    from ..kernel.channels import channels
     with IPRoute() as ipr:
         idx = ipr.link_lookup(ifname=ifname)
         if not idx:
             raise error(errno.ENODEV, "no interface %r" % ifname)
         allocated = ipr.link("get", index=idx[0])[0].get_attr("IFLA_NUM_RX_QUEUES") or 1
     try:
-        from pyroute2.ethtool import Ethtool
-        with Ethtool() as et:
-            ch = et.get_channels(ifname)
-        return max(1, (ch.rx_count or 0) + (ch.combined_count or 0))
-    except Exception:                   # no channel information from this driver
-        return allocated
+        ch = channels(ifname)
+    except Exception:                   # pyroute2's NotSupportedError is no OSError
+        ch = None
+    return max(1, ch["rx_queues"]) if ch else allocated
 
 
 def interface_networks(ifname):

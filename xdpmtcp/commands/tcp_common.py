@@ -52,12 +52,14 @@ def tunables_from(args):
 def engine_on(args, role):
     """NetIf + Engine for the command's flags, published on the control
     channel as role (`xdpmtcp trace` sees it); everything undone on exit."""
-    with NetIf(args.iface, tunables=tunables_from(args), force=args.force) as nif:
+    tunables = tunables_from(args)
+    with NetIf(args.iface, tunables=tunables, force=args.force) as nif:
         if args.pcap:
             nif.port.add(PcapTap(args.pcap))
         if args.faults:
             nif.port.add(args.faults)
-        eng = Engine.on_netif(nif)
+        rss = single_queue_rss(nif, tunables)
+        eng = Engine.on_netif(nif, rss=rss)
         control = publish_endpoint(role, lambda: [(eng, nif)])
         try:
             yield nif, eng
@@ -65,6 +67,25 @@ def engine_on(args, role):
         finally:
             control.close()
             eng.close()
+
+
+def single_queue_rss(nif, tunables):
+    """A command serves RX queue 0 only.  On a multi-queue interface its
+    connects still come back there (source ports by the RSS hash, when the
+    key is known), but connections RSS gives to other queues reach the
+    kernel: say so (nif.notes).  Returns the RssMap for the engine."""
+    from ..api.context import queue_rss, rx_queue_count
+    queues = rx_queue_count(nif.ifname)
+    if queues <= 1:
+        return None
+    rss, note = queue_rss(nif.ifname, queues, tunables)
+    nif.remarks.append("%s has %d RX queues and this command serves queue 0: connections the NIC's "
+                       "RSS puts on the others reach the kernel, which resets them; a worker per "
+                       "queue: examples/epserver.py -N %d (docs/api.md, 'Several cores')"
+                       % (nif.ifname, queues, queues))
+    if note:
+        nif.remarks.append(note)
+    return rss
 
 
 class StopFlag:
