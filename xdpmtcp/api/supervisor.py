@@ -31,7 +31,6 @@ from . import runtime
 from .errors import error
 
 PR_SET_PDEATHSIG = 1
-RESULT_MAX = 1 << 20          # bytes of one worker's result (JSON)
 
 _ready_slot = None            # in a worker: (the flags shared with the supervisor, its core)
 
@@ -117,14 +116,18 @@ class Supervisor:
 
     # -- the supervisor's loop --------------------------------------------------------------
     def _wait(self, stop, pipes):
-        stopping_since = None
+        results = {pid: Result(fd) for pid, fd in pipes.items()}
+        stopping_since = killed = None
         while self.workers:
             if stop and stopping_since is None:
                 stopping_since = time.monotonic()
                 self._kill_all(signal.SIGTERM)
-            if stopping_since is not None and time.monotonic() - stopping_since > self.grace:
+            if stopping_since is not None and not killed and time.monotonic() - stopping_since > self.grace:
                 self.say("workers still running %.0f s after SIGTERM: killing them" % self.grace)
                 self._kill_all(signal.SIGKILL)
+                killed = True
+            for r in results.values():
+                r.take()              # a worker blocks on a full pipe until it is read
             try:
                 pid, status = os.waitpid(-1, os.WNOHANG)
             except ChildProcessError:
@@ -140,7 +143,7 @@ class Supervisor:
             core = self.workers.pop(pid, None)
             if core is None:
                 continue
-            self.results[core] = _read_result(pipes.pop(pid))
+            self.results[core] = results.pop(pid).finish()
             ended = _how_it_ended(status)
             if ended is not None and not (stopping_since is not None and
                                           status_signal(status) in (signal.SIGTERM, signal.SIGKILL)):
@@ -148,8 +151,8 @@ class Supervisor:
                 if stopping_since is None:
                     self.say("core %d %s: stopping the other workers" % (core, ended))
                     stop.set()
-        for r in pipes.values():
-            os.close(r)
+        for r in results.values():
+            r.close()
 
     def _kill_all(self, sig):
         for pid in list(self.workers):
@@ -171,7 +174,7 @@ class Supervisor:
                 for note in ctx.notes:
                     self.say(note)
             result = worker(ctx, stop)
-            data = json.dumps(result).encode()[:RESULT_MAX]
+            data = json.dumps(result).encode()   # the supervisor reads while it is written
             with os.fdopen(result_fd, "wb") as f:
                 f.write(data)
             code = 0
@@ -208,20 +211,37 @@ def _die_with_parent():
         os._exit(1)
 
 
-def _read_result(fd):
-    chunks = []
-    try:
-        while True:
-            chunk = os.read(fd, 65536)
+class Result:
+    """What a worker sends back: read as it comes (non-blocking), decoded
+    once the worker has exited."""
+
+    def __init__(self, fd):
+        os.set_blocking(fd, False)
+        self.fd = fd
+        self.chunks = []
+
+    def take(self):
+        while self.fd is not None:
+            try:
+                chunk = os.read(self.fd, 65536)
+            except BlockingIOError:
+                return
             if not chunk:
-                break
-            chunks.append(chunk)
-    finally:
-        os.close(fd)
-    try:
-        return json.loads(b"".join(chunks)) if chunks else None
-    except ValueError:
-        return None
+                return
+            self.chunks.append(chunk)
+
+    def finish(self):
+        self.take()
+        self.close()
+        try:
+            return json.loads(b"".join(self.chunks)) if self.chunks else None
+        except ValueError:
+            return None
+
+    def close(self):
+        if self.fd is not None:
+            os.close(self.fd)
+            self.fd = None
 
 
 def status_signal(status):
