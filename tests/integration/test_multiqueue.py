@@ -186,3 +186,29 @@ def test_two_contexts_in_one_process_share_the_program_and_connect_on_their_queu
     finally:
         mtcp_destroy()
         server.kill()
+
+
+def test_supervisor_runs_a_worker_per_queue_and_brings_back_big_results(mq_lab, mq_conf):
+    """The library's supervisor directly: worker k gets the context of queue
+    k; what it returns comes back whole even past a pipe's 64 KiB (the
+    worker writes while the supervisor reads); on_ready fires once every
+    worker said so."""
+    from xdpmtcp.api import supervisor
+    from xdpmtcp.mtcp_api import mtcp_destroy, mtcp_init
+    mtcp_init(mq_conf)
+    ready = []
+
+    def work(ctx, stop):
+        supervisor.worker_ready()
+        time.sleep(0.3)
+        return {"core": ctx.core, "queue": ctx.netifs[0].queue, "pid": os.getpid(), "blob": "x" * 300_000}
+    try:
+        with mq_lab.stack.enter():
+            results = supervisor.Supervisor(2, on_ready=lambda: ready.append(xdp_program(mq_lab))).run(work)
+    finally:
+        mtcp_destroy()
+    assert [(r["core"], r["queue"]) for r in results] == [(0, 0), (1, 1)]
+    assert len({r["pid"] for r in results} | {os.getpid()}) == 3         # a process each
+    assert all(len(r["blob"]) == 300_000 for r in results)
+    assert len(ready) == 1 and ready[0] != 0                              # while XDP was attached
+    assert xdp_program(mq_lab) == 0

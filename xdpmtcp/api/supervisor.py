@@ -128,6 +128,9 @@ class Supervisor:
                 killed = True
             for r in results.values():
                 r.take()              # a worker blocks on a full pipe until it is read
+            if self.on_ready is not None and all(self._ready):
+                self.on_ready()
+                self.on_ready = None
             try:
                 pid, status = os.waitpid(-1, os.WNOHANG)
             except ChildProcessError:
@@ -135,9 +138,6 @@ class Supervisor:
             if pid == 0:
                 if self.tick is not None:
                     self.tick()
-                if self.on_ready is not None and all(self._ready):
-                    self.on_ready()
-                    self.on_ready = None
                 time.sleep(0.05)
                 continue
             core = self.workers.pop(pid, None)
