@@ -45,7 +45,16 @@ def steps(block):
             out.append([_COMMENT.sub("", line[2:]).strip(), []])
         elif out:
             out[-1][1].append(line)
-    return [(cmd, shown) for cmd, shown in out if cmd != "xdpmtcp lab up"]
+    return [(cmd, shown) for cmd, shown in out if not cmd.startswith("xdpmtcp lab up")]
+
+
+def lab_queues(block):
+    """--queues N of the block's `xdpmtcp lab up`, else 1."""
+    for line in block:
+        m = re.match(r"# xdpmtcp lab up .*--queues (\d+)", line)
+        if m:
+            return int(m.group(1))
+    return 1
 
 
 def first_words(text, n=3):
@@ -57,15 +66,15 @@ EXAMPLES = lab_examples()
 
 
 def test_readme_has_its_lab_examples():
-    assert len(EXAMPLES) == 2, [b[0] for b in EXAMPLES]
+    assert len(EXAMPLES) == 3, [b[0] for b in EXAMPLES]
 
 
-@pytest.mark.parametrize("block", EXAMPLES, ids=["responder", "load-test"])
+@pytest.mark.parametrize("block", EXAMPLES, ids=["responder", "load-test", "multi-queue"])
 def test_readme_lab_example_works_as_written(block, tmp_path):
     require_netns()
     for tool in ("nc", "wrk", "nginx"):
         shutil.which(tool) or pytest.skip("%s is not installed (tools/setup installs it)" % tool)
-    lab = Lab.create(prefix="xmread", auto_destroy=True)
+    lab = Lab.create(prefix="xmread", auto_destroy=True, queues=lab_queues(block))
     os.symlink(os.path.join(ROOT, "examples"), tmp_path / "examples")
     session = PastedSession(env_with_xdpmtcp(str(tmp_path / "bin")), str(tmp_path))
     try:

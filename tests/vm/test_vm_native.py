@@ -239,6 +239,6 @@ def test_status_reports_every_channel_and_that_one_queue_is_served(one_queue, se
     assert itf["xdp_mode"] == "native", itf
     text = xdpmtcp("status", "-i", MQ_IFNAME).stdout
     flat = " ".join(text.split())
-    assert "%d RX queue(s)" % QUEUES in flat and "only queue 0 is served" in flat, text
+    assert "%d RX queue(s)" % QUEUES in flat and "served: queue 0 only" in flat, text
     fact("multi-queue %s: %d channels in use; status: %r" % (
-        MQ_IFNAME, QUEUES, re.search(r"\d+ RX queue\(s\).*?served", flat).group(0)))
+        MQ_IFNAME, QUEUES, re.search(r"\d+ RX queue\(s\).*?only", flat).group(0)))
