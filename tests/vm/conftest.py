@@ -51,8 +51,8 @@ class HostPeer:
     def write(self, name, data):
         self.ask(write=name, data=base64.b64encode(data).decode())
 
-    def serve_http(self, port):
-        self.ask(serve_http=port, addr=os.environ["XDPMTCP_VM_HOST_ADDR"])
+    def serve_http(self, port, addr=None):
+        self.ask(serve_http=port, addr=addr or os.environ["XDPMTCP_VM_HOST_ADDR"])
 
     def stop_http(self, port):
         self.ask(stop_http=port)

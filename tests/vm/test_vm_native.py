@@ -242,3 +242,46 @@ def test_status_reports_every_channel_and_that_one_queue_is_served(one_queue, se
     assert "%d RX queue(s)" % QUEUES in flat and "served: queue 0 only" in flat, text
     fact("multi-queue %s: %d channels in use; status: %r" % (
         MQ_IFNAME, QUEUES, re.search(r"\d+ RX queue\(s\).*?only", flat).group(0)))
+
+
+MQ_ADDR = os.environ.get("XDPMTCP_VM_MQ_ADDR", "")
+HOST_MQ_ADDR = os.environ.get("XDPMTCP_VM_HOST_MQ_ADDR", "")
+
+
+def test_a_worker_per_queue_serves_and_fetches_on_the_multi_queue_nic(one_queue, guest, site, hostpeer,
+                                                                     tmp_path, fact):
+    """epserver and epwget with a worker per virtio-net queue, native XDP:
+    the host's connections spread over the queues and each worker answers
+    its own; the workers' connects come back on their queue (the tap sends
+    a flow's frames to the queue the guest sent it on)."""
+    assert QUEUES > 1, "boot the guest with more than one queue pair (tools/vm/vm --queues)"
+    r = subprocess.run(["ethtool", "-L", MQ_IFNAME, "combined", str(QUEUES)], capture_output=True, text=True)
+    assert r.returncode == 0 and channels(MQ_IFNAME) == (QUEUES, QUEUES), r.stderr
+    nic = dataclasses.replace(guest, ifname=MQ_IFNAME, ip=MQ_ADDR)
+    conf = write_conf(tmp_path / "mtcp.conf", MQ_IFNAME, num_cores=QUEUES, tcp_timewait=0, xdp_mode="native")
+    n = 8 * QUEUES
+    with ExampleProcess(nic, "epserver.py", "-p", site, "-f", conf, "--port", PORT) as p:
+        line = p.wait_for("ready:", timeout=START_TIMEOUT)
+        assert "%d core(s)" % QUEUES in line, p.output()
+        assert link_xdp(MQ_IFNAME) == "xdp"
+        r = hostpeer.run("sh", "-c", "for i in $(seq %d); do curl -sS --max-time 20 http://%s:%d/; done"
+                         % (n, MQ_ADDR, PORT), timeout=300)
+        assert r["rc"] == 0 and r["stdout"].encode() == PAGE * n, r
+        p.stop(signal.SIGTERM)
+    served = {int(c): int(k) for c, k in re.findall(r"core (\d+): (\d+) connections", p.output())}
+    assert sum(served.values()) == n and sum(1 for k in served.values() if k) >= 2, (served, p.output())
+    assert link_xdp(MQ_IFNAME) is None
+    hostpeer.write("blob.bin", PAGE2 * 100)
+    hostpeer.serve_http(8001, HOST_MQ_ADDR)
+    try:
+        r = run_example(nic, "epwget.py", "http://%s:8001/blob.bin" % HOST_MQ_ADDR, 4 * QUEUES, "-c", 2,
+                        "-N", QUEUES, "-f", conf, "--json", timeout=START_TIMEOUT + 180, check=False)
+    finally:
+        hostpeer.stop_http(8001)
+    assert r.stdout.strip(), r.stderr
+    res = json.loads(r.stdout.strip().splitlines()[-1])
+    assert res["completed"] == 4 * QUEUES and res["errors"] == {}, (res, r.stderr)
+    assert res["cores"] == QUEUES and all(c["completed"] == 4 for c in res["per_core"]), res
+    fact("%d workers on %s (%d queues, native XDP): %d curl connections served, per core %s; "
+         "epwget -N %d: %d of %d GETs" % (QUEUES, MQ_IFNAME, QUEUES, n, served, QUEUES,
+                                          res["completed"], 4 * QUEUES))

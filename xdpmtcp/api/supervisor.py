@@ -50,9 +50,13 @@ class StopFlag:
         self.event = threading.Event()
 
     def install(self):
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            signal.signal(sig, lambda signum, frame: self.event.set())
+        self.previous = {sig: signal.signal(sig, lambda signum, frame: self.event.set())
+                         for sig in (signal.SIGINT, signal.SIGTERM)}
         return self
+
+    def uninstall(self):
+        for sig, handler in self.previous.items():
+            signal.signal(sig, handler)
 
     def set(self):
         self.event.set()
@@ -108,8 +112,10 @@ class Supervisor:
             self._wait(stop, pipes)
         finally:
             self._kill_all(signal.SIGKILL)
+            self._reap()
             for st in steering:
                 st.release()
+            stop.uninstall()
         if self.failures:
             raise WorkerFailed("; ".join("core %d %s" % f for f in self.failures))
         return self.results
@@ -131,10 +137,7 @@ class Supervisor:
             if self.on_ready is not None and all(self._ready):
                 self.on_ready()
                 self.on_ready = None
-            try:
-                pid, status = os.waitpid(-1, os.WNOHANG)
-            except ChildProcessError:
-                break
+            pid, status = self._exited()
             if pid == 0:
                 if self.tick is not None:
                     self.tick()
@@ -153,6 +156,26 @@ class Supervisor:
                     stop.set()
         for r in results.values():
             r.close()
+
+    def _exited(self):
+        """(pid, status) of a worker that ended, (0, 0) if none did; only
+        our workers are reaped, never the caller's other children."""
+        for pid in list(self.workers):
+            try:
+                done, status = os.waitpid(pid, os.WNOHANG)
+            except ChildProcessError:       # reaped elsewhere: count it as killed
+                done, status = pid, signal.SIGKILL
+            if done:
+                return done, status
+        return 0, 0
+
+    def _reap(self):
+        for pid in list(self.workers):
+            try:
+                os.waitpid(pid, 0)
+            except ChildProcessError:
+                pass
+            del self.workers[pid]
 
     def _kill_all(self, sig):
         for pid in list(self.workers):
