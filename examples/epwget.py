@@ -92,8 +92,8 @@ class Client:
             pass
         except OSError as e:
             mtcp_close(ctx, fd)
-            if e.errno in (errno.EAGAIN, errno.EADDRNOTAVAIL):   # no block or port free now
-                self.stalled += 1
+            if e.errno in (errno.EAGAIN, errno.EADDRNOTAVAIL) and self.fetches:
+                self.stalled += 1             # no block or port free now: one frees when a fetch ends
                 return False
             self.error(e.strerror.split(":")[0])
             self.left -= 1

@@ -119,7 +119,7 @@ def check_core_queue(ifname, core):
     return nq
 
 
-def queue_rss(ifname, queues, tunables):
+def queue_rss(ifname, queues, tunables, core=0):
     """(RssMap or None, note or None): how replies spread over the
     interface's queues, for the choice of source ports.  One queue: no map
     needed."""
@@ -127,6 +127,10 @@ def queue_rss(ifname, queues, tunables):
         return None, None
     from ..kernel.rss import rss_map
     found = rss_map(ifname, tunables.rss_key)
+    if found is not None and core not in found.indir:
+        return found, ("%s's RSS indirection table sends nothing to queue %d (ethtool -x): the context "
+                       "there receives no new connections and its connects find no port (EADDRNOTAVAIL); "
+                       "spread the table over the queues: ethtool -X %s equal %d" % (ifname, core, ifname, queues))
     if found is not None:
         return found, None
     return None, ("%s has %d RX queues but its RSS key cannot be read (veth, or the driver does not "
@@ -207,7 +211,7 @@ class Context:
         engines = []
         for ifname in names:
             queues = check_core_queue(ifname, core)
-            rss, note = queue_rss(ifname, queues, tunables)
+            rss, note = queue_rss(ifname, queues, tunables, core)
             if note:
                 self.notes.append(note)
             nif = NetIf(ifname, queue=core, tunables=tunables, force=force).open()

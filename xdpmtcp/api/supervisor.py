@@ -193,8 +193,8 @@ class Supervisor:
             _die_with_parent()
             stop = StopFlag().install()
             ctx = runtime.create_context(core)
-            if core == 0:             # the same for every core: said once
-                for note in ctx.notes:
+            for note in ctx.notes:    # said once when the same for every core
+                if core == 0 or "queue %d" % core in note:
                     self.say(note)
             result = worker(ctx, stop)
             data = json.dumps(result).encode()   # the supervisor reads while it is written
