@@ -57,9 +57,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	char stopped[256], skipped[256];
 	int stop = xc_pcap_reader_damage(r, stopped, sizeof(stopped), skipped, sizeof(skipped));
 	CHECK(stop == (int)st.stop, "damage() and stats disagree");
-	CHECK(st.frames == delivered && st.frames <= st.records, "frames %llu delivered %llu "
-	      "records %llu", (unsigned long long)st.frames, (unsigned long long)delivered,
-	      (unsigned long long)st.records);
+	/* a super-frame is one record and several frames (its pieces) */
+	CHECK(st.frames == delivered &&
+	      st.frames <= st.records - st.superframes + st.superframe_pieces,
+	      "frames %llu delivered %llu records %llu (super-frames %llu, pieces %llu)",
+	      (unsigned long long)st.frames, (unsigned long long)delivered,
+	      (unsigned long long)st.records, (unsigned long long)st.superframes,
+	      (unsigned long long)st.superframe_pieces);
 	CHECK(st.file_bytes <= size, "consumed %llu of %zu bytes",
 	      (unsigned long long)st.file_bytes, size);
 	CHECK(!!stop == !!stopped[0], "stop %d with message '%s'", stop, stopped);
