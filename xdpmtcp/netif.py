@@ -16,6 +16,8 @@ import threading
 from pyroute2 import IPRoute
 
 from .kernel import PortReservation
+from .kernel.channels import rx_queue_count
+from .kernel.rss import queue_rss
 from .phy import Port
 from .tunables import DEFAULTS
 from .xdp import AttachGuard, SteeringProgram
@@ -159,11 +161,16 @@ class NetIf:
         self.reserve_ports = reserve_ports
         self.steering = self.port = None
         self.listening = set()
-        self.remarks = []             # what the user of this queue adds to notes
+        self.queues, self.rss = 1, None   # RX queues; RssMap for the choice of source ports
+        self.remarks = []             # one-line remarks about the queues for the user
 
     def open(self):
         try:
             self.addresses = interface_ipv4(self.ifname)
+            self.queues = rx_queue_count(self.ifname)
+            self.rss, note = queue_rss(self.ifname, self.queues, self.tunables.rss_key, self.queue)
+            if note:
+                self.remarks.append(note)
             self.steering = InterfaceSteering.acquire(self.ifname, self.tunables, self.force,
                                                       self.reserve_ports)
             self.port = Port.open_xsk(self.ifname, self.queue, self.tunables.umem_frames)

@@ -29,6 +29,7 @@ import time
 from pyroute2 import IPRoute
 from pyroute2.netns import setns
 
+from ..kernel.channels import rx_queue_count
 from ..storage import Memo
 from ..tcp import Engine, TcpState
 from ..tunables import DEFAULTS
@@ -81,23 +82,6 @@ class DescriptorTable:
         return list(self.items.values())
 
 
-def rx_queue_count(ifname):
-    """Receive queues in use on an interface (ethtool channels: rx +
-    combined), in this thread's netns (/sys may show another namespace).
-    veth allocates more (numrxqueues) than it uses: the channels count."""
-    from ..kernel.channels import channels
-    with IPRoute() as ipr:
-        idx = ipr.link_lookup(ifname=ifname)
-        if not idx:
-            raise error(errno.ENODEV, "no interface %r" % ifname)
-        allocated = ipr.link("get", index=idx[0])[0].get_attr("IFLA_NUM_RX_QUEUES") or 1
-    try:
-        ch = channels(ifname)
-    except Exception:                   # pyroute2's NotSupportedError is no OSError
-        ch = None
-    return max(1, ch["rx_queues"]) if ch else allocated
-
-
 def interface_networks(ifname):
     """The IPv4 networks an interface is directly attached to."""
     import socket as _socket
@@ -110,32 +94,12 @@ def interface_networks(ifname):
 
 
 def check_core_queue(ifname, core):
-    """The interface's RX queue count, which must have a queue for core."""
+    """EINVAL unless the interface has a queue for core."""
     nq = rx_queue_count(ifname)
     if core >= nq:
         raise error(errno.EINVAL, "%s has %d receive queue%s: there is no queue %d for core %d's "
                     "context (num_cores may be at most %d on it)"
                     % (ifname, nq, "" if nq == 1 else "s", core, core, nq))
-    return nq
-
-
-def queue_rss(ifname, queues, tunables, core=0):
-    """(RssMap or None, note or None): how replies spread over the
-    interface's queues, for the choice of source ports.  One queue: no map
-    needed."""
-    if queues <= 1:
-        return None, None
-    from ..kernel.rss import rss_map
-    found = rss_map(ifname, tunables.rss_key)
-    if found is not None and core not in found.indir:
-        return found, ("%s's RSS indirection table sends nothing to queue %d (ethtool -x): the context "
-                       "there receives no new connections and its connects find no port (EADDRNOTAVAIL); "
-                       "spread the table over the queues: ethtool -X %s equal %d" % (ifname, core, ifname, queues))
-    if found is not None:
-        return found, None
-    return None, ("%s has %d RX queues but its RSS key cannot be read (veth, or the driver does not "
-                  "report it): connections this context opens may be answered on another queue, "
-                  "which resets them; set the rss_key tunable (docs/rss.md)" % (ifname, queues))
 
 
 class Context:
@@ -156,7 +120,6 @@ class Context:
         self.core = core
         self.closed = False
         self.netifs = []
-        self.notes = []                        # one-line remarks for the user
         self.owns_engines = engines is None
         self._netns_fd = os.open("/proc/thread-self/ns/net", os.O_RDONLY | os.O_CLOEXEC)
         try:
@@ -210,16 +173,18 @@ class Context:
         from ..netif import NetIf
         engines = []
         for ifname in names:
-            queues = check_core_queue(ifname, core)
-            rss, note = queue_rss(ifname, queues, tunables, core)
-            if note:
-                self.notes.append(note)
+            check_core_queue(ifname, core)
             nif = NetIf(ifname, queue=core, tunables=tunables, force=force).open()
             self.netifs.append(nif)
-            eng = Engine.on_netif(nif, tunables=tunables, rss=rss)   # it caches next hops ...
+            eng = Engine.on_netif(nif, tunables=tunables)   # it caches next hops ...
             eng.resolve.around = self.home_netns           # ... and asks this namespace's kernel
             engines.append(eng)
         return engines
+
+    @property
+    def notes(self):
+        """One-line remarks for the user about its queues (RSS)."""
+        return [note for nif in self.netifs for note in nif.remarks]
 
     def _close_interfaces(self):
         for nif in self.netifs:

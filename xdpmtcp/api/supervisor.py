@@ -3,7 +3,7 @@ thread per core (its ``-N``).
 
 The supervisor attaches the steering program to every interface of the
 configuration and reserves the ephemeral ports once, then forks a worker
-per core.  Each worker makes its context (``mtcp_create_context(core)``:
+per core (one core runs in the calling process, no fork).  Each worker makes its context (``mtcp_create_context(core)``:
 an AF_XDP socket on RX queue ``core``, bound into the shared program's
 XSKMAP), runs the caller's function and exits.  The supervisor passes
 SIGINT/SIGTERM on (a worker sees its ``stop`` flag set), stops every worker
@@ -14,7 +14,7 @@ passes its queue's frames to the kernel, counted as ``no_socket``.
 
 Listeners are shared: every worker listens on the same ports and accepts the
 connections its queue receives.  Active opens come back on the opener's
-queue when the NIC's RSS key is known (api/context.py ``queue_rss``).
+queue when the NIC's RSS key is known (kernel/rss.py ``queue_rss``).
 """
 import ctypes
 import errno
@@ -22,47 +22,24 @@ import json
 import os
 import signal
 import sys
-import threading
 import time
 import traceback
 
 from ..netif import InterfaceSteering
+from ..osutil import StopFlag, say as say_line
 from . import runtime
 from .errors import error
 
 PR_SET_PDEATHSIG = 1
 
-_ready_slot = None            # in a worker: (the flags shared with the supervisor, its core)
+_on_worker_ready = None       # what worker_ready() does in this process
 
 
 def worker_ready():
     """A worker's code says it serves now (its listeners are up); once every
     worker has, the supervisor calls its on_ready.  Outside a worker: nothing."""
-    if _ready_slot is not None:
-        flags, core = _ready_slot
-        flags[core] = 1
-
-
-class StopFlag:
-    """True once the process was asked to stop (SIGINT, SIGTERM)."""
-
-    def __init__(self):
-        self.event = threading.Event()
-
-    def install(self):
-        self.previous = {sig: signal.signal(sig, lambda signum, frame: self.event.set())
-                         for sig in (signal.SIGINT, signal.SIGTERM)}
-        return self
-
-    def uninstall(self):
-        for sig, handler in self.previous.items():
-            signal.signal(sig, handler)
-
-    def set(self):
-        self.event.set()
-
-    def __bool__(self):
-        return self.event.is_set()
+    if _on_worker_ready is not None:
+        _on_worker_ready()
 
 
 class WorkerFailed(RuntimeError):
@@ -72,7 +49,8 @@ class WorkerFailed(RuntimeError):
 class Supervisor:
     """run(worker) forks ``cores`` workers; worker(ctx, stop) runs in each
     with its core's context and returns something JSON can carry (the
-    worker's totals).  run returns those, in core order."""
+    worker's totals).  run returns those, in core order.  One core runs
+    here, in this process."""
 
     def __init__(self, cores, *, prog="xdpmtcp", grace=5.0, say=None, tick=None, on_ready=None):
         rt = runtime.current()
@@ -84,16 +62,18 @@ class Supervisor:
         self.tick = tick              # called every 50 ms while the workers run
         self.on_ready = on_ready      # called once every worker called worker_ready()
         self._ready = None
-        self.say = say or (lambda text: _say(prog, text))
+        self.say = say or (lambda text: say_line(prog, text))
         self.workers = {}             # pid -> core
         self.results = [None] * cores
         self.failures = []            # (core, how it ended)
 
     def run(self, worker):
+        if self.cores == 1:
+            return [self._run_here(worker)]
         rt = runtime.current()
         tunables = rt.config.tunables()
         steering = []
-        stop = StopFlag().install()
+        stop = StopFlag()
         try:
             for ifname in rt.config.ports:       # attached once, inherited by every worker
                 steering.append(InterfaceSteering.acquire(ifname, tunables))
@@ -119,6 +99,20 @@ class Supervisor:
         if self.failures:
             raise WorkerFailed("; ".join("core %d %s" % f for f in self.failures))
         return self.results
+
+    def _run_here(self, worker):
+        """One core: its context in this process (the caller destroys it)."""
+        global _on_worker_ready
+        stop = StopFlag()
+        _on_worker_ready = self.on_ready
+        try:
+            ctx = runtime.create_context(0)
+            for note in ctx.notes:
+                self.say(note)
+            return worker(ctx, stop)
+        finally:
+            _on_worker_ready = None
+            stop.uninstall()
 
     # -- the supervisor's loop --------------------------------------------------------------
     def _wait(self, stop, pipes):
@@ -186,12 +180,12 @@ class Supervisor:
 
     # -- a worker --------------------------------------------------------------------------------
     def _worker_main(self, core, worker, result_fd):
-        global _ready_slot
+        global _on_worker_ready
         code = 1
-        _ready_slot = (self._ready, core)
+        _on_worker_ready = lambda flags=self._ready: flags.__setitem__(core, 1)   # noqa: E731
         try:
             _die_with_parent()
-            stop = StopFlag().install()
+            stop = StopFlag()
             ctx = runtime.create_context(core)
             for note in ctx.notes:    # said once when the same for every core
                 if core == 0 or "queue %d" % core in note:
@@ -218,12 +212,6 @@ class Supervisor:
             # no atexit: what this process inherited (the XDP attachment, the
             # port reservation) belongs to the supervisor
             os._exit(code)
-
-
-def _say(prog, text):
-    # one write per line: every worker shares this stderr
-    sys.stderr.write("%s: %s\n" % (prog, text))
-    sys.stderr.flush()
 
 
 def _die_with_parent():

@@ -4,11 +4,11 @@ import argparse
 import contextlib
 import dataclasses
 import json
-import signal
 
 from ..api.config import tunable_value
 from ..control import publish_endpoint
 from ..netif import NetIf
+from ..osutil import StopFlag  # noqa: F401 (the commands take it from here)
 from ..phy import PcapTap
 from ..tcp import Engine
 from .common import metrics_endpoint
@@ -52,14 +52,18 @@ def tunables_from(args):
 def engine_on(args, role):
     """NetIf + Engine for the command's flags, published on the control
     channel as role (`xdpmtcp trace` sees it); everything undone on exit."""
-    tunables = tunables_from(args)
-    with NetIf(args.iface, tunables=tunables, force=args.force) as nif:
+    with NetIf(args.iface, tunables=tunables_from(args), force=args.force) as nif:
         if args.pcap:
             nif.port.add(PcapTap(args.pcap))
         if args.faults:
             nif.port.add(args.faults)
-        rss = single_queue_rss(nif, tunables)
-        eng = Engine.on_netif(nif, rss=rss)
+        if nif.queues > 1:
+            # the engine's connects still come back to queue 0 (nif.rss), not others' connections
+            nif.remarks.insert(0, "%s has %d RX queues and this command serves queue 0: connections "
+                               "the NIC's RSS puts on the others reach the kernel, which resets them; a "
+                               "worker per queue: examples/epserver.py -N %d (docs/api.md, 'Several cores')"
+                               % (nif.ifname, nif.queues, nif.queues))
+        eng = Engine.on_netif(nif)
         control = publish_endpoint(role, lambda: [(eng, nif)])
         try:
             yield nif, eng
@@ -67,40 +71,6 @@ def engine_on(args, role):
         finally:
             control.close()
             eng.close()
-
-
-def single_queue_rss(nif, tunables):
-    """A command serves RX queue 0 only.  On a multi-queue interface its
-    connects still come back there (source ports by the RSS hash, when the
-    key is known), but connections RSS gives to other queues reach the
-    kernel: say so (nif.notes).  Returns the RssMap for the engine."""
-    from ..api.context import queue_rss, rx_queue_count
-    queues = rx_queue_count(nif.ifname)
-    if queues <= 1:
-        return None
-    rss, note = queue_rss(nif.ifname, queues, tunables)
-    nif.remarks.append("%s has %d RX queues and this command serves queue 0: connections the NIC's "
-                       "RSS puts on the others reach the kernel, which resets them; a worker per "
-                       "queue: examples/epserver.py -N %d (docs/api.md, 'Several cores')"
-                       % (nif.ifname, queues, queues))
-    if note:
-        nif.remarks.append(note)
-    return rss
-
-
-class StopFlag:
-    """Set by SIGINT/SIGTERM so loops end cleanly (the NetIf then detaches)."""
-
-    def __init__(self):
-        self.set = False
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            signal.signal(sig, self._handler)
-
-    def _handler(self, *_):
-        self.set = True
-
-    def __bool__(self):
-        return self.set
 
 
 def conn_report(conn, app):

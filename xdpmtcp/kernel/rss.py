@@ -9,7 +9,7 @@ import socket
 import struct
 
 from ..tcp.rss import RssMap, parse_key
-from .channels import channels
+from .channels import rx_queue_count
 
 SIOCETHTOOL = 0x8946
 ETHTOOL_GRSSH = 0x46
@@ -69,19 +69,33 @@ def read_rss(ifname):
     return RssMap(fh["key"], fh["indir"])
 
 
-def rss_map(ifname, rss_key=""):
+def rss_map(ifname, rss_key="", queues=None):
     """The RssMap the stack predicts queues with: the rss_key tunable's key
-    over the default table of the interface's RX queues when it is set,
-    else the NIC's own (read_rss); None when neither is known."""
+    over the default table of the interface's RX queues (queues, else
+    counted) when it is set, else the NIC's own (read_rss); None when
+    neither is known."""
     if not rss_key:
         return read_rss(ifname)
-    key = parse_key(rss_key)
-    try:
-        ch = channels(ifname)
-    except Exception:                  # pyroute2's NotSupportedError (lo) is no OSError
-        ch = None
-    nq = max(1, ch["rx_queues"]) if ch else 1
-    return RssMap.default(key, nq)
+    return RssMap.default(parse_key(rss_key), queues or rx_queue_count(ifname))
+
+
+def queue_rss(ifname, queues, rss_key, queue):
+    """(RssMap or None, note or None): how replies spread over the
+    interface's queues, for the choice of source ports of the context on
+    ``queue``.  One queue: no map needed."""
+    if queues <= 1:
+        return None, None
+    found = rss_map(ifname, rss_key, queues)
+    if found is None:
+        return None, ("%s has %d RX queues but its RSS key cannot be read (veth, or the driver does not "
+                      "report it): connections this context opens may be answered on another queue, "
+                      "which resets them; set the rss_key tunable (docs/rss.md)" % (ifname, queues))
+    if queue not in found.indir:
+        return found, ("%s's RSS indirection table sends nothing to queue %d (ethtool -x): the context "
+                       "there receives no new connections and its connects find no port (EADDRNOTAVAIL); "
+                       "spread the table over the queues: ethtool -X %s equal %d"
+                       % (ifname, queue, ifname, queues))
+    return found, None
 
 
 def rss_summary(ifname):

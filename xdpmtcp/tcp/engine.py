@@ -142,7 +142,7 @@ class Engine:
         mac, mtu = interface_link(netif.ifname)
         tun = tunables or netif.tunables
         return cls(netif.port, mac, netif.addresses, tunables=tun, resolve=NextHopCache(tun),
-                   steering=netif, mtu=mtu, rx_queue=netif.queue, **kwargs)
+                   steering=netif, mtu=mtu, rss=netif.rss, rx_queue=netif.queue, **kwargs)
 
     @staticmethod
     def now_ns():
